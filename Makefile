@@ -1,0 +1,90 @@
+# dbtrun — one plain Makefile. `make help` lists the targets.
+#
+# Layout: src/ (pure C core), src/lua/ (Lua bindings), runner/ (CLI entry),
+# lua/ + tasks/ (embedded into the binary at build time by tools/embed.c).
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+OPT     ?= -O2 -g
+PKGS     = lua5.4 libcurl libcrypto libcjson expat
+
+WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+           -Wmissing-prototypes -Wwrite-strings -Werror
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) -Iinclude \
+           $(shell pkg-config --cflags $(PKGS))
+# --as-needed: a library is loaded at start-up only if the binary uses it,
+# so the task runner does not pay for libraries it never calls.
+LDFLAGS += -Wl,--as-needed
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
+
+VERSION := $(shell cat VERSION)
+CFLAGS  += -DDR_VERSION='"$(VERSION)"'
+
+CORE_SRC = $(wildcard src/*.c src/aws/*.c src/lua/*.c)
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
+MAIN_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard runner/*.c))
+EMBEDDED = $(sort $(wildcard lua/*.lua tasks/*.lua))
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit asan bench format check-format install clean help
+
+all: $(BUILD)/dbtrun
+
+$(BUILD)/dbtrun: $(MAIN_OBJ) $(BUILD)/libdbtrun.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libdbtrun.a $(LDLIBS)
+
+$(BUILD)/libdbtrun.a: $(CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: %.c $(wildcard include/dbtrun/*.h) VERSION
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+
+# The generator runs on the build machine: plain flags, no sanitizers.
+$(BUILD)/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 -o $@ $<
+
+$(BUILD)/embedded.c: $(BUILD)/embed $(EMBEDDED)
+	$(BUILD)/embed $(EMBEDDED) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/embedded.o: $(BUILD)/embedded.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libdbtrun.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libdbtrun.a $(LDLIBS)
+
+unit: $(UNIT_BIN)
+
+# Every suite (C unit, Lua, end-to-end); the last line is "N passed, N failed".
+test: all unit
+	DBTRUN_BUILD=$(BUILD) tests/run
+
+# The same suites with AddressSanitizer and UBSan in their own build folder.
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	        LDFLAGS="-Wl,--as-needed -fsanitize=address,undefined" test
+
+bench: all
+	bench/startup.sh
+
+FORMAT_FILES = $(wildcard runner/*.c src/*.c src/aws/*.c src/lua/*.c include/dbtrun/*.h tests/unit/*.c tests/unit/*.h tools/*.c)
+format:
+	clang-format -i $(FORMAT_FILES)
+check-format:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/dbtrun $(DESTDIR)$(PREFIX)/bin/dbtrun
+
+clean:
+	rm -rf build build-asan
+
+help:
+	@echo "make [all|test|asan|bench|format|check-format|install PREFIX=...|clean]"
+
+-include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

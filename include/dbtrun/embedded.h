@@ -1,0 +1,17 @@
+/* embedded: the Lua library (lua/) and built-in tasks (tasks/)
+ * compiled into the binary by tools/embed.c. */
+#ifndef DR_EMBEDDED_H
+#define DR_EMBEDDED_H
+
+#include <stddef.h>
+
+struct dr_embedded {
+    const char *name; /* source path, e.g. "lua/task.lua" */
+    const char *data; /* NUL-terminated contents */
+    size_t size;      /* length without the NUL */
+};
+
+/* All embedded files, ended by an entry whose name is NULL. */
+extern const struct dr_embedded dr_embedded_files[];
+
+#endif
