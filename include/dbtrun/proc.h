@@ -1,0 +1,39 @@
+/* proc: runs child processes for tasks. Each child gets its own process
+ * group; SIGINT, SIGTERM and SIGHUP received by dbtrun are forwarded to that
+ * whole group, and after an interrupt no member of the group survives. */
+#ifndef DR_PROC_H
+#define DR_PROC_H
+
+#include <stddef.h>
+
+#define DR_PROC_CAPTURE_MAX (64u << 20) /* cap on captured stdout */
+
+struct dr_proc_opts {
+    char *const *argv; /* argv[0] is looked up on PATH; never a shell */
+    char *const *envp; /* the child's whole environment; NULL: inherit */
+    const char *cwd;   /* NULL: inherit */
+    int capture;       /* non-zero: collect stdout into result.out */
+};
+
+struct dr_proc_result {
+    int exit_code;   /* the child's code, or 128+N if it died of signal N */
+    int interrupted; /* signal dbtrun received while the child ran, else 0 */
+    char *out;       /* captured stdout (NUL-terminated), caller frees */
+    size_t out_len;
+};
+
+/* Installs the handlers that forward SIGINT/SIGTERM/SIGHUP to the running
+ * child's group. `on_signal` (may be NULL) is called from the handler with
+ * the signal number; it must be async-signal-safe. */
+void dr_proc_init_signals(void (*on_signal)(int sig));
+
+/* Runs one child to completion. Returns 0 when the child ran (whatever its
+ * exit code) and fills `r`; returns -1 when it could not be started or
+ * capture failed, with a message in err (r->exit_code is 127 when the
+ * program was not found, else 1). r->out is set only when capturing. */
+int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *err, size_t errlen);
+
+/* Last signal received by dbtrun (0 if none). */
+int dr_proc_last_signal(void);
+
+#endif

@@ -1,0 +1,129 @@
+-- config: settings in layers, later ones winning — defaults declared by the
+-- built-in tasks, config{...} in the task file, DBTRUN_<KEY> environment
+-- variables, then --set KEY=VALUE. Nested keys use dots (aws.region); in the
+-- environment a double underscore stands for the dot (DBTRUN_AWS__REGION).
+
+local native = require("dbtrun.native")
+
+local M = {}
+
+local defaults, file_values, overrides = {}, {}, {}
+local resolved -- cache of the merged view, rebuilt after any change
+
+local function deep_merge(into, from)
+  for k, v in pairs(from) do
+    if type(v) == "table" and type(into[k]) == "table" then
+      deep_merge(into[k], v)
+    elseif type(v) == "table" then
+      into[k] = deep_merge({}, v)
+    else
+      into[k] = v
+    end
+  end
+  return into
+end
+
+-- An override arrives as text; it takes the type of the value it replaces.
+local function coerce(text, current)
+  if type(current) == "boolean" then
+    if text == "true" or text == "1" or text == "yes" then
+      return true
+    elseif text == "false" or text == "0" or text == "no" or text == "" then
+      return false
+    end
+  elseif type(current) == "number" then
+    return tonumber(text) or text
+  end
+  return text
+end
+
+local function set_path(t, path, text)
+  local keys = {}
+  for key in path:gmatch("[^%.]+") do
+    keys[#keys + 1] = key
+  end
+  for i = 1, #keys - 1 do
+    if type(t[keys[i]]) ~= "table" then
+      t[keys[i]] = {}
+    end
+    t = t[keys[i]]
+  end
+  t[keys[#keys]] = coerce(text, t[keys[#keys]])
+end
+
+function M.resolved()
+  if not resolved then
+    resolved = deep_merge(deep_merge({}, defaults), file_values)
+    for _, o in ipairs(overrides) do
+      set_path(resolved, o.key, o.value)
+    end
+  end
+  return resolved
+end
+
+-- config{...} from a task file.
+function M.merge(t)
+  deep_merge(file_values, t)
+  resolved = nil
+end
+
+-- Defaults from the built-in tasks: a task file's values win over them.
+function M.default(t)
+  deep_merge(defaults, t)
+  resolved = nil
+end
+
+function M.override(key, value)
+  if not key:match("^[%w_][%w_%.%-]*$") then
+    return nil, ("invalid config key '%s'"):format(key)
+  end
+  overrides[#overrides + 1] = { key = key, value = value }
+  resolved = nil
+  return true
+end
+
+-- DBTRUN_<KEY> variables, sorted so the result does not depend on the
+-- environment's order. DBTRUN_TEST_* belong to the test suite.
+function M.load_environment()
+  local names = {}
+  for name in pairs(native.env.all()) do
+    if name:match("^DBTRUN_") and not name:match("^DBTRUN_TEST_") then
+      names[#names + 1] = name
+    end
+  end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local key = name:sub(8):lower():gsub("__", ".")
+    M.override(key, native.env.get(name))
+  end
+end
+
+-- Looks up "a.b.c" in the merged view.
+function M.get(path)
+  local v = M.resolved()
+  for key in path:gmatch("[^%.]+") do
+    if type(v) ~= "table" then
+      return nil
+    end
+    v = v[key]
+  end
+  return v
+end
+
+-- The object task files see as `config`: config{...} merges, config.key reads.
+M.proxy = setmetatable({ get = M.get, default = M.default }, {
+  __call = function(_, t)
+    if type(t) ~= "table" then
+      error("config expects a table: config { key = value }", 2)
+    end
+    M.merge(t)
+  end,
+  __index = function(_, key)
+    return M.resolved()[key]
+  end,
+  __newindex = function()
+    error("config is read-only here: use config { key = value } or --set", 2)
+  end,
+})
+
+return M

@@ -1,0 +1,158 @@
+-- main: one dbtrun run, called by host.c with the embedded built-in task
+-- sources and the parsed command line. Finds and loads the task file, then
+-- lists, completes or runs. Returns the exit status.
+
+local native = require("dbtrun.native")
+local api = require("dbtrun.api")
+local config = require("dbtrun.config")
+local errors = require("dbtrun.errors")
+local list = require("dbtrun.list")
+local tasks = require("dbtrun.tasks")
+local ui = require("dbtrun.ui")
+
+local TASK_FILE = "dbtrun.lua"
+
+-- Loads one task file's text as chunk `chunkname` and runs its top level.
+-- Any error here is a task-file error (exit 2).
+local function load_task_file(text, chunkname, is_builtin)
+  tasks.add_source(chunkname, text)
+  local chunk, msg = load(text, chunkname, "t", api.environment(is_builtin))
+  if not chunk then
+    errors.raise("taskfile", "%s", msg)
+  end
+  local ok, err = xpcall(chunk, function(e)
+    return errors.wrap(e, "taskfile")
+  end)
+  if not ok then
+    if err.kind == "failure" then
+      err.kind = "taskfile"
+    end
+    error(err, 0)
+  end
+end
+
+local function load_builtins(sources)
+  local names = {}
+  for name in pairs(sources) do
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    load_task_file(sources[name], "@(dbtrun)/" .. name, true)
+  end
+end
+
+local function chdir(dir, why)
+  local ok, msg = native.fs.chdir(dir)
+  if not ok then
+    errors.raise("usage", "%s: %s", why, msg)
+  end
+end
+
+-- Finds the task file (-f, or upward from the current folder), makes its
+-- folder the working directory, and returns the name errors should show.
+local function locate_task_file(opts)
+  local start = native.fs.cwd()
+  if opts.file then
+    if not native.fs.stat(opts.file) then
+      errors.raise("usage", "task file not found: %s", opts.file)
+    end
+    local dir = opts.file:match("^(.*)/[^/]*$")
+    if dir and dir ~= "" then
+      chdir(dir, "cannot enter the task file's folder")
+    end
+    return native.fs.cwd() .. "/" .. opts.file:match("[^/]*$"), opts.file
+  end
+  local dir = native.fs.find_upward(start, TASK_FILE)
+  if not dir then
+    return nil
+  end
+  chdir(dir, "cannot enter the task file's folder")
+  local display = dir == start and TASK_FILE or (dir .. "/" .. TASK_FILE)
+  return dir .. "/" .. TASK_FILE, display
+end
+
+local function apply_overrides(opts)
+  config.load_environment()
+  for _, kv in ipairs(opts.sets) do
+    local key, value = kv:match("^([^=]*)=(.*)$")
+    local ok, msg = config.override(key, value)
+    if not ok then
+      errors.raise("usage", "--set %s: %s", kv, msg)
+    end
+  end
+end
+
+-- --script FILE [ARGS]: runs a Lua file with the whole library loaded and
+-- returns its numeric result (0 when it returns nothing). For tests.
+local function run_script(path, args)
+  local chunk, msg = loadfile(path)
+  if not chunk then
+    errors.raise("taskfile", "%s", msg)
+  end
+  local result = chunk(table.unpack(args))
+  return math.tointeger(result) or 0
+end
+
+local function main(builtin_sources, opts)
+  if opts.directory then
+    chdir(opts.directory, "-C")
+  end
+  if opts.script then
+    return run_script(opts.script, opts.args)
+  end
+  if opts.completions then
+    local script = list.completions(opts.completions)
+    if not script then
+      errors.raise("usage", "--completions takes bash, zsh or fish, not '%s'", opts.completions)
+    end
+    io.stdout:write(script)
+    return 0
+  end
+  load_builtins(builtin_sources)
+  local path, display = locate_task_file(opts)
+  if path then
+    local text, msg = native.fs.read(path)
+    if not text then
+      errors.raise("usage", "cannot read the task file: %s", msg)
+    end
+    load_task_file(text, "@" .. display, false)
+  end
+  apply_overrides(opts)
+  if opts.summary then
+    io.stdout:write(list.summary())
+  elseif opts.json then
+    io.stdout:write(list.json())
+  elseif opts.list or not opts.task then
+    io.stdout:write(list.text())
+  else
+    tasks.invoke(opts.task, opts.args, { done = {}, running = {} })
+  end
+  return 0
+end
+
+local function report(err)
+  local text = tostring(err)
+  if err.task and err.kind ~= "usage" and err.kind ~= "interrupt" then
+    text = ("task '%s' failed: %s"):format(err.task, text)
+  end
+  ui.error(text)
+  if err.traceback and ui.verbose > 0 then
+    io.stderr:write(err.traceback, "\n")
+  end
+end
+
+return function(builtin_sources, opts)
+  ui.setup(opts)
+  local ok, result = xpcall(main, errors.wrap, builtin_sources, opts)
+  local signal = native.proc.last_signal()
+  if ok and signal == 0 then
+    return result
+  end
+  local err = ok and errors.interrupt(signal) or result
+  if signal ~= 0 and err.kind ~= "interrupt" then
+    err = errors.interrupt(signal) -- a signal outranks the failure it caused
+  end
+  report(err)
+  return errors.exit_code(err)
+end

@@ -1,0 +1,91 @@
+-- params: task parameters in just's notation — required NAME, defaulted
+-- NAME=value, variadic *NAME (zero or more) and +NAME (one or more) — and
+-- the binding of command-line words to them.
+
+local M = {}
+
+-- Parses a list like { "SELECTION", "TARGET=dev", "*ARGS" }.
+-- Returns the parameter list, or nil and a message.
+function M.parse(specs)
+  local list, seen = {}, {}
+  for i, spec in ipairs(specs or {}) do
+    if type(spec) ~= "string" then
+      return nil, ("parameter %d must be a string"):format(i)
+    end
+    local sigil, name, rest = spec:match("^([%*%+]?)([%a_][%w_]*)(.*)$")
+    if not name or (rest ~= "" and rest:sub(1, 1) ~= "=") or (sigil ~= "" and rest ~= "") then
+      return nil, ("invalid parameter '%s'"):format(spec)
+    end
+    if seen[name] then
+      return nil, ("parameter '%s' appears twice"):format(name)
+    end
+    seen[name] = true
+    local p = { name = name, kind = "required" }
+    if sigil == "*" then
+      p.kind = "star"
+    elseif sigil == "+" then
+      p.kind = "plus"
+    elseif rest ~= "" then
+      p.kind, p.default = "default", rest:sub(2)
+    end
+    local prev = list[#list]
+    if prev and (prev.kind == "star" or prev.kind == "plus") then
+      return nil, "a variadic parameter must be the last one"
+    end
+    if prev and prev.kind == "default" and p.kind == "required" then
+      return nil, ("required parameter '%s' follows a parameter with a default"):format(name)
+    end
+    list[#list + 1] = p
+  end
+  return list
+end
+
+-- How a parameter is shown in --list and usage lines.
+function M.show(p)
+  if p.kind == "star" then
+    return "*" .. p.name
+  elseif p.kind == "plus" then
+    return "+" .. p.name
+  elseif p.kind == "default" then
+    return ("%s=%q"):format(p.name, p.default)
+  end
+  return p.name
+end
+
+function M.signature(name, list)
+  local words = { name }
+  for _, p in ipairs(list) do
+    words[#words + 1] = M.show(p)
+  end
+  return table.concat(words, " ")
+end
+
+-- Binds command-line words to parameters. Returns the argument table the
+-- task function receives, or nil and a message.
+function M.bind(list, words)
+  local args, i = {}, 1
+  for _, p in ipairs(list) do
+    if p.kind == "star" or p.kind == "plus" then
+      local rest = {}
+      for j = i, #words do
+        rest[#rest + 1] = words[j]
+      end
+      if p.kind == "plus" and #rest == 0 then
+        return nil, ("missing argument for +%s (one or more)"):format(p.name)
+      end
+      args[p.name], i = rest, #words + 1
+    elseif words[i] ~= nil then
+      args[p.name], i = words[i], i + 1
+    elseif p.kind == "default" then
+      args[p.name] = p.default
+    else
+      return nil, ("missing argument for %s"):format(p.name)
+    end
+  end
+  if i <= #words then
+    return nil, ("too many arguments (%d extra, first '%s')"):format(#words - i + 1, words[i])
+  end
+  return args
+end
+
+return M

@@ -1,0 +1,137 @@
+-- run: run{} and sh() for task files — argv without a shell, echo, dry run,
+-- exit-status checking and interrupts. The process itself is native (proc.c).
+
+local native = require("dbtrun.native")
+local errors = require("dbtrun.errors")
+local ui = require("dbtrun.ui")
+
+local M = {}
+
+local option_names = { env = true, cwd = true, check = true, capture = true }
+
+-- Quotes one word for display the way a POSIX shell would read it back.
+function M.quote(word)
+  if word == "" then
+    return "''"
+  end
+  if word:match("^[%w%._/:=@%%+,^-]+$") then
+    return word
+  end
+  return "'" .. word:gsub("'", "'\\''") .. "'"
+end
+
+-- Flattens nested arrays, so run{"dbt", "build", a.ARGS} passes ARGS as words.
+local function flatten(list, out)
+  for i = 1, #list do
+    local v = list[i]
+    if type(v) == "table" then
+      flatten(v, out)
+    else
+      out[#out + 1] = tostring(v)
+    end
+  end
+  return out
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  return keys
+end
+
+-- The command as a user would type it. With `detail`, the cwd and env too.
+function M.describe(argv, opts, detail, script)
+  local words = {}
+  if detail and opts.cwd then
+    words[#words + 1] = "cd " .. M.quote(opts.cwd) .. " &&"
+  end
+  if detail and opts.env then
+    for _, k in ipairs(sorted_keys(opts.env)) do
+      local v = opts.env[k]
+      words[#words + 1] = v == false and ("-u " .. k) or (k .. "=" .. M.quote(v))
+    end
+  end
+  if script then
+    words[#words + 1] = script
+  else
+    for _, w in ipairs(argv) do
+      words[#words + 1] = M.quote(w)
+    end
+  end
+  return table.concat(words, " ")
+end
+
+local function check_options(spec)
+  for k in pairs(spec) do
+    if type(k) ~= "number" and not option_names[k] then
+      error(("run: unknown option '%s' (env, cwd, check, capture)"):format(tostring(k)), 3)
+    end
+  end
+end
+
+-- Runs argv with the options of `spec`; `script` is the sh() text for display.
+local function execute(argv, spec, script)
+  local line = M.describe(argv, spec, ui.dry_run or ui.verbose > 0, script)
+  ui.command(line)
+  if ui.dry_run then
+    return 0, spec.capture and "" or nil
+  end
+  local started = native.term.clock()
+  local code, out, signal = native.proc.run(argv, { env = spec.env, cwd = spec.cwd, capture = spec.capture })
+  ui.debug(1, ("  exit %s after %.3fs"):format(tostring(code or out), native.term.clock() - started))
+  if signal then
+    error(errors.interrupt(signal), 0)
+  end
+  if code == nil then -- could not start: out is the message, signal slot the code
+    local err = errors.new("command", { code = signal, command = line, message = out, where = errors.where() })
+    if spec.check == false then
+      ui.error(out)
+      return err.code
+    end
+    error(err, 0)
+  end
+  if code ~= 0 and spec.check ~= false then
+    local where = errors.where()
+    error(errors.new("command", {
+      code = code,
+      command = line,
+      where = where,
+      message = ("%scommand failed with exit code %d: %s"):format(where and (where .. ": ") or "", code, line),
+    }), 0)
+  end
+  return code, out
+end
+
+-- run{ "prog", "arg", ..., env=, cwd=, check=true, capture=false } -> code, output
+-- also run("prog", "arg", ...)
+function M.run(spec, ...)
+  if type(spec) ~= "table" then
+    spec = { spec, ... }
+  end
+  check_options(spec)
+  local argv = flatten(spec, {})
+  if #argv == 0 then
+    error("run: empty command", 2)
+  end
+  return execute(argv, spec)
+end
+
+-- sh "script"  or  sh{ "script", env=, cwd=, check=, capture= }: the explicit shell form.
+function M.sh(spec, opts)
+  if type(spec) ~= "table" then
+    spec = { spec }
+    for k, v in pairs(opts or {}) do
+      spec[k] = v
+    end
+  end
+  check_options(spec)
+  if type(spec[1]) ~= "string" or #spec ~= 1 then
+    error("sh: expects one script string", 2)
+  end
+  return execute({ "/bin/sh", "-c", spec[1] }, spec, spec[1])
+end
+
+return M

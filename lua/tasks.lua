@@ -1,0 +1,259 @@
+-- tasks: the task registry and its execution — task() declarations, doc
+-- comments, aliases, built-ins that a task file may replace, deps that run
+-- once per invocation, and always() cleanup handlers.
+
+local errors = require("dbtrun.errors")
+local params = require("dbtrun.params")
+local ui = require("dbtrun.ui")
+
+local M = {}
+
+local registry = {} -- name -> task, the one each name resolves to
+local builtins = {} -- name -> the built-in task of that name
+local aliases = {} -- alias -> task name
+local sources = {} -- chunk source ("@path") -> array of lines
+local defined_in_file = {} -- source -> name -> true: duplicates are errors
+
+local spec_keys = { doc = true, params = true, deps = true, private = true, alias = true, group = true }
+
+-- Remembers a task file's text so that doc comments can be read from it.
+function M.add_source(chunkname, text)
+  local lines = {}
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    lines[#lines + 1] = line
+  end
+  sources[chunkname] = lines
+end
+
+-- The "-- ..." lines directly above `line`, joined.
+local function doc_comment(source, line)
+  local lines = sources[source]
+  if not lines then
+    return nil
+  end
+  local doc = {}
+  for i = line - 1, 1, -1 do
+    local text = lines[i]:match("^%s*%-%-+%s?(.-)%s*$")
+    if not text or lines[i]:match("^%s*%-%-%[") then
+      break
+    end
+    table.insert(doc, 1, text)
+  end
+  return #doc > 0 and table.concat(doc, " ") or nil
+end
+
+local function as_list(v)
+  if v == nil then
+    return {}
+  end
+  return type(v) == "table" and v or { v }
+end
+
+-- task(name, [spec,] fn): declares a task. Raised errors name the caller's line.
+function M.declare(name, spec, fn, is_builtin)
+  if type(spec) == "function" and fn == nil then
+    spec, fn = {}, spec
+  end
+  if type(name) ~= "string" or not name:match("^[%w_][%w_%-]*$") then
+    error(("task: invalid task name %s"):format(tostring(name)), 3)
+  end
+  if type(spec) ~= "table" or type(fn) ~= "function" then
+    error(("task '%s': expected task(name, {options}, function(a) ... end)"):format(name), 3)
+  end
+  for k in pairs(spec) do
+    if not spec_keys[k] then
+      error(("task '%s': unknown option '%s'"):format(name, tostring(k)), 3)
+    end
+  end
+  local plist, perr = params.parse(spec.params)
+  if not plist then
+    error(("task '%s': %s"):format(name, perr), 3)
+  end
+  local info = debug.getinfo(3, "Sl")
+  defined_in_file[info.source] = defined_in_file[info.source] or {}
+  if defined_in_file[info.source][name] then
+    error(("task '%s' is defined twice in this file"):format(name), 3)
+  end
+  defined_in_file[info.source][name] = true
+  local t = {
+    name = name,
+    fn = fn,
+    params = plist,
+    deps = as_list(spec.deps),
+    doc = spec.doc or doc_comment(info.source, info.currentline),
+    private = spec.private or name:sub(1, 1) == "_",
+    aliases = as_list(spec.alias),
+    group = spec.group,
+    builtin = is_builtin or false,
+    where = info.source:sub(2) .. ":" .. info.currentline,
+  }
+  if is_builtin then
+    builtins[name] = t
+  end
+  registry[name] = t
+  for _, alias in ipairs(t.aliases) do
+    if registry[alias] and registry[alias].name ~= name then
+      error(("task '%s': alias '%s' is already a task name"):format(name, alias), 3)
+    end
+    aliases[alias] = name
+  end
+  return t
+end
+
+function M.find(name)
+  return registry[name] or (aliases[name] and registry[aliases[name]])
+end
+
+-- Public tasks in name order.
+function M.list(include_private)
+  local out = {}
+  for _, t in pairs(registry) do
+    if include_private or not t.private then
+      out[#out + 1] = t
+    end
+  end
+  table.sort(out, function(a, b)
+    return a.name < b.name
+  end)
+  return out
+end
+
+-- Levenshtein distance, for "did you mean".
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do
+    prev[j] = j
+  end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+function M.suggest(name)
+  local best, best_d
+  for _, t in ipairs(M.list(false)) do
+    for _, candidate in ipairs({ t.name, table.unpack(t.aliases) }) do
+      local d = distance(name, candidate)
+      if d <= math.max(2, #name // 3) and (not best_d or d < best_d) then
+        best, best_d = candidate, d
+      end
+    end
+  end
+  return best
+end
+
+function M.usage(t)
+  return "usage: dbtrun " .. params.signature(t.name, t.params)
+end
+
+--- Execution -------------------------------------------------------------
+
+local frames = {} -- one per running task body: its always() handlers
+
+function M.always(fn)
+  if type(fn) ~= "function" then
+    error("always expects a function", 2)
+  end
+  local frame = frames[#frames]
+  if not frame then
+    error("always() must be called inside a running task", 2)
+  end
+  frame[#frame + 1] = fn
+end
+
+-- Cleanup handlers run last-registered first; their errors are reported, and
+-- never hide the task's own outcome.
+local function run_handlers(frame, t)
+  for i = #frame, 1, -1 do
+    local ok, err = xpcall(frame[i], debug.traceback)
+    if not ok then
+      ui.warn(("cleanup handler of task '%s' failed: %s"):format(t.name, tostring(errors.wrap(err))))
+    end
+  end
+end
+
+local function add_context(t)
+  return function(err)
+    if errors.is(err) or (type(err) == "table" and err.kind) then
+      local e = errors.wrap(err)
+      e.task = e.task or t.name
+      return e
+    end
+    return errors.new("failure", { message = tostring(err), task = t.name, traceback = debug.traceback(nil, 2) })
+  end
+end
+
+function M.run_body(t, args)
+  local frame = {}
+  frames[#frames + 1] = frame
+  ui.debug(1, ("task %s"):format(t.name))
+  local ok, err = xpcall(t.fn, add_context(t), args)
+  frames[#frames] = nil
+  run_handlers(frame, t)
+  if not ok then
+    error(err, 0)
+  end
+end
+
+local function dep_call(dep, owner)
+  if type(dep) == "string" then
+    return dep, {}
+  end
+  if type(dep) == "table" and type(dep[1]) == "string" then
+    local args = {}
+    for i = 2, #dep do
+      args[#args + 1] = tostring(dep[i])
+    end
+    return dep[1], args
+  end
+  errors.raise("taskfile", "task '%s': a dep is a task name or { name, args... }", owner.name)
+end
+
+-- Runs task `name` with command-line words `words`, its deps first. `state`
+-- is shared by one invocation: deps run once each (per name and arguments).
+function M.invoke(name, words, state)
+  local t = M.find(name)
+  if not t then
+    local hint = M.suggest(name)
+    errors.raise("usage", "no task named '%s'%s", name, hint and (". Did you mean '" .. hint .. "'?") or "")
+  end
+  local args, err = params.bind(t.params, words)
+  if not args then
+    errors.raise("usage", "%s\n%s", err, M.usage(t))
+  end
+  local key = t.name .. "\0" .. table.concat(words, "\0")
+  if state.done[key] then
+    return
+  end
+  if state.running[t.name] then
+    errors.raise("taskfile", "dependency cycle through task '%s'", t.name)
+  end
+  state.running[t.name] = true
+  for _, dep in ipairs(t.deps) do
+    local dep_name, dep_args = dep_call(dep, t)
+    M.invoke(dep_name, dep_args, state)
+  end
+  M.run_body(t, args)
+  state.running[t.name] = nil
+  state.done[key] = true
+end
+
+-- builtin("dev") -> a function(args) running the built-in task's body, for a
+-- task file that replaces a built-in and still wants the original.
+function M.builtin(name)
+  local t = builtins[name]
+  if not t then
+    error(("builtin: there is no built-in task '%s'"):format(tostring(name)), 2)
+  end
+  return function(args)
+    M.run_body(t, args or {})
+  end
+end
+
+return M

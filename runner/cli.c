@@ -1,0 +1,174 @@
+/* cli: parses dbtrun's options. Global options stop at the first word that
+ * is not an option: that word is the task and the rest are its arguments,
+ * passed through untouched (`dbtrun dev --fail-fast`). */
+#include "dbtrun/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char dr_cli_usage[] =
+    "usage: dbtrun [OPTIONS] [TASK [ARG...]]\n"
+    "\n"
+    "  -l, --list             list tasks with their parameters and docs (default)\n"
+    "  -n, --dry-run          print each command instead of running it\n"
+    "      --json             list tasks as JSON\n"
+    "  -f, --file PATH        task file (default: dbtrun.lua here or in a parent)\n"
+    "  -C, --directory DIR    run as if started in DIR\n"
+    "      --set KEY=VALUE    override a config value (also DBTRUN_<KEY>)\n"
+    "  -v, --verbose          say more (repeatable)\n"
+    "  -q, --quiet            do not echo commands\n"
+    "      --color WHEN       auto, always or never (NO_COLOR is honoured)\n"
+    "      --completions SH   print a completion script for bash, zsh or fish\n"
+    "  -h, --help             this text\n"
+    "      --version          dbtrun's version\n";
+
+/* Options that take a value, by long and short name. */
+struct valued {
+    const char *longname;
+    char shortname;
+    const char **slot;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct dr_cli *cli, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cli->err, sizeof cli->err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int set_flag(struct dr_cli *cli, char c)
+{
+    switch (c) {
+    case 'l':
+        cli->list = 1;
+        return 0;
+    case 'n':
+        cli->dry_run = 1;
+        return 0;
+    case 'v':
+        cli->verbose++;
+        return 0;
+    case 'q':
+        cli->quiet = 1;
+        return 0;
+    case 'h':
+        cli->help = 1;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static int set_long_flag(struct dr_cli *cli, const char *name)
+{
+    static const struct {
+        const char *name;
+        char flag;
+    } longs[] = {{"list", 'l'}, {"dry-run", 'n'}, {"verbose", 'v'}, {"quiet", 'q'}, {"help", 'h'}};
+    for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++)
+        if (strcmp(name, longs[i].name) == 0)
+            return set_flag(cli, longs[i].flag);
+    if (strcmp(name, "json") == 0)
+        cli->json = 1;
+    else if (strcmp(name, "version") == 0)
+        cli->version = 1;
+    else if (strcmp(name, "summary") == 0)
+        cli->summary = 1;
+    else
+        return -1;
+    return 0;
+}
+
+/* Handles an option with a value; returns the number of argv words used,
+ * 0 if `arg` is not such an option, -1 on error. */
+static int take_value(struct dr_cli *cli, int argc, char **argv, int i)
+{
+    const char *set = NULL;
+    struct valued opts[] = {
+        {"file", 'f', &cli->file},          {"directory", 'C', &cli->directory},
+        {"color", 0, &cli->color},          {"completions", 0, &cli->completions},
+        {"script", 0, &cli->script},        {"set", 0, &set},
+    };
+    const char *arg = argv[i];
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        const char *value = NULL;
+        int used = 0;
+        size_t n = strlen(opts[k].longname);
+        if (arg[1] == '-' && strncmp(arg + 2, opts[k].longname, n) == 0 &&
+            (arg[2 + n] == '=' || arg[2 + n] == '\0')) {
+            value = arg[2 + n] == '=' ? arg + 3 + n : NULL;
+        } else if (opts[k].shortname && arg[1] == opts[k].shortname) {
+            value = arg[2] ? arg + 2 : NULL;
+        } else {
+            continue;
+        }
+        if (!value) {
+            if (i + 1 >= argc)
+                return fail(cli, "option %s needs a value", arg);
+            value = argv[i + 1];
+            used = 1;
+        }
+        *opts[k].slot = value;
+        if (set) {
+            if (!strchr(set, '='))
+                return fail(cli, "--set takes KEY=VALUE, not '%s'", set);
+            cli->sets[cli->nsets++] = set;
+        }
+        return 1 + used;
+    }
+    return 0;
+}
+
+int dr_cli_parse(int argc, char **argv, struct dr_cli *cli)
+{
+    memset(cli, 0, sizeof *cli);
+    cli->color = "auto";
+    cli->sets = calloc((size_t)argc + 1, sizeof *cli->sets);
+    if (!cli->sets)
+        return fail(cli, "%s", "out of memory");
+    int i = 1;
+    while (i < argc) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0) {
+            i++;
+            break;
+        }
+        if (arg[0] != '-' || arg[1] == '\0')
+            break;
+        int used = take_value(cli, argc, argv, i);
+        if (used < 0)
+            return -1;
+        if (used > 0) {
+            i += used;
+            continue;
+        }
+        if (arg[1] == '-') {
+            if (set_long_flag(cli, arg + 2) != 0)
+                return fail(cli, "unknown option '%s' (see dbtrun --help)", arg);
+        } else {
+            for (const char *c = arg + 1; *c; c++)
+                if (set_flag(cli, *c) != 0)
+                    return fail(cli, "unknown option '%s' (see dbtrun --help)", arg);
+        }
+        i++;
+    }
+    if (strcmp(cli->color, "auto") != 0 && strcmp(cli->color, "always") != 0 &&
+        strcmp(cli->color, "never") != 0)
+        return fail(cli, "--color takes auto, always or never, not '%s'", cli->color);
+    if (i < argc) {
+        cli->task = argv[i];
+        cli->args = argv + i + 1;
+        cli->nargs = argc - i - 1;
+    }
+    return 0;
+}
+
+void dr_cli_free(struct dr_cli *cli)
+{
+    free(cli->sets);
+    cli->sets = NULL;
+}

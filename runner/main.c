@@ -1,0 +1,29 @@
+/* main: dbtrun's entry point. Parses the command line, then hands over to the
+ * Lua host; the only place that decides the process's exit status. */
+#include "dbtrun/cli.h"
+#include "dbtrun/host.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int main(int argc, char **argv)
+{
+    struct dr_cli cli;
+    int status;
+    if (dr_cli_parse(argc, argv, &cli) != 0) {
+        fprintf(stderr, "dbtrun: %s\n", cli.err);
+        dr_cli_free(&cli);
+        return 2;
+    }
+    if (cli.help) {
+        fputs(dr_cli_usage, stdout);
+        status = 0;
+    } else if (cli.version) {
+        printf("dbtrun %s\n", DR_VERSION);
+        status = 0;
+    } else {
+        status = dr_host_run(&cli);
+    }
+    dr_cli_free(&cli);
+    return status;
+}

@@ -1,0 +1,163 @@
+/* host: creates the Lua state, installs the native primitives and the
+ * embedded library, and runs lua/main.lua inside one protected call. The
+ * policy (task graph, parameters, listing) lives in lua/; this file only
+ * wires C to it. */
+#include "dbtrun/host.h"
+#include "dbtrun/embedded.h"
+#include "dbtrun/proc.h"
+#include "bindings.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <string.h>
+
+static lua_State *signal_state;
+
+/* Raised at the next Lua instruction after SIGINT/SIGTERM/SIGHUP. */
+static void interrupt_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "interrupt");
+    lua_setfield(L, -2, "kind");
+    lua_pushinteger(L, dr_proc_last_signal());
+    lua_setfield(L, -2, "signal");
+    lua_error(L);
+}
+
+/* Called from the signal handler: lua_sethook is safe there (lua.c does the same). */
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (signal_state)
+        lua_sethook(signal_state, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Embedded files under lua/ become modules "dbtrun.<name>"; tasks/ files are
+ * handed to the library as the built-in task sources. */
+static void install_embedded(lua_State *L)
+{
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "preload");
+    lua_newtable(L); /* builtin task sources: path -> text */
+    for (const struct dr_embedded *e = dr_embedded_files; e->name; e++) {
+        if (strncmp(e->name, "lua/", 4) == 0) {
+            char chunkname[128], modname[96];
+            const char *base = e->name + 4;
+            snprintf(chunkname, sizeof chunkname, "@(dbtrun)/%s", e->name);
+            snprintf(modname, sizeof modname, "dbtrun.%.*s", (int)(strlen(base) - 4), base);
+            if (luaL_loadbuffer(L, e->data, e->size, chunkname) != LUA_OK)
+                lua_error(L); /* a broken embedded file is a build bug */
+            lua_setfield(L, -3, modname);
+        } else {
+            lua_pushlstring(L, e->data, e->size);
+            lua_setfield(L, -2, e->name);
+        }
+    }
+}
+
+static void push_cli(lua_State *L, const struct dr_cli *cli)
+{
+    lua_createtable(L, 0, 16);
+#define FLAG(name)                                                                                 \
+    lua_pushboolean(L, cli->name);                                                                 \
+    lua_setfield(L, -2, #name)
+#define STR(name)                                                                                  \
+    lua_pushstring(L, cli->name);                                                                  \
+    lua_setfield(L, -2, #name)
+    FLAG(list);
+    FLAG(dry_run);
+    FLAG(json);
+    FLAG(summary);
+    FLAG(quiet);
+    STR(color);
+    STR(file);
+    STR(directory);
+    STR(completions);
+    STR(script);
+    STR(task);
+#undef FLAG
+#undef STR
+    lua_pushinteger(L, cli->verbose);
+    lua_setfield(L, -2, "verbose");
+    lua_createtable(L, cli->nsets, 0);
+    for (int i = 0; i < cli->nsets; i++) {
+        lua_pushstring(L, cli->sets[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "sets");
+    lua_createtable(L, cli->nargs, 0);
+    for (int i = 0; i < cli->nargs; i++) {
+        lua_pushstring(L, cli->args[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "args");
+}
+
+static int open_native(lua_State *L)
+{
+    static const struct {
+        const char *name;
+        lua_CFunction open;
+    } mods[] = {{"proc", dr_lua_open_proc},
+                {"fs", dr_lua_open_fs},
+                {"env", dr_lua_open_env},
+                {"json", dr_lua_open_json},
+                {"term", dr_lua_open_term}};
+    lua_createtable(L, 0, 8);
+    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
+        mods[i].open(L);
+        lua_setfield(L, -2, mods[i].name);
+    }
+    lua_pushstring(L, DR_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}
+
+/* Everything that can raise runs in here, under lua_pcall. */
+static int protected_main(lua_State *L)
+{
+    const struct dr_cli *cli = lua_touserdata(L, 1);
+    luaL_openlibs(L);
+    luaL_requiref(L, "dbtrun.native", open_native, 0);
+    lua_pop(L, 1);
+    install_embedded(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, "dbtrun.builtin_sources");
+    lua_settop(L, 0);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "dbtrun.main");
+    lua_call(L, 1, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, "dbtrun.builtin_sources");
+    push_cli(L, cli);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+int dr_host_run(const struct dr_cli *cli)
+{
+    lua_State *L = luaL_newstate();
+    int status = 1;
+    if (!L) {
+        fputs("dbtrun: cannot create the Lua state (out of memory)\n", stderr);
+        return 1;
+    }
+    signal_state = L;
+    dr_proc_init_signals(on_signal);
+    lua_pushcfunction(L, protected_main);
+    lua_pushlightuserdata(L, (void *)cli);
+    int rc = lua_pcall(L, 1, 1, 0);
+    if (rc != LUA_OK && dr_proc_last_signal()) {
+        status = 128 + dr_proc_last_signal(); /* interrupted before main.lua took over */
+    } else if (rc != LUA_OK || !lua_isinteger(L, -1)) {
+        /* main.lua reports every error it expects; this is a dbtrun bug. */
+        const char *msg = lua_tostring(L, -1);
+        fprintf(stderr, "dbtrun: internal error: %s\n", msg ? msg : "(no message)");
+    } else {
+        status = (int)lua_tointeger(L, -1);
+    }
+    signal_state = NULL;
+    lua_close(L);
+    return status;
+}
