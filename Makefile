@@ -7,6 +7,8 @@ PREFIX  ?= /usr/local
 BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2 -g
+V       ?= 0
+Q        = $(if $(filter 1,$(V)),,@)
 PKGS     = lua5.4 libcurl libcrypto libcjson expat
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -22,8 +24,11 @@ VERSION := $(shell cat VERSION)
 CFLAGS  += -DDR_VERSION='"$(VERSION)"'
 
 CORE_SRC = $(wildcard src/*.c src/aws/*.c src/lua/*.c)
-CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
-MAIN_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard runner/*.c))
+# runner/ files other than main.c go into the library too, so that unit
+# tests can link them.
+RUNNER_SRC = $(filter-out runner/main.c,$(wildcard runner/*.c))
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/%.o) $(RUNNER_SRC:%.c=$(BUILD)/%.o) $(BUILD)/embedded.o
+MAIN_OBJ = $(BUILD)/runner/main.o
 EMBEDDED = $(sort $(wildcard lua/*.lua tasks/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -33,35 +38,38 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 all: $(BUILD)/dbtrun
 
 $(BUILD)/dbtrun: $(MAIN_OBJ) $(BUILD)/libdbtrun.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libdbtrun.a $(LDLIBS)
+	@echo "  LINK $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libdbtrun.a $(LDLIBS)
 
 $(BUILD)/libdbtrun.a: $(CORE_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/%.o: %.c $(wildcard include/dbtrun/*.h) VERSION
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -c -o $@ $<
+	@echo "  CC   $<"
+	$(Q)$(CC) $(CFLAGS) -MMD -c -o $@ $<
 
 # The generator runs on the build machine: plain flags, no sanitizers.
 $(BUILD)/embed: tools/embed.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -O1 -o $@ $<
+	$(Q)$(CC) -std=c11 -O1 -o $@ $<
 
 $(BUILD)/embedded.c: $(BUILD)/embed $(EMBEDDED)
-	$(BUILD)/embed $(EMBEDDED) > $@.tmp && mv $@.tmp $@
+	$(Q)$(BUILD)/embed $(EMBEDDED) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/embedded.o: $(BUILD)/embedded.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libdbtrun.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libdbtrun.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libdbtrun.a $(LDLIBS)
+	@echo "  TEST $@"
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libdbtrun.a $(LDLIBS)
 
 unit: $(UNIT_BIN)
 
 # Every suite (C unit, Lua, end-to-end); the last line is "N passed, N failed".
 test: all unit
-	DBTRUN_BUILD=$(BUILD) tests/run
+	DR_BUILD=$(BUILD) tests/run
 
 # The same suites with AddressSanitizer and UBSan in their own build folder.
 asan:

@@ -86,6 +86,8 @@ end
 -- --script FILE [ARGS]: runs a Lua file with the whole library loaded and
 -- returns its numeric result (0 when it returns nothing). For tests.
 local function run_script(path, args)
+  local dir = path:match("^(.*)/[^/]*$") or "."
+  package.path = dir .. "/?.lua;" .. package.path
   local chunk, msg = loadfile(path)
   if not chunk then
     errors.raise("taskfile", "%s", msg)

@@ -82,9 +82,6 @@ local function execute(argv, spec, script)
   local started = native.term.clock()
   local code, out, signal = native.proc.run(argv, { env = spec.env, cwd = spec.cwd, capture = spec.capture })
   ui.debug(1, ("  exit %s after %.3fs"):format(tostring(code or out), native.term.clock() - started))
-  if signal then
-    error(errors.interrupt(signal), 0)
-  end
   if code == nil then -- could not start: out is the message, signal slot the code
     local err = errors.new("command", { code = signal, command = line, message = out, where = errors.where() })
     if spec.check == false then
@@ -92,6 +89,9 @@ local function execute(argv, spec, script)
       return err.code
     end
     error(err, 0)
+  end
+  if signal then
+    error(errors.interrupt(signal), 0)
   end
   if code ~= 0 and spec.check ~= false then
     local where = errors.where()

@@ -1,0 +1,79 @@
+"""Interrupts: SIGINT/SIGTERM reach every process of the running command,
+cleanup handlers still run, and dbtrun exits 128+N."""
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import DBTRUN
+
+
+def processes_with(marker):
+    """Live (non-zombie) processes whose command line contains marker."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if marker in cmdline and state != "Z":
+            found.append(pid)
+    return found
+
+
+def wait_for(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_leaves_no_process_and_runs_always(project, sig, code):
+    marker = f"{37 + sig}.{os.getpid() % 1000}"  # a unique sleep duration
+    d = project(
+        'task("slow", function()\n'
+        '  always(function() run { "sh", "-c", "echo cleaned > always.txt" } end)\n'
+        f'  sh "sleep {marker} & sleep {marker}"\n'
+        '  fs.write("not-reached.txt", "x")\nend)\n'
+    )
+    p = subprocess.Popen([DBTRUN, "slow"], cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: len(processes_with(f"sleep {marker}")) >= 2), "the command did not start"
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=20)
+    assert p.returncode == code, err
+    assert wait_for(lambda: not processes_with(f"sleep {marker}"), timeout=5), "a process survived"
+    assert (d / "always.txt").read_text() == "cleaned\n"
+    assert not (d / "not-reached.txt").exists()
+    assert "interrupted by" in err
+
+
+def test_interrupt_while_lua_runs(project):
+    d = project(
+        'task("spin", function()\n'
+        '  always(function() fs.write("always.txt", "x") end)\n'
+        '  fs.write("started.txt", "x")\n'
+        '  while true do end\nend)\n'
+    )
+    p = subprocess.Popen([DBTRUN, "spin"], cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_for(lambda: (d / "started.txt").exists())
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=20)
+    assert p.returncode == 143, err
+    assert (d / "always.txt").exists()
+
+
+def test_signal_to_child_alone_is_its_failure(project):
+    """A child that dies of a signal dbtrun did not receive is an ordinary failure (128+N)."""
+    d = project('task("t", function() sh "kill -TERM $$" end)\n')
+    p = subprocess.run([DBTRUN, "t"], cwd=d, capture_output=True, text=True, timeout=20)
+    assert p.returncode == 143
+    assert "exit code 143" in p.stderr

@@ -1,0 +1,97 @@
+/* Unit tests for the command-line parser (runner/cli.c). */
+#include "dbtrun/cli.h"
+#include "harness.h"
+#include "words.h"
+
+/* Parses "dbtrun|" + spec. */
+static int parse(const char *spec, struct dr_cli *cli)
+{
+    char full[512];
+    int argc;
+    snprintf(full, sizeof full, "dbtrun%s%s", *spec ? "|" : "", spec);
+    char **argv = words(full, &argc);
+    return dr_cli_parse(argc, argv, cli);
+}
+
+static void test_no_arguments_lists(void)
+{
+    struct dr_cli cli;
+    CHECK(parse("", &cli) == 0);
+    CHECK(cli.task == NULL);
+    CHECK_STR(cli.color, "auto");
+    dr_cli_free(&cli);
+}
+
+static void test_task_arguments_pass_untouched(void)
+{
+    struct dr_cli cli;
+    CHECK(parse("-n|dev|--fail-fast|-v|a b|--set|x=y", &cli) == 0);
+    CHECK(cli.dry_run == 1);
+    CHECK(cli.verbose == 0); /* -v after the task belongs to the task */
+    CHECK(cli.nsets == 0);
+    CHECK_STR(cli.task, "dev");
+    CHECK(cli.nargs == 5);
+    CHECK_STR(cli.args[0], "--fail-fast");
+    CHECK_STR(cli.args[2], "a b");
+    dr_cli_free(&cli);
+}
+
+static void test_values_in_all_forms(void)
+{
+    struct dr_cli cli;
+    CHECK(parse("-f|x.lua|--directory=sub|--set|a=1|--set=b.c=2|--color|never|-Cother|t", &cli) ==
+          0);
+    CHECK_STR(cli.file, "x.lua");
+    CHECK_STR(cli.directory, "other"); /* the last one wins */
+    CHECK(cli.nsets == 2);
+    CHECK_STR(cli.sets[0], "a=1");
+    CHECK_STR(cli.sets[1], "b.c=2");
+    CHECK_STR(cli.color, "never");
+    CHECK_STR(cli.task, "t");
+    dr_cli_free(&cli);
+}
+
+static void test_combined_flags_and_double_dash(void)
+{
+    struct dr_cli cli;
+    CHECK(parse("-nvv|-q|--|-weird-task|x", &cli) == 0);
+    CHECK(cli.dry_run && cli.quiet && cli.verbose == 2);
+    CHECK_STR(cli.task, "-weird-task");
+    CHECK(cli.nargs == 1);
+    dr_cli_free(&cli);
+}
+
+static void test_errors_are_explained(void)
+{
+    struct dr_cli cli;
+    CHECK(parse("--frobnicate", &cli) == -1);
+    CHECK(strstr(cli.err, "--frobnicate") != NULL);
+    dr_cli_free(&cli);
+    CHECK(parse("-x", &cli) == -1);
+    CHECK(strstr(cli.err, "-x") != NULL);
+    dr_cli_free(&cli);
+    CHECK(parse("-f", &cli) == -1);
+    CHECK(strstr(cli.err, "needs a value") != NULL);
+    dr_cli_free(&cli);
+    CHECK(parse("--set|novalue", &cli) == -1);
+    CHECK(strstr(cli.err, "KEY=VALUE") != NULL);
+    dr_cli_free(&cli);
+    CHECK(parse("--color=sometimes", &cli) == -1);
+    CHECK(strstr(cli.err, "sometimes") != NULL);
+    dr_cli_free(&cli);
+}
+
+static void test_long_flags(void)
+{
+    struct dr_cli cli;
+    CHECK(parse("--list|--json|--dry-run|--quiet|--verbose|--summary", &cli) == 0);
+    CHECK(cli.list && cli.json && cli.dry_run && cli.quiet && cli.verbose == 1 && cli.summary);
+    dr_cli_free(&cli);
+    CHECK(parse("--help", &cli) == 0 && cli.help);
+    dr_cli_free(&cli);
+    CHECK(parse("--version", &cli) == 0 && cli.version);
+    dr_cli_free(&cli);
+}
+
+TEST_MAIN(test_no_arguments_lists, test_task_arguments_pass_untouched, test_values_in_all_forms,
+          test_combined_flags_and_double_dash, test_errors_are_explained, test_long_flags)
