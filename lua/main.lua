@@ -6,17 +6,16 @@ local native = require("dbtrun.native")
 local api = require("dbtrun.api")
 local config = require("dbtrun.config")
 local errors = require("dbtrun.errors")
-local list = require("dbtrun.list")
 local tasks = require("dbtrun.tasks")
 local ui = require("dbtrun.ui")
 
 local TASK_FILE = "dbtrun.lua"
 
--- Loads one task file's text as chunk `chunkname` and runs its top level.
--- Any error here is a task-file error (exit 2).
+-- Loads one task file (source text, or bytecode for built-ins) as chunk
+-- `chunkname` and runs its top level. Any error here is a task-file error (exit 2).
 local function load_task_file(text, chunkname, is_builtin)
   tasks.add_source(chunkname, text)
-  local chunk, msg = load(text, chunkname, "t", api.environment(is_builtin))
+  local chunk, msg = load(text, chunkname, is_builtin and "b" or "t", api.environment(is_builtin))
   if not chunk then
     errors.raise("taskfile", "%s", msg)
   end
@@ -101,10 +100,11 @@ local function main(builtin_sources, opts)
     chdir(opts.directory, "-C")
   end
   if opts.script then
+    collectgarbage("restart")
     return run_script(opts.script, opts.args)
   end
   if opts.completions then
-    local script = list.completions(opts.completions)
+    local script = require("dbtrun.completions").script(opts.completions)
     if not script then
       errors.raise("usage", "--completions takes bash, zsh or fish, not '%s'", opts.completions)
     end
@@ -121,6 +121,7 @@ local function main(builtin_sources, opts)
     load_task_file(text, "@" .. display, false)
   end
   apply_overrides(opts)
+  local list = (opts.summary or opts.json or opts.list or not opts.task) and require("dbtrun.list")
   if opts.summary then
     io.stdout:write(list.summary())
   elseif opts.json then
@@ -128,6 +129,7 @@ local function main(builtin_sources, opts)
   elseif opts.list or not opts.task then
     io.stdout:write(list.text())
   else
+    collectgarbage("restart") -- stopped by host.c while loading
     tasks.invoke(opts.task, opts.args, { done = {}, running = {} })
   end
   return 0

@@ -18,26 +18,40 @@ local spec_keys = { doc = true, params = true, deps = true, private = true, alia
 
 -- Remembers a task file's text so that doc comments can be read from it.
 function M.add_source(chunkname, text)
-  local lines = {}
-  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-    lines[#lines + 1] = line
+  sources[chunkname] = { text = text }
+end
+
+-- Start offsets of the lines of a source, computed on first use.
+local function line_starts(src)
+  if not src.starts then
+    local starts, pos = { 1 }, 1
+    while true do
+      local nl = src.text:find("\n", pos, true)
+      if not nl then
+        break
+      end
+      pos = nl + 1
+      starts[#starts + 1] = pos
+    end
+    src.starts = starts
   end
-  sources[chunkname] = lines
+  return src.starts
 end
 
 -- The "-- ..." lines directly above `line`, joined.
 local function doc_comment(source, line)
-  local lines = sources[source]
-  if not lines then
+  local src = sources[source]
+  if not src then
     return nil
   end
-  local doc = {}
+  local starts, doc = line_starts(src), {}
   for i = line - 1, 1, -1 do
-    local text = lines[i]:match("^%s*%-%-+%s?(.-)%s*$")
-    if not text or lines[i]:match("^%s*%-%-%[") then
+    local text = src.text:sub(starts[i], starts[i + 1] - 2)
+    local body = text:match("^%s*%-%-+ ?(.*)$")
+    if not body or text:find("^%s*%-%-%[") then
       break
     end
-    table.insert(doc, 1, text)
+    table.insert(doc, 1, (body:gsub("%s+$", "")))
   end
   return #doc > 0 and table.concat(doc, " ") or nil
 end

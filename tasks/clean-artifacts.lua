@@ -1,6 +1,5 @@
 -- The built-in clean-artifacts task, as in the seed's justfile.
 
--- Remove downloaded artifacts (.artifacts/)
-task("clean-artifacts", { group = "dbt" }, function()
+task("clean-artifacts", { group = "dbt", doc = "Remove downloaded artifacts (.artifacts/)" }, function()
   fs.rm(".artifacts")
 end)

@@ -7,7 +7,7 @@
 
 struct dr_embedded {
     const char *name; /* source path, e.g. "lua/task.lua" */
-    const char *data; /* NUL-terminated contents */
+    const char *data; /* stripped Lua bytecode */
     size_t size;      /* length without the NUL */
 };
 

@@ -73,10 +73,10 @@ return t.run("test_list", {
   end },
   { "completions", function()
     for _, shell in ipairs({ "bash", "zsh", "fish" }) do
-      local s = list.completions(shell)
+      local s = require("dbtrun.completions").script(shell)
       t.check(s and s:find("dbtrun --summary", 1, true), shell)
     end
-    t.eq(list.completions("tcsh"), nil)
+    t.eq(require("dbtrun.completions").script("tcsh"), nil)
   end },
   { "suggest and find", function()
     t.eq(tasks.suggest("dve"), "dev")
