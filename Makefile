@@ -10,6 +10,9 @@ OPT     ?= -O2 -g
 V       ?= 0
 Q        = $(if $(filter 1,$(V)),,@)
 PKGS     = lua5.4 libcurl libcrypto libcjson expat
+# libcurl and libcrypto are compiled against but loaded with dlopen on first
+# use (src/aws/dl.c), so they are not linked.
+LINKED   = lua5.4 libcjson expat
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
            -Wmissing-prototypes -Wwrite-strings -Werror
@@ -18,12 +21,12 @@ CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) -Iinclude \
 # --as-needed: a library is loaded at start-up only if the binary uses it,
 # so the task runner does not pay for libraries it never calls.
 LDFLAGS += -Wl,--as-needed
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
+LDLIBS  += $(shell pkg-config --libs $(LINKED)) -lm -ldl
 # Stock Lua linked statically when its archive is installed: it spares the
 # dynamic loader ~0.1 ms at every start.
 LUA_A    = $(wildcard $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a)
 ifneq ($(LUA_A),)
-LDLIBS  := $(LUA_A) $(filter-out -llua5.4,$(LDLIBS)) -ldl
+LDLIBS  := $(LUA_A) $(filter-out -llua5.4,$(LDLIBS))
 endif
 
 VERSION := $(shell cat VERSION)

@@ -4,9 +4,7 @@
  * clock helper, which also reads DBTRUN_TEST_CLOCK. */
 #include "dbtrun/sigv4.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include "dbtrun/dl.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -174,7 +172,9 @@ int dr_sigv4_sha256_hex(const void *data, size_t len, char hex[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+    char err[128];
+    if (dr_dl_crypto(err, sizeof err) != 0 ||
+        !dr_crypto.EVP_Digest(data, len, md, &mdlen, dr_crypto.EVP_sha256(), NULL) || mdlen != 32)
         return -1;
     to_hex(md, 32, hex);
     return 0;
@@ -183,7 +183,7 @@ int dr_sigv4_sha256_hex(const void *data, size_t len, char hex[65])
 static int hmac_sha256(const void *key, size_t keylen, const char *msg, unsigned char out[32])
 {
     unsigned int outlen = 0;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out,
+    if (!dr_crypto.HMAC(dr_crypto.EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out,
               &outlen))
         return -1;
     return outlen == 32 ? 0 : -1;
@@ -203,11 +203,11 @@ static int signing_key(const char *secret, const char *date8, const char *region
         hmac_sha256(k_service, 32, SCOPE_TERMINATOR, key) == 0)
         rc = 0;
     if (seed)
-        OPENSSL_cleanse(seed, strlen(seed));
+        dr_crypto.OPENSSL_cleanse(seed, strlen(seed));
     free(seed);
-    OPENSSL_cleanse(k_date, sizeof k_date);
-    OPENSSL_cleanse(k_region, sizeof k_region);
-    OPENSSL_cleanse(k_service, sizeof k_service);
+    dr_crypto.OPENSSL_cleanse(k_date, sizeof k_date);
+    dr_crypto.OPENSSL_cleanse(k_region, sizeof k_region);
+    dr_crypto.OPENSSL_cleanse(k_service, sizeof k_service);
     return rc;
 }
 
@@ -554,6 +554,7 @@ struct signing {
     const char *payload;
     const char *token; /* NULL when there is none */
     int presign, content_header;
+    char dl_err[160]; /* why libcrypto could not be loaded */
     char *scope; /* 20150830/us-east-1/service/aws4_request */
     char *credential;
     struct headers headers;
@@ -728,7 +729,7 @@ static const char *compute_signature(struct signing *s, struct dr_sigv4_result *
         why = "HMAC-SHA256 failed";
     else
         to_hex(mac, sizeof mac, out->signature);
-    OPENSSL_cleanse(key, sizeof key);
+    dr_crypto.OPENSSL_cleanse(key, sizeof key);
     return why;
 }
 
@@ -789,6 +790,10 @@ int dr_sigv4_sign(const struct dr_sigv4_request *req, const struct dr_sigv4_cred
     s.p = p;
     if ((why = check_inputs(req, cred, p)) != NULL)
         goto out;
+    if (dr_dl_crypto(s.dl_err, sizeof s.dl_err) != 0) {
+        why = s.dl_err;
+        goto out;
+    }
     if ((why = start_signing(&s, out)) || (why = collect_headers(&s, out)) ||
         (why = collect_params(&s, out)) || (why = build_canonical_request(&s, out)) ||
         (why = build_string_to_sign(&s, out)) || (why = compute_signature(&s, out)))
