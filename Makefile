@@ -42,7 +42,7 @@ EMBEDDED = $(sort $(wildcard lua/*.lua tasks/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit asan bench format check-format install clean help
+.PHONY: all test unit asan check bench format check-format install clean help
 
 all: $(BUILD)/dbtrun
 
@@ -85,6 +85,9 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	        LDFLAGS="-Wl,--as-needed -fsanitize=address,undefined" test
 
+# Everything CI runs: formatting, the suites, the suites under sanitizers.
+check: check-format test asan
+
 bench: all
 	bench/startup.sh
 
@@ -102,6 +105,6 @@ clean:
 	rm -rf build build-asan
 
 help:
-	@echo "make [all|test|asan|bench|format|check-format|install PREFIX=...|clean]"
+	@echo "make [all|test|asan|check|bench|format|check-format|install PREFIX=...|clean]"
 
 -include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

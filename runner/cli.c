@@ -89,9 +89,9 @@ static int take_value(struct dr_cli *cli, int argc, char **argv, int i)
 {
     const char *set = NULL;
     struct valued opts[] = {
-        {"file", 'f', &cli->file},          {"directory", 'C', &cli->directory},
-        {"color", 0, &cli->color},          {"completions", 0, &cli->completions},
-        {"script", 0, &cli->script},        {"set", 0, &set},
+        {"file", 'f', &cli->file},   {"directory", 'C', &cli->directory},
+        {"color", 0, &cli->color},   {"completions", 0, &cli->completions},
+        {"script", 0, &cli->script}, {"set", 0, &set},
     };
     const char *arg = argv[i];
     for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {

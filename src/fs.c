@@ -177,8 +177,8 @@ int dr_fs_write_atomic(const char *path, const void *data, size_t len, int mode)
         free(tmp);
         return -1;
     }
-    if (fchmod(fd, mode < 0 ? default_mode() : (mode_t)mode) == -1 || write_all(fd, data, len) == -1 ||
-        fsync(fd) == -1)
+    if (fchmod(fd, mode < 0 ? default_mode() : (mode_t)mode) == -1 ||
+        write_all(fd, data, len) == -1 || fsync(fd) == -1)
         goto out;
     if (close(fd) == -1) {
         fd = -1;

@@ -183,8 +183,8 @@ int dr_sigv4_sha256_hex(const void *data, size_t len, char hex[65])
 static int hmac_sha256(const void *key, size_t keylen, const char *msg, unsigned char out[32])
 {
     unsigned int outlen = 0;
-    if (!dr_crypto.HMAC(dr_crypto.EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg), out,
-              &outlen))
+    if (!dr_crypto.HMAC(dr_crypto.EVP_sha256(), key, (int)keylen, (const unsigned char *)msg,
+                        strlen(msg), out, &outlen))
         return -1;
     return outlen == 32 ? 0 : -1;
 }
@@ -555,7 +555,7 @@ struct signing {
     const char *token; /* NULL when there is none */
     int presign, content_header;
     char dl_err[160]; /* why libcrypto could not be loaded */
-    char *scope; /* 20150830/us-east-1/service/aws4_request */
+    char *scope;      /* 20150830/us-east-1/service/aws4_request */
     char *credential;
     struct headers headers;
     char *canonical_headers;

@@ -71,7 +71,8 @@ static int l_term_clock(lua_State *L)
 
 int dr_lua_open_term(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"isatty", l_term_isatty}, {"clock", l_term_clock}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"isatty", l_term_isatty}, {"clock", l_term_clock}, {NULL, NULL}};
     luaL_newlib(L, fns);
     return 1;
 }

@@ -134,11 +134,11 @@ static int l_fs_chdir(lua_State *L)
 
 int dr_lua_open_fs(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"stat", l_fs_stat},   {"mkdir", l_fs_mkdir},
-                                   {"rm", l_fs_rm},       {"read", l_fs_read},
-                                   {"write", l_fs_write}, {"list", l_fs_list},
-                                   {"cwd", l_fs_cwd},     {"chdir", l_fs_chdir},
-                                   {"find_upward", l_fs_find_upward}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"stat", l_fs_stat}, {"mkdir", l_fs_mkdir}, {"rm", l_fs_rm},
+        {"read", l_fs_read}, {"write", l_fs_write}, {"list", l_fs_list},
+        {"cwd", l_fs_cwd},   {"chdir", l_fs_chdir}, {"find_upward", l_fs_find_upward},
+        {NULL, NULL}};
     luaL_newlib(L, fns);
     return 1;
 }

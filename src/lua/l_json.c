@@ -99,7 +99,8 @@ static cJSON *encode_table(struct encoder *e, int idx, int depth)
 {
     lua_Integer len;
     if (depth > MAX_DEPTH) {
-        snprintf(e->err, sizeof e->err, "cannot encode: nesting deeper than %d (a cycle?)", MAX_DEPTH);
+        snprintf(e->err, sizeof e->err, "cannot encode: nesting deeper than %d (a cycle?)",
+                 MAX_DEPTH);
         return NULL;
     }
     luaL_checkstack(e->L, 8, "json nesting");
@@ -224,7 +225,8 @@ static int l_json_decode(lua_State *L)
 
 int dr_lua_open_json(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"encode", l_json_encode}, {"decode", l_json_decode}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {
+        {"encode", l_json_encode}, {"decode", l_json_decode}, {NULL, NULL}};
     luaL_newmetatable(L, ARRAY_MT);
     luaL_newlib(L, fns);
     lua_pushlightuserdata(L, JSON_NULL);

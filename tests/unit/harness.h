@@ -26,7 +26,7 @@ static int dr_t_passed, dr_t_failed;
             dr_t_passed++;                                                                         \
         } else {                                                                                   \
             dr_t_failed++;                                                                         \
-            fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__,               \
+            fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__,                \
                     g_ ? g_ : "(null)", w_ ? w_ : "(null)");                                       \
         }                                                                                          \
     } while (0)

@@ -55,7 +55,8 @@ static void test_arguments_are_not_split(void)
 static void test_child_has_its_own_group(void)
 {
     struct dr_proc_result r;
-    CHECK(run("sh|-c|read p c s pp pgrp rest </proc/$$/stat; echo $pgrp; echo $$", NULL, NULL, 1, &r) == 0);
+    CHECK(run("sh|-c|read p c s pp pgrp rest </proc/$$/stat; echo $pgrp; echo $$", NULL, NULL, 1,
+              &r) == 0);
     char *nl = strchr(r.out, '\n');
     CHECK(nl && strncmp(r.out, nl + 1, (size_t)(nl - r.out)) == 0); /* pgid == pid */
     free(r.out);
