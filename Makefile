@@ -82,7 +82,7 @@ test: all unit
 
 # The same suites with AddressSanitizer and UBSan in their own build folder.
 asan:
-	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	        LDFLAGS="-Wl,--as-needed -fsanitize=address,undefined" test
 
 # Everything CI runs: formatting, the suites, the suites under sanitizers.

@@ -11,7 +11,7 @@ local M = {}
 local MAX_ALIGN = 50 -- signatures longer than this do not push the doc column
 
 local function doc_of(t)
-  local doc = t.doc
+  local doc = tasks.doc(t)
   if #t.aliases > 0 then
     local tag = "[alias: " .. table.concat(t.aliases, ", ") .. "]"
     doc = doc and (doc .. " " .. tag) or tag
@@ -68,7 +68,7 @@ function M.json()
     end
     list[#list + 1] = {
       name = t.name,
-      doc = t.doc,
+      doc = tasks.doc(t),
       params = plist,
       deps = deps,
       group = t.group,

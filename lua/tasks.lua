@@ -94,7 +94,9 @@ function M.declare(name, spec, fn, is_builtin)
     fn = fn,
     params = plist,
     deps = as_list(spec.deps),
-    doc = spec.doc or doc_comment(info.source, info.currentline),
+    doc = spec.doc, -- else read from the comment above, when first asked (M.doc)
+    source = info.source,
+    line = info.currentline,
     private = spec.private or name:sub(1, 1) == "_",
     aliases = as_list(spec.alias),
     group = spec.group,
@@ -112,6 +114,14 @@ function M.declare(name, spec, fn, is_builtin)
     aliases[alias] = name
   end
   return t
+end
+
+-- The task's doc: `doc =`, or the comment lines directly above its task() call.
+function M.doc(t)
+  if t.doc == nil then
+    t.doc = doc_comment(t.source, t.line) or false
+  end
+  return t.doc or nil
 end
 
 function M.find(name)
