@@ -28,9 +28,14 @@ function M.paint(style, text)
   return "\27[" .. codes[style] .. "m" .. text .. "\27[0m"
 end
 
+-- Every line dbtrun writes passes the secret mask.
+function M.write(file, text)
+  file:write(native.mask.apply(text))
+  file:flush()
+end
+
 local function emit(text)
-  io.stderr:write(text, "\n")
-  io.stderr:flush()
+  M.write(io.stderr, text .. "\n")
 end
 
 -- A command about to run (or, in a dry run, that would run).

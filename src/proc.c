@@ -4,6 +4,7 @@
 /* posix_spawn_file_actions_addchdir_np (glibc >= 2.29) is a GNU extension. */
 #define _GNU_SOURCE
 #include "dbtrun/proc.h"
+#include "dbtrun/mask.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -106,7 +107,7 @@ static void take_terminal_back(void)
     sigaction(SIGTTOU, &old, NULL);
 }
 
-static int spawn_child(const struct dr_proc_opts *o, int out_fd, pid_t *pid)
+static int spawn_child(const struct dr_proc_opts *o, int out_fd, int err_fd, pid_t *pid)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -125,6 +126,8 @@ static int spawn_child(const struct dr_proc_opts *o, int out_fd, pid_t *pid)
     posix_spawnattr_setsigdefault(&attr, &defaults);
     if (out_fd >= 0)
         posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+    if (err_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
     if (o->cwd)
         posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
     int rc = posix_spawnp(pid, o->argv[0], &fa, &attr, o->argv, o->envp ? o->envp : environ);
@@ -133,44 +136,82 @@ static int spawn_child(const struct dr_proc_opts *o, int out_fd, pid_t *pid)
     return rc;
 }
 
-/* Reads fd to EOF into *buf (capped); returns 0, or -1 past the cap. */
-static int read_all(int fd, char **buf, size_t *len)
+/* The child's output on its way back: stdout captured into a buffer, or
+ * relayed through the secret mask (stdout and stderr) when secrets exist. */
+struct output {
+    int fd[2];                     /* read ends for stdout, stderr; -1 when not piped */
+    struct dr_mask_stream mask[2]; /* relays to our fd 1 and 2 */
+    int capture;
+    char *buf; /* captured stdout */
+    size_t len, cap;
+    int over; /* capture cap exceeded */
+};
+
+static void keep_captured(struct output *o, const char *data, size_t n)
 {
-    size_t cap = 0;
-    int over = 0;
-    char chunk[65536];
-    *buf = NULL;
-    *len = 0;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (over || *len + (size_t)n > DR_PROC_CAPTURE_MAX) {
-            over = 1; /* keep draining so the child is not blocked */
-            continue;
-        }
-        if (*len + (size_t)n + 1 > cap) {
-            size_t want = cap ? cap * 2 : 65536;
-            while (want < *len + (size_t)n + 1)
-                want *= 2;
-            char *grown = realloc(*buf, want);
-            if (!grown) {
-                over = 1;
-                continue;
-            }
-            *buf = grown;
-            cap = want;
-        }
-        memcpy(*buf + *len, chunk, (size_t)n);
-        *len += (size_t)n;
+    if (o->over || o->len + n > DR_PROC_CAPTURE_MAX) {
+        o->over = 1; /* keep draining so the child is not blocked */
+        return;
     }
-    if (!*buf)
-        *buf = calloc(1, 1);
-    else
-        (*buf)[*len] = '\0';
-    return over || !*buf ? -1 : 0;
+    if (o->len + n + 1 > o->cap) {
+        size_t want = o->cap ? o->cap * 2 : 65536;
+        while (want < o->len + n + 1)
+            want *= 2;
+        char *grown = realloc(o->buf, want);
+        if (!grown) {
+            o->over = 1;
+            return;
+        }
+        o->buf = grown;
+        o->cap = want;
+    }
+    memcpy(o->buf + o->len, data, n);
+    o->len += n;
+}
+
+/* Reads the pipes until both are closed. Returns 0, or -1 past the capture cap. */
+static int collect_output(struct output *o)
+{
+    char chunk[65536];
+    while (o->fd[0] >= 0 || o->fd[1] >= 0) {
+        struct pollfd p[2] = {{o->fd[0], POLLIN, 0}, {o->fd[1], POLLIN, 0}};
+        if (poll(p, 2, -1) == -1) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (o->fd[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = read(o->fd[i], chunk, sizeof chunk);
+            if (n == -1 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                close(o->fd[i]);
+                o->fd[i] = -1;
+            } else if (i == 0 && o->capture) {
+                keep_captured(o, chunk, (size_t)n);
+            } else {
+                dr_mask_stream_write(&o->mask[i], chunk, (size_t)n);
+            }
+        }
+    }
+    dr_mask_stream_flush(&o->mask[0]);
+    dr_mask_stream_flush(&o->mask[1]);
+    return o->over ? -1 : 0;
+}
+
+/* Opens the pipe for stream i (0 stdout, 1 stderr); *child_end gets the
+ * child's end. 0, or -1. */
+static int open_pipe(struct output *o, int i, int *child_end)
+{
+    int fds[2];
+    if (pipe(fds) == -1)
+        return -1;
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    o->fd[i] = fds[0];
+    *child_end = fds[1];
+    return 0;
 }
 
 static int wait_child(pid_t pid)
@@ -189,26 +230,28 @@ static int wait_child(pid_t pid)
 
 int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *err, size_t errlen)
 {
-    int pipefd[2] = {-1, -1}, rc = -1, capture_failed = 0;
+    struct output out = {
+        {-1, -1}, {{STDOUT_FILENO, NULL, 0}, {STDERR_FILENO, NULL, 0}}, o->capture, NULL, 0, 0, 0};
+    int child_end[2] = {-1, -1}, rc = -1, relay = dr_mask_active();
     sigset_t old;
     pid_t pid;
     memset(r, 0, sizeof *r);
     r->exit_code = 1;
-    if (o->capture && pipe(pipefd) == -1) {
+    if (((o->capture || relay) && open_pipe(&out, 0, &child_end[0]) == -1) ||
+        (relay && open_pipe(&out, 1, &child_end[1]) == -1)) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
-        return -1;
+        goto out;
     }
-    if (pipefd[0] >= 0)
-        fcntl(pipefd[0], F_SETFD, FD_CLOEXEC);
 
     int count_before = signal_count;
     block_forwarded(&old); /* the handler must see child_pgid set */
-    int spawn_rc = spawn_child(o, pipefd[1], &pid);
+    int spawn_rc = spawn_child(o, child_end[0], child_end[1], &pid);
     if (spawn_rc == 0)
         child_pgid = pid;
     sigprocmask(SIG_SETMASK, &old, NULL);
-    if (pipefd[1] >= 0)
-        close(pipefd[1]);
+    for (int i = 0; i < 2; i++)
+        if (child_end[i] >= 0)
+            close(child_end[i]);
     if (spawn_rc != 0) {
         snprintf(err, errlen, "%s: %s", o->argv[0],
                  spawn_rc == ENOENT ? "command not found" : strerror(spawn_rc));
@@ -216,8 +259,7 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
         goto out;
     }
     int has_terminal = give_terminal(pid);
-    if (o->capture)
-        capture_failed = read_all(pipefd[0], &r->out, &r->out_len);
+    int capture_failed = collect_output(&out);
     r->exit_code = wait_child(pid);
     if (has_terminal)
         take_terminal_back();
@@ -235,9 +277,18 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
                  DR_PROC_CAPTURE_MAX);
         goto out;
     }
+    if (o->capture) {
+        r->out = out.buf ? out.buf : calloc(1, 1);
+        r->out_len = out.len;
+        if (out.buf)
+            out.buf[out.len] = '\0';
+        out.buf = NULL;
+    }
     rc = 0;
 out:
-    if (pipefd[0] >= 0)
-        close(pipefd[0]);
+    for (int i = 0; i < 2; i++)
+        if (out.fd[i] >= 0)
+            close(out.fd[i]);
+    free(out.buf);
     return rc;
 }

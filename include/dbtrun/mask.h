@@ -1,0 +1,45 @@
+/* mask: the secrets dbtrun must never print. Every value registered here is
+ * replaced by "***" in what dbtrun writes — its own messages, logs, dry-run
+ * lines — and in child output it relays. One registry per process: a secret
+ * obtained anywhere must be hidden everywhere. */
+#ifndef DR_MASK_H
+#define DR_MASK_H
+
+#include <stddef.h>
+
+#define DR_MASK_MAX 256   /* secrets registered at most */
+#define DR_MASK_MIN_LEN 3 /* shorter values are not masked (they would hide everything) */
+#define DR_MASK_REPLACEMENT "***"
+
+/* Registers a copy of `value` (len bytes). A multi-line value is also
+ * registered line by line, as output may split it. Returns the number of
+ * values added (0 if it was known, empty or too short), or -1 when full. */
+int dr_mask_add(const char *value, size_t len);
+
+/* Non-zero once any secret is registered. */
+int dr_mask_active(void);
+
+/* Returns a copy of text with every secret replaced (caller frees), or NULL
+ * when out of memory. *out_len gets the copy's length. */
+char *dr_mask_apply(const char *text, size_t len, size_t *out_len);
+
+/* A stream being relayed in chunks: a secret split across two chunks is
+ * still masked, because the tail that could begin a secret is held back
+ * until the next chunk (or the flush) decides it. */
+struct dr_mask_stream {
+    int fd;        /* where masked output goes */
+    char *pending; /* bytes held back, owned */
+    size_t len;
+};
+
+/* Masks and writes data to s->fd, holding back a possible secret prefix.
+ * 0, or -1 on a write error. */
+int dr_mask_stream_write(struct dr_mask_stream *s, const char *data, size_t len);
+
+/* Writes what is held back and frees it. 0, or -1 on a write error. */
+int dr_mask_stream_flush(struct dr_mask_stream *s);
+
+/* Forgets every secret (tests). */
+void dr_mask_reset(void);
+
+#endif

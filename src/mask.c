@@ -1,0 +1,188 @@
+/* mask: a process-wide list of secret values and the replacement of them in
+ * text, whole or streamed in chunks. Matching tries longer secrets first so
+ * that a secret containing another is hidden whole. */
+#include "dbtrun/mask.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct secret {
+    char *value;
+    size_t len;
+};
+
+static struct secret secrets[DR_MASK_MAX]; /* sorted by length, longest first */
+static size_t nsecrets;
+
+static int known(const char *value, size_t len)
+{
+    for (size_t i = 0; i < nsecrets; i++)
+        if (secrets[i].len == len && memcmp(secrets[i].value, value, len) == 0)
+            return 1;
+    return 0;
+}
+
+static int add_one(const char *value, size_t len)
+{
+    if (len < DR_MASK_MIN_LEN || known(value, len))
+        return 0;
+    if (nsecrets == DR_MASK_MAX)
+        return -1;
+    char *copy = malloc(len);
+    if (!copy)
+        return -1;
+    memcpy(copy, value, len);
+    size_t at = 0;
+    while (at < nsecrets && secrets[at].len >= len)
+        at++;
+    memmove(secrets + at + 1, secrets + at, (nsecrets - at) * sizeof *secrets);
+    secrets[at] = (struct secret){copy, len};
+    nsecrets++;
+    return 1;
+}
+
+int dr_mask_add(const char *value, size_t len)
+{
+    int added = add_one(value, len);
+    if (added < 0 || !memchr(value, '\n', len))
+        return added;
+    for (const char *line = value, *end = value + len; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t n = (size_t)((nl ? nl : end) - line);
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        int r = add_one(line, n);
+        if (r < 0)
+            return -1;
+        added += r;
+        line = nl ? nl + 1 : end;
+    }
+    return added;
+}
+
+int dr_mask_active(void)
+{
+    return nsecrets > 0;
+}
+
+/* Length of the secret starting at p (at most `avail` bytes), or 0. */
+static size_t match_at(const char *p, size_t avail)
+{
+    for (size_t i = 0; i < nsecrets; i++)
+        if (secrets[i].len <= avail && memcmp(p, secrets[i].value, secrets[i].len) == 0)
+            return secrets[i].len;
+    return 0;
+}
+
+/* Masks text[0..len) into out (room for len * 3 + 1 is always enough, since
+ * "***" is no longer than any secret). Returns the output length. */
+static size_t mask_into(const char *text, size_t len, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = match_at(text + i, len - i);
+        if (n) {
+            memcpy(out + o, DR_MASK_REPLACEMENT, sizeof DR_MASK_REPLACEMENT - 1);
+            o += sizeof DR_MASK_REPLACEMENT - 1;
+            i += n;
+        } else {
+            out[o++] = text[i++];
+        }
+    }
+    return o;
+}
+
+char *dr_mask_apply(const char *text, size_t len, size_t *out_len)
+{
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    *out_len = mask_into(text, len, out);
+    out[*out_len] = '\0';
+    return out;
+}
+
+/* Non-zero when p[0..n) is the start of some secret longer than n bytes:
+ * the next chunk may complete it. */
+static int secret_prefix(const char *p, size_t n)
+{
+    for (size_t i = 0; i < nsecrets; i++)
+        if (secrets[i].len > n && memcmp(p, secrets[i].value, n) == 0)
+            return 1;
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int dr_mask_stream_write(struct dr_mask_stream *s, const char *data, size_t len)
+{
+    size_t total = s->len + len, keep, done = 0;
+    char *buf = realloc(s->pending, total + 1);
+    int rc;
+    if (!buf)
+        return -1;
+    memcpy(buf + s->len, data, len);
+    s->pending = buf;
+    s->len = total;
+    /* Mask what is decided: every position whose secret (or absence of one)
+     * cannot change with more input. */
+    char *out = malloc(total + 1);
+    if (!out)
+        return -1;
+    size_t o = 0;
+    while (done < total) {
+        size_t n = match_at(buf + done, total - done);
+        if (n) {
+            memcpy(out + o, DR_MASK_REPLACEMENT, sizeof DR_MASK_REPLACEMENT - 1);
+            o += sizeof DR_MASK_REPLACEMENT - 1;
+            done += n;
+            continue;
+        }
+        if (secret_prefix(buf + done, total - done))
+            break; /* the rest may still become a secret */
+        out[o++] = buf[done++];
+    }
+    keep = total - done;
+    memmove(buf, buf + done, keep);
+    s->len = keep;
+    rc = write_all(s->fd, out, o);
+    free(out);
+    return rc;
+}
+
+int dr_mask_stream_flush(struct dr_mask_stream *s)
+{
+    int rc = 0;
+    if (s->len > 0) {
+        char *out = malloc(s->len + 1);
+        rc = out ? write_all(s->fd, out, mask_into(s->pending, s->len, out)) : -1;
+        free(out);
+    }
+    free(s->pending);
+    s->pending = NULL;
+    s->len = 0;
+    return rc;
+}
+
+void dr_mask_reset(void)
+{
+    for (size_t i = 0; i < nsecrets; i++) {
+        memset(secrets[i].value, 0, secrets[i].len);
+        free(secrets[i].value);
+    }
+    nsecrets = 0;
+}
