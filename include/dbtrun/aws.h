@@ -1,0 +1,147 @@
+/* aws: what every AWS service client shares — the structured error, the
+ * client (region, profile, endpoints, credentials), and dr_aws_send: sign
+ * with SigV4, send over http.c, retry in AWS "standard" mode, and turn an
+ * error body (XML or JSON) into a dr_aws_error. */
+#ifndef DR_AWS_H
+#define DR_AWS_H
+
+#include "dbtrun/http.h"
+
+#include <stddef.h>
+#include <time.h>
+
+/* An AWS failure as users see it: "GetObject s3://b/k: NoSuchKey (404): The
+ * specified key does not exist. (request id X)". Codes dbtrun makes itself:
+ * NetworkError, CredentialsError, ConfigError, InvalidArgument. */
+struct dr_aws_error {
+    char op[64];          /* operation: GetObject, AssumeRole, GetSecretValue */
+    char target[512];     /* what it acted on: s3://bucket/key, a secret id */
+    int status;           /* HTTP status, 0 if no response */
+    char code[128];       /* AWS's error code */
+    char message[1024];   /* AWS's message, or dbtrun's */
+    char request_id[128]; /* x-amz-request-id / RequestId, if any */
+};
+
+/* Fills e; fmt formats the message. Returns -1 so callers can `return dr_aws_fail(...)`. */
+int dr_aws_fail(struct dr_aws_error *e, const char *op, const char *target, const char *code,
+                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The one-line text of e (as above) into buf. */
+void dr_aws_error_format(const struct dr_aws_error *e, char *buf, size_t len);
+
+struct dr_aws_credentials {
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token; /* NULL when none */
+    time_t expiration;   /* 0: does not expire */
+    char provider[64];   /* which source supplied them: "environment", "profile:x", ... */
+};
+
+void dr_aws_credentials_free(struct dr_aws_credentials *c);
+
+/* How a client is asked for: each NULL field falls back to the environment
+ * and the shared config files, as the SDKs do. */
+struct dr_aws_client_opts {
+    const char *profile;
+    const char *region;
+    const char *endpoint_url; /* overrides every service's endpoint */
+    int verbose;              /* >0: log each request (never a secret) to stderr */
+};
+
+struct dr_aws_client; /* opaque: region, profile, endpoints, cached credentials */
+
+/* Creates a client; nothing is read from the network yet. 0, or -1 with err. */
+int dr_aws_client_new(const struct dr_aws_client_opts *opts, struct dr_aws_client **out,
+                      struct dr_aws_error *err);
+
+void dr_aws_client_free(struct dr_aws_client *c);
+
+/* The client's region (never NULL after a successful new: "us-east-1" when
+ * nothing says otherwise). */
+const char *dr_aws_client_region(const struct dr_aws_client *c);
+
+/* The base URL (scheme://host[:port], no trailing slash) for `service`
+ * ("s3", "sts", "secretsmanager", "cloudfront"), after the overrides
+ * AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the profile's endpoint_url
+ * and --endpoint-url. Caller frees. *custom is set when it was overridden. */
+char *dr_aws_endpoint(const struct dr_aws_client *c, const char *service, int *custom);
+
+/* The region to sign requests to `service` with: the client's region, but
+ * "us-east-1" for global services (CloudFront). Borrowed from the client. */
+const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *service);
+
+/* The client's opts->verbose: >0 makes dr_aws_send log each attempt. */
+int dr_aws_client_verbose(const struct dr_aws_client *c);
+
+/* Current credentials (resolved on first use through the chain, refreshed
+ * before they expire). The pointer stays owned by the client. */
+const struct dr_aws_credentials *dr_aws_credentials_get(struct dr_aws_client *c,
+                                                        struct dr_aws_error *err);
+
+struct dr_aws_request {
+    const char *service; /* signing name and endpoint key: "s3", "sts", ... */
+    const char *op;      /* for errors and -v logs */
+    const char *target;  /* for errors */
+    const char *method;
+    const char *base_url;                 /* NULL: dr_aws_endpoint(service) */
+    const char *path;                     /* percent-encoded, starts with "/" */
+    const char *query;                    /* percent-encoded, no "?"; NULL for none */
+    const struct dr_http_header *headers; /* extra headers (content-type, x-amz-target...) */
+    size_t nheaders;
+    const void *body; /* body in memory, or */
+    size_t body_len;
+    const char *body_path; /* ... streamed from a file (body_len bytes at body_offset) */
+    long long body_offset;
+    const char *payload_sha256; /* hex, or NULL to compute from body/body_path */
+    const char *out_path;       /* 2xx body into this file (see http.h) */
+    int s3;                     /* S3 signing rules */
+    int unsigned_payload;       /* sign UNSIGNED-PAYLOAD (S3 streaming) */
+    int no_auth;                /* send unsigned (AssumeRoleWithWebIdentity) */
+};
+
+/* Signs and sends `r`, retrying throttling, 5xx, 429 and transport errors up
+ * to 3 attempts with exponential backoff and full jitter. Returns 0 on a 2xx
+ * response (resp holds it; caller frees with dr_http_response_free), else -1
+ * with err filled from AWS's error body (resp still holds the last response). */
+int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
+                struct dr_http_response *resp, struct dr_aws_error *err);
+
+/* ---- the pure pieces of dr_aws_send, exposed for tests -------------------- */
+
+#define DR_AWS_MAX_ATTEMPTS 3
+#define DR_AWS_MAX_BACKOFF_MS 20000L
+#define DR_AWS_BACKOFF_ENV "DBTRUN_TEST_NO_BACKOFF" /* "1": retries do not sleep */
+
+enum dr_aws_retry {
+    DR_AWS_RETRY_NO,        /* success, or a failure that retrying cannot fix */
+    DR_AWS_RETRY_TRANSIENT, /* connection error, 5xx, RequestTimeout... */
+    DR_AWS_RETRY_THROTTLE,  /* 429, Throttling, SlowDown... */
+};
+
+/* How the SDKs' standard mode treats an attempt that ended with
+ * `transport_error` set, or with HTTP `status` and AWS error `code` (may be
+ * NULL or ""). 2xx is DR_AWS_RETRY_NO. */
+enum dr_aws_retry dr_aws_retry_class(int transport_error, long status, const char *code);
+
+/* Milliseconds to wait before retry number `retry` (1 after the first
+ * attempt), the SDKs' standard mode with full jitter:
+ * random01 (in [0,1)) * min(1 s * 2^(retry-1), 20 s). */
+long dr_aws_backoff_ms(int retry, double random01);
+
+/* Fills e->code, e->message, e->request_id (and e->status) from a non-2xx
+ * response: an XML <Error> (S3, STS, CloudFront...), a JSON body with
+ * __type/code and message (the json protocols; "prefix#Name" gives "Name"),
+ * or headers alone (x-amzn-errortype, x-amz-request-id, x-amzn-requestid).
+ * Without a code: "NotFound" for a 404 to HEAD, "PermanentRedirect" naming
+ * the region for a 301 with x-amz-bucket-region, else "Http<status>"; the
+ * reason phrase is the message when there is none. op and target are left
+ * alone. */
+void dr_aws_error_parse(const struct dr_http_response *resp, const char *method,
+                        struct dr_aws_error *e);
+
+/* A query string fit for logs: values of parameters whose names mention
+ * signature, credential, token, secret or password become "REDACTED".
+ * Caller frees; NULL when out of memory. */
+char *dr_aws_query_redact(const char *query);
+
+#endif

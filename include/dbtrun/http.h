@@ -1,0 +1,63 @@
+/* http: one HTTP exchange over libcurl (loaded through dl.h), with the
+ * connection kept alive between calls, TLS verification always on
+ * (AWS_CA_BUNDLE honoured), timeouts, and bodies streamed to and from files.
+ * Knows nothing of AWS: signing, retries and error bodies are aws.c's. */
+#ifndef DR_HTTP_H
+#define DR_HTTP_H
+
+#include <stddef.h>
+
+#define DR_HTTP_BODY_MAX (64u << 20) /* default cap on an in-memory response body */
+
+struct dr_http_header {
+    const char *name;
+    const char *value;
+};
+
+struct dr_http_request {
+    const char *method;                   /* "GET", "PUT", "POST", "HEAD", "DELETE" */
+    const char *url;                      /* complete and already percent-encoded */
+    const struct dr_http_header *headers; /* sent exactly as given */
+    size_t nheaders;
+    const void *body;        /* request body in memory (body_len bytes), or NULL */
+    size_t body_len;         /* also the length sent from body_path */
+    const char *body_path;   /* stream the body from this file instead */
+    long long body_offset;   /* where in body_path the body starts */
+    const char *out_path;    /* stream a 2xx response body into this file (created
+                                or truncated); other bodies stay in memory */
+    size_t max_body;         /* cap on an in-memory body; 0: DR_HTTP_BODY_MAX */
+    long connect_timeout_ms; /* 0: 10 s */
+    long timeout_ms;         /* whole exchange; 0: none (big transfers) */
+    long low_speed_time_s;   /* abort when below 1 byte/s this long; 0: 60 s */
+};
+
+struct dr_http_response {
+    long status; /* HTTP status; 0 when no response arrived */
+    char *body;  /* in-memory body, NUL-terminated (may be empty) */
+    size_t body_len;
+    struct dr_http_header *headers; /* names lower-cased; owned */
+    size_t nheaders;
+    int transport_error; /* non-zero: connection failure or timeout (retryable) */
+    char error[256];     /* what went wrong when status == 0 */
+};
+
+/* Performs one exchange. Returns 0 when a response arrived, whatever its
+ * status; -1 when none did or it was cut short: resp->error says why, and
+ * transport_error is set when the network failed (connect, timeout, reset,
+ * truncated body: worth retrying) and clear when this side gave up (a file
+ * could not be read or written, the body cap, out of memory); status keeps
+ * the code of a status line that did arrive. The caller frees resp with
+ * dr_http_response_free in both cases. Thread-safe: each call takes a kept-
+ * alive handle from a small pool (libcurl must have been loaded with
+ * dr_dl_curl on the main thread first; this call loads it if not). */
+int dr_http_perform(const struct dr_http_request *req, struct dr_http_response *resp);
+
+/* The value of response header `name` (any case), or NULL. */
+const char *dr_http_header_get(const struct dr_http_response *resp, const char *name);
+
+void dr_http_response_free(struct dr_http_response *resp);
+
+/* Closes the kept-alive connections (at exit, or in tests). */
+void dr_http_cleanup(void);
+
+#endif

@@ -1,0 +1,673 @@
+/* aws: the structured error, and dr_aws_send — one AWS call: sign with
+ * SigV4, send over http.c, retry in the SDKs' "standard" mode, and read
+ * AWS's error out of an XML or JSON body. The pure pieces (retry class,
+ * backoff, error parsing, log redaction) are separate functions for tests.
+ * The client itself (region, endpoints, credentials) is client.c's. */
+#include "dbtrun/aws.h"
+#include "dbtrun/dl.h"
+#include "dbtrun/sigv4.h"
+#include "dbtrun/xml.h"
+
+#include <cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BACKOFF_BASE_MS 1000L
+#define QUERY_LOG_MAX 4096 /* cap on a query string shown in a log */
+
+/* ---- errors --------------------------------------------------------------- */
+
+int dr_aws_fail(struct dr_aws_error *e, const char *op, const char *target, const char *code,
+                const char *fmt, ...)
+{
+    va_list ap;
+    memset(e, 0, sizeof *e);
+    snprintf(e->op, sizeof e->op, "%s", op ? op : "");
+    snprintf(e->target, sizeof e->target, "%s", target ? target : "");
+    snprintf(e->code, sizeof e->code, "%s", code ? code : "");
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Appends printf text to buf (len bytes, *used so far), truncating safely. */
+static void put(char *buf, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+    va_list ap;
+    if (*used >= len)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *used, len - *used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *used = *used + (size_t)n < len ? *used + (size_t)n : len;
+}
+
+/* "GetObject s3://b/k: NoSuchKey (404): The specified key does not exist.
+ * (request id X)"; the parts that are empty (target, status, message,
+ * request id) are left out with their punctuation. */
+void dr_aws_error_format(const struct dr_aws_error *e, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (!buf || len == 0)
+        return;
+    buf[0] = '\0';
+    if (e->op[0])
+        put(buf, len, &used, "%s", e->op);
+    if (e->target[0])
+        put(buf, len, &used, "%s%s", e->op[0] ? " " : "", e->target);
+    if (e->op[0] || e->target[0])
+        put(buf, len, &used, ": ");
+    put(buf, len, &used, "%s", e->code[0] ? e->code : "Error");
+    if (e->status)
+        put(buf, len, &used, " (%d)", e->status);
+    if (e->message[0])
+        put(buf, len, &used, ": %s", e->message);
+    if (e->request_id[0])
+        put(buf, len, &used, " (request id %s)", e->request_id);
+}
+
+/* ---- retry rules ---------------------------------------------------------- */
+
+static int in_list(const char *code, const char *const *list)
+{
+    for (; code && *list; list++)
+        if (strcmp(code, *list) == 0)
+            return 1;
+    return 0;
+}
+
+enum dr_aws_retry dr_aws_retry_class(int transport_error, long status, const char *code)
+{
+    static const char *const throttling[] = {"Throttling",
+                                             "ThrottlingException",
+                                             "ThrottledException",
+                                             "RequestThrottledException",
+                                             "TooManyRequestsException",
+                                             "ProvisionedThroughputExceededException",
+                                             "TransactionInProgressException",
+                                             "RequestLimitExceeded",
+                                             "BandwidthLimitExceeded",
+                                             "LimitExceededException",
+                                             "RequestThrottled",
+                                             "SlowDown",
+                                             "PriorRequestNotComplete",
+                                             "EC2ThrottledException",
+                                             NULL};
+    static const char *const transient[] = {"RequestTimeout", "RequestTimeoutException",
+                                            "IDPCommunicationError", NULL};
+    if (transport_error)
+        return DR_AWS_RETRY_TRANSIENT;
+    if (status >= 200 && status < 300)
+        return DR_AWS_RETRY_NO;
+    if (in_list(code, throttling))
+        return DR_AWS_RETRY_THROTTLE;
+    if (in_list(code, transient))
+        return DR_AWS_RETRY_TRANSIENT;
+    if (status == 429)
+        return DR_AWS_RETRY_THROTTLE;
+    if (status == 500 || status == 502 || status == 503 || status == 504)
+        return DR_AWS_RETRY_TRANSIENT;
+    return DR_AWS_RETRY_NO;
+}
+
+long dr_aws_backoff_ms(int retry, double random01)
+{
+    long ceiling = DR_AWS_MAX_BACKOFF_MS;
+    if (retry < 1)
+        return 0;
+    if (retry - 1 < 15 && (BACKOFF_BASE_MS << (retry - 1)) < ceiling)
+        ceiling = BACKOFF_BASE_MS << (retry - 1);
+    if (!(random01 >= 0)) /* also NaN */
+        random01 = 0;
+    if (random01 >= 1)
+        random01 = 0.999999;
+    return (long)(random01 * (double)ceiling);
+}
+
+/* A uniform number in [0,1) from libcrypto (thread-safe, unlike random()). */
+static double random01(void)
+{
+    unsigned char b[4];
+    struct timespec ts;
+    if (dr_crypto.RAND_bytes && dr_crypto.RAND_bytes(b, sizeof b) == 1)
+        return (double)(((unsigned long)b[0] << 24) | ((unsigned long)b[1] << 16) |
+                        ((unsigned long)b[2] << 8) | b[3]) /
+               4294967296.0;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)(ts.tv_nsec % 1000000) / 1000000.0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* ---- error bodies --------------------------------------------------------- */
+
+static const char *reason_phrase(long status)
+{
+    switch (status) {
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Payload Too Large";
+    case 416:
+        return "Range Not Satisfiable";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status >= 500   ? "Server Error"
+               : status >= 400 ? "Client Error"
+                               : "Unexpected Status";
+    }
+}
+
+/* Copies `s` into dst (size len) without leading/trailing white space. */
+static void copy_trimmed(char *dst, size_t len, const char *s)
+{
+    size_t n;
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    snprintf(dst, len, "%.*s", n > (size_t)len ? (int)len : (int)n, s);
+}
+
+/* "aws.protocoltests#ResourceNotFoundException:http://internal..." -> the
+ * bare name, as the SDKs shorten __type and x-amzn-errortype. */
+static void copy_code(char *dst, size_t len, const char *s)
+{
+    const char *hash = strrchr(s, '#');
+    if (hash)
+        s = hash + 1;
+    size_t n = strcspn(s, ":");
+    snprintf(dst, len, "%.*s", n > (size_t)len ? (int)len : (int)n, s);
+}
+
+static void parse_xml_error(const char *body, size_t len, struct dr_aws_error *e)
+{
+    struct dr_xml_node *root = NULL;
+    const struct dr_xml_node *error;
+    const char *v;
+    if (dr_xml_parse(body, len, &root, NULL, 0) != 0)
+        return;
+    error = strcmp(root->name, "Error") == 0 ? root : dr_xml_descendant(root, "Error");
+    if ((v = dr_xml_text(error, "Code")))
+        copy_trimmed(e->code, sizeof e->code, v);
+    if ((v = dr_xml_text(error, "Message")))
+        copy_trimmed(e->message, sizeof e->message, v);
+    const struct dr_xml_node *rid = dr_xml_descendant(root, "RequestId");
+    if (!rid)
+        rid = dr_xml_descendant(root, "RequestID"); /* EC2 spells it so */
+    if (rid)
+        copy_trimmed(e->request_id, sizeof e->request_id, rid->text);
+    dr_xml_free(root);
+}
+
+/* The first string member of `doc` among `names`, or NULL. */
+static const char *json_string(const cJSON *doc, const char *const *names)
+{
+    for (; *names; names++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, *names);
+        if (cJSON_IsString(v) && v->valuestring)
+            return v->valuestring;
+    }
+    return NULL;
+}
+
+static void parse_json_error(const char *body, size_t len, struct dr_aws_error *e)
+{
+    static const char *const code_names[] = {"__type", "code", "Code", NULL};
+    static const char *const message_names[] = {"message", "Message", "errorMessage", NULL};
+    cJSON *doc = cJSON_ParseWithLength(body, len);
+    const char *v;
+    if (!doc)
+        return;
+    if ((v = json_string(doc, code_names)))
+        copy_code(e->code, sizeof e->code, v);
+    if ((v = json_string(doc, message_names)))
+        copy_trimmed(e->message, sizeof e->message, v);
+    cJSON_Delete(doc);
+}
+
+void dr_aws_error_parse(const struct dr_http_response *resp, const char *method,
+                        struct dr_aws_error *e)
+{
+    const char *body = resp->body ? resp->body : "", *v;
+    size_t len = resp->body ? resp->body_len : 0;
+    e->status = (int)resp->status;
+    e->code[0] = e->message[0] = e->request_id[0] = '\0';
+    while (len > 0 && isspace((unsigned char)*body))
+        body++, len--;
+    if (len > 0 && body[0] == '<')
+        parse_xml_error(body, len, e);
+    else if (len > 0 && body[0] == '{')
+        parse_json_error(body, len, e);
+    if (!e->code[0] && (v = dr_http_header_get(resp, "x-amzn-errortype")))
+        copy_code(e->code, sizeof e->code, v);
+    if (!e->request_id[0] && ((v = dr_http_header_get(resp, "x-amz-request-id")) ||
+                              (v = dr_http_header_get(resp, "x-amzn-requestid")) ||
+                              (v = dr_http_header_get(resp, "x-amzn-request-id"))))
+        copy_trimmed(e->request_id, sizeof e->request_id, v);
+    if (!e->code[0]) {
+        if (resp->status == 404 && method && strcmp(method, "HEAD") == 0) {
+            snprintf(e->code, sizeof e->code, "NotFound");
+        } else if (resp->status == 301 && (v = dr_http_header_get(resp, "x-amz-bucket-region"))) {
+            /* S3 answers a HEAD in the wrong region with only this header */
+            snprintf(e->code, sizeof e->code, "PermanentRedirect");
+            snprintf(e->message, sizeof e->message, "the bucket is in region %.64s", v);
+        } else {
+            snprintf(e->code, sizeof e->code, "Http%ld", resp->status);
+        }
+    }
+    if (!e->message[0])
+        snprintf(e->message, sizeof e->message, "%s", reason_phrase(resp->status));
+}
+
+/* ---- logging -------------------------------------------------------------- */
+
+static int is_secret_name(const char *name, size_t len)
+{
+    static const char *const words[] = {"signature", "credential", "token",
+                                        "secret",    "password",   NULL};
+    char lower[128];
+    if (len >= sizeof lower)
+        len = sizeof lower - 1;
+    for (size_t i = 0; i < len; i++)
+        lower[i] = (char)tolower((unsigned char)name[i]);
+    lower[len] = '\0';
+    for (const char *const *w = words; *w; w++)
+        if (strstr(lower, *w))
+            return 1;
+    return 0;
+}
+
+char *dr_aws_query_redact(const char *query)
+{
+    size_t len = strlen(query), used = 0;
+    /* each parameter grows by at most "=REDACTED" */
+    size_t cap = len + 1 + 9 * (len + 1);
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    out[0] = '\0';
+    for (const char *p = query; *p;) {
+        size_t plen = strcspn(p, "&");
+        size_t nlen = strcspn(p, "=&");
+        if (is_secret_name(p, nlen))
+            put(out, cap, &used, "%.*s=REDACTED", (int)nlen, p);
+        else
+            put(out, cap, &used, "%.*s", (int)plen, p);
+        p += plen;
+        if (*p == '&') {
+            put(out, cap, &used, "&");
+            p++;
+        }
+    }
+    return out;
+}
+
+static long elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* One line per attempt on stderr: never a header, a signature or a body. */
+static void log_attempt(const struct dr_aws_request *r, const char *url, const char *log_query,
+                        const struct dr_http_response *resp, int rc, int attempt, long ms)
+{
+    char outcome[300];
+    size_t base_len = strcspn(url, "?");
+    if (rc == 0)
+        snprintf(outcome, sizeof outcome, "%ld", resp->status);
+    else
+        snprintf(outcome, sizeof outcome, "failed: %s", resp->error);
+    fprintf(stderr, "aws: %s %s %.*s%s%.*s -> %s (attempt %d/%d, %ld ms)\n", r->op ? r->op : "",
+            r->method, (int)base_len, url, log_query ? "?" : "", log_query ? QUERY_LOG_MAX : 0,
+            log_query ? log_query : "", outcome, attempt, DR_AWS_MAX_ATTEMPTS, ms);
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+/* SHA-256 (hex) of `len` bytes of the file at `offset`. 0, or -1 with errno. */
+static int hash_file(const char *path, long long offset, size_t len, char hex[65])
+{
+    unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = dr_crypto.EVP_MD_CTX_new();
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+    if (fd < 0 || !ctx || !dr_crypto.EVP_DigestInit_ex(ctx, dr_crypto.EVP_sha256(), NULL))
+        goto out;
+    for (size_t done = 0; done < len;) {
+        size_t want = len - done < sizeof buf ? len - done : sizeof buf;
+        ssize_t n = pread(fd, buf, want, (off_t)(offset + (long long)done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO; /* shorter than the request says */
+            goto out;
+        }
+        if (!dr_crypto.EVP_DigestUpdate(ctx, buf, (size_t)n))
+            goto out;
+        done += (size_t)n;
+    }
+    if (!dr_crypto.EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
+        goto out;
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    rc = 0;
+out:
+    if (rc != 0 && errno == 0)
+        errno = EIO;
+    if (ctx)
+        dr_crypto.EVP_MD_CTX_free(ctx);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Where a request goes, worked out once for all attempts. */
+struct target {
+    char *url;         /* base + path + "?" query */
+    char *signed_path; /* the base's own path (if any) + r->path */
+    char *host;        /* Host header: host[:port], the port only when not the default */
+    char *log_query;   /* query with secrets redacted, or NULL */
+    char payload[65];  /* hex SHA-256 or UNSIGNED-PAYLOAD */
+};
+
+static void target_free(struct target *t)
+{
+    free(t->url);
+    free(t->signed_path);
+    free(t->host);
+    free(t->log_query);
+}
+
+/* Fills t from the request. 0, or -1 with err. */
+static int target_make(struct dr_aws_client *c, const struct dr_aws_request *r, struct target *t,
+                       struct dr_aws_error *err)
+{
+    char *endpoint = NULL, *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+    CURLU *u = NULL;
+    int custom = 0, rc = -1;
+    const char *base = r->base_url;
+    if (!base && !(base = endpoint = dr_aws_endpoint(c, r->service, &custom))) {
+        dr_aws_fail(err, r->op, r->target, "ConfigError", "no endpoint for service %s", r->service);
+        goto out;
+    }
+    if (!(u = dr_curl.curl_url()) || dr_curl.curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+        dr_curl.curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        dr_curl.curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        dr_curl.curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+        dr_aws_fail(err, r->op, r->target, "ConfigError", "bad endpoint URL: %s", base);
+        goto out;
+    }
+    dr_curl.curl_url_get(u, CURLUPART_PORT, &port, 0); /* none when the URL gives none */
+    int default_port = port && ((strcasecmp(scheme, "https") == 0 && strcmp(port, "443") == 0) ||
+                                (strcasecmp(scheme, "http") == 0 && strcmp(port, "80") == 0));
+    size_t base_len = strlen(base), path_len = strlen(path);
+    while (base_len > 0 && base[base_len - 1] == '/')
+        base_len--;
+    while (path_len > 0 && path[path_len - 1] == '/')
+        path_len--;
+    const char *query = r->query && *r->query ? r->query : NULL;
+    size_t url_len = base_len + strlen(r->path) + (query ? strlen(query) + 1 : 0) + 1;
+    size_t host_len = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
+    if (!(t->url = malloc(url_len)) || !(t->host = malloc(host_len)) ||
+        !(t->signed_path = malloc(path_len + strlen(r->path) + 1)) ||
+        (query && !(t->log_query = dr_aws_query_redact(query)))) {
+        dr_aws_fail(err, r->op, r->target, "InternalError", "out of memory");
+        goto out;
+    }
+    snprintf(t->url, url_len, "%.*s%s%s%s", (int)base_len, base, r->path, query ? "?" : "",
+             query ? query : "");
+    snprintf(t->host, host_len, "%s%s%s", host, port && !default_port ? ":" : "",
+             port && !default_port ? port : "");
+    snprintf(t->signed_path, path_len + strlen(r->path) + 1, "%.*s%s", (int)path_len, path,
+             r->path);
+    rc = 0;
+out:
+    if (u) {
+        dr_curl.curl_free(scheme);
+        dr_curl.curl_free(host);
+        dr_curl.curl_free(port);
+        dr_curl.curl_free(path);
+        dr_curl.curl_url_cleanup(u);
+    }
+    free(endpoint);
+    return rc;
+}
+
+/* The payload hash to sign. 0, or -1 with err. */
+static int payload_hash(const struct dr_aws_request *r, struct target *t, struct dr_aws_error *err)
+{
+    if (r->no_auth)
+        return 0;
+    if (r->unsigned_payload) {
+        snprintf(t->payload, sizeof t->payload, "%s", DR_SIGV4_UNSIGNED_PAYLOAD);
+    } else if (r->payload_sha256) {
+        snprintf(t->payload, sizeof t->payload, "%s", r->payload_sha256);
+    } else if (r->body_path) {
+        errno = 0;
+        if (hash_file(r->body_path, r->body_offset, r->body_len, t->payload) != 0)
+            return dr_aws_fail(err, r->op, r->target, "LocalError", "cannot read %s: %s",
+                               r->body_path, strerror(errno));
+    } else if (dr_sigv4_sha256_hex(r->body ? r->body : "", r->body ? r->body_len : 0, t->payload) !=
+               0) {
+        return dr_aws_fail(err, r->op, r->target, "InternalError", "SHA-256 failed");
+    }
+    return 0;
+}
+
+/* Credentials failures come back from the chain (AssumeRole, a profile...);
+ * the error names this request and keeps the chain's words in the message. */
+static void credentials_error(const struct dr_aws_request *r, struct dr_aws_error *err)
+{
+    struct dr_aws_error inner = *err;
+    char text[sizeof err->message];
+    if (!inner.code[0])
+        snprintf(inner.code, sizeof inner.code, "CredentialsError");
+    if (inner.op[0] && (!r->op || strcmp(inner.op, r->op) != 0)) {
+        dr_aws_error_format(&inner, text, sizeof text);
+        inner.status = 0;
+    } else {
+        snprintf(text, sizeof text, "%s", inner.message[0] ? inner.message : "no credentials");
+    }
+    dr_aws_fail(err, r->op, r->target, inner.code, "%s", text);
+    snprintf(err->request_id, sizeof err->request_id, "%s", inner.request_id);
+}
+
+/* Signs and sends one attempt. 0 when a response arrived (any status), -1
+ * with err when none did or the request could not be made. *fatal is set
+ * when the failure is not worth retrying. */
+static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, const struct target *t,
+                   struct dr_http_response *resp, struct dr_aws_error *err, int *fatal)
+{
+    struct dr_sigv4_result sig = {0};
+    struct dr_sigv4_header *sign_headers = NULL;
+    struct dr_http_header *headers = NULL;
+    size_t n = 0;
+    char msg[256];
+    int rc = -1;
+    *fatal = 1;
+    if (r->nheaders >= DR_SIGV4_MAX_HEADERS) {
+        dr_aws_fail(err, r->op, r->target, "InvalidArgument", "too many headers");
+        goto out;
+    }
+    if (!(headers = calloc(r->nheaders + 1 + DR_SIGV4_ADD_MAX, sizeof *headers)) ||
+        !(sign_headers = calloc(r->nheaders + 1, sizeof *sign_headers))) {
+        dr_aws_fail(err, r->op, r->target, "InternalError", "out of memory");
+        goto out;
+    }
+    headers[n++] = (struct dr_http_header){"Host", t->host};
+    sign_headers[0] = (struct dr_sigv4_header){"host", t->host};
+    for (size_t i = 0; i < r->nheaders; i++) {
+        headers[n++] = r->headers[i];
+        sign_headers[i + 1] = (struct dr_sigv4_header){r->headers[i].name, r->headers[i].value};
+    }
+    if (!r->no_auth) {
+        const struct dr_aws_credentials *cred = dr_aws_credentials_get(c, err);
+        time_t now;
+        if (!cred) {
+            credentials_error(r, err);
+            goto out;
+        }
+        if (dr_sigv4_now(&now, msg, sizeof msg) != 0) {
+            dr_aws_fail(err, r->op, r->target, "ConfigError", "%s", msg);
+            goto out;
+        }
+        struct dr_sigv4_credentials sc = {cred->access_key_id, cred->secret_access_key,
+                                          cred->session_token};
+        struct dr_sigv4_request sr = {.method = r->method,
+                                      .path = t->signed_path,
+                                      .query = r->query,
+                                      .headers = sign_headers,
+                                      .nheaders = r->nheaders + 1,
+                                      .payload_sha256 = t->payload};
+        struct dr_sigv4_params sp = {.region = dr_aws_signing_region(c, r->service),
+                                     .service = r->service,
+                                     .time = now,
+                                     .flags = r->s3 ? DR_SIGV4_S3 : 0};
+        if (dr_sigv4_sign(&sr, &sc, &sp, &sig, msg, sizeof msg) != 0) {
+            dr_aws_fail(err, r->op, r->target, "InternalError", "cannot sign: %s", msg);
+            goto out;
+        }
+        for (size_t i = 0; i < sig.nadd; i++)
+            headers[n++] = (struct dr_http_header){sig.add[i].name, sig.add[i].value};
+    }
+    struct dr_http_request hr = {.method = r->method,
+                                 .url = t->url,
+                                 .headers = headers,
+                                 .nheaders = n,
+                                 .body = r->body,
+                                 .body_len = r->body_len,
+                                 .body_path = r->body_path,
+                                 .body_offset = r->body_offset,
+                                 .out_path = r->out_path};
+    if (dr_http_perform(&hr, resp) != 0) {
+        *fatal = !resp->transport_error;
+        dr_aws_fail(err, r->op, r->target, resp->transport_error ? "NetworkError" : "LocalError",
+                    "%s", resp->error);
+        goto out;
+    }
+    *fatal = 0;
+    rc = 0;
+out:
+    dr_sigv4_result_free(&sig);
+    free(sign_headers);
+    free(headers);
+    return rc;
+}
+
+int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
+                struct dr_http_response *resp, struct dr_aws_error *err)
+{
+    struct target t;
+    char msg[256];
+    int rc = -1, verbose = c ? dr_aws_client_verbose(c) : 0;
+    const char *no_backoff = getenv(DR_AWS_BACKOFF_ENV);
+    memset(&t, 0, sizeof t);
+    memset(resp, 0, sizeof *resp);
+    memset(err, 0, sizeof *err);
+    if (!r->method || !r->service || !r->path || r->path[0] != '/' || (!c && !r->no_auth) ||
+        (!c && !r->base_url)) {
+        dr_aws_fail(err, r->op, r->target, "InvalidArgument", "incomplete request");
+        goto out;
+    }
+    if (dr_dl_curl(msg, sizeof msg) != 0 || dr_dl_crypto(msg, sizeof msg) != 0) {
+        dr_aws_fail(err, r->op, r->target, "InternalError", "%s", msg);
+        goto out;
+    }
+    if (target_make(c, r, &t, err) != 0 || payload_hash(r, &t, err) != 0)
+        goto out;
+    for (int n = 1; n <= DR_AWS_MAX_ATTEMPTS; n++) {
+        struct timespec start;
+        enum dr_aws_retry kind;
+        int fatal;
+        dr_http_response_free(resp);
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        int sent = attempt(c, r, &t, resp, err, &fatal);
+        if (verbose > 0 && (sent == 0 || !fatal))
+            log_attempt(r, t.url, t.log_query, resp, sent, n, elapsed_ms(&start));
+        if (sent != 0 && fatal)
+            goto out;
+        if (sent == 0 && resp->status >= 200 && resp->status < 300) {
+            memset(err, 0, sizeof *err); /* no trace of the failed attempts */
+            rc = 0;
+            goto out;
+        }
+        if (sent == 0) {
+            dr_aws_error_parse(resp, r->method, err);
+            kind = dr_aws_retry_class(0, resp->status, err->code);
+        } else {
+            kind = dr_aws_retry_class(1, 0, NULL);
+        }
+        if (kind == DR_AWS_RETRY_NO || n == DR_AWS_MAX_ATTEMPTS)
+            goto out;
+        long wait =
+            no_backoff && strcmp(no_backoff, "1") == 0 ? 0 : dr_aws_backoff_ms(n, random01());
+        if (verbose > 0)
+            fprintf(stderr, "aws: %s: %s, retrying in %ld ms\n", r->op ? r->op : r->method,
+                    kind == DR_AWS_RETRY_THROTTLE ? "throttled" : "transient failure", wait);
+        sleep_ms(wait);
+    }
+out:
+    if (rc != 0) {
+        snprintf(err->op, sizeof err->op, "%s", r->op ? r->op : "");
+        snprintf(err->target, sizeof err->target, "%s", r->target ? r->target : "");
+        if (!err->code[0])
+            snprintf(err->code, sizeof err->code, "InternalError");
+    }
+    target_free(&t);
+    return rc;
+}

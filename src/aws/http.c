@@ -1,0 +1,527 @@
+/* http: one HTTP exchange over libcurl's easy interface, called through the
+ * dl.h table. Handles are kept in a small pool so connections stay alive
+ * between calls and threads (s3 part uploads) never share one. Knows nothing
+ * of AWS: signing, retries and error bodies are aws.c's. */
+#include "dbtrun/http.h"
+#include "dbtrun/dl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define POOL_MAX 16                  /* idle handles kept (one per concurrent transfer) */
+#define HEADERS_MAX 256              /* cap on response header lines */
+#define HEADER_BYTES_MAX (64u << 10) /* cap on response header bytes */
+#define CONNECT_TIMEOUT_MS 10000L
+#define LOW_SPEED_TIME_S 60L
+#define USER_AGENT "dbtrun/" DR_VERSION
+
+/* The only mutable globals: idle easy handles, each with its connection
+ * cache, and the lock that guards them. */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static CURL *pool[POOL_MAX];
+static size_t pool_len;
+
+/* State of one exchange, shared with the callbacks. */
+struct exchange {
+    const struct dr_http_request *req;
+    struct dr_http_response *resp;
+    size_t max_body;
+    size_t body_cap;
+    size_t headers_cap;
+    size_t header_bytes;
+    int head;          /* HEAD: no body will come */
+    int to_file;       /* the current response's body goes to out_path */
+    int out_fd;        /* -1 until out_path is opened */
+    int in_fd;         /* body_path, -1 when the body is in memory */
+    long long sent;    /* request body bytes handed to curl */
+    char failure[256]; /* why a callback stopped the transfer ("" if none) */
+};
+
+static CURL *acquire(void)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&pool_lock);
+    if (pool_len > 0)
+        h = pool[--pool_len];
+    pthread_mutex_unlock(&pool_lock);
+    return h ? h : dr_curl.curl_easy_init();
+}
+
+static void release(CURL *h)
+{
+    if (!h)
+        return;
+    /* options (pointers into the caller's stack) go, live connections stay */
+    dr_curl.curl_easy_reset(h);
+    pthread_mutex_lock(&pool_lock);
+    if (pool_len < POOL_MAX) {
+        pool[pool_len++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (h)
+        dr_curl.curl_easy_cleanup(h);
+}
+
+/* Overwrites memory that may have held a secret (a secret's value arrives
+ * in a response body); volatile so the stores are not optimised away. */
+static void wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+/* Makes room for `need` body bytes plus the NUL, within the cap. Grows by
+ * copying and wiping, not realloc, so no stale copy of a body stays behind. */
+static int body_reserve(struct exchange *ex, size_t need)
+{
+    struct dr_http_response *r = ex->resp;
+    if (need + 1 <= ex->body_cap)
+        return 0;
+    size_t cap = ex->body_cap ? ex->body_cap * 2 : 4096;
+    if (cap < need + 1)
+        cap = need + 1;
+    if (cap > ex->max_body + 1)
+        cap = ex->max_body + 1;
+    char *grown = malloc(cap);
+    if (!grown)
+        return -1;
+    if (r->body) {
+        memcpy(grown, r->body, r->body_len + 1);
+        wipe(r->body, ex->body_cap);
+        free(r->body);
+    } else {
+        grown[0] = '\0';
+    }
+    r->body = grown;
+    ex->body_cap = cap;
+    return 0;
+}
+
+static void headers_clear(struct dr_http_response *r)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        free((void *)r->headers[i].name); /* the value shares that allocation */
+    r->nheaders = 0;
+}
+
+/* "HTTP/1.1 200 OK": the status code, or 0 when the line is not one. */
+static long parse_status(const char *line, size_t len)
+{
+    size_t i = 0;
+    long status = 0;
+    if (len < 5 || memcmp(line, "HTTP/", 5) != 0)
+        return 0;
+    while (i < len && line[i] != ' ')
+        i++;
+    while (i < len && line[i] == ' ')
+        i++;
+    for (int digits = 0; digits < 3; digits++, i++) {
+        if (i >= len || !isdigit((unsigned char)line[i]))
+            return 0;
+        status = status * 10 + (line[i] - '0');
+    }
+    return status;
+}
+
+static int open_out(struct exchange *ex)
+{
+    if (ex->out_fd >= 0)
+        return ftruncate(ex->out_fd, 0) == 0 && lseek(ex->out_fd, 0, SEEK_SET) == 0 ? 0 : -1;
+    ex->out_fd = open(ex->req->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    return ex->out_fd >= 0 ? 0 : -1;
+}
+
+/* Stores "name: value" with the name lower-cased. 0, or -1 over a cap. */
+static int header_add(struct exchange *ex, const char *line, size_t len)
+{
+    struct dr_http_response *r = ex->resp;
+    const char *colon = memchr(line, ':', len);
+    if (!colon || colon == line || line[0] == ' ' || line[0] == '\t')
+        return 0; /* not a header (or an obsolete folded line): ignored */
+    size_t nlen = (size_t)(colon - line);
+    const char *v = colon + 1, *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    size_t vlen = (size_t)(end - v);
+    if (r->nheaders >= HEADERS_MAX || ex->header_bytes + nlen + vlen > HEADER_BYTES_MAX) {
+        snprintf(ex->failure, sizeof ex->failure, "response headers too large");
+        return -1;
+    }
+    if (r->nheaders == ex->headers_cap) {
+        size_t cap = ex->headers_cap ? ex->headers_cap * 2 : 16;
+        struct dr_http_header *grown = realloc(r->headers, cap * sizeof *grown);
+        if (!grown)
+            goto oom;
+        r->headers = grown;
+        ex->headers_cap = cap;
+    }
+    char *text = malloc(nlen + vlen + 2);
+    if (!text)
+        goto oom;
+    for (size_t i = 0; i < nlen; i++)
+        text[i] = (char)tolower((unsigned char)line[i]);
+    text[nlen] = '\0';
+    memcpy(text + nlen + 1, v, vlen);
+    text[nlen + 1 + vlen] = '\0';
+    r->headers[r->nheaders].name = text;
+    r->headers[r->nheaders].value = text + nlen + 1;
+    r->nheaders++;
+    ex->header_bytes += nlen + vlen;
+    return 0;
+oom:
+    snprintf(ex->failure, sizeof ex->failure, "out of memory");
+    return -1;
+}
+
+/* End of a header block: the status is known, so choose where the body
+ * goes; a known Content-Length sizes the memory body in one allocation. */
+static int headers_done(struct exchange *ex)
+{
+    struct dr_http_response *r = ex->resp;
+    const char *clen;
+    if (r->status >= 100 && r->status < 200)
+        return 0; /* an interim response; the real one follows */
+    if (r->status >= 200 && r->status < 300 && ex->req->out_path && !ex->head) {
+        if (open_out(ex) != 0) {
+            snprintf(ex->failure, sizeof ex->failure, "cannot write %s: %s", ex->req->out_path,
+                     strerror(errno));
+            return -1;
+        }
+        ex->to_file = 1;
+        return 0;
+    }
+    if (!ex->head && (clen = dr_http_header_get(r, "content-length"))) {
+        char *end;
+        unsigned long long n = strtoull(clen, &end, 10);
+        if (*end == '\0' && n <= ex->max_body && body_reserve(ex, (size_t)n) != 0) {
+            snprintf(ex->failure, sizeof ex->failure, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
+{
+    struct exchange *ex = ud;
+    size_t len = size * nitems;
+    long status = parse_status(line, len);
+    if (status) {
+        /* a new response (after 100 Continue, say): forget the last one's headers */
+        ex->resp->status = status;
+        ex->to_file = 0;
+        headers_clear(ex->resp);
+        ex->header_bytes = 0;
+        return len;
+    }
+    if ((len == 2 && line[0] == '\r' && line[1] == '\n') || (len == 1 && line[0] == '\n'))
+        return headers_done(ex) == 0 ? len : 0;
+    return header_add(ex, line, len) == 0 ? len : 0;
+}
+
+static size_t on_write(char *data, size_t size, size_t nitems, void *ud)
+{
+    struct exchange *ex = ud;
+    struct dr_http_response *r = ex->resp;
+    size_t len = size * nitems;
+    if (ex->to_file) {
+        for (size_t done = 0; done < len;) {
+            ssize_t n = write(ex->out_fd, data + done, len - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                snprintf(ex->failure, sizeof ex->failure, "cannot write %s: %s", ex->req->out_path,
+                         n < 0 ? strerror(errno) : "short write");
+                return 0;
+            }
+            done += (size_t)n;
+        }
+        return len;
+    }
+    if (len > ex->max_body - r->body_len) {
+        snprintf(ex->failure, sizeof ex->failure, "response body larger than %zu bytes",
+                 ex->max_body);
+        return 0;
+    }
+    if (body_reserve(ex, r->body_len + len) != 0) {
+        snprintf(ex->failure, sizeof ex->failure, "out of memory");
+        return 0;
+    }
+    memcpy(r->body + r->body_len, data, len);
+    r->body_len += len;
+    r->body[r->body_len] = '\0';
+    return len;
+}
+
+/* Request body: body_len bytes from memory or from body_path at body_offset. */
+static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+    struct exchange *ex = ud;
+    const struct dr_http_request *req = ex->req;
+    size_t want = size * nitems;
+    long long left = (long long)req->body_len - ex->sent;
+    if (left <= 0)
+        return 0;
+    if ((long long)want > left)
+        want = (size_t)left;
+    if (ex->in_fd < 0) {
+        memcpy(buf, (const char *)req->body + ex->sent, want);
+        ex->sent += (long long)want;
+        return want;
+    }
+    ssize_t n;
+    do
+        n = pread(ex->in_fd, buf, want, (off_t)(req->body_offset + ex->sent));
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        snprintf(ex->failure, sizeof ex->failure, "cannot read %s: %s", req->body_path,
+                 n < 0 ? strerror(errno) : "file is shorter than expected");
+        return CURL_READFUNC_ABORT;
+    }
+    ex->sent += n;
+    return (size_t)n;
+}
+
+/* curl rewinds the body when it resends on a fresh connection. */
+static int on_seek(void *ud, curl_off_t offset, int origin)
+{
+    struct exchange *ex = ud;
+    if (origin != SEEK_SET)
+        return CURL_SEEKFUNC_CANTSEEK;
+    if (offset < 0 || offset > (curl_off_t)ex->req->body_len)
+        return CURL_SEEKFUNC_FAIL;
+    ex->sent = (long long)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* Failures worth retrying: the network, not this side or the TLS checks. */
+static int is_transport(CURLcode code)
+{
+    switch (code) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int has_header(const struct dr_http_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The request headers as a curl list (caller frees with curl_slist_free_all),
+ * or NULL when out of memory. */
+static struct curl_slist *make_headers(const struct dr_http_request *req, int post)
+{
+    struct curl_slist *list = NULL, *next;
+    char line[8192];
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const char *value = req->headers[i].value ? req->headers[i].value : "";
+        /* "Name;" is curl's way to send a header with an empty value */
+        int n = *value ? snprintf(line, sizeof line, "%s: %s", req->headers[i].name, value)
+                       : snprintf(line, sizeof line, "%s;", req->headers[i].name);
+        if (n < 0 || (size_t)n >= sizeof line || !(next = dr_curl.curl_slist_append(list, line)))
+            goto fail;
+        list = next;
+    }
+    /* no 100-continue round trip; and no form Content-Type curl would invent for POST */
+    if (!(next = dr_curl.curl_slist_append(list, "Expect:")))
+        goto fail;
+    list = next;
+    if (post && !has_header(req, "content-type")) {
+        if (!(next = dr_curl.curl_slist_append(list, "Content-Type:")))
+            goto fail;
+        list = next;
+    }
+    return list;
+fail:
+    dr_curl.curl_slist_free_all(list);
+    return NULL;
+}
+
+/* Sets the method and the request body. */
+static void set_method(CURL *h, struct exchange *ex)
+{
+    const struct dr_http_request *req = ex->req;
+    const char *m = req->method;
+    int has_body = req->body || req->body_path;
+    if (strcmp(m, "HEAD") == 0) {
+        dr_curl.curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(m, "GET") == 0 && !has_body) {
+        dr_curl.curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(m, "POST") == 0 && !req->body_path) {
+        dr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
+        dr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                                 (curl_off_t)(req->body ? req->body_len : 0));
+    } else if (strcmp(m, "POST") == 0) {
+        dr_curl.curl_easy_setopt(h, CURLOPT_POST, 1L);
+        dr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    } else if (strcmp(m, "PUT") == 0 || has_body) {
+        dr_curl.curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        dr_curl.curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+                                 (curl_off_t)(has_body ? req->body_len : 0));
+        if (strcmp(m, "PUT") != 0)
+            dr_curl.curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+    } else {
+        dr_curl.curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+    }
+    if (has_body) {
+        dr_curl.curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        dr_curl.curl_easy_setopt(h, CURLOPT_READDATA, ex);
+        dr_curl.curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+        dr_curl.curl_easy_setopt(h, CURLOPT_SEEKDATA, ex);
+    }
+}
+
+int dr_http_perform(const struct dr_http_request *req, struct dr_http_response *resp)
+{
+    struct exchange ex;
+    struct curl_slist *headers = NULL;
+    char curl_err[CURL_ERROR_SIZE] = "";
+    CURL *h = NULL;
+    CURLcode code;
+    int rc = -1;
+    memset(resp, 0, sizeof *resp);
+    memset(&ex, 0, sizeof ex);
+    ex.req = req;
+    ex.resp = resp;
+    ex.max_body = req->max_body ? req->max_body : DR_HTTP_BODY_MAX;
+    ex.out_fd = ex.in_fd = -1;
+    ex.head = strcmp(req->method, "HEAD") == 0;
+    if (dr_dl_curl(resp->error, sizeof resp->error) != 0)
+        goto out;
+    if (req->body_path && (ex.in_fd = open(req->body_path, O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(resp->error, sizeof resp->error, "cannot read %s: %s", req->body_path,
+                 strerror(errno));
+        goto out;
+    }
+    if (!(h = acquire()) || !(headers = make_headers(req, strcmp(req->method, "POST") == 0))) {
+        snprintf(resp->error, sizeof resp->error, "out of memory (or a header over 8 KiB)");
+        goto out;
+    }
+    const char *ca_bundle = getenv("AWS_CA_BUNDLE");
+    dr_curl.curl_easy_setopt(h, CURLOPT_URL, req->url);
+    dr_curl.curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    dr_curl.curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* S3 keys may hold "/../" */
+    /* HTTP/1.1, as the SDKs speak it to AWS (S3 has no HTTP/2) */
+    dr_curl.curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    dr_curl.curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    dr_curl.curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    dr_curl.curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    dr_curl.curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
+    dr_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    dr_curl.curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+    dr_curl.curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                             req->connect_timeout_ms > 0 ? req->connect_timeout_ms
+                                                         : CONNECT_TIMEOUT_MS);
+    if (req->timeout_ms > 0)
+        dr_curl.curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+    dr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    dr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                             req->low_speed_time_s > 0 ? req->low_speed_time_s : LOW_SPEED_TIME_S);
+    if (ca_bundle && *ca_bundle)
+        dr_curl.curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
+    dr_curl.curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    dr_curl.curl_easy_setopt(h, CURLOPT_HEADERDATA, &ex);
+    dr_curl.curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    dr_curl.curl_easy_setopt(h, CURLOPT_WRITEDATA, &ex);
+    set_method(h, &ex);
+
+    code = dr_curl.curl_easy_perform(h);
+    long status = 0;
+    if (dr_curl.curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status)
+        resp->status = status;
+    if (code != CURLE_OK) {
+        if (ex.failure[0]) {
+            snprintf(resp->error, sizeof resp->error, "%s", ex.failure);
+        } else {
+            resp->transport_error = is_transport(code);
+            /* curl's own text is the more precise ("Failed to connect to ... port ...") */
+            snprintf(resp->error, sizeof resp->error, "%s",
+                     curl_err[0] ? curl_err : dr_curl.curl_easy_strerror(code));
+        }
+        goto out;
+    }
+    /* out_path is opened when the headers end; this catches a 2xx that never said so */
+    if (resp->status >= 200 && resp->status < 300 && req->out_path && !ex.head && !ex.to_file &&
+        open_out(&ex) != 0) {
+        snprintf(resp->error, sizeof resp->error, "cannot write %s: %s", req->out_path,
+                 strerror(errno));
+        goto out;
+    }
+    if (ex.out_fd >= 0) {
+        int closed = close(ex.out_fd);
+        ex.out_fd = -1;
+        if (closed != 0) {
+            snprintf(resp->error, sizeof resp->error, "cannot write %s: %s", req->out_path,
+                     strerror(errno));
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    if (!resp->body && body_reserve(&ex, 0) != 0 && rc == 0) {
+        snprintf(resp->error, sizeof resp->error, "out of memory");
+        rc = -1;
+    }
+    if (ex.out_fd >= 0)
+        close(ex.out_fd);
+    if (ex.in_fd >= 0)
+        close(ex.in_fd);
+    if (headers)
+        dr_curl.curl_slist_free_all(headers);
+    release(h);
+    return rc;
+}
+
+const char *dr_http_header_get(const struct dr_http_response *resp, const char *name)
+{
+    for (size_t i = 0; i < resp->nheaders; i++)
+        if (strcasecmp(resp->headers[i].name, name) == 0)
+            return resp->headers[i].value;
+    return NULL;
+}
+
+void dr_http_response_free(struct dr_http_response *resp)
+{
+    if (!resp)
+        return;
+    headers_clear(resp);
+    free(resp->headers);
+    free(resp->body);
+    memset(resp, 0, sizeof *resp);
+}
+
+void dr_http_cleanup(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    while (pool_len > 0)
+        dr_curl.curl_easy_cleanup(pool[--pool_len]);
+    pthread_mutex_unlock(&pool_lock);
+}
