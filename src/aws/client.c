@@ -1,0 +1,312 @@
+/* client: the AWS client object — region, profile, the shared config and
+ * credentials files (read once, at creation; no network then), endpoint
+ * overrides, and the credentials cache: resolved through creds.c on first
+ * use, refreshed before they expire, safe to share between threads. */
+#include "dbtrun/aws.h"
+#include "dbtrun/creds.h"
+#include "dbtrun/sigv4.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Replaced credentials stay alive until the client is freed, because a
+ * thread may still be signing with them; the oldest go past this many. */
+#define RETIRED_MAX 16
+
+struct dr_aws_client {
+    struct dr_creds_env env;
+    char *profile;
+    int profile_explicit;
+    int files_exist; /* the config or the credentials file was there */
+    char *region;
+    char *endpoint_url; /* opts->endpoint_url; NULL in derived clients */
+    int verbose;
+    struct dr_ini ini;                /* what the files hold (empty in derived clients) */
+    const struct dr_ini *settings;    /* &ini, or the parent's */
+    struct dr_ini_paths paths;        /* config and credentials files; NULL without home */
+    const struct dr_aws_client *root; /* the client whose settings a derived one uses */
+    int fixed;                        /* derived: credentials given, never resolved */
+    pthread_mutex_t lock;
+    struct dr_aws_credentials *current;
+    struct dr_aws_credentials *retired[RETIRED_MAX];
+    size_t nretired;
+};
+
+void dr_aws_credentials_free(struct dr_aws_credentials *c)
+{
+    if (!c)
+        return;
+    dr_creds_free_secret(c->access_key_id);
+    dr_creds_free_secret(c->secret_access_key);
+    dr_creds_free_secret(c->session_token);
+    memset(c, 0, sizeof *c);
+}
+
+static void creds_destroy(struct dr_aws_credentials *c)
+{
+    dr_aws_credentials_free(c);
+    free(c);
+}
+
+/* The variable through the client's lookup, as the files are resolved. */
+static const char *env_raw(void *ud, const char *name)
+{
+    const struct dr_creds_env *env = ud;
+    return env->fn ? env->fn(env->ud, name) : getenv(name);
+}
+
+/* The file paths when no home folder is known: only absolute
+ * AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE count. 0, or -1 (memory). */
+static int paths_without_home(struct dr_aws_client *c)
+{
+    const char *cfg = dr_creds_getenv(&c->env, "AWS_CONFIG_FILE");
+    const char *cred = dr_creds_getenv(&c->env, "AWS_SHARED_CREDENTIALS_FILE");
+    const char *profile = dr_creds_getenv(&c->env, "AWS_PROFILE");
+    memset(&c->paths, 0, sizeof c->paths);
+    if ((cfg && cfg[0] == '/' && !(c->paths.config = strdup(cfg))) ||
+        (cred && cred[0] == '/' && !(c->paths.credentials = strdup(cred))) ||
+        !(c->paths.profile = strdup(profile ? profile : "default")))
+        return -1;
+    return 0;
+}
+
+/* Reads the config file, then the credentials file (its keys win). */
+static int load_files(struct dr_aws_client *c, struct dr_aws_error *err)
+{
+    struct dr_ini_status st = {0};
+    if (c->paths.config && dr_ini_load(&c->ini, DR_INI_CONFIG, c->paths.config, &st) != DR_INI_OK)
+        return dr_aws_fail(err, "", "", "ConfigError", "%s", st.msg);
+    if (c->paths.credentials &&
+        dr_ini_load(&c->ini, DR_INI_CREDENTIALS, c->paths.credentials, &st) != DR_INI_OK)
+        return dr_aws_fail(err, "", "", "ConfigError", "%s", st.msg);
+    return 0;
+}
+
+int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr_creds_env *env,
+                          struct dr_aws_client **out, struct dr_aws_error *err)
+{
+    static const struct dr_aws_client_opts none = {0};
+    struct dr_aws_client *c = calloc(1, sizeof *c);
+    struct dr_ini_status st = {0};
+    struct dr_aws_error local;
+    int rc = -1;
+    if (!err)
+        err = &local;
+    memset(err, 0, sizeof *err);
+    *out = NULL;
+    if (!opts)
+        opts = &none;
+    if (!c) {
+        dr_aws_fail(err, "", "", "InternalError", "out of memory");
+        goto out;
+    }
+    c->root = c;
+    c->settings = &c->ini;
+    if (env)
+        c->env = *env;
+    int prc = dr_ini_paths_resolve(&c->paths, env_raw, &c->env, DR_INI_POSIX, &st);
+    if (prc == DR_INI_ENOHOME ? paths_without_home(c) != 0 : prc != DR_INI_OK) {
+        dr_aws_fail(err, "", "",
+                    prc == DR_INI_ENOMEM || prc == DR_INI_ENOHOME ? "InternalError" : "ConfigError",
+                    "%s", st.msg[0] ? st.msg : "out of memory");
+        goto out;
+    }
+    c->profile_explicit =
+        (opts->profile && *opts->profile) || dr_creds_getenv(&c->env, "AWS_PROFILE") != NULL;
+    if (!(c->profile =
+              strdup(opts->profile && *opts->profile ? opts->profile : c->paths.profile))) {
+        dr_aws_fail(err, "", "", "InternalError", "out of memory");
+        goto out;
+    }
+    if (load_files(c, err) != 0)
+        goto out;
+    c->files_exist = (c->paths.config && access(c->paths.config, F_OK) == 0) ||
+                     (c->paths.credentials && access(c->paths.credentials, F_OK) == 0);
+    const char *region =
+        dr_creds_region(opts->region, &c->env, dr_ini_profile(&c->ini, c->profile));
+    if (!dr_creds_region_valid(region)) {
+        dr_aws_fail(err, "", "", "ConfigError", "invalid region '%.64s'", region);
+        goto out;
+    }
+    if (!(c->region = strdup(region)) || (opts->endpoint_url && *opts->endpoint_url &&
+                                          !(c->endpoint_url = strdup(opts->endpoint_url)))) {
+        dr_aws_fail(err, "", "", "InternalError", "out of memory");
+        goto out;
+    }
+    c->verbose = opts->verbose;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+        dr_aws_fail(err, "", "", "InternalError", "cannot make a mutex");
+        goto out;
+    }
+    *out = c;
+    c = NULL;
+    rc = 0;
+out:
+    if (c) {
+        dr_ini_free(&c->ini);
+        dr_ini_paths_free(&c->paths);
+        free(c->profile);
+        free(c->region);
+        free(c->endpoint_url);
+        free(c);
+    }
+    return rc;
+}
+
+int dr_aws_client_new(const struct dr_aws_client_opts *opts, struct dr_aws_client **out,
+                      struct dr_aws_error *err)
+{
+    return dr_aws_client_new_env(opts, NULL, out, err);
+}
+
+int dr_aws_client_derive(const struct dr_aws_client *parent, const struct dr_aws_credentials *cred,
+                         struct dr_aws_client **out)
+{
+    struct dr_aws_client *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c)
+        return -1;
+    c->root = parent->root;
+    c->settings = parent->root->settings;
+    c->env = parent->env;
+    c->profile_explicit = parent->profile_explicit;
+    c->verbose = parent->verbose;
+    c->fixed = 1;
+    c->profile = strdup(parent->profile);
+    c->region = strdup(parent->region);
+    if (cred && (c->current = calloc(1, sizeof *c->current))) {
+        c->current->access_key_id = strdup(cred->access_key_id);
+        c->current->secret_access_key = strdup(cred->secret_access_key);
+        c->current->session_token = cred->session_token ? strdup(cred->session_token) : NULL;
+        c->current->expiration = cred->expiration;
+        memcpy(c->current->provider, cred->provider, sizeof cred->provider);
+    }
+    if (!c->profile || !c->region ||
+        (cred && (!c->current || !c->current->access_key_id || !c->current->secret_access_key ||
+                  (cred->session_token && !c->current->session_token))) ||
+        pthread_mutex_init(&c->lock, NULL) != 0) {
+        creds_destroy(c->current);
+        free(c->profile);
+        free(c->region);
+        free(c);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
+void dr_aws_client_free(struct dr_aws_client *c)
+{
+    if (!c)
+        return;
+    if (c->current)
+        creds_destroy(c->current);
+    for (size_t i = 0; i < c->nretired; i++)
+        creds_destroy(c->retired[i]);
+    dr_ini_free(&c->ini);
+    dr_ini_paths_free(&c->paths);
+    free(c->profile);
+    free(c->region);
+    free(c->endpoint_url);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+const char *dr_aws_client_region(const struct dr_aws_client *c)
+{
+    return c->region;
+}
+
+int dr_aws_client_verbose(const struct dr_aws_client *c)
+{
+    return c->verbose;
+}
+
+char *dr_aws_endpoint(const struct dr_aws_client *c, const char *service, int *custom)
+{
+    return dr_creds_endpoint(service, c->endpoint_url, &c->env, c->settings,
+                             dr_ini_profile(c->settings, c->profile), c->region, custom);
+}
+
+const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *service)
+{
+    return dr_creds_signing_region(service, c->region);
+}
+
+/* Keeps `old` alive for threads that may still use it. */
+static void retire(struct dr_aws_client *c, struct dr_aws_credentials *old)
+{
+    if (!old)
+        return;
+    if (c->nretired == RETIRED_MAX) {
+        creds_destroy(c->retired[0]);
+        memmove(c->retired, c->retired + 1, (RETIRED_MAX - 1) * sizeof c->retired[0]);
+        c->nretired--;
+    }
+    c->retired[c->nretired++] = old;
+}
+
+const struct dr_aws_credentials *dr_aws_credentials_get(struct dr_aws_client *c,
+                                                        struct dr_aws_error *err)
+{
+    struct dr_aws_credentials *fresh = NULL, *result = NULL;
+    struct dr_aws_error local;
+    char msg[160];
+    time_t now;
+    if (!err)
+        err = &local;
+    memset(err, 0, sizeof *err);
+    if (!c) {
+        dr_aws_fail(err, "", "", "CredentialsError", "no AWS client");
+        return NULL;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->fixed) {
+        if (!(result = c->current))
+            dr_aws_fail(err, "", "", "CredentialsError", "this client sends unsigned requests");
+        goto out;
+    }
+    if (dr_sigv4_now(&now, msg, sizeof msg) != 0) {
+        dr_aws_fail(err, "", "", "ConfigError", "%s", msg);
+        goto out;
+    }
+    if (c->current && dr_creds_fresh(c->current, now)) {
+        result = c->current;
+        goto out;
+    }
+    if (!(fresh = calloc(1, sizeof *fresh))) {
+        dr_aws_fail(err, "", "", "InternalError", "out of memory");
+        goto out;
+    }
+    struct dr_creds_ctx ctx = {.client = c,
+                               .env = &c->env,
+                               .ini = c->settings,
+                               .profile = c->profile,
+                               .profile_explicit = c->profile_explicit,
+                               .files_exist = c->root->files_exist,
+                               .config_path = c->paths.config,
+                               .credentials_path = c->paths.credentials,
+                               .now = now,
+                               .verbose = c->verbose};
+    if (dr_creds_resolve(&ctx, fresh, err) != 0) {
+        if (c->current && dr_creds_unexpired(c->current, now)) {
+            /* a failed refresh of credentials still valid: use them while they last */
+            if (c->verbose > 0)
+                fprintf(stderr, "aws: refreshing credentials failed, using the current ones\n");
+            memset(err, 0, sizeof *err);
+            result = c->current;
+        }
+        goto out;
+    }
+    retire(c, c->current);
+    c->current = result = fresh;
+    fresh = NULL;
+out:
+    pthread_mutex_unlock(&c->lock);
+    if (fresh)
+        creds_destroy(fresh);
+    return result;
+}

@@ -1,0 +1,1504 @@
+/* creds: the settings a client reads (region, endpoints, IMDS and ECS
+ * addresses) and the default credential chain of the AWS SDKs: environment,
+ * shared profile (assume-role chains, credential_process, web identity),
+ * web identity / GitHub Actions OIDC, ECS, IMDSv2. Network calls go through
+ * http.c (IMDS, ECS, GitHub) and sts.c; the client cache is client.c's. */
+#include "dbtrun/creds.h"
+#include "dbtrun/http.h"
+#include "dbtrun/proc.h"
+#include "dbtrun/sigv4.h"
+#include "dbtrun/sts.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ECS_HOST "http://169.254.170.2"
+#define IMDS_IPV4 "http://169.254.169.254"
+#define IMDS_IPV6 "http://[fd00:ec2::254]"
+#define IMDS_TOKEN_TTL "21600"
+#define IMDS_BODY_MAX (64u << 10)
+#define OIDC_AUDIENCE "sts.amazonaws.com"
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+void dr_creds_wipe(void *p, size_t n)
+{
+    volatile unsigned char *b = p;
+    while (b && n--)
+        *b++ = 0;
+}
+
+void dr_creds_free_secret(char *s)
+{
+    if (s) {
+        dr_creds_wipe(s, strlen(s));
+        free(s);
+    }
+}
+
+const char *dr_creds_getenv(const struct dr_creds_env *env, const char *name)
+{
+    const char *v = env && env->fn ? env->fn(env->ud, name) : getenv(name);
+    if (!v)
+        return NULL;
+    for (const char *p = v; *p; p++)
+        if (!isspace((unsigned char)*p))
+            return v;
+    return NULL;
+}
+
+/* A profile setting; empty values count as unset. Borrowed. */
+static const char *prof(const struct dr_ini_section *p, const char *key)
+{
+    const char *v = p ? dr_ini_get(p, key) : NULL;
+    return v && *v ? v : NULL;
+}
+
+static int is_true(const char *v)
+{
+    return v && strcasecmp(v, "true") == 0;
+}
+
+/* The environment variable `env_name`, else the profile's `key`. Borrowed. */
+static const char *setting(const struct dr_creds_env *env, const char *env_name,
+                           const struct dr_ini_section *p, const char *key)
+{
+    const char *v = dr_creds_getenv(env, env_name);
+    return v ? v : prof(p, key);
+}
+
+/* Appends printf text to a fixed buffer, truncating. */
+static void note(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    va_list ap;
+    if (used + 1 >= len)
+        return;
+    if (used > 0)
+        used += (size_t)snprintf(buf + used, len - used, ", ");
+    if (used + 1 >= len)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+/* Deep-copies credentials into *dst. 0, or -1 (out of memory; dst empty). */
+static int creds_copy(struct dr_aws_credentials *dst, const char *akid, const char *secret,
+                      const char *token, time_t expiration)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->access_key_id = strdup(akid);
+    dst->secret_access_key = strdup(secret);
+    dst->session_token = token && *token ? strdup(token) : NULL;
+    dst->expiration = expiration;
+    if (!dst->access_key_id || !dst->secret_access_key ||
+        (token && *token && !dst->session_token)) {
+        dr_aws_credentials_free(dst);
+        return -1;
+    }
+    return 0;
+}
+
+/* Wipes every string value of a cJSON tree (answers hold keys). */
+static void json_wipe(cJSON *item)
+{
+    for (; item; item = item->next) {
+        if (item->valuestring)
+            dr_creds_wipe(item->valuestring, strlen(item->valuestring));
+        json_wipe(item->child);
+    }
+}
+
+static void json_wipe_delete(cJSON *doc)
+{
+    json_wipe(doc);
+    cJSON_Delete(doc);
+}
+
+/* ---- region and endpoints --------------------------------------------------- */
+
+const char *dr_creds_region(const char *explicit_region, const struct dr_creds_env *env,
+                            const struct dr_ini_section *profile)
+{
+    const char *r = explicit_region && *explicit_region ? explicit_region : NULL;
+    if (!r)
+        r = dr_creds_getenv(env, "AWS_REGION");
+    if (!r)
+        r = dr_creds_getenv(env, "AWS_DEFAULT_REGION");
+    if (!r)
+        r = prof(profile, "region");
+    return r ? r : "us-east-1";
+}
+
+int dr_creds_region_valid(const char *region)
+{
+    size_t n = region ? strlen(region) : 0;
+    if (n == 0 || n > DR_CREDS_REGION_MAX || region[0] == '-' || region[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)region[i]) && !isdigit((unsigned char)region[i]) &&
+            region[i] != '-')
+            return 0;
+    return 1;
+}
+
+struct service {
+    const char *name;       /* dbtrun's name, the signing name */
+    const char *env_id;     /* AWS_ENDPOINT_URL_<env_id> */
+    const char *config_key; /* key in a [services] section */
+    int global;             /* one endpoint for all regions */
+};
+
+static const struct service services[] = {
+    {"s3", "S3", "s3", 0},
+    {"sts", "STS", "sts", 0},
+    {"secretsmanager", "SECRETS_MANAGER", "secrets_manager", 0},
+    {"cloudfront", "CLOUDFRONT", "cloudfront", 1},
+};
+
+static const struct service *service_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
+        if (strcmp(services[i].name, name) == 0)
+            return &services[i];
+    return NULL;
+}
+
+/* A configured URL without its trailing slashes; NULL when out of memory. */
+static char *url_trimmed(const char *url)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, url, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+char *dr_creds_endpoint(const char *service, const char *explicit_url,
+                        const struct dr_creds_env *env, const struct dr_ini *ini,
+                        const struct dr_ini_section *profile, const char *region, int *custom)
+{
+    const struct service *svc = service_find(service);
+    char env_name[96], env_id[64], config_key[64];
+    const char *v = NULL;
+    int dummy;
+    if (!custom)
+        custom = &dummy;
+    *custom = 1;
+    if (explicit_url && *explicit_url)
+        return url_trimmed(explicit_url);
+    /* ids of services dbtrun does not know: upper case for the variable, lower for the key */
+    size_t i = 0;
+    for (; service[i] && i + 1 < sizeof env_id; i++) {
+        unsigned char ch = (unsigned char)service[i];
+        env_id[i] = isalnum(ch) ? (char)toupper(ch) : '_';
+        config_key[i] = isalnum(ch) ? (char)tolower(ch) : '_';
+    }
+    env_id[i] = config_key[i] = '\0';
+    snprintf(env_name, sizeof env_name, "AWS_ENDPOINT_URL_%s", svc ? svc->env_id : env_id);
+    if (!is_true(setting(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", profile,
+                         "ignore_configured_endpoint_urls"))) {
+        const char *section = prof(profile, "services");
+        v = dr_creds_getenv(env, env_name);
+        if (!v)
+            v = dr_creds_getenv(env, "AWS_ENDPOINT_URL");
+        if (!v && section && ini) {
+            const char *sub = dr_ini_get_sub(dr_ini_find(&ini->services, section),
+                                             svc ? svc->config_key : config_key, "endpoint_url");
+            v = sub && *sub ? sub : NULL;
+        }
+        if (!v)
+            v = prof(profile, "endpoint_url");
+        if (v)
+            return url_trimmed(v);
+    }
+    *custom = 0;
+    int fips = is_true(setting(env, "AWS_USE_FIPS_ENDPOINT", profile, "use_fips_endpoint"));
+    int dual =
+        is_true(setting(env, "AWS_USE_DUALSTACK_ENDPOINT", profile, "use_dualstack_endpoint"));
+    int china = region && strncmp(region, "cn-", 3) == 0;
+    const char *suffix = china ? "amazonaws.com.cn" : "amazonaws.com";
+    const char *dual_suffix = china ? "api.amazonwebservices.com.cn" : "api.aws";
+    const char *name = svc ? svc->name : config_key;
+    char url[256];
+    if (svc && svc->global)
+        snprintf(url, sizeof url, "https://%s.%s", name, suffix);
+    else if (strcmp(name, "s3") == 0)
+        snprintf(url, sizeof url, "https://s3%s%s.%s.%s", fips ? "-fips" : "",
+                 dual ? ".dualstack" : "", region, suffix);
+    else
+        snprintf(url, sizeof url, "https://%s%s.%s.%s", name, fips ? "-fips" : "", region,
+                 dual ? dual_suffix : suffix);
+    return strdup(url);
+}
+
+const char *dr_creds_signing_region(const char *service, const char *region)
+{
+    const struct service *svc = service ? service_find(service) : NULL;
+    if (svc && svc->global && !(region && strncmp(region, "cn-", 3) == 0))
+        return "us-east-1";
+    return region;
+}
+
+/* Splits a URL's host (brackets kept for IPv6) into host[hostlen].
+ * 0, or -1 when the URL has no scheme://host or holds blanks or controls. */
+static int url_host(const char *url, char *scheme, size_t scheme_len, char *host, size_t hostlen)
+{
+    const char *sep = strstr(url, "://");
+    if (!sep || sep == url || (size_t)(sep - url) >= scheme_len)
+        return -1;
+    for (const char *p = url; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return -1;
+    for (const char *p = url; p < sep; p++)
+        if (!isalpha((unsigned char)*p))
+            return -1;
+    memcpy(scheme, url, (size_t)(sep - url));
+    scheme[sep - url] = '\0';
+    const char *h = sep + 3, *end;
+    if (*h == '[') {
+        if (!(end = strchr(h, ']')))
+            return -1;
+        end++;
+    } else {
+        end = h + strcspn(h, ":/?#");
+    }
+    if (end == h || (size_t)(end - h) >= hostlen || memchr(h, '@', (size_t)(end - h)))
+        return -1;
+    if (*end && !strchr(":/?#", *end))
+        return -1;
+    memcpy(host, h, (size_t)(end - h));
+    host[end - h] = '\0';
+    return 0;
+}
+
+int dr_creds_imds_endpoint(const struct dr_creds_env *env, const struct dr_ini_section *profile,
+                           char **url, char *err, size_t errlen)
+{
+    const char *v =
+        setting(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT", profile, "ec2_metadata_service_endpoint");
+    char scheme[16], host[256];
+    *url = NULL;
+    if (v) {
+        if (url_host(v, scheme, sizeof scheme, host, sizeof host) != 0 ||
+            (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
+            snprintf(err, errlen, "invalid IMDS endpoint '%.200s'", v);
+            return -1;
+        }
+    } else {
+        const char *mode = setting(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", profile,
+                                   "ec2_metadata_service_endpoint_mode");
+        if (!mode || strcasecmp(mode, "IPv4") == 0) {
+            v = IMDS_IPV4;
+        } else if (strcasecmp(mode, "IPv6") == 0) {
+            v = IMDS_IPV6;
+        } else {
+            snprintf(err, errlen, "'%.64s' is not a valid IMDS endpoint mode (IPv4 or IPv6)", mode);
+            return -1;
+        }
+    }
+    if (!(*url = url_trimmed(v))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 when an http:// host may serve container credentials: loopback, or the
+ * ECS and EKS Pod Identity agents. */
+static int container_host_allowed(const char *host)
+{
+    static const char *const agents[] = {"169.254.170.2", "169.254.170.23", "[fd00:ec2::23]",
+                                         "localhost", "[::1]"};
+    for (size_t i = 0; i < sizeof agents / sizeof agents[0]; i++)
+        if (strcasecmp(host, agents[i]) == 0)
+            return 1;
+    if (strncmp(host, "127.", 4) != 0)
+        return 0;
+    int dots = 0;
+    for (const char *p = host + 4; *p; p++) {
+        if (*p == '.')
+            dots++;
+        else if (!isdigit((unsigned char)*p))
+            return 0;
+    }
+    return dots == 2;
+}
+
+int dr_creds_ecs_url(const struct dr_creds_env *env, char **url, char *err, size_t errlen)
+{
+    const char *rel = dr_creds_getenv(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    const char *full = dr_creds_getenv(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    char scheme[16], host[256];
+    *url = NULL;
+    if (rel) {
+        size_t n = strlen(ECS_HOST) + strlen(rel) + 2;
+        for (const char *p = rel; *p; p++) {
+            if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+                snprintf(err, errlen, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI holds a blank");
+                return -1;
+            }
+        }
+        if (!(*url = malloc(n))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        snprintf(*url, n, "%s%s%s", ECS_HOST, rel[0] == '/' ? "" : "/", rel);
+        return 0;
+    }
+    if (!full)
+        return 1;
+    if (url_host(full, scheme, sizeof scheme, host, sizeof host) != 0) {
+        snprintf(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI '%.200s' names no host", full);
+        return -1;
+    }
+    if (strcasecmp(scheme, "https") != 0 &&
+        !(strcasecmp(scheme, "http") == 0 && container_host_allowed(host))) {
+        snprintf(err, errlen,
+                 "AWS_CONTAINER_CREDENTIALS_FULL_URI must use https, or http to a loopback "
+                 "address or the ECS / EKS agent; '%.200s' does not",
+                 host);
+        return -1;
+    }
+    if (!(*url = strdup(full))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- time ------------------------------------------------------------------- */
+
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
+static long long days_from_civil(long long y, int m, int d)
+{
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    long long yoe = y - era * 400;
+    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* Reads exactly n digits at *s into *v and advances. 0, or -1. */
+static int digits(const char **s, int n, int *v)
+{
+    *v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*s)[i]))
+            return -1;
+        *v = *v * 10 + ((*s)[i] - '0');
+    }
+    *s += n;
+    return 0;
+}
+
+int dr_creds_parse_time(const char *s, time_t *t)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
+    if (!s || digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' ||
+        digits(&s, 2, &d) || (*s != 'T' && *s != 't' && *s != ' ') || !*s++ || digits(&s, 2, &h) ||
+        *s++ != ':' || digits(&s, 2, &mi) || *s++ != ':' || digits(&s, 2, &se))
+        return -1;
+    if (*s == '.' || *s == ',') {
+        s++;
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        while (isdigit((unsigned char)*s))
+            s++;
+    }
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    } else if (*s == '+' || *s == '-') {
+        sign = *s++ == '+' ? 1 : -1;
+        if (digits(&s, 2, &oh) || (*s == ':' && !*s++) || digits(&s, 2, &om))
+            return -1;
+    } else {
+        return -1;
+    }
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (*s || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 ||
+        mi > 59 || se > 60 || oh > 23 || om > 59)
+        return -1;
+    long long secs = days_from_civil(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + se -
+                     sign * (oh * 3600LL + om * 60LL);
+    *t = (time_t)secs;
+    return 0;
+}
+
+void dr_creds_format_time(time_t t, char out[32])
+{
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "1970-01-01T00:00:00Z");
+}
+
+int dr_creds_fresh(const struct dr_aws_credentials *c, time_t now)
+{
+    return c && (c->expiration == 0 || now + DR_CREDS_REFRESH_S < c->expiration);
+}
+
+int dr_creds_unexpired(const struct dr_aws_credentials *c, time_t now)
+{
+    return c && (c->expiration == 0 || now < c->expiration);
+}
+
+/* ---- credential_process ----------------------------------------------------- */
+
+/* A string member of a JSON object, or NULL. */
+static const char *json_str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+int dr_creds_process_parse(const char *json, size_t len, struct dr_aws_credentials *out, char *err,
+                           size_t errlen)
+{
+    cJSON *doc = cJSON_ParseWithLength(json, len);
+    const cJSON *version;
+    const char *akid, *secret, *token, *exp;
+    time_t expiration = 0;
+    int rc = -1;
+    memset(out, 0, sizeof *out);
+    if (!cJSON_IsObject(doc)) {
+        snprintf(err, errlen, "output is not a JSON object");
+        goto out;
+    }
+    version = cJSON_GetObjectItemCaseSensitive(doc, "Version");
+    if (!cJSON_IsNumber(version) || version->valuedouble != 1) {
+        snprintf(err, errlen, "output has no \"Version\": 1");
+        goto out;
+    }
+    akid = json_str(doc, "AccessKeyId");
+    secret = json_str(doc, "SecretAccessKey");
+    token = json_str(doc, "SessionToken");
+    exp = json_str(doc, "Expiration");
+    if (!akid || !*akid || !secret || !*secret) {
+        snprintf(err, errlen, "output lacks AccessKeyId or SecretAccessKey");
+        goto out;
+    }
+    if (exp && dr_creds_parse_time(exp, &expiration) != 0) {
+        snprintf(err, errlen, "output has an Expiration that is not an ISO 8601 time");
+        goto out;
+    }
+    if (creds_copy(out, akid, secret, token, expiration) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    json_wipe_delete(doc);
+    return rc;
+}
+
+/* Writes s as a JSON string literal at dst (room checked by the caller:
+ * 6 bytes per input byte plus 3). Returns the bytes written. */
+static size_t json_quote(char *dst, const char *s)
+{
+    size_t n = 0;
+    dst[n++] = '"';
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            dst[n++] = '\\';
+            dst[n++] = (char)ch;
+        } else if (ch < 0x20) {
+            n += (size_t)snprintf(dst + n, 7, "\\u%04x", ch);
+        } else {
+            dst[n++] = (char)ch;
+        }
+    }
+    dst[n++] = '"';
+    dst[n] = '\0';
+    return n;
+}
+
+char *dr_creds_process_json(const struct dr_aws_credentials *c)
+{
+    /* sized once, so no partial copy of a key is left in freed memory */
+    const char *names[] = {"AccessKeyId", "SecretAccessKey", "SessionToken"};
+    const char *values[] = {c->access_key_id ? c->access_key_id : "",
+                            c->secret_access_key ? c->secret_access_key : "", c->session_token};
+    char when[32];
+    size_t cap = 128;
+    for (int i = 0; i < 3; i++)
+        if (values[i])
+            cap += strlen(names[i]) + 6 * strlen(values[i]) + 16;
+    char *json = malloc(cap);
+    if (!json)
+        return NULL;
+    size_t n = (size_t)snprintf(json, cap, "{\n    \"Version\": 1");
+    for (int i = 0; i < 3; i++) {
+        if (!values[i])
+            continue;
+        n += (size_t)snprintf(json + n, cap - n, ",\n    \"%s\": ", names[i]);
+        n += json_quote(json + n, values[i]);
+    }
+    if (c->expiration) {
+        dr_creds_format_time(c->expiration, when);
+        n += (size_t)snprintf(json + n, cap - n, ",\n    \"Expiration\": \"%s\"", when);
+    }
+    snprintf(json + n, cap - n, "\n}\n");
+    return json;
+}
+
+/* ---- profile plan ------------------------------------------------------------ */
+
+static void role_from(const struct dr_ini_section *p, struct dr_creds_role *r)
+{
+    r->profile = p->name;
+    r->role_arn = prof(p, "role_arn");
+    r->session_name = prof(p, "role_session_name");
+    r->external_id = prof(p, "external_id");
+    r->duration_seconds = prof(p, "duration_seconds");
+}
+
+static int parse_source(const char *v, enum dr_creds_source *out)
+{
+    if (strcmp(v, "Environment") == 0)
+        *out = DR_CREDS_SOURCE_ENVIRONMENT;
+    else if (strcmp(v, "Ec2InstanceMetadata") == 0)
+        *out = DR_CREDS_SOURCE_EC2;
+    else if (strcmp(v, "EcsContainer") == 0)
+        *out = DR_CREDS_SOURCE_ECS;
+    else
+        return -1;
+    return 0;
+}
+
+static int has_sso(const struct dr_ini_section *p)
+{
+    return prof(p, "sso_session") || prof(p, "sso_start_url") || prof(p, "sso_account_id") ||
+           prof(p, "sso_role_name") || prof(p, "sso_region");
+}
+
+/* Checks sso_* settings the way the SDKs do. 0, or -1 with err. */
+static int sso_check(const struct dr_ini *ini, const struct dr_ini_section *p, char *err,
+                     size_t errlen)
+{
+    const char *session = prof(p, "sso_session");
+    const char *account = prof(p, "sso_account_id"), *role = prof(p, "sso_role_name");
+    if (role && !account) {
+        snprintf(err, errlen, "profile '%s': sso_role_name is set but sso_account_id is not",
+                 p->name);
+        return -1;
+    }
+    if (account && !role) {
+        snprintf(err, errlen, "profile '%s': sso_account_id is set but sso_role_name is not",
+                 p->name);
+        return -1;
+    }
+    if (session && !dr_ini_find(&ini->sso_sessions, session)) {
+        snprintf(err, errlen, "sso-session '%s' (named by profile '%s') was not found", session,
+                 p->name);
+        return -1;
+    }
+    if (session && prof(p, "sso_region")) {
+        snprintf(err, errlen, "profile '%s': sso_region belongs in the [sso-session %s] section",
+                 p->name, session);
+        return -1;
+    }
+    return 0;
+}
+
+/* A profile's own credentials, without following role_arn: credential_source,
+ * web identity, SSO, credential_process, static keys. */
+static int plan_base(const struct dr_ini *ini, const struct dr_ini_section *p,
+                     struct dr_creds_plan *plan, char *err, size_t errlen)
+{
+    const char *source = prof(p, "credential_source");
+    const char *akid = prof(p, "aws_access_key_id"), *secret = prof(p, "aws_secret_access_key");
+    plan->base_profile = p->name;
+    if (source) {
+        plan->base = DR_CREDS_BASE_SOURCE;
+        if (parse_source(source, &plan->source) != 0) {
+            snprintf(err, errlen,
+                     "profile '%s': credential_source '%.64s' is not Environment, "
+                     "Ec2InstanceMetadata or EcsContainer",
+                     p->name, source);
+            return DR_CREDS_PLAN_ERROR;
+        }
+        return DR_CREDS_PLAN_OK;
+    }
+    if ((plan->token_file = prof(p, "web_identity_token_file"))) {
+        if (!prof(p, "role_arn")) {
+            snprintf(err, errlen,
+                     "profile '%s': web_identity_token_file was specified but role_arn was "
+                     "missing",
+                     p->name);
+            return DR_CREDS_PLAN_ERROR;
+        }
+        plan->base = DR_CREDS_BASE_WEB_IDENTITY;
+        role_from(p, &plan->identity);
+        return DR_CREDS_PLAN_OK;
+    }
+    if (has_sso(p)) {
+        plan->base = DR_CREDS_BASE_SSO;
+        return sso_check(ini, p, err, errlen) == 0 ? DR_CREDS_PLAN_OK : DR_CREDS_PLAN_ERROR;
+    }
+    if ((plan->command = prof(p, "credential_process"))) {
+        plan->base = DR_CREDS_BASE_PROCESS;
+        return DR_CREDS_PLAN_OK;
+    }
+    if (akid && secret) {
+        plan->base = DR_CREDS_BASE_STATIC;
+        plan->access_key_id = akid;
+        plan->secret_access_key = secret;
+        plan->session_token = prof(p, "aws_session_token");
+        return DR_CREDS_PLAN_OK;
+    }
+    if (akid || secret) {
+        snprintf(err, errlen, "profile '%s' has %s but no %s", p->name,
+                 akid ? "aws_access_key_id" : "aws_secret_access_key",
+                 akid ? "aws_secret_access_key" : "aws_access_key_id");
+        return DR_CREDS_PLAN_ERROR;
+    }
+    return DR_CREDS_PLAN_EMPTY;
+}
+
+int dr_creds_plan(const struct dr_ini *ini, const char *name, int github_oidc,
+                  struct dr_creds_plan *plan, char *err, size_t errlen)
+{
+    const struct dr_ini_section *p = ini && name ? dr_ini_profile(ini, name) : NULL;
+    const char *visited[DR_CREDS_CHAIN_MAX];
+    struct dr_creds_role stack[DR_CREDS_CHAIN_MAX];
+    size_t nvisited = 0, nstack = 0;
+    int rc;
+    memset(plan, 0, sizeof *plan);
+    if (!p)
+        return DR_CREDS_PLAN_MISSING;
+    for (;;) {
+        for (size_t i = 0; i < nvisited; i++) {
+            if (strcmp(visited[i], p->name) == 0) {
+                snprintf(err, errlen,
+                         "profiles form a loop: source_profile of '%s' leads back "
+                         "to '%s'",
+                         visited[nvisited - 1], p->name);
+                return DR_CREDS_PLAN_ERROR;
+            }
+        }
+        if (nvisited == DR_CREDS_CHAIN_MAX) {
+            snprintf(err, errlen, "more than %d profiles chained through source_profile",
+                     DR_CREDS_CHAIN_MAX);
+            return DR_CREDS_PLAN_ERROR;
+        }
+        visited[nvisited++] = p->name;
+        /* a source profile's own keys end the chain, even beside a role_arn */
+        if (nvisited > 1 && prof(p, "aws_access_key_id") && prof(p, "aws_secret_access_key")) {
+            plan->base = DR_CREDS_BASE_STATIC;
+            plan->access_key_id = prof(p, "aws_access_key_id");
+            plan->secret_access_key = prof(p, "aws_secret_access_key");
+            plan->session_token = prof(p, "aws_session_token");
+            plan->base_profile = p->name;
+            break;
+        }
+        if (!prof(p, "role_arn") || prof(p, "web_identity_token_file")) {
+            rc = plan_base(ini, p, plan, err, errlen);
+            if (rc == DR_CREDS_PLAN_EMPTY && nvisited > 1) {
+                snprintf(err, errlen, "source profile '%s' (named by '%s') holds no credentials",
+                         p->name, visited[nvisited - 2]);
+                return DR_CREDS_PLAN_ERROR;
+            }
+            if (rc != DR_CREDS_PLAN_OK)
+                return rc;
+            break;
+        }
+        const char *source_profile = prof(p, "source_profile");
+        const char *source = prof(p, "credential_source");
+        if (source_profile && source) {
+            snprintf(err, errlen, "profile '%s' has both source_profile and credential_source",
+                     p->name);
+            return DR_CREDS_PLAN_ERROR;
+        }
+        if (prof(p, "mfa_serial")) {
+            snprintf(err, errlen,
+                     "profile '%s' needs an MFA code (mfa_serial), which dbtrun cannot ask for",
+                     p->name);
+            return DR_CREDS_PLAN_ERROR;
+        }
+        role_from(p, &stack[nstack++]);
+        if (source) {
+            rc = plan_base(ini, p, plan, err, errlen); /* credential_source comes first there */
+            if (rc != DR_CREDS_PLAN_OK)
+                return rc;
+            break;
+        }
+        if (source_profile && strcmp(source_profile, p->name) == 0) {
+            rc = plan_base(ini, p, plan, err, errlen);
+            if (rc == DR_CREDS_PLAN_EMPTY)
+                snprintf(err, errlen, "profile '%s' is its own source_profile but has no keys",
+                         p->name);
+            if (rc != DR_CREDS_PLAN_OK)
+                return DR_CREDS_PLAN_ERROR;
+            break;
+        }
+        if (source_profile) {
+            const struct dr_ini_section *next = dr_ini_profile(ini, source_profile);
+            if (!next) {
+                snprintf(err, errlen, "source profile '%s' (named by '%s') was not found",
+                         source_profile, p->name);
+                return DR_CREDS_PLAN_ERROR;
+            }
+            p = next;
+            continue;
+        }
+        if (github_oidc) {
+            plan->base = DR_CREDS_BASE_GITHUB_OIDC;
+            plan->base_profile = p->name;
+            plan->identity = stack[--nstack];
+            break;
+        }
+        snprintf(err, errlen,
+                 "profile '%s' has role_arn but no source_profile, credential_source or "
+                 "web_identity_token_file",
+                 p->name);
+        return DR_CREDS_PLAN_ERROR;
+    }
+    for (size_t i = 0; i < nstack; i++)
+        plan->roles[i] = stack[nstack - 1 - i];
+    plan->nroles = nstack;
+    return DR_CREDS_PLAN_OK;
+}
+
+/* ---- the chain ---------------------------------------------------------------- */
+
+/* What a provider did: supplied credentials, was not configured (the chain
+ * goes on; it added a note), or failed (the chain stops; err says why). */
+enum { FOUND = 0, SKIPPED = 1, FAILED = -1 };
+
+/* A dbtrun-made CredentialsError. Returns FAILED. */
+static int cred_fail(struct dr_aws_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int cred_fail(struct dr_aws_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    memset(err, 0, sizeof *err);
+    snprintf(err->code, sizeof err->code, "CredentialsError");
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    return FAILED;
+}
+
+static const struct dr_ini_section *ctx_profile(const struct dr_creds_ctx *ctx)
+{
+    return ctx->ini && ctx->profile ? dr_ini_profile(ctx->ini, ctx->profile) : NULL;
+}
+
+/* 1 when s may go into an HTTP header value. */
+static int header_safe(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n' || *s == '\0')
+            return 0;
+    return 1;
+}
+
+/* Reads a small file holding a secret (a token), trailing blanks cut.
+ * 0 with *out (free with dr_creds_free_secret), or -1 with errno set. */
+static int read_secret_file(const char *path, size_t max, char **out)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1, saved;
+    *out = NULL;
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) != 0)
+        goto out;
+    if (!S_ISREG(st.st_mode) || (unsigned long long)st.st_size > max) {
+        errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+        goto out;
+    }
+    if (!(buf = malloc((size_t)st.st_size + 1)))
+        goto out;
+    while (len < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto out;
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    while (len > 0 && isspace((unsigned char)buf[len - 1]))
+        len--;
+    buf[len] = '\0';
+    *out = buf;
+    buf = NULL;
+    rc = 0;
+out:
+    saved = errno;
+    if (buf) {
+        dr_creds_wipe(buf, len);
+        free(buf);
+    }
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+static void response_wipe_free(struct dr_http_response *resp)
+{
+    if (resp->body)
+        dr_creds_wipe(resp->body, resp->body_len);
+    dr_http_response_free(resp);
+    memset(resp, 0, sizeof *resp);
+}
+
+static void sleep_ms(long ms)
+{
+    const char *off = getenv(DR_AWS_BACKOFF_ENV);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    if (off && strcmp(off, "1") == 0)
+        return;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+struct fetch {
+    const char *method;
+    const char *url;
+    const struct dr_http_header *headers;
+    size_t nheaders;
+    long connect_timeout_ms, timeout_ms;
+    int attempts;        /* for 5xx answers (and transport errors when retry_transport) */
+    int retry_transport; /* 0: a host that does not answer is not asked again */
+};
+
+/* One exchange with small retries. 0 when a response arrived (any status;
+ * resp holds it), -1 when none did (resp->error says why). The caller frees
+ * resp with response_wipe_free either way. */
+static int fetch(const struct fetch *f, struct dr_http_response *resp)
+{
+    for (int n = 1;; n++) {
+        struct dr_http_request req = {.method = f->method,
+                                      .url = f->url,
+                                      .headers = f->headers,
+                                      .nheaders = f->nheaders,
+                                      .body = f->method[0] == 'P' ? "" : NULL,
+                                      .max_body = IMDS_BODY_MAX,
+                                      .connect_timeout_ms = f->connect_timeout_ms,
+                                      .timeout_ms = f->timeout_ms};
+        response_wipe_free(resp);
+        int rc = dr_http_perform(&req, resp);
+        if (rc == 0 && !resp->body) { /* http.h promises a body; never index NULL */
+            snprintf(resp->error, sizeof resp->error, "out of memory");
+            return -1;
+        }
+        if (rc != 0 && (!f->retry_transport || !resp->transport_error || n >= f->attempts))
+            return -1;
+        if (rc == 0 && (resp->status < 500 || n >= f->attempts))
+            return 0;
+        sleep_ms(100L * n);
+    }
+}
+
+/* The scheme://host[:port] of a URL for messages (paths may carry ids). */
+static void url_origin(const char *url, char *buf, size_t len)
+{
+    const char *sep = strstr(url, "://");
+    size_t n = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : strlen(url);
+    snprintf(buf, len, "%.*s", (int)(n < 200 ? n : 200), url);
+}
+
+/* Credentials out of an ECS or IMDS JSON answer. FOUND or FAILED. */
+static int container_creds(const struct dr_http_response *resp, const char *what,
+                           struct dr_aws_credentials *out, struct dr_aws_error *err)
+{
+    cJSON *doc = cJSON_ParseWithLength(resp->body ? resp->body : "", resp->body_len);
+    const char *code, *akid, *secret, *token, *exp;
+    time_t expiration = 0;
+    int rc = FAILED;
+    if (!cJSON_IsObject(doc)) {
+        cred_fail(err, "%s answered something other than JSON credentials", what);
+        goto out;
+    }
+    code = json_str(doc, "Code");
+    akid = json_str(doc, "AccessKeyId");
+    secret = json_str(doc, "SecretAccessKey");
+    token = json_str(doc, "Token");
+    exp = json_str(doc, "Expiration");
+    if (code && strcmp(code, "Success") != 0) {
+        cred_fail(err, "%s answered Code %.64s", what, code);
+        goto out;
+    }
+    if (!akid || !*akid || !secret || !*secret) {
+        cred_fail(err, "%s answered without AccessKeyId or SecretAccessKey", what);
+        goto out;
+    }
+    if (exp && dr_creds_parse_time(exp, &expiration) != 0) {
+        cred_fail(err, "%s answered an Expiration that is not an ISO 8601 time", what);
+        goto out;
+    }
+    if (creds_copy(out, akid, secret, token, expiration) != 0) {
+        cred_fail(err, "out of memory");
+        goto out;
+    }
+    rc = FOUND;
+out:
+    json_wipe_delete(doc);
+    return rc;
+}
+
+/* Reads a number setting, clamped to [lo, hi]; `def` when unset or bad. */
+static double number_setting(const struct dr_creds_env *env, const char *env_name,
+                             const struct dr_ini_section *p, const char *key, double def, double lo,
+                             double hi)
+{
+    const char *v = setting(env, env_name, p, key);
+    char *end;
+    double d = v ? strtod(v, &end) : def;
+    if (!v || end == v || *end || d != d)
+        return def;
+    return d < lo ? lo : d > hi ? hi : d;
+}
+
+/* IMDSv2 (falling back to IMDSv1 when the token call is not known), with
+ * 1 s timeouts so that a machine without IMDS moves on quickly. */
+static int provider_imds(const struct dr_creds_ctx *ctx, char *tried, size_t tlen,
+                         struct dr_aws_credentials *out, struct dr_aws_error *err)
+{
+    const struct dr_ini_section *p = ctx_profile(ctx);
+    struct dr_http_response resp = {0};
+    char *base = NULL, *token = NULL, *role = NULL, url[1024], origin[256], msg[256];
+    int rc = FAILED;
+    if (is_true(dr_creds_getenv(ctx->env, "AWS_EC2_METADATA_DISABLED"))) {
+        note(tried, tlen, "IMDS (disabled by AWS_EC2_METADATA_DISABLED)");
+        return SKIPPED;
+    }
+    if (dr_creds_imds_endpoint(ctx->env, p, &base, msg, sizeof msg) != 0)
+        return cred_fail(err, "%s", msg);
+    url_origin(base, origin, sizeof origin);
+    long timeout_ms = (long)(1000 * number_setting(ctx->env, "AWS_METADATA_SERVICE_TIMEOUT", p,
+                                                   "metadata_service_timeout", 1, 0.1, 60));
+    int attempts = (int)number_setting(ctx->env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", p,
+                                       "metadata_service_num_attempts", 3, 1, 10);
+    int v1_disabled =
+        is_true(setting(ctx->env, "AWS_EC2_METADATA_V1_DISABLED", p, "ec2_metadata_v1_disabled"));
+    struct dr_http_header ttl = {"x-aws-ec2-metadata-token-ttl-seconds", IMDS_TOKEN_TTL};
+    struct fetch f = {"PUT", url, &ttl, 1, timeout_ms, timeout_ms, attempts, 0};
+    snprintf(url, sizeof url, "%s/latest/api/token", base);
+    if (fetch(&f, &resp) != 0) {
+        note(tried, tlen, "IMDS (no answer from %s)", origin);
+        rc = SKIPPED;
+        goto out;
+    }
+    if (resp.status == 200) {
+        size_t n = resp.body_len;
+        while (n > 0 && isspace((unsigned char)resp.body[n - 1]))
+            n--;
+        resp.body[n] = '\0';
+        if (n == 0 || n != strlen(resp.body) || !header_safe(resp.body)) {
+            cred_fail(err, "IMDS at %s answered an unusable session token", origin);
+            goto out;
+        }
+        if (!(token = strdup(resp.body))) {
+            cred_fail(err, "out of memory");
+            goto out;
+        }
+    } else if (resp.status == 403) {
+        cred_fail(err,
+                  "IMDS at %s refused a session token (HTTP 403): IMDS is disabled on this "
+                  "instance",
+                  origin);
+        goto out;
+    } else if (!((resp.status == 404 || resp.status == 405) && !v1_disabled)) {
+        cred_fail(err, "IMDS at %s answered HTTP %ld to the session token request", origin,
+                  resp.status);
+        goto out;
+    }
+    /* the list of roles, then the role's credentials */
+    struct dr_http_header auth = {"x-aws-ec2-metadata-token", token};
+    f = (struct fetch){"GET",      url,      token ? &auth : NULL, token ? 1 : 0, timeout_ms,
+                       timeout_ms, attempts, token != NULL};
+    snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/", base);
+    if (fetch(&f, &resp) != 0) {
+        if (!token) {
+            note(tried, tlen, "IMDS (no answer from %s)", origin);
+            rc = SKIPPED;
+        } else {
+            cred_fail(err, "IMDS at %s stopped answering: %s", origin, resp.error);
+        }
+        goto out;
+    }
+    if (resp.status == 404) {
+        note(tried, tlen, "IMDS (no IAM role attached to the instance)");
+        rc = SKIPPED;
+        goto out;
+    }
+    if (resp.status != 200) {
+        cred_fail(err, "IMDS at %s answered HTTP %ld to the role list request", origin,
+                  resp.status);
+        goto out;
+    }
+    size_t n = strcspn(resp.body, "\r\n");
+    while (n > 0 && isspace((unsigned char)resp.body[n - 1]))
+        n--;
+    if (n == 0) {
+        note(tried, tlen, "IMDS (no IAM role attached to the instance)");
+        rc = SKIPPED;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)resp.body[i]) && !strchr("+=,.@_-", resp.body[i])) {
+            cred_fail(err, "IMDS at %s named an instance role that is not a role name", origin);
+            goto out;
+        }
+    }
+    if (!(role = strndup(resp.body, n))) {
+        cred_fail(err, "out of memory");
+        goto out;
+    }
+    snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/%s", base, role);
+    if (fetch(&f, &resp) != 0) {
+        cred_fail(err, "IMDS at %s stopped answering: %s", origin, resp.error);
+        goto out;
+    }
+    if (resp.status != 200) {
+        cred_fail(err, "IMDS at %s answered HTTP %ld for the credentials of role %s", origin,
+                  resp.status, role);
+        goto out;
+    }
+    if ((rc = container_creds(&resp, "IMDS", out, err)) == FOUND)
+        snprintf(out->provider, sizeof out->provider, "imds");
+out:
+    response_wipe_free(&resp);
+    dr_creds_free_secret(token);
+    free(role);
+    free(base);
+    return rc;
+}
+
+/* ECS task role, or EKS Pod Identity (a full URI with a token file). */
+static int provider_ecs(const struct dr_creds_ctx *ctx, char *tried, size_t tlen,
+                        struct dr_aws_credentials *out, struct dr_aws_error *err)
+{
+    struct dr_http_response resp = {0};
+    struct dr_http_header headers[2] = {{"Accept", "application/json"}, {"Authorization", NULL}};
+    char *url = NULL, *token = NULL, origin[256], msg[256];
+    const char *file = dr_creds_getenv(ctx->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    const char *value = dr_creds_getenv(ctx->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    int rc = dr_creds_ecs_url(ctx->env, &url, msg, sizeof msg);
+    if (rc == 1) {
+        note(tried, tlen, "ECS (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI not set)");
+        return SKIPPED;
+    }
+    if (rc != 0)
+        return cred_fail(err, "%s", msg);
+    rc = FAILED;
+    url_origin(url, origin, sizeof origin);
+    if (file && read_secret_file(file, DR_CREDS_TOKEN_MAX, &token) != 0) {
+        cred_fail(err, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %.300s: %s", file,
+                  strerror(errno));
+        goto out;
+    }
+    if (!file && value && !(token = strdup(value))) {
+        cred_fail(err, "out of memory");
+        goto out;
+    }
+    if (token && !header_safe(token)) {
+        cred_fail(err, "the container authorization token holds a line break");
+        goto out;
+    }
+    headers[1].value = token;
+    struct fetch f = {"GET", url, headers, token ? 2 : 1, 2000, 5000, 3, 1};
+    if (fetch(&f, &resp) != 0) {
+        cred_fail(err, "no answer from the container credentials endpoint %s: %s", origin,
+                  resp.error);
+        goto out;
+    }
+    if (resp.status != 200) {
+        cred_fail(err, "the container credentials endpoint %s answered HTTP %ld", origin,
+                  resp.status);
+        goto out;
+    }
+    if ((rc = container_creds(&resp, "the container credentials endpoint", out, err)) == FOUND)
+        snprintf(out->provider, sizeof out->provider, "ecs");
+out:
+    response_wipe_free(&resp);
+    dr_creds_free_secret(token);
+    free(url);
+    return rc;
+}
+
+static int provider_env(const struct dr_creds_ctx *ctx, struct dr_aws_credentials *out,
+                        struct dr_aws_error *err)
+{
+    const char *akid = dr_creds_getenv(ctx->env, "AWS_ACCESS_KEY_ID");
+    const char *secret = dr_creds_getenv(ctx->env, "AWS_SECRET_ACCESS_KEY");
+    const char *token = dr_creds_getenv(ctx->env, "AWS_SESSION_TOKEN");
+    const char *exp = dr_creds_getenv(ctx->env, "AWS_CREDENTIAL_EXPIRATION");
+    time_t expiration = 0;
+    if (!akid && !secret)
+        return SKIPPED;
+    if (!akid || !secret)
+        return cred_fail(err, "%s is set but %s is not",
+                         akid ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+                         akid ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+    if (!token)
+        token = dr_creds_getenv(ctx->env, "AWS_SECURITY_TOKEN");
+    if (exp && dr_creds_parse_time(exp, &expiration) != 0)
+        return cred_fail(err, "AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 time");
+    if (creds_copy(out, akid, secret, token, expiration) != 0)
+        return cred_fail(err, "out of memory");
+    snprintf(out->provider, sizeof out->provider, "environment");
+    return FOUND;
+}
+
+/* 1 when this is a GitHub Actions job allowed to ask for an OIDC token. */
+static int github_oidc_available(const struct dr_creds_ctx *ctx)
+{
+    return dr_creds_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_URL") &&
+           dr_creds_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+}
+
+/* Asks GitHub Actions for an OIDC token with audience sts.amazonaws.com.
+ * FOUND with *token (free with dr_creds_free_secret), or FAILED. */
+static int github_token(const struct dr_creds_ctx *ctx, char **token, struct dr_aws_error *err)
+{
+    const char *base = dr_creds_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_URL");
+    const char *bearer = dr_creds_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    struct dr_http_response resp = {0};
+    char *url = NULL, *auth = NULL, origin[256];
+    cJSON *doc = NULL;
+    const char *value;
+    int rc = FAILED;
+    *token = NULL;
+    if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
+        return cred_fail(err, "ACTIONS_ID_TOKEN_REQUEST_URL is not an http(s) URL");
+    if (!header_safe(bearer))
+        return cred_fail(err, "ACTIONS_ID_TOKEN_REQUEST_TOKEN holds a line break");
+    size_t ulen = strlen(base) + sizeof "&audience=" OIDC_AUDIENCE;
+    size_t alen = strlen(bearer) + sizeof "Bearer ";
+    if (!(url = malloc(ulen)) || !(auth = malloc(alen))) {
+        cred_fail(err, "out of memory");
+        goto out;
+    }
+    snprintf(url, ulen, "%s%caudience=%s", base, strchr(base, '?') ? '&' : '?', OIDC_AUDIENCE);
+    snprintf(auth, alen, "Bearer %s", bearer);
+    url_origin(url, origin, sizeof origin);
+    struct dr_http_header headers[2] = {{"Authorization", auth}, {"Accept", "application/json"}};
+    struct fetch f = {"GET", url, headers, 2, 5000, 15000, 3, 1};
+    if (fetch(&f, &resp) != 0) {
+        cred_fail(err, "no answer from GitHub's OIDC token service %s: %s", origin, resp.error);
+        goto out;
+    }
+    if (resp.status != 200) {
+        cred_fail(err,
+                  "GitHub's OIDC token service answered HTTP %ld (the job needs `permissions: "
+                  "id-token: write`)",
+                  resp.status);
+        goto out;
+    }
+    doc = cJSON_ParseWithLength(resp.body, resp.body_len);
+    if (!(value = json_str(doc, "value")) || !*value) {
+        cred_fail(err, "GitHub's OIDC token service answered without a token");
+        goto out;
+    }
+    if (!(*token = strdup(value))) {
+        cred_fail(err, "out of memory");
+        goto out;
+    }
+    rc = FOUND;
+out:
+    json_wipe_delete(doc);
+    response_wipe_free(&resp);
+    dr_creds_free_secret(auth);
+    free(url);
+    return rc;
+}
+
+/* AssumeRoleWithWebIdentity with `token`, sent where the chain's STS calls go. */
+static int web_identity(const struct dr_creds_ctx *ctx, const struct dr_creds_role *role,
+                        const char *token, const char *provider, struct dr_aws_credentials *out,
+                        struct dr_aws_error *err)
+{
+    struct dr_aws_client *sts = NULL;
+    struct dr_sts_role_params p = {.role_arn = role->role_arn,
+                                   .session_name = role->session_name,
+                                   .duration_seconds = role->duration_seconds,
+                                   .web_identity_token = token};
+    if (!ctx->client || dr_aws_client_derive(ctx->client, NULL, &sts) != 0)
+        return cred_fail(err, "cannot make an STS client");
+    int rc = dr_sts_assume_role_with_web_identity(sts, &p, out, err);
+    dr_aws_client_free(sts);
+    if (rc != 0)
+        return FAILED;
+    snprintf(out->provider, sizeof out->provider, "%s", provider);
+    return FOUND;
+}
+
+/* Web identity from a token file. */
+static int web_identity_file(const struct dr_creds_ctx *ctx, const struct dr_creds_role *role,
+                             const char *file, const char *what, struct dr_aws_credentials *out,
+                             struct dr_aws_error *err)
+{
+    char *token = NULL;
+    if (read_secret_file(file, DR_CREDS_TOKEN_MAX, &token) != 0)
+        return cred_fail(err, "cannot read %s %.300s: %s", what, file, strerror(errno));
+    int rc = web_identity(ctx, role, token, "web-identity", out, err);
+    dr_creds_free_secret(token);
+    return rc;
+}
+
+static int web_identity_github(const struct dr_creds_ctx *ctx, const struct dr_creds_role *role,
+                               struct dr_aws_credentials *out, struct dr_aws_error *err)
+{
+    char *token = NULL;
+    if (github_token(ctx, &token, err) != FOUND)
+        return FAILED;
+    int rc = web_identity(ctx, role, token, "github-oidc", out, err);
+    dr_creds_free_secret(token);
+    return rc;
+}
+
+/* Runs credential_process through /bin/sh -c, as the SDKs do on POSIX, so
+ * quoting and pipes in the setting work; stderr goes to the user. */
+static int run_process(const char *profile, const char *command, struct dr_aws_credentials *out,
+                       struct dr_aws_error *err)
+{
+    char sh[] = "/bin/sh", dash_c[] = "-c", msg[256];
+    char *cmd = strdup(command);
+    char *argv[] = {sh, dash_c, cmd, NULL};
+    struct dr_proc_opts o = {.argv = argv, .capture = 1};
+    struct dr_proc_result r = {0};
+    int rc = FAILED;
+    if (!cmd)
+        return cred_fail(err, "out of memory");
+    if (dr_proc_run(&o, &r, msg, sizeof msg) != 0) {
+        cred_fail(err, "profile '%s': credential_process could not run: %s", profile, msg);
+    } else if (r.interrupted) {
+        cred_fail(err, "profile '%s': credential_process was interrupted", profile);
+    } else if (r.exit_code != 0) {
+        cred_fail(err, "profile '%s': credential_process exited with status %d", profile,
+                  r.exit_code);
+    } else if (r.out_len > DR_CREDS_PROCESS_MAX) {
+        cred_fail(err, "profile '%s': credential_process printed more than %u bytes", profile,
+                  DR_CREDS_PROCESS_MAX);
+    } else if (dr_creds_process_parse(r.out, r.out_len, out, msg, sizeof msg) != 0) {
+        cred_fail(err, "profile '%s': credential_process %s", profile, msg);
+    } else {
+        snprintf(out->provider, sizeof out->provider, "process");
+        rc = FOUND;
+    }
+    if (r.out) {
+        dr_creds_wipe(r.out, r.out_len);
+        free(r.out);
+    }
+    free(cmd);
+    return rc;
+}
+
+/* Assumes plan's roles in turn, starting from *cur (replaced each time). */
+static int assume_roles(const struct dr_creds_ctx *ctx, const struct dr_creds_plan *plan,
+                        struct dr_aws_credentials *cur, struct dr_aws_error *err)
+{
+    for (size_t i = 0; i < plan->nroles; i++) {
+        const struct dr_creds_role *r = &plan->roles[i];
+        struct dr_aws_credentials next;
+        struct dr_aws_client *sts = NULL;
+        const char *d = r->duration_seconds;
+        if (d && (strspn(d, "0123456789") != strlen(d) || strlen(d) > 6))
+            return cred_fail(err, "profile '%s': duration_seconds '%.32s' is not a number",
+                             r->profile, d);
+        struct dr_sts_role_params p = {.role_arn = r->role_arn,
+                                       .session_name = r->session_name,
+                                       .external_id = r->external_id,
+                                       .duration_seconds = d};
+        if (!ctx->client || dr_aws_client_derive(ctx->client, cur, &sts) != 0)
+            return cred_fail(err, "cannot make an STS client");
+        int rc = dr_sts_assume_role(sts, &p, &next, err);
+        dr_aws_client_free(sts);
+        if (rc != 0)
+            return FAILED;
+        dr_aws_credentials_free(cur);
+        *cur = next;
+    }
+    return FOUND;
+}
+
+/* A named credential_source of a role profile. */
+static int run_source(const struct dr_creds_ctx *ctx, const struct dr_creds_plan *plan,
+                      struct dr_aws_credentials *out, struct dr_aws_error *err)
+{
+    char why[512] = "";
+    int rc;
+    switch (plan->source) {
+    case DR_CREDS_SOURCE_ENVIRONMENT:
+        if ((rc = provider_env(ctx, out, err)) == SKIPPED)
+            return cred_fail(err,
+                             "profile '%s' has credential_source = Environment, but "
+                             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set",
+                             plan->base_profile);
+        return rc;
+    case DR_CREDS_SOURCE_EC2:
+        if ((rc = provider_imds(ctx, why, sizeof why, out, err)) == SKIPPED)
+            return cred_fail(err, "profile '%s' has credential_source = Ec2InstanceMetadata: %s",
+                             plan->base_profile, why);
+        return rc;
+    case DR_CREDS_SOURCE_ECS:
+        if ((rc = provider_ecs(ctx, why, sizeof why, out, err)) == SKIPPED)
+            return cred_fail(err, "profile '%s' has credential_source = EcsContainer: %s",
+                             plan->base_profile, why);
+        return rc;
+    }
+    return cred_fail(err, "unknown credential_source");
+}
+
+/* Runs a profile's plan: its base credentials, then its roles. */
+static int run_plan(const struct dr_creds_ctx *ctx, const struct dr_creds_plan *plan,
+                    struct dr_aws_credentials *out, struct dr_aws_error *err)
+{
+    struct dr_aws_credentials cur = {0};
+    int rc = FAILED;
+    switch (plan->base) {
+    case DR_CREDS_BASE_STATIC:
+        if (creds_copy(&cur, plan->access_key_id, plan->secret_access_key, plan->session_token,
+                       0) != 0)
+            return cred_fail(err, "out of memory");
+        rc = FOUND;
+        break;
+    case DR_CREDS_BASE_SOURCE:
+        rc = run_source(ctx, plan, &cur, err);
+        break;
+    case DR_CREDS_BASE_WEB_IDENTITY:
+        rc = web_identity_file(ctx, &plan->identity, plan->token_file, "web_identity_token_file",
+                               &cur, err);
+        break;
+    case DR_CREDS_BASE_GITHUB_OIDC:
+        rc = web_identity_github(ctx, &plan->identity, &cur, err);
+        break;
+    case DR_CREDS_BASE_PROCESS:
+        rc = run_process(plan->base_profile, plan->command, &cur, err);
+        break;
+    case DR_CREDS_BASE_SSO:
+        return cred_fail(err,
+                         "profile '%s' signs in through IAM Identity Center (SSO), which dbtrun "
+                         "does not do; run `aws sso login --profile %s` and use a profile with "
+                         "credential_process = aws configure export-credentials --profile %s "
+                         "--format process",
+                         plan->base_profile, plan->base_profile, plan->base_profile);
+    }
+    if (rc != FOUND)
+        goto out;
+    if ((rc = assume_roles(ctx, plan, &cur, err)) != FOUND)
+        goto out;
+    if (plan->nroles > 0) {
+        const char *arn = plan->roles[plan->nroles - 1].role_arn;
+        const char *slash = strrchr(arn, '/');
+        int n = snprintf(cur.provider, sizeof cur.provider, "assume-role:%s via profile:%s", arn,
+                         ctx->profile);
+        if (n < 0 || (size_t)n >= sizeof cur.provider) /* too long: the role's name will do */
+            snprintf(cur.provider, sizeof cur.provider, "assume-role:%s via profile:%s",
+                     slash ? slash + 1 : arn, ctx->profile);
+    } else if (plan->base == DR_CREDS_BASE_STATIC) {
+        snprintf(cur.provider, sizeof cur.provider, "profile:%s", ctx->profile);
+    }
+    *out = cur;
+    memset(&cur, 0, sizeof cur);
+out:
+    dr_aws_credentials_free(&cur);
+    return rc;
+}
+
+static int provider_profile(const struct dr_creds_ctx *ctx, char *tried, size_t tlen,
+                            struct dr_aws_credentials *out, struct dr_aws_error *err)
+{
+    struct dr_creds_plan plan;
+    char msg[512], files[600];
+    const char *cfg = ctx->config_path, *cred = ctx->credentials_path;
+    if (cfg || cred)
+        snprintf(files, sizeof files, "not in %s%s%s", cfg ? cfg : "", cfg && cred ? " or " : "",
+                 cred ? cred : "");
+    else
+        snprintf(files, sizeof files, "no config files: no home folder");
+    switch (
+        dr_creds_plan(ctx->ini, ctx->profile, github_oidc_available(ctx), &plan, msg, sizeof msg)) {
+    case DR_CREDS_PLAN_MISSING:
+        if (ctx->profile_explicit && ctx->files_exist)
+            return cred_fail(err, "profile '%s' not found: %s", ctx->profile, files);
+        note(tried, tlen, "profile '%s' (%s)", ctx->profile, files);
+        return SKIPPED;
+    case DR_CREDS_PLAN_EMPTY:
+        note(tried, tlen, "profile '%s' (no credentials in it)", ctx->profile);
+        return SKIPPED;
+    case DR_CREDS_PLAN_OK:
+        return run_plan(ctx, &plan, out, err);
+    default:
+        return cred_fail(err, "%s", msg);
+    }
+}
+
+/* AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE, or GitHub Actions OIDC. */
+static int provider_web_identity(const struct dr_creds_ctx *ctx, char *tried, size_t tlen,
+                                 struct dr_aws_credentials *out, struct dr_aws_error *err)
+{
+    const char *file = dr_creds_getenv(ctx->env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+    struct dr_creds_role role = {.role_arn = dr_creds_getenv(ctx->env, "AWS_ROLE_ARN"),
+                                 .session_name =
+                                     dr_creds_getenv(ctx->env, "AWS_ROLE_SESSION_NAME")};
+    if (!role.role_arn && !file) {
+        note(tried, tlen, "web identity (AWS_ROLE_ARN not set)");
+        return SKIPPED;
+    }
+    if (!role.role_arn)
+        return cred_fail(err, "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
+    if (file)
+        return web_identity_file(ctx, &role, file, "AWS_WEB_IDENTITY_TOKEN_FILE", out, err);
+    if (github_oidc_available(ctx))
+        return web_identity_github(ctx, &role, out, err);
+    if (is_true(dr_creds_getenv(ctx->env, "GITHUB_ACTIONS")))
+        note(tried, tlen,
+             "web identity (AWS_ROLE_ARN is set, but GitHub gives no OIDC token: the job needs "
+             "`permissions: id-token: write`)");
+    else
+        note(tried, tlen, "web identity (AWS_ROLE_ARN is set, AWS_WEB_IDENTITY_TOKEN_FILE is not)");
+    return SKIPPED;
+}
+
+int dr_creds_resolve(const struct dr_creds_ctx *ctx, struct dr_aws_credentials *out,
+                     struct dr_aws_error *err)
+{
+    char tried[900] = "";
+    int rc;
+    memset(out, 0, sizeof *out);
+    memset(err, 0, sizeof *err);
+    if ((rc = provider_env(ctx, out, err)) != SKIPPED)
+        goto out;
+    note(tried, sizeof tried, "environment (AWS_ACCESS_KEY_ID not set)");
+    if ((rc = provider_profile(ctx, tried, sizeof tried, out, err)) != SKIPPED)
+        goto out;
+    if ((rc = provider_web_identity(ctx, tried, sizeof tried, out, err)) != SKIPPED)
+        goto out;
+    if ((rc = provider_ecs(ctx, tried, sizeof tried, out, err)) != SKIPPED)
+        goto out;
+    if ((rc = provider_imds(ctx, tried, sizeof tried, out, err)) != SKIPPED)
+        goto out;
+    rc = cred_fail(err, "no credentials: checked %s", tried);
+out:
+    if (rc == FOUND && ctx->verbose > 0)
+        fprintf(stderr, "aws: credentials from %s\n", out->provider);
+    else if (rc != FOUND && ctx->verbose > 0 && tried[0])
+        fprintf(stderr, "aws: credentials: checked %s\n", tried);
+    return rc == FOUND ? 0 : -1;
+}

@@ -1,0 +1,494 @@
+"""The credential chain against the scenarios recorded by the AWS SDK for Rust
+(smithy-rs aws-config test data, in ../shared/testdata): each case's
+environment and fake file system, its HTTP traffic (IMDS, ECS, STS) replayed
+by a loopback server, and `dbtrun aws export-credentials` compared with the
+credentials or the error the case expects."""
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from conftest import DBTRUN, ROOT
+
+DATA = Path(
+    os.environ.get("DR_TESTDATA") or ROOT.parent / "shared" / "testdata"
+) / "smithy-rs" / "aws-config-test-data"
+CHAIN = DATA / "default-credential-provider-chain"
+PROFILE = DATA / "profile-provider"
+
+NO_SSO = "IAM Identity Center (SSO) sign-in is not implemented: dbtrun asks users for a credential_process"
+SKIPPED = {
+    "e2e_fips_and_dual_stack_sso": NO_SSO,
+    "sso_assume_role": NO_SSO,
+    "sso_no_token_file": NO_SSO,
+    "sso_server_error": NO_SSO,
+    "sso_credentials": NO_SSO,
+    "sso_override_global_env_url": NO_SSO,
+    "sso_token": NO_SSO,
+}
+
+# Expected failures: what dbtrun's message must say (the cases' own texts are
+# the Rust SDK's wording).
+ERRORS = {
+    "eks_pod_identity_no_token_file": ["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "No such file"],
+    "imds_default_chain_error": ["no credentials: checked", "no IAM role attached"],
+    "imds_disabled": ["no credentials: checked", "IMDS (disabled"],
+    "imds_no_iam_role": ["credential_source = Ec2InstanceMetadata", "no IAM role attached"],
+    "imds_token_fail": ["HTTP 403", "IMDS is disabled"],
+    "profile_overrides_web_identity": ["credential_source = Environment", "AWS_ACCESS_KEY_ID"],
+    "web_identity_source_profile_no_env": [
+        "web_identity_token_file was specified but role_arn was missing"
+    ],
+    "web_identity_token_invalid_jwt": ["InvalidIdentityToken", "No OpenIDConnect provider found"],
+    "credential_process_failure": ["credential_process exited with status 1"],
+    "credential_process_invalid": ["credential_process output is not a JSON object"],
+    "empty_config": ["no credentials: checked", "profile 'default' (not in"],
+    "invalid_config": ["ConfigError"],
+    "invalid_sso_credentials_config": ["IAM Identity Center"],
+}
+
+
+def cases(folder):
+    if not folder.is_dir():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"no test data at {folder}"))]
+    out = []
+    for d in sorted(p for p in folder.iterdir() if p.is_dir()):
+        marks = [pytest.mark.skip(reason=SKIPPED[d.name])] if d.name in SKIPPED else []
+        out.append(pytest.param(d, id=d.name, marks=marks))
+    return out
+
+
+# ---- the recorded traffic ----------------------------------------------------
+
+
+def load_exchanges(case):
+    """The recorded request/response pairs, in the order the requests were made."""
+    events = json.loads((case / "http-traffic.json").read_text())["events"]
+    by_conn, order = {}, []
+    for e in events:
+        a, conn = e["action"], e["connection_id"]
+        if "Request" in a:
+            r = a["Request"]["request"]
+            x = {
+                "method": r["method"],
+                "uri": r["uri"],
+                "headers": {k.lower(): v[0] for k, v in r["headers"].items()},
+                "body": "",
+                "status": None,
+                "resp_headers": {},
+                "resp_body": "",
+            }
+            by_conn[conn] = x
+            order.append(x)
+        elif "Data" in a:
+            data = a["Data"]["data"].get("Utf8", "")
+            if a["Data"]["direction"] == "Request":
+                by_conn[conn]["body"] += data
+            else:
+                by_conn[conn]["resp_body"] += data
+        elif "Response" in a:
+            ok = a["Response"]["response"].get("Ok")
+            if ok:
+                by_conn[conn]["status"] = ok["status"]
+                by_conn[conn]["resp_headers"] = {k.lower(): v[0] for k, v in ok["headers"].items()}
+    return order
+
+
+def origin(uri):
+    u = urlsplit(uri)
+    return f"{u.scheme}://{u.netloc}"
+
+
+def path_of(uri):
+    u = urlsplit(uri)
+    return (u.path or "/") + (f"?{u.query}" if u.query else "")
+
+
+class Replay:
+    """Answers the recorded responses in order; a request that is not the
+    next recorded one (method and path) is answered 404 and remembered."""
+
+    DROP = {"content-length", "connection", "transfer-encoding", "date"}
+
+    def __init__(self, exchanges):
+        self.exchanges = exchanges
+        self.next = 0
+        self.requests = []  # (exchange or None, method, path, headers, body)
+        self.lock = threading.Lock()
+        replay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def answer(self):
+                n = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(n).decode() if n else ""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with replay.lock:
+                    x = None
+                    if replay.next < len(replay.exchanges):
+                        cand = replay.exchanges[replay.next]
+                        if cand["method"] == self.command and path_of(cand["uri"]) == self.path:
+                            x = cand
+                            replay.next += 1
+                    replay.requests.append((x, self.command, self.path, headers, body))
+                if x is None:
+                    status, out_headers, out = 404, {"content-type": "text/plain"}, "unexpected request"
+                else:
+                    status, out_headers, out = x["status"], x["resp_headers"], x["resp_body"]
+                data = out.encode()
+                self.send_response(status)
+                for k, v in out_headers.items():
+                    if k not in Replay.DROP:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ---- a case's world ------------------------------------------------------------
+
+
+def clock_for(case, expected, exchanges):
+    """A forced clock before the credentials expire (recorded ones are old)."""
+    ok = expected.get("Ok") or {}
+    if ok.get("expiry"):
+        t = datetime.datetime.fromtimestamp(ok["expiry"] - 3600, tz=datetime.timezone.utc)
+        return t.strftime("%Y%m%dT%H%M%SZ")
+    for x in exchanges:
+        date = x["resp_headers"].get("date")
+        if date:
+            t = datetime.datetime.strptime(date, "%a, %d %b %Y %H:%M:%S GMT")
+            return t.strftime("%Y%m%dT%H%M%SZ")
+    return None
+
+
+def build_env(case, tmp, server_url, exchanges, profile_only):
+    """The case's environment with its file system under tmp and every
+    recorded host (IMDS, ECS, STS, endpoint overrides) replaced by the
+    loopback server; nothing of the caller's environment but PATH leaks in."""
+    root = tmp / "fs"
+    if (case / "fs").is_dir():
+        shutil.copytree(case / "fs", root)
+    else:
+        root.mkdir()
+    hosts = {origin(x["uri"]) for x in exchanges}
+    hosts |= {"http://169.254.170.2", "http://169.254.170.23", "http://169.254.169.254"}
+
+    def remap(text):
+        for h in sorted(hosts, key=len, reverse=True):
+            text = text.replace(h, server_url)
+        return text
+
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    configured_endpoint = False
+    for k, v in json.loads((case / "env.json").read_text()).items():
+        if (k == "HOME" or k.endswith("_FILE")) and v.startswith("/"):
+            v = str(root) + v
+        if k.startswith("AWS_ENDPOINT_URL"):
+            configured_endpoint = True
+        if k == "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI":
+            # the relative URI's host is fixed (169.254.170.2): ask the loopback server instead
+            k, v = "AWS_CONTAINER_CREDENTIALS_FULL_URI", server_url + v
+        env[k] = remap(v)
+    for f in root.rglob("*"):
+        if f.is_file() and f.name in ("config", "credentials"):
+            text = remap(f.read_text())
+            text = "\n".join(
+                line.split("=", 1)[0] + "= " + str(root) + line.split("=", 1)[1].strip()
+                if line.strip().startswith("web_identity_token_file") else line
+                for line in text.split("\n")
+            )
+            configured_endpoint |= "endpoint_url" in text
+            f.write_text(text)
+    env.setdefault("AWS_EC2_METADATA_SERVICE_ENDPOINT", server_url)
+    if not configured_endpoint:
+        env["AWS_ENDPOINT_URL_STS"] = server_url
+    env["DBTRUN_TEST_NO_BACKOFF"] = "1"
+    if profile_only:
+        # these cases test the profile provider alone: leave out the others
+        env.pop("AWS_ACCESS_KEY_ID", None)
+        env.pop("AWS_SECRET_ACCESS_KEY", None)
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+    return env, root
+
+
+def export_credentials(env, cwd):
+    return subprocess.run(
+        [DBTRUN, "aws", "export-credentials"],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=60,
+    )
+
+
+def parse_time(s):
+    return int(datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp())
+
+
+@pytest.fixture(scope="module")
+def has_export_credentials(tmp_path_factory):
+    """Skips while the binary has no `aws export-credentials` (a usage error,
+    status 2); once it has one, it must work for plain environment keys."""
+    d = tmp_path_factory.mktemp("probe")
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_ACCESS_KEY_ID": "AKIDPROBE",
+           "AWS_SECRET_ACCESS_KEY": "probe", "HOME": str(d)}
+    r = export_credentials(env, d)
+    if r.returncode == 2:
+        pytest.skip(f"{DBTRUN} has no `aws export-credentials` yet: {r.stderr.strip()[:200]}")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"Version": 1, "AccessKeyId": "AKIDPROBE",
+                                    "SecretAccessKey": "probe"}
+
+
+def creds_in(body):
+    """(AccessKeyId, session token) in a recorded ECS/IMDS (JSON) or STS (XML)
+    answer, or None."""
+    try:
+        doc = json.loads(body)
+        if isinstance(doc, dict) and "AccessKeyId" in doc:
+            return doc["AccessKeyId"], doc.get("Token")
+    except ValueError:
+        pass
+    m = re.search(r"<AccessKeyId>(.*?)</AccessKeyId>", body)
+    t = re.search(r"<SessionToken>(.*?)</SessionToken>", body)
+    return (m.group(1), t.group(1) if t else None) if m else None
+
+
+def check_requests(replay, env, root):
+    """What the chain sent: the recorded requests, in order, and the parts
+    of them that prove it used the right inputs. A signed STS call must use
+    the credentials the step before it answered (some recordings were
+    spliced together, so their own headers do not always agree)."""
+    unexpected = [(m, p) for x, m, p, _, _ in replay.requests if x is None]
+    assert not unexpected, f"requests not in the recording: {unexpected}"
+    previous = None
+    for x, method, path, headers, body in replay.requests:
+        want = dict(x["headers"])
+        if previous and "authorization" in want:
+            want["authorization"] = f"Credential={previous[0]}/"
+            if previous[1]:
+                want["x-amz-security-token"] = previous[1]
+        for h in ("x-aws-ec2-metadata-token", "x-aws-ec2-metadata-token-ttl-seconds",
+                  "x-amz-security-token"):
+            if h in want:
+                assert headers.get(h) == want[h], f"{method} {path}: header {h}"
+        if "Credential=" in want.get("authorization", ""):
+            key = want["authorization"].split("Credential=")[1].split("/")[0]
+            assert f"Credential={key}/" in headers.get("authorization", ""), f"{path}: signing key"
+        if method == "POST":
+            sent, recorded = parse_qs(body), parse_qs(x["body"])
+            assert sent["Action"] == recorded["Action"]
+            assert sent.get("RoleArn") and sent.get("RoleSessionName")
+            if "WebIdentityToken" in recorded:
+                token_file = env.get("AWS_WEB_IDENTITY_TOKEN_FILE") or str(root / "token.jwt")
+                assert sent["WebIdentityToken"] == [Path(token_file).read_text().strip()]
+                assert "authorization" not in headers, "AssumeRoleWithWebIdentity must be unsigned"
+        if env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") and "169.254.170" in x["uri"]:
+            token = Path(env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]).read_text().strip()
+            assert headers.get("authorization") == token
+        previous = creds_in(x["resp_body"]) or previous
+
+
+def run_case(case, tmp_path, profile_only):
+    expected = json.loads((case / "test-case.json").read_text())["result"]
+    exchanges = load_exchanges(case)
+    with Replay(exchanges) as replay:
+        env, root = build_env(case, tmp_path, replay.url, exchanges, profile_only)
+        clock = clock_for(case, expected, exchanges)
+        if clock:
+            env["DBTRUN_TEST_CLOCK"] = clock
+        r = export_credentials(env, tmp_path)
+    if "Ok" in expected:
+        want = expected["Ok"]
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        assert got["Version"] == 1
+        assert got["AccessKeyId"] == want["access_key_id"]
+        assert got["SecretAccessKey"] == want["secret_access_key"]
+        assert got.get("SessionToken") == want.get("session_token")
+        if "expiry" in want:
+            assert parse_time(got["Expiration"]) == want["expiry"]
+        else:
+            assert "Expiration" not in got
+        assert replay.next == len(exchanges), "not every recorded request was made"
+    else:
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert r.stdout == ""
+        for words in ERRORS[case.name]:
+            assert words in r.stderr
+    check_requests(replay, env, root)
+    # never a secret in the messages
+    for x in exchanges:
+        for secret in ("secretkeycorrect", "SECRETKEYTEST", "TESTSECRETKEY", "testsecret"):
+            if secret in x["resp_body"]:
+                assert secret not in r.stderr
+
+
+@pytest.mark.parametrize("case", cases(CHAIN))
+def test_default_chain(case, tmp_path, has_export_credentials):
+    run_case(case, tmp_path, profile_only=False)
+
+
+@pytest.mark.parametrize("case", cases(PROFILE))
+def test_profile_provider(case, tmp_path, has_export_credentials):
+    run_case(case, tmp_path, profile_only=True)
+
+
+# ---- scenarios the recordings do not cover ---------------------------------------
+
+
+def scripted(method, path, status, body, ctype="text/xml"):
+    return {"method": method, "uri": "http://replay" + path, "headers": {}, "body": "",
+            "status": status, "resp_headers": {"content-type": ctype}, "resp_body": body}
+
+
+def sts_answer(action, akid, secret, token, expiration="2030-01-01T01:00:00Z"):
+    return scripted("POST", "/", 200, (
+        f'<{action}Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><{action}Result>'
+        f"<Credentials><AccessKeyId>{akid}</AccessKeyId><SecretAccessKey>{secret}</SecretAccessKey>"
+        f"<SessionToken>{token}</SessionToken><Expiration>{expiration}</Expiration></Credentials>"
+        f"</{action}Result></{action}Response>"))
+
+
+def run_scripted(tmp_path, exchanges, env, config=None):
+    """Runs export-credentials against a loopback server answering
+    `exchanges`, with a fresh home (holding `config`) and only `env`."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    if config is not None:
+        (home / ".aws" / "config").write_text(config)
+    with Replay(exchanges) as replay:
+        full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+                "AWS_EC2_METADATA_DISABLED": "true", "AWS_ENDPOINT_URL_STS": replay.url,
+                "DBTRUN_TEST_CLOCK": "20300101T000000Z", "DBTRUN_TEST_NO_BACKOFF": "1"}
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if k in os.environ:
+                full[k] = os.environ[k]
+        full.update({k: v.replace("{server}", replay.url) for k, v in env.items()})
+        r = export_credentials(full, tmp_path)
+    return r, replay
+
+
+ROLE = "arn:aws:iam::123456789012:role/ci"
+
+
+def test_github_actions_oidc_with_role_from_environment(tmp_path, has_export_credentials):
+    exchanges = [
+        scripted("GET", "/_apis/token?api-version=2.0&audience=sts.amazonaws.com", 200,
+                 '{"count": 1, "value": "eyJ.github.jwt"}', "application/json"),
+        sts_answer("AssumeRoleWithWebIdentity", "ASIAGH", "ghsecret", "ghtoken"),
+    ]
+    r, replay = run_scripted(tmp_path, exchanges, {
+        "AWS_ROLE_ARN": ROLE,
+        "AWS_ROLE_SESSION_NAME": "run-42",
+        "ACTIONS_ID_TOKEN_REQUEST_URL": "{server}/_apis/token?api-version=2.0",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "ghs-request-secret",
+    })
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert (got["AccessKeyId"], got["SessionToken"]) == ("ASIAGH", "ghtoken")
+    assert parse_time(got["Expiration"]) == 1893459600
+    assert [x is not None for x, *_ in replay.requests] == [True, True]
+    assert replay.requests[0][3]["authorization"] == "Bearer ghs-request-secret"
+    form = parse_qs(replay.requests[1][4])
+    assert form["Action"] == ["AssumeRoleWithWebIdentity"]
+    assert form["RoleArn"] == [ROLE] and form["RoleSessionName"] == ["run-42"]
+    assert form["WebIdentityToken"] == ["eyJ.github.jwt"]
+    assert "authorization" not in replay.requests[1][3]
+    assert "ghs-request-secret" not in r.stderr
+
+
+def test_github_actions_oidc_with_role_from_profile(tmp_path, has_export_credentials):
+    exchanges = [
+        scripted("GET", "/token?audience=sts.amazonaws.com", 200, '{"value": "jwt2"}',
+                 "application/json"),
+        sts_answer("AssumeRoleWithWebIdentity", "ASIAPROF", "s", "t"),
+    ]
+    r, replay = run_scripted(tmp_path, exchanges, {
+        "ACTIONS_ID_TOKEN_REQUEST_URL": "{server}/token",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "req",
+    }, config=f"[default]\nregion = eu-west-1\nrole_arn = {ROLE}\n")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["AccessKeyId"] == "ASIAPROF"
+    assert parse_qs(replay.requests[1][4])["WebIdentityToken"] == ["jwt2"]
+
+
+def test_github_actions_without_id_token_permission(tmp_path, has_export_credentials):
+    r, replay = run_scripted(tmp_path, [], {"AWS_ROLE_ARN": ROLE, "GITHUB_ACTIONS": "true"})
+    assert r.returncode == 1
+    assert "no credentials: checked" in r.stderr
+    assert "id-token: write" in r.stderr
+    assert replay.requests == []
+
+
+def test_credential_process_then_assume_role(tmp_path, has_export_credentials):
+    process = ("printf '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", "
+               "\"SecretAccessKey\": \"sp\", \"SessionToken\": \"tp\"}'")
+    config = (f"[default]\nrole_arn = {ROLE}\nsource_profile = base\nexternal_id = ext-1\n"
+              f"duration_seconds = 900\nrole_session_name = my-session\n"
+              f"[profile base]\ncredential_process = {process}\n")
+    r, replay = run_scripted(tmp_path, [sts_answer("AssumeRole", "ASIAROLE", "rs", "rt")], {},
+                             config=config)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["AccessKeyId"] == "ASIAROLE"
+    _, method, path, headers, body = replay.requests[0]
+    assert "Credential=AKIDPROC/" in headers["authorization"]
+    assert "/sts/aws4_request" in headers["authorization"]
+    assert headers["x-amz-security-token"] == "tp"
+    form = parse_qs(body)
+    assert form["Action"] == ["AssumeRole"] and form["RoleArn"] == [ROLE]
+    assert form["ExternalId"] == ["ext-1"] and form["DurationSeconds"] == ["900"]
+    assert form["RoleSessionName"] == ["my-session"]
+
+
+def test_assume_role_refused_names_role_and_code(tmp_path, has_export_credentials):
+    denied = scripted("POST", "/", 403, (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+        "<Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform "
+        "sts:AssumeRole</Message></Error><RequestId>req-1</RequestId></ErrorResponse>"))
+    config = (f"[profile dev]\nrole_arn = {ROLE}\nsource_profile = keys\n"
+              "[profile keys]\naws_access_key_id = AKIDKEYS\naws_secret_access_key = topsecret\n")
+    r, _ = run_scripted(tmp_path, [denied], {"AWS_PROFILE": "dev"}, config=config)
+    assert r.returncode == 1
+    assert "AssumeRole" in r.stderr and ROLE in r.stderr
+    assert "AccessDenied" in r.stderr and "req-1" in r.stderr
+    assert "topsecret" not in r.stderr
+
+
+def test_named_profile_missing_from_existing_files(tmp_path, has_export_credentials):
+    r, replay = run_scripted(tmp_path, [], {"AWS_PROFILE": "typo"},
+                             config="[profile real]\nregion = eu-west-1\n")
+    assert r.returncode == 1
+    assert "profile 'typo' not found" in r.stderr
+    assert replay.requests == []
