@@ -1,0 +1,211 @@
+/* s3: Amazon S3 over dr_aws_send — object get/put/head/delete, multipart
+ * uploads, ListObjectsV2, DeleteObjects, presigned URLs — and the pure pieces
+ * they stand on (s3:// URLs, addressing, content types, ETags, XML pages,
+ * safe local paths), exposed for tests. Knows nothing of Lua or the CLI. */
+#ifndef DR_S3_H
+#define DR_S3_H
+
+#include "dbtrun/aws.h"
+
+#include <stddef.h>
+#include <time.h>
+
+#define DR_S3_KEY_MAX 1024                    /* S3's own limit on a key, in bytes */
+#define DR_S3_PART_SIZE (8LL << 20)           /* multipart part size */
+#define DR_S3_MULTIPART_THRESHOLD (8LL << 20) /* files this big go multipart (as aws CLI) */
+#define DR_S3_MAX_PARTS 10000                 /* S3's limit */
+#define DR_S3_DELETE_BATCH 1000               /* keys per DeleteObjects request */
+#define DR_S3_LIST_MAX 10000000               /* cap on keys one listing collects */
+#define DR_S3_ETAG_XATTR "user.dbtrun.etag"   /* where a download records its ETag */
+
+/* ---- pure helpers --------------------------------------------------------- */
+
+/* "s3://bucket/key" split into parts, both owned (free with dr_s3_url_free). */
+struct dr_s3_url {
+    char *bucket;
+    char *key; /* "" when the URL names the bucket only */
+};
+
+/* Parses `url`. 0, or -1 when it is not s3://, the bucket is empty, or the
+ * key is longer than DR_S3_KEY_MAX. *out is left empty on failure. */
+int dr_s3_url_parse(const char *url, struct dr_s3_url *out);
+void dr_s3_url_free(struct dr_s3_url *u);
+
+/* Where a request for bucket/key goes. `endpoint` is dr_aws_endpoint("s3")
+ * (scheme://host[:port]); `custom` says it was overridden. Virtual-hosted
+ * style (scheme://bucket.host, path "/key") for AWS endpoints and DNS-safe
+ * bucket names without dots; path style ("/bucket/key") for custom
+ * endpoints and other names. The key is percent-encoded once ('/' kept);
+ * key may be "" or NULL (bucket-level requests: path "/" or "/bucket/").
+ * *base_url and *path are owned by the caller. 0, or -1 out of memory. */
+int dr_s3_address(const char *endpoint, int custom, const char *bucket, const char *key,
+                  char **base_url, char **path);
+
+/* Content-Type for a file name, from its extension (case-insensitive), as
+ * the aws CLI's mimetypes table gives it; "binary/octet-stream" when unknown.
+ * Static string. */
+const char *dr_s3_content_type(const char *name);
+
+/* ETag helpers. S3 quotes ETags; dr_s3_etag_strip copies without quotes (at
+ * most outlen-1 bytes). A multipart ETag is "<md5 of md5s>-<parts>". */
+void dr_s3_etag_strip(const char *etag, char *out, size_t outlen);
+int dr_s3_etag_is_multipart(const char *etag);
+
+/* 1 when `etag` (quoted or not) is the single-part ETag of content whose MD5
+ * is md5_hex (lowercase hex); 0 otherwise, including multipart ETags. */
+int dr_s3_etag_matches_md5(const char *etag, const char *md5_hex);
+
+/* The multipart ETag S3 computes: MD5 over the parts' binary MD5s, hex, then
+ * "-<nparts>". md5s holds nparts*16 bytes; out gets at most outlen-1 bytes.
+ * 0, or -1 when libcrypto is unavailable. */
+int dr_s3_multipart_etag(const unsigned char *md5s, size_t nparts, char *out, size_t outlen);
+
+/* The ETag S3 gives the file at `path` when dr_s3_put uploads it with parts
+ * of `part_size` bytes (0: DR_S3_PART_SIZE) from DR_S3_MULTIPART_THRESHOLD
+ * on: the MD5 hex, or the multipart form. out needs 48 bytes. 0, or -1 with
+ * errno. */
+int dr_s3_file_etag(const char *path, long long part_size, char *out, size_t outlen);
+
+/* MD5 of `len` bytes of the file at `offset` (len < 0: to the end), as hex
+ * (33 bytes with NUL) and/or base64 (25 bytes with NUL); either may be NULL.
+ * sha256_hex (65 bytes), when not NULL, gets the SHA-256 of the same bytes
+ * from the same read. 0, or -1 with errno (EIO when libcrypto fails). */
+int dr_s3_hash_file(const char *path, long long offset, long long len, char *md5_hex, char *md5_b64,
+                    char *sha256_hex);
+
+/* The same over a memory buffer. 0, or -1 when libcrypto fails. */
+int dr_s3_md5_mem(const void *data, size_t len, char *md5_hex, char *md5_b64);
+
+/* Joins `rel` (an S3 key below a prefix) onto the local folder `root`,
+ * refusing what could land outside it: an empty key, an absolute key, a
+ * ".." segment, a trailing '/', a NUL-free key longer than DR_S3_KEY_MAX.
+ * *out is owned by the caller. 0, or -1 (refused or out of memory). */
+int dr_s3_local_path(const char *root, const char *rel, char **out);
+
+/* Parses S3 times: ISO 8601 ("2024-01-02T03:04:05.000Z", fraction optional)
+ * and RFC 7231 ("Tue, 02 Jan 2024 03:04:05 GMT"). 0, or -1. */
+int dr_s3_parse_time(const char *s, time_t *t);
+
+/* An object as a listing or HEAD describes it. Strings owned by the holder. */
+struct dr_s3_object {
+    char *key;
+    long long size;
+    time_t last_modified;
+    char *etag; /* without quotes; may be NULL */
+};
+
+/* One ListObjectsV2 response page. */
+struct dr_s3_list_page {
+    struct dr_s3_object *objects; /* owned */
+    size_t nobjects;
+    char **prefixes; /* CommonPrefixes, owned */
+    size_t nprefixes;
+    int truncated;
+    char *next_token; /* NextContinuationToken, owned, NULL when none */
+};
+
+/* Parses a ListObjectsV2 XML body into *page (free with
+ * dr_s3_list_page_free, also after failure). 0, or -1 with a message. */
+int dr_s3_list_page_parse(const char *xml, size_t len, struct dr_s3_list_page *page, char *err,
+                          size_t errlen);
+void dr_s3_list_page_free(struct dr_s3_list_page *page);
+
+/* Text of the first element named `name` anywhere in an XML body (e.g.
+ * "UploadId"); *out owned by the caller, NULL when absent. 0, or -1 when the
+ * XML is malformed or memory runs out. */
+int dr_s3_xml_find(const char *xml, size_t len, const char *name, char **out);
+
+/* ---- operations ----------------------------------------------------------- */
+
+/* What a GET/HEAD/PUT learnt about the object. */
+struct dr_s3_info {
+    long long size;
+    time_t last_modified; /* 0 when not known */
+    char etag[128];       /* without quotes */
+    char content_type[128];
+    int not_modified; /* GET: 304, the local file was kept */
+};
+
+struct dr_s3_get_opts {
+    /* Conditional GET: send If-None-Match with this ETag. DR_S3_ETAG_AUTO
+     * ("auto") uses the ETag recorded on the existing file (xattr, valid only
+     * while its size and mtime are unchanged) or else the file's MD5, which
+     * is the ETag of single-part objects. NULL: unconditional. */
+    const char *if_none_match;
+    int keep_mtime; /* 0: set the file's mtime to the object's LastModified */
+};
+#define DR_S3_ETAG_AUTO "auto"
+
+/* Downloads bucket/key into `path`: the body streams into a temporary file
+ * in the same folder (mode 0666 less the umask), is checked against
+ * Content-Length, and is renamed over `path` only when complete — a failure
+ * leaves the old file as it was and removes the temporary one. Records the
+ * ETag in the DR_S3_ETAG_XATTR attribute when the file system allows.
+ * `path`'s folder must exist. info may be NULL. 0, or -1 with err. */
+int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
+              const struct dr_s3_get_opts *o, struct dr_s3_info *info, struct dr_aws_error *err);
+
+/* HeadObject. 0 with *info, or -1 with err (code "NotFound" for 404). */
+int dr_s3_head(struct dr_aws_client *c, const char *bucket, const char *key,
+               struct dr_s3_info *info, struct dr_aws_error *err);
+
+struct dr_s3_put_opts {
+    const char *content_type;      /* NULL: dr_s3_content_type(path) */
+    long long multipart_threshold; /* 0: DR_S3_MULTIPART_THRESHOLD */
+    long long part_size;           /* 0: DR_S3_PART_SIZE (min 5 MiB) */
+    int jobs;                      /* parts in flight at once; 0: 8 */
+};
+
+/* Uploads the file at `path` to bucket/key: one PutObject with Content-MD5
+ * below the threshold, else a multipart upload whose parts each carry
+ * Content-MD5, aborted (no parts left behind) when any step fails. info
+ * (may be NULL) gets the size and ETag. 0, or -1 with err. */
+int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
+              const struct dr_s3_put_opts *o, struct dr_s3_info *info, struct dr_aws_error *err);
+
+/* DeleteObject (a missing key is not an error, as in S3). 0, or -1. */
+int dr_s3_delete(struct dr_aws_client *c, const char *bucket, const char *key,
+                 struct dr_aws_error *err);
+
+/* DeleteObjects in batches of DR_S3_DELETE_BATCH (quiet mode, Content-MD5).
+ * *ndeleted (may be NULL) counts keys deleted before any failure. A key S3
+ * refuses fails the call with that key's code. 0, or -1 with err. */
+int dr_s3_delete_many(struct dr_aws_client *c, const char *bucket, const char *const *keys,
+                      size_t nkeys, size_t *ndeleted, struct dr_aws_error *err);
+
+/* Called once per object and once per common prefix (obj NULL then) of a
+ * listing, in S3's order. A non-zero return stops the listing, which then
+ * returns that value without touching err. Pointers are valid during the
+ * call only. */
+typedef int (*dr_s3_list_fn)(void *ctx, const struct dr_s3_object *obj, const char *prefix);
+
+/* ListObjectsV2 over all pages under `prefix` (NULL or "" for all),
+ * grouping at `delimiter` (NULL for none). 0, the callback's non-zero
+ * value, or -1 with err. */
+int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
+               const char *delimiter, dr_s3_list_fn fn, void *ctx, struct dr_aws_error *err);
+
+/* Called once per bucket of ListBuckets: its name and creation time. */
+typedef int (*dr_s3_bucket_fn)(void *ctx, const char *name, time_t created);
+
+/* Parses a ListBuckets XML body, calling fn per bucket in order. 0, fn's
+ * non-zero value, or -1 with a message (malformed XML). */
+int dr_s3_buckets_parse(const char *xml, size_t len, dr_s3_bucket_fn fn, void *ctx, char *err,
+                        size_t errlen);
+
+/* ListBuckets. 0, fn's non-zero value, or -1 with err. */
+int dr_s3_list_buckets(struct dr_aws_client *c, dr_s3_bucket_fn fn, void *ctx,
+                       struct dr_aws_error *err);
+
+/* A presigned GET URL for bucket/key valid `expires` seconds (1..604800).
+ * *url owned by the caller. 0, or -1 with err. */
+int dr_s3_presign(struct dr_aws_client *c, const char *bucket, const char *key, unsigned expires,
+                  char **url, struct dr_aws_error *err);
+
+/* Runs fn(ctx, i) for i in 0..n-1 on up to `jobs` threads (1: in the
+ * calling thread, in order). Stops handing out work after the first
+ * non-zero return and returns it (0 when all succeed); running calls finish.
+ * Used for parallel transfers on top of the synchronous dr_aws_send. */
+int dr_s3_parallel(size_t n, int jobs, int (*fn)(void *ctx, size_t i), void *ctx);
+
+#endif

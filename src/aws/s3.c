@@ -1,0 +1,1387 @@
+/* s3: S3 operations over dr_aws_send (one synchronous exchange each; the
+ * parallelism of multipart parts and of sync comes from dr_s3_parallel's
+ * threads), and the pure helpers they need. XML through xml.h; MD5, SHA-256
+ * and base64 through libcrypto (dl.h). No Lua, no CLI, no global state. */
+#include "dbtrun/s3.h"
+#include "dbtrun/dl.h"
+#include "dbtrun/sigv4.h"
+#include "dbtrun/xml.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define TARGET_MAX 512
+
+/* ---- small helpers -------------------------------------------------------- */
+
+/* "s3://bucket/key" for error messages. */
+static void make_target(char *out, size_t len, const char *bucket, const char *key)
+{
+    snprintf(out, len, "s3://%s/%s", bucket, key ? key : "");
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* printf into a new string (caller frees), NULL when out of memory. */
+static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *str_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *p = malloc((size_t)n + 1);
+    if (!p)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+static int crypto_ready(void)
+{
+    char msg[160];
+    return dr_dl_crypto(msg, sizeof msg);
+}
+
+static void to_hex(const unsigned char *bin, size_t n, char *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = digits[bin[i] >> 4];
+        hex[2 * i + 1] = digits[bin[i] & 15];
+    }
+    hex[2 * n] = '\0';
+}
+
+/* ---- URLs and addressing -------------------------------------------------- */
+
+int dr_s3_url_parse(const char *url, struct dr_s3_url *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!url || strncmp(url, "s3://", 5) != 0)
+        return -1;
+    const char *b = url + 5, *slash = strchr(b, '/');
+    size_t blen = slash ? (size_t)(slash - b) : strlen(b);
+    const char *key = slash ? slash + 1 : "";
+    if (blen == 0 || strlen(key) > DR_S3_KEY_MAX)
+        return -1;
+    out->bucket = dup_n(b, blen);
+    out->key = strdup(key);
+    if (!out->bucket || !out->key) {
+        dr_s3_url_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void dr_s3_url_free(struct dr_s3_url *u)
+{
+    free(u->bucket);
+    free(u->key);
+    u->bucket = u->key = NULL;
+}
+
+/* A bucket name usable as a TLS-safe host label: 3-63 of [a-z0-9-], starting
+ * and ending with a letter or digit (dots would break the wildcard cert). */
+static int dns_safe_bucket(const char *b)
+{
+    size_t n = strlen(b);
+    if (n < 3 || n > 63 || b[0] == '-' || b[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') || b[i] == '-'))
+            return 0;
+    return 1;
+}
+
+int dr_s3_address(const char *endpoint, int custom, const char *bucket, const char *key,
+                  char **base_url, char **path)
+{
+    const char *sep = strstr(endpoint, "://");
+    char *ekey = dr_sigv4_uri_encode(key ? key : "", key ? strlen(key) : 0, 1);
+    char *ebucket = dr_sigv4_uri_encode(bucket, strlen(bucket), 0);
+    *base_url = *path = NULL;
+    if (ekey && ebucket) {
+        if (!custom && sep && dns_safe_bucket(bucket)) {
+            *base_url =
+                str_printf("%.*s://%s.%s", (int)(sep - endpoint), endpoint, bucket, sep + 3);
+            *path = str_printf("/%s", ekey);
+        } else {
+            *base_url = strdup(endpoint);
+            *path = str_printf("/%s/%s", ebucket, ekey);
+        }
+    }
+    free(ekey);
+    free(ebucket);
+    if (!*base_url || !*path) {
+        free(*base_url);
+        free(*path);
+        *base_url = *path = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- content types and ETags ---------------------------------------------- */
+
+const char *dr_s3_content_type(const char *name)
+{
+    /* The types Python's mimetypes (the aws CLI's source) gives on a stock
+     * Linux; what it does not know stays binary/octet-stream, as there. */
+    static const char *const table[][2] = {
+        {"html", "text/html"},
+        {"htm", "text/html"},
+        {"css", "text/css"},
+        {"js", "text/javascript"},
+        {"mjs", "text/javascript"},
+        {"json", "application/json"},
+        {"svg", "image/svg+xml"},
+        {"png", "image/png"},
+        {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"},
+        {"gif", "image/gif"},
+        {"webp", "image/webp"},
+        {"ico", "image/vnd.microsoft.icon"},
+        {"txt", "text/plain"},
+        {"csv", "text/csv"},
+        {"tsv", "text/tab-separated-values"},
+        {"md", "text/markdown"},
+        {"xml", "application/xml"},
+        {"pdf", "application/pdf"},
+        {"zip", "application/zip"},
+        {"wasm", "application/wasm"},
+        {"sql", "application/sql"},
+        {"woff", "font/woff"},
+        {"woff2", "font/woff2"},
+        {"ttf", "font/ttf"},
+        {"otf", "font/otf"},
+        {"eot", "application/vnd.ms-fontobject"},
+        {"bin", "application/octet-stream"},
+    };
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    const char *dot = strrchr(base, '.');
+    if (dot && dot != base)
+        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+            if (strcasecmp(dot + 1, table[i][0]) == 0)
+                return table[i][1];
+    return "binary/octet-stream";
+}
+
+void dr_s3_etag_strip(const char *etag, char *out, size_t outlen)
+{
+    size_t n;
+    if (!outlen)
+        return;
+    if (!etag)
+        etag = "";
+    if (strncmp(etag, "W/", 2) == 0)
+        etag += 2;
+    n = strlen(etag);
+    if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"') {
+        etag++;
+        n -= 2;
+    }
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, etag, n);
+    out[n] = '\0';
+}
+
+int dr_s3_etag_is_multipart(const char *etag)
+{
+    return etag && strchr(etag, '-') != NULL;
+}
+
+int dr_s3_etag_matches_md5(const char *etag, const char *md5_hex)
+{
+    char bare[128];
+    if (!etag || !md5_hex || dr_s3_etag_is_multipart(etag))
+        return 0;
+    dr_s3_etag_strip(etag, bare, sizeof bare);
+    return strlen(bare) == 32 && strcasecmp(bare, md5_hex) == 0;
+}
+
+int dr_s3_multipart_etag(const unsigned char *md5s, size_t nparts, char *out, size_t outlen)
+{
+    unsigned char md[16];
+    unsigned int mdlen = 0;
+    char hex[33];
+    if (crypto_ready() != 0 ||
+        !dr_crypto.EVP_Digest(md5s, nparts * 16, md, &mdlen, dr_crypto.EVP_md5(), NULL))
+        return -1;
+    to_hex(md, 16, hex);
+    snprintf(out, outlen, "%s-%zu", hex, nparts);
+    return 0;
+}
+
+static void md5_outputs(const unsigned char md[16], char *md5_hex, char *md5_b64)
+{
+    if (md5_hex)
+        to_hex(md, 16, md5_hex);
+    if (md5_b64)
+        dr_crypto.EVP_EncodeBlock((unsigned char *)md5_b64, md, 16);
+}
+
+int dr_s3_md5_mem(const void *data, size_t len, char *md5_hex, char *md5_b64)
+{
+    unsigned char md[16];
+    unsigned int mdlen = 0;
+    if (crypto_ready() != 0 ||
+        !dr_crypto.EVP_Digest(data, len, md, &mdlen, dr_crypto.EVP_md5(), NULL))
+        return -1;
+    md5_outputs(md, md5_hex, md5_b64);
+    return 0;
+}
+
+/* MD5 (and SHA-256 when sha is not NULL) of `len` bytes of the file at
+ * `offset` (len < 0: to the end), binary, from one read. 0, or -1 with errno. */
+static int hash_range(const char *path, long long offset, long long len, unsigned char md5_out[16],
+                      unsigned char *sha_out)
+{
+    enum { CHUNK = 256 << 10 };
+    EVP_MD_CTX *md5 = NULL, *sha = NULL;
+    unsigned char *buf = NULL;
+    unsigned int mdlen = 0;
+    int fd = -1, rc = -1, saved = EIO;
+    if (crypto_ready() != 0) {
+        errno = EIO;
+        return -1;
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || !(buf = malloc(CHUNK))) {
+        saved = errno;
+        goto out;
+    }
+    md5 = dr_crypto.EVP_MD_CTX_new();
+    sha = sha_out ? dr_crypto.EVP_MD_CTX_new() : NULL;
+    if (!md5 || (sha_out && !sha) || !dr_crypto.EVP_DigestInit_ex(md5, dr_crypto.EVP_md5(), NULL) ||
+        (sha && !dr_crypto.EVP_DigestInit_ex(sha, dr_crypto.EVP_sha256(), NULL)))
+        goto out;
+    for (long long pos = offset, left = len;;) {
+        size_t want = CHUNK;
+        if (len >= 0) {
+            if (left == 0)
+                break;
+            if ((long long)want > left)
+                want = (size_t)left;
+        }
+        ssize_t got = pread(fd, buf, want, (off_t)pos);
+        if (got == -1 && errno == EINTR)
+            continue;
+        if (got == -1) {
+            saved = errno;
+            goto out;
+        }
+        if (got == 0) {
+            if (len >= 0) { /* the file shrank under us */
+                saved = EIO;
+                goto out;
+            }
+            break;
+        }
+        if (!dr_crypto.EVP_DigestUpdate(md5, buf, (size_t)got) ||
+            (sha && !dr_crypto.EVP_DigestUpdate(sha, buf, (size_t)got)))
+            goto out;
+        pos += got;
+        left -= got;
+    }
+    if (!dr_crypto.EVP_DigestFinal_ex(md5, md5_out, &mdlen) ||
+        (sha && !dr_crypto.EVP_DigestFinal_ex(sha, sha_out, &mdlen)))
+        goto out;
+    rc = 0;
+out:
+    if (md5)
+        dr_crypto.EVP_MD_CTX_free(md5);
+    if (sha)
+        dr_crypto.EVP_MD_CTX_free(sha);
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        errno = saved;
+    return rc;
+}
+
+int dr_s3_hash_file(const char *path, long long offset, long long len, char *md5_hex, char *md5_b64,
+                    char *sha256_hex)
+{
+    unsigned char md[16], sha[32];
+    if (hash_range(path, offset, len, md, sha256_hex ? sha : NULL) != 0)
+        return -1;
+    md5_outputs(md, md5_hex, md5_b64);
+    if (sha256_hex)
+        to_hex(sha, 32, sha256_hex);
+    return 0;
+}
+
+int dr_s3_file_etag(const char *path, long long part_size, char *out, size_t outlen)
+{
+    struct stat st;
+    unsigned char *md5s = NULL, md[16];
+    int rc = -1;
+    if (part_size <= 0)
+        part_size = DR_S3_PART_SIZE;
+    if (stat(path, &st) != 0)
+        return -1;
+    long long size = (long long)st.st_size;
+    if (size < DR_S3_MULTIPART_THRESHOLD) {
+        if (hash_range(path, 0, size, md, NULL) != 0)
+            return -1;
+        char hex[33];
+        to_hex(md, 16, hex);
+        snprintf(out, outlen, "%s", hex);
+        return 0;
+    }
+    size_t nparts = (size_t)((size + part_size - 1) / part_size);
+    if (!(md5s = malloc(nparts * 16)))
+        return -1;
+    for (size_t i = 0; i < nparts; i++) {
+        long long off = (long long)i * part_size;
+        if (hash_range(path, off, size - off < part_size ? size - off : part_size, md5s + 16 * i,
+                       NULL) != 0)
+            goto out;
+    }
+    if (dr_s3_multipart_etag(md5s, nparts, out, outlen) != 0) {
+        errno = EIO;
+        goto out;
+    }
+    rc = 0;
+out:
+    free(md5s);
+    return rc;
+}
+
+/* ---- local paths and times ------------------------------------------------ */
+
+int dr_s3_local_path(const char *root, const char *rel, char **out)
+{
+    size_t n = rel ? strlen(rel) : 0;
+    *out = NULL;
+    if (n == 0 || n > DR_S3_KEY_MAX || rel[0] == '/' || rel[n - 1] == '/')
+        return -1;
+    for (const char *seg = rel; seg;) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len == 2 && seg[0] == '.' && seg[1] == '.')
+            return -1;
+        seg = end ? end + 1 : NULL;
+    }
+    if (!root || !*root)
+        root = ".";
+    size_t rn = strlen(root);
+    while (rn > 1 && root[rn - 1] == '/')
+        rn--;
+    *out = str_printf("%.*s%s%s", (int)rn, root, root[rn - 1] == '/' ? "" : "/", rel);
+    return *out ? 0 : -1;
+}
+
+int dr_s3_parse_time(const char *s, time_t *t)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char iso[32], mon[4];
+    int d, y, hh, mm, ss, consumed = 0;
+    if (!s)
+        return -1;
+    size_t n = strlen(s);
+    if (n >= 20 && s[4] == '-' && s[10] == 'T') {
+        /* drop a fraction: "2024-01-02T03:04:05.000Z" */
+        if (s[19] == '.') {
+            size_t i = 20;
+            while (i < n && s[i] >= '0' && s[i] <= '9')
+                i++;
+            if (i != n - 1 || s[i] != 'Z')
+                return -1;
+        } else if (n != 20) {
+            return -1;
+        }
+        snprintf(iso, sizeof iso, "%.19sZ", s);
+        return dr_sigv4_parse_time(iso, t);
+    }
+    if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm, &ss, &consumed) !=
+            6 ||
+        consumed != (int)n)
+        return -1;
+    const char *m = strstr(months, mon);
+    if (!m || strlen(mon) != 3 || (m - months) % 3 != 0)
+        return -1;
+    snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, (int)(m - months) / 3 + 1, d, hh,
+             mm, ss);
+    return dr_sigv4_parse_time(iso, t);
+}
+
+/* ---- XML (through xml.h) ------------------------------------------------------ */
+
+/* Fills one object from a <Contents> element. 0, or -1 when malformed. */
+static int object_from(const struct dr_xml_node *n, struct dr_s3_object *o)
+{
+    const char *key = dr_xml_text(n, "Key"), *size = dr_xml_text(n, "Size");
+    const char *etag = dr_xml_text(n, "ETag"), *when = dr_xml_text(n, "LastModified");
+    char *end, bare[128];
+    if (!key || !size)
+        return -1;
+    o->size = strtoll(size, &end, 10);
+    if (end == size || *end || o->size < 0)
+        return -1;
+    if (when && dr_s3_parse_time(when, &o->last_modified) != 0)
+        return -1;
+    if (etag)
+        dr_s3_etag_strip(etag, bare, sizeof bare);
+    o->key = strdup(key);
+    o->etag = etag ? strdup(bare) : NULL;
+    return o->key && (!etag || o->etag) ? 0 : -1;
+}
+
+int dr_s3_list_page_parse(const char *xml, size_t len, struct dr_s3_list_page *page, char *err,
+                          size_t errlen)
+{
+    struct dr_xml_node *root = NULL;
+    const struct dr_xml_node *n;
+    size_t count = 0;
+    int rc = -1;
+    memset(page, 0, sizeof *page);
+    if (dr_xml_parse(xml, len, &root, err, errlen) != 0)
+        return -1;
+    for (n = dr_xml_child(root, "Contents"); n; n = dr_xml_next(n))
+        count++;
+    if (count > DR_S3_LIST_MAX ||
+        (count && !(page->objects = calloc(count, sizeof *page->objects))))
+        goto bad;
+    for (n = dr_xml_child(root, "Contents"); n; n = dr_xml_next(n))
+        if (object_from(n, &page->objects[page->nobjects++]) != 0)
+            goto bad;
+    count = 0;
+    for (n = dr_xml_child(root, "CommonPrefixes"); n; n = dr_xml_next(n))
+        count++;
+    if (count > DR_S3_LIST_MAX || (count && !(page->prefixes = calloc(count, sizeof(char *)))))
+        goto bad;
+    for (n = dr_xml_child(root, "CommonPrefixes"); n; n = dr_xml_next(n)) {
+        const char *prefix = dr_xml_text(n, "Prefix");
+        if (!prefix || !(page->prefixes[page->nprefixes++] = strdup(prefix)))
+            goto bad;
+    }
+    const char *truncated = dr_xml_text(root, "IsTruncated");
+    const char *token = dr_xml_text(root, "NextContinuationToken");
+    page->truncated = truncated && strcmp(truncated, "true") == 0;
+    if (token && !(page->next_token = strdup(token)))
+        goto bad;
+    rc = 0;
+    goto out;
+bad:
+    snprintf(err, errlen, "malformed ListObjectsV2 response");
+out:
+    dr_xml_free(root);
+    return rc;
+}
+
+void dr_s3_list_page_free(struct dr_s3_list_page *page)
+{
+    for (size_t i = 0; i < page->nobjects; i++) {
+        free(page->objects[i].key);
+        free(page->objects[i].etag);
+    }
+    for (size_t i = 0; i < page->nprefixes; i++)
+        free(page->prefixes[i]);
+    free(page->objects);
+    free(page->prefixes);
+    free(page->next_token);
+    memset(page, 0, sizeof *page);
+}
+
+int dr_s3_xml_find(const char *xml, size_t len, const char *name, char **out)
+{
+    struct dr_xml_node *root = NULL;
+    *out = NULL;
+    if (dr_xml_parse(xml, len, &root, NULL, 0) != 0)
+        return -1;
+    const struct dr_xml_node *n =
+        strcmp(root->name, name) == 0 ? root : dr_xml_descendant(root, name);
+    int rc = n && !(*out = strdup(n->text)) ? -1 : 0;
+    dr_xml_free(root);
+    return rc;
+}
+
+int dr_s3_buckets_parse(const char *xml, size_t len, dr_s3_bucket_fn fn, void *ctx, char *err,
+                        size_t errlen)
+{
+    struct dr_xml_node *root = NULL;
+    int rc = 0;
+    if (dr_xml_parse(xml, len, &root, err, errlen) != 0)
+        return -1;
+    for (const struct dr_xml_node *b = dr_xml_find(root, "Buckets/Bucket"); b && rc == 0;
+         b = dr_xml_next(b)) {
+        const char *name = dr_xml_text(b, "Name"), *when = dr_xml_text(b, "CreationDate");
+        time_t created = 0;
+        if (!name || (when && dr_s3_parse_time(when, &created) != 0)) {
+            snprintf(err, errlen, "malformed ListBuckets response");
+            rc = -1;
+        } else {
+            rc = fn(ctx, name, created);
+        }
+    }
+    dr_xml_free(root);
+    return rc;
+}
+
+/* ---- parallel runner -------------------------------------------------------- */
+
+struct pool {
+    pthread_mutex_t lock;
+    size_t next, n;
+    int rc;
+    int (*fn)(void *ctx, size_t i);
+    void *ctx;
+};
+
+static void *pool_worker(void *arg)
+{
+    struct pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        size_t i = p->next;
+        int stop = p->rc != 0 || i >= p->n;
+        if (!stop)
+            p->next++;
+        pthread_mutex_unlock(&p->lock);
+        if (stop)
+            return NULL;
+        int rc = p->fn(p->ctx, i);
+        if (rc != 0) {
+            pthread_mutex_lock(&p->lock);
+            if (p->rc == 0)
+                p->rc = rc;
+            pthread_mutex_unlock(&p->lock);
+        }
+    }
+}
+
+int dr_s3_parallel(size_t n, int jobs, int (*fn)(void *ctx, size_t i), void *ctx)
+{
+    enum { JOBS_MAX = 256 };
+    pthread_t threads[JOBS_MAX];
+    size_t started = 0;
+    if (jobs > JOBS_MAX)
+        jobs = JOBS_MAX;
+    if (jobs <= 1 || n <= 1) {
+        for (size_t i = 0; i < n; i++) {
+            int rc = fn(ctx, i);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    }
+    struct pool p = {.n = n, .fn = fn, .ctx = ctx};
+    if (pthread_mutex_init(&p.lock, NULL) != 0)
+        return -1;
+    for (size_t t = 0; t < (size_t)jobs && t < n; t++) {
+        if (pthread_create(&threads[t], NULL, pool_worker, &p) != 0)
+            break;
+        started++;
+    }
+    if (started == 0)
+        pool_worker(&p); /* no thread could start: do the work here */
+    for (size_t t = 0; t < started; t++)
+        pthread_join(threads[t], NULL);
+    pthread_mutex_destroy(&p.lock);
+    return p.rc;
+}
+
+/* ---- requests ------------------------------------------------------------- */
+
+/* Fills base/path for bucket/key on client c. 0, or -1 with err. */
+static int resolve(struct dr_aws_client *c, const char *op, const char *target, const char *bucket,
+                   const char *key, char **base, char **path, struct dr_aws_error *err)
+{
+    int custom = 0;
+    char *endpoint = dr_aws_endpoint(c, "s3", &custom);
+    int rc = endpoint ? dr_s3_address(endpoint, custom, bucket, key, base, path) : -1;
+    free(endpoint);
+    if (rc != 0)
+        return dr_aws_fail(err, op, target, "InternalError", "out of memory");
+    return 0;
+}
+
+static void info_from_headers(const struct dr_http_response *resp, struct dr_s3_info *info)
+{
+    const char *v;
+    if ((v = dr_http_header_get(resp, "content-length")))
+        info->size = strtoll(v, NULL, 10);
+    if ((v = dr_http_header_get(resp, "etag")))
+        dr_s3_etag_strip(v, info->etag, sizeof info->etag);
+    if ((v = dr_http_header_get(resp, "last-modified")) &&
+        dr_s3_parse_time(v, &info->last_modified) != 0)
+        info->last_modified = 0;
+    if ((v = dr_http_header_get(resp, "content-type")))
+        snprintf(info->content_type, sizeof info->content_type, "%s", v);
+}
+
+int dr_s3_head(struct dr_aws_client *c, const char *bucket, const char *key,
+               struct dr_s3_info *info, struct dr_aws_error *err)
+{
+    char target[TARGET_MAX], *base = NULL, *path = NULL;
+    struct dr_http_response resp = {0};
+    int rc = -1;
+    memset(info, 0, sizeof *info);
+    make_target(target, sizeof target, bucket, key);
+    if (resolve(c, "HeadObject", target, bucket, key, &base, &path, err) != 0)
+        goto out;
+    struct dr_aws_request r = {.service = "s3",
+                               .op = "HeadObject",
+                               .target = target,
+                               .method = "HEAD",
+                               .base_url = base,
+                               .path = path,
+                               .s3 = 1};
+    if (dr_aws_send(c, &r, &resp, err) != 0) {
+        if (resp.status == 404 && !err->code[0]) {
+            snprintf(err->code, sizeof err->code, "NotFound");
+            snprintf(err->message, sizeof err->message, "Not Found");
+        }
+        goto out;
+    }
+    info_from_headers(&resp, info);
+    rc = 0;
+out:
+    dr_http_response_free(&resp);
+    free(base);
+    free(path);
+    return rc;
+}
+
+/* The ETag recorded on `path` by an earlier download, if the file still has
+ * the size and mtime it had then. 0 with etag filled, or -1. */
+static int recorded_etag(const char *path, const struct stat *st, char *etag, size_t len)
+{
+    char value[256], tag[128];
+    long long size, sec, nsec;
+    ssize_t n = getxattr(path, DR_S3_ETAG_XATTR, value, sizeof value - 1);
+    if (n <= 0)
+        return -1;
+    value[n] = '\0';
+    if (sscanf(value, "%127s %lld %lld %lld", tag, &size, &sec, &nsec) != 4 ||
+        size != (long long)st->st_size || sec != (long long)st->st_mtim.tv_sec ||
+        nsec != (long long)st->st_mtim.tv_nsec)
+        return -1;
+    snprintf(etag, len, "%s", tag);
+    return 0;
+}
+
+/* Records the ETag on `path` with its size and mtime; failures are ignored
+ * (file systems without user xattrs just fall back to the MD5 check). */
+static void record_etag(const char *path, const char *etag)
+{
+    struct stat st;
+    char value[256];
+    if (!etag || !*etag || strlen(etag) > 127 || stat(path, &st) != 0)
+        return;
+    snprintf(value, sizeof value, "%s %lld %lld %lld", etag, (long long)st.st_size,
+             (long long)st.st_mtim.tv_sec, (long long)st.st_mtim.tv_nsec);
+    (void)setxattr(path, DR_S3_ETAG_XATTR, value, strlen(value), 0);
+}
+
+/* Creates an empty temporary file next to `path` (mode 0666 less the
+ * umask, like any new file). *tmp owned by the caller. 0, or -1 with errno. */
+static int make_temp(const char *path, char **tmp)
+{
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path + 1) : 0;
+    const char *name = slash ? slash + 1 : path;
+    unsigned char rnd[6];
+    char hex[13];
+    for (int attempt = 0; attempt < 100; attempt++) {
+        if (!dr_crypto.RAND_bytes(rnd, sizeof rnd)) {
+            errno = EIO;
+            return -1;
+        }
+        to_hex(rnd, sizeof rnd, hex);
+        if (!(*tmp = str_printf("%.*s.%.200s.dbtrun-%s", dirlen, path, name, hex)))
+            return -1;
+        int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        int saved = errno;
+        free(*tmp);
+        *tmp = NULL;
+        if (saved != EEXIST) {
+            errno = saved;
+            return -1;
+        }
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
+              const struct dr_s3_get_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
+{
+    char target[TARGET_MAX], *base = NULL, *rpath = NULL, *tmp = NULL, etag[128] = "";
+    char quoted[132];
+    struct dr_http_response resp = {0};
+    struct dr_s3_info local = {0};
+    struct dr_http_header header;
+    struct stat st;
+    int rc = -1;
+    if (!info)
+        info = &local;
+    memset(info, 0, sizeof *info);
+    make_target(target, sizeof target, bucket, key);
+    if (crypto_ready() != 0)
+        return dr_aws_fail(err, "GetObject", target, "InternalError", "libcrypto unavailable");
+    if (o && o->if_none_match && strcmp(o->if_none_match, DR_S3_ETAG_AUTO) == 0) {
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            recorded_etag(path, &st, etag, sizeof etag) != 0 &&
+            dr_s3_hash_file(path, 0, -1, etag, NULL, NULL) != 0)
+            etag[0] = '\0';
+    } else if (o && o->if_none_match) {
+        dr_s3_etag_strip(o->if_none_match, etag, sizeof etag);
+    }
+    if (resolve(c, "GetObject", target, bucket, key, &base, &rpath, err) != 0)
+        goto out;
+    if (make_temp(path, &tmp) != 0) {
+        dr_aws_fail(err, "GetObject", target, "LocalError", "cannot create a file next to %s: %s",
+                    path, strerror(errno));
+        goto out;
+    }
+    snprintf(quoted, sizeof quoted, "\"%s\"", etag);
+    header.name = "If-None-Match";
+    header.value = quoted;
+    struct dr_aws_request r = {.service = "s3",
+                               .op = "GetObject",
+                               .target = target,
+                               .method = "GET",
+                               .base_url = base,
+                               .path = rpath,
+                               .headers = &header,
+                               .nheaders = etag[0] ? 1 : 0,
+                               .out_path = tmp,
+                               .s3 = 1};
+    if (dr_aws_send(c, &r, &resp, err) != 0) {
+        if (resp.status == 304) {
+            memset(err, 0, sizeof *err);
+            info_from_headers(&resp, info);
+            snprintf(info->etag, sizeof info->etag, "%s", etag);
+            if (stat(path, &st) == 0)
+                info->size = (long long)st.st_size;
+            info->not_modified = 1;
+            rc = 0;
+        }
+        goto out;
+    }
+    info_from_headers(&resp, info);
+    const char *clen = dr_http_header_get(&resp, "content-length");
+    if (stat(tmp, &st) != 0 || (clen && strtoll(clen, NULL, 10) != (long long)st.st_size)) {
+        dr_aws_fail(err, "GetObject", target, "IncompleteBody",
+                    "received %lld of %s bytes; %s was left as it was", (long long)st.st_size,
+                    clen ? clen : "?", path);
+        goto out;
+    }
+    info->size = (long long)st.st_size;
+    if (!(o && o->keep_mtime) && info->last_modified > 0) {
+        struct timespec times[2] = {{.tv_nsec = UTIME_NOW}, {.tv_sec = info->last_modified}};
+        (void)utimensat(AT_FDCWD, tmp, times, 0);
+    }
+    record_etag(tmp, info->etag);
+    if (rename(tmp, path) != 0) {
+        dr_aws_fail(err, "GetObject", target, "LocalError", "cannot write %s: %s", path,
+                    strerror(errno));
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL;
+    rc = 0;
+out:
+    if (tmp)
+        unlink(tmp);
+    free(tmp);
+    dr_http_response_free(&resp);
+    free(base);
+    free(rpath);
+    return rc;
+}
+
+/* Part-upload state shared by the worker threads. */
+struct multipart {
+    struct dr_aws_client *c;
+    const char *path, *base, *rpath, *target;
+    char *upload_id_enc;
+    long long size, part_size;
+    size_t nparts;
+    char (*etags)[128];
+    pthread_mutex_t lock;
+    struct dr_aws_error first; /* the first part failure */
+    int failed;
+};
+
+static int upload_part(void *ctx, size_t i)
+{
+    struct multipart *m = ctx;
+    long long offset = (long long)i * m->part_size;
+    long long len = m->size - offset < m->part_size ? m->size - offset : m->part_size;
+    char md5_b64[25], sha[65], *query = NULL;
+    struct dr_http_response resp = {0};
+    struct dr_aws_error err = {0};
+    int rc = -1;
+    if (dr_s3_hash_file(m->path, offset, len, NULL, md5_b64, sha) != 0) {
+        dr_aws_fail(&err, "UploadPart", m->target, "LocalError", "cannot read %s: %s", m->path,
+                    strerror(errno));
+        goto out;
+    }
+    if (!(query = str_printf("partNumber=%zu&uploadId=%s", i + 1, m->upload_id_enc))) {
+        dr_aws_fail(&err, "UploadPart", m->target, "InternalError", "out of memory");
+        goto out;
+    }
+    struct dr_http_header header = {"Content-MD5", md5_b64};
+    struct dr_aws_request r = {.service = "s3",
+                               .op = "UploadPart",
+                               .target = m->target,
+                               .method = "PUT",
+                               .base_url = m->base,
+                               .path = m->rpath,
+                               .query = query,
+                               .headers = &header,
+                               .nheaders = 1,
+                               .body_path = m->path,
+                               .body_offset = offset,
+                               .body_len = (size_t)len,
+                               .payload_sha256 = sha,
+                               .s3 = 1};
+    if (dr_aws_send(m->c, &r, &resp, &err) != 0)
+        goto out;
+    const char *etag = dr_http_header_get(&resp, "etag");
+    if (!etag) {
+        dr_aws_fail(&err, "UploadPart", m->target, "InvalidResponse", "part %zu has no ETag",
+                    i + 1);
+        goto out;
+    }
+    dr_s3_etag_strip(etag, m->etags[i], sizeof m->etags[i]);
+    rc = 0;
+out:
+    if (rc != 0) {
+        pthread_mutex_lock(&m->lock);
+        if (!m->failed)
+            m->first = err;
+        m->failed = 1;
+        pthread_mutex_unlock(&m->lock);
+    }
+    dr_http_response_free(&resp);
+    free(query);
+    return rc;
+}
+
+/* Escapes &, <, >, " and ' for XML text into a new string (caller frees). */
+static char *xml_escape(const char *s)
+{
+    size_t n = 0;
+    for (const char *p = s; *p; p++)
+        n += *p == '&' ? 5 : *p == '<' || *p == '>' ? 4 : *p == '"' || *p == '\'' ? 6 : 1;
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = s; *p; p++) {
+        const char *rep = *p == '&'    ? "&amp;"
+                          : *p == '<'  ? "&lt;"
+                          : *p == '>'  ? "&gt;"
+                          : *p == '"'  ? "&quot;"
+                          : *p == '\'' ? "&apos;"
+                                       : NULL;
+        if (rep) {
+            memcpy(o, rep, strlen(rep));
+            o += strlen(rep);
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* A 200 response that carries <Error> (CompleteMultipartUpload can do that)
+ * is a failure: fills err and returns -1; else 0. */
+static int error_in_body(const struct dr_http_response *resp, const char *op, const char *target,
+                         struct dr_aws_error *err)
+{
+    char *code = NULL, *message = NULL;
+    if (!resp->body || !strstr(resp->body, "<Error>"))
+        return 0;
+    dr_s3_xml_find(resp->body, resp->body_len, "Code", &code);
+    dr_s3_xml_find(resp->body, resp->body_len, "Message", &message);
+    dr_aws_fail(err, op, target, code ? code : "InternalError", "%s",
+                message ? message : "error in a 200 response");
+    err->status = (int)resp->status;
+    free(code);
+    free(message);
+    return -1;
+}
+
+static int put_multipart(struct dr_aws_client *c, const char *base, const char *rpath,
+                         const char *target, const char *path, long long size,
+                         const char *content_type, const struct dr_s3_put_opts *o,
+                         struct dr_s3_info *info, struct dr_aws_error *err)
+{
+    struct dr_http_response resp = {0};
+    struct multipart m = {.c = c, .path = path, .base = base, .rpath = rpath, .target = target};
+    char *upload_id = NULL, *body = NULL, *query = NULL, *etag = NULL;
+    size_t bodylen = 0, bodycap;
+    int rc = -1, lock_ready = 0;
+    long long part = o && o->part_size ? o->part_size : DR_S3_PART_SIZE;
+    if (part < (5LL << 20))
+        part = 5LL << 20;
+    while ((size + part - 1) / part > DR_S3_MAX_PARTS)
+        part += 1LL << 20;
+    m.size = size;
+    m.part_size = part;
+    m.nparts = (size_t)((size + part - 1) / part);
+
+    struct dr_http_header ct = {"Content-Type", content_type};
+    struct dr_aws_request create = {.service = "s3",
+                                    .op = "CreateMultipartUpload",
+                                    .target = target,
+                                    .method = "POST",
+                                    .base_url = base,
+                                    .path = rpath,
+                                    .query = "uploads",
+                                    .headers = &ct,
+                                    .nheaders = 1,
+                                    .s3 = 1};
+    if (dr_aws_send(c, &create, &resp, err) != 0)
+        goto out;
+    if (dr_s3_xml_find(resp.body, resp.body_len, "UploadId", &upload_id) != 0 || !upload_id ||
+        !*upload_id) {
+        dr_aws_fail(err, "CreateMultipartUpload", target, "InvalidResponse", "no UploadId");
+        goto out;
+    }
+    dr_http_response_free(&resp);
+    memset(&resp, 0, sizeof resp);
+    if (!(m.upload_id_enc = dr_sigv4_uri_encode(upload_id, strlen(upload_id), 0)) ||
+        !(m.etags = calloc(m.nparts, sizeof *m.etags)) || pthread_mutex_init(&m.lock, NULL) != 0) {
+        dr_aws_fail(err, "UploadPart", target, "InternalError", "out of memory");
+        goto fail_abort;
+    }
+    lock_ready = 1;
+    if (dr_s3_parallel(m.nparts, o && o->jobs ? o->jobs : 8, upload_part, &m) != 0) {
+        *err = m.first;
+        goto fail_abort;
+    }
+    /* <Part> is at most ~200 bytes with a 128-byte ETag */
+    bodycap = 128 + m.nparts * 200;
+    if (!(body = malloc(bodycap)) || !(query = str_printf("uploadId=%s", m.upload_id_enc))) {
+        dr_aws_fail(err, "CompleteMultipartUpload", target, "InternalError", "out of memory");
+        goto fail_abort;
+    }
+    bodylen = (size_t)snprintf(body, bodycap, "<CompleteMultipartUpload>");
+    for (size_t i = 0; i < m.nparts; i++)
+        bodylen += (size_t)snprintf(body + bodylen, bodycap - bodylen,
+                                    "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag></Part>",
+                                    i + 1, m.etags[i]);
+    bodylen += (size_t)snprintf(body + bodylen, bodycap - bodylen, "</CompleteMultipartUpload>");
+    struct dr_aws_request complete = {.service = "s3",
+                                      .op = "CompleteMultipartUpload",
+                                      .target = target,
+                                      .method = "POST",
+                                      .base_url = base,
+                                      .path = rpath,
+                                      .query = query,
+                                      .body = body,
+                                      .body_len = bodylen,
+                                      .s3 = 1};
+    if (dr_aws_send(c, &complete, &resp, err) != 0 ||
+        error_in_body(&resp, "CompleteMultipartUpload", target, err) != 0)
+        goto fail_abort;
+    if (info) {
+        info->size = size;
+        if (dr_s3_xml_find(resp.body, resp.body_len, "ETag", &etag) == 0 && etag)
+            dr_s3_etag_strip(etag, info->etag, sizeof info->etag);
+    }
+    rc = 0;
+    goto out;
+fail_abort:
+    if (m.upload_id_enc) {
+        /* best effort: the original error is what the caller needs */
+        struct dr_aws_error ignored = {0};
+        struct dr_http_response aresp = {0};
+        char *aquery = str_printf("uploadId=%s", m.upload_id_enc);
+        struct dr_aws_request abort_req = {.service = "s3",
+                                           .op = "AbortMultipartUpload",
+                                           .target = target,
+                                           .method = "DELETE",
+                                           .base_url = base,
+                                           .path = rpath,
+                                           .query = aquery,
+                                           .s3 = 1};
+        if (aquery)
+            dr_aws_send(c, &abort_req, &aresp, &ignored);
+        dr_http_response_free(&aresp);
+        free(aquery);
+    }
+out:
+    if (lock_ready)
+        pthread_mutex_destroy(&m.lock);
+    dr_http_response_free(&resp);
+    free(m.etags);
+    free(m.upload_id_enc);
+    free(upload_id);
+    free(body);
+    free(query);
+    free(etag);
+    return rc;
+}
+
+int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
+              const struct dr_s3_put_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
+{
+    char target[TARGET_MAX], *base = NULL, *rpath = NULL, md5_b64[25], sha[65];
+    struct dr_http_response resp = {0};
+    struct stat st;
+    int rc = -1;
+    const char *content_type = o && o->content_type ? o->content_type : dr_s3_content_type(path);
+    long long threshold =
+        o && o->multipart_threshold ? o->multipart_threshold : DR_S3_MULTIPART_THRESHOLD;
+    if (info)
+        memset(info, 0, sizeof *info);
+    make_target(target, sizeof target, bucket, key);
+    if (strlen(key) == 0 || strlen(key) > DR_S3_KEY_MAX)
+        return dr_aws_fail(err, "PutObject", target, "InvalidArgument", "bad key length");
+    if (stat(path, &st) != 0)
+        return dr_aws_fail(err, "PutObject", target, "LocalError", "cannot read %s: %s", path,
+                           strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return dr_aws_fail(err, "PutObject", target, "LocalError", "%s is not a file", path);
+    if (resolve(c, "PutObject", target, bucket, key, &base, &rpath, err) != 0)
+        goto out;
+    if ((long long)st.st_size >= threshold) {
+        rc = put_multipart(c, base, rpath, target, path, (long long)st.st_size, content_type, o,
+                           info, err);
+        goto out;
+    }
+    if (dr_s3_hash_file(path, 0, (long long)st.st_size, NULL, md5_b64, sha) != 0) {
+        dr_aws_fail(err, "PutObject", target, "LocalError", "cannot read %s: %s", path,
+                    strerror(errno));
+        goto out;
+    }
+    struct dr_http_header headers[] = {{"Content-Type", content_type}, {"Content-MD5", md5_b64}};
+    struct dr_aws_request r = {.service = "s3",
+                               .op = "PutObject",
+                               .target = target,
+                               .method = "PUT",
+                               .base_url = base,
+                               .path = rpath,
+                               .headers = headers,
+                               .nheaders = 2,
+                               .body_path = path,
+                               .body_len = (size_t)st.st_size,
+                               .payload_sha256 = sha,
+                               .s3 = 1};
+    if (dr_aws_send(c, &r, &resp, err) != 0)
+        goto out;
+    if (info) {
+        info_from_headers(&resp, info);
+        info->size = (long long)st.st_size;
+        snprintf(info->content_type, sizeof info->content_type, "%s", content_type);
+    }
+    rc = 0;
+out:
+    dr_http_response_free(&resp);
+    free(base);
+    free(rpath);
+    return rc;
+}
+
+int dr_s3_delete(struct dr_aws_client *c, const char *bucket, const char *key,
+                 struct dr_aws_error *err)
+{
+    char target[TARGET_MAX], *base = NULL, *rpath = NULL;
+    struct dr_http_response resp = {0};
+    int rc = -1;
+    make_target(target, sizeof target, bucket, key);
+    if (!key || !*key)
+        return dr_aws_fail(err, "DeleteObject", target, "InvalidArgument", "no key");
+    if (resolve(c, "DeleteObject", target, bucket, key, &base, &rpath, err) != 0)
+        goto out;
+    struct dr_aws_request r = {.service = "s3",
+                               .op = "DeleteObject",
+                               .target = target,
+                               .method = "DELETE",
+                               .base_url = base,
+                               .path = rpath,
+                               .s3 = 1};
+    rc = dr_aws_send(c, &r, &resp, err);
+out:
+    dr_http_response_free(&resp);
+    free(base);
+    free(rpath);
+    return rc;
+}
+
+/* One DeleteObjects request for keys[0..n-1]. */
+static int delete_batch(struct dr_aws_client *c, const char *base, const char *rpath,
+                        const char *bucket, const char *const *keys, size_t n,
+                        struct dr_aws_error *err)
+{
+    char target[TARGET_MAX], md5_b64[25];
+    struct dr_http_response resp = {0};
+    char *body = NULL, *code = NULL, *key = NULL, *message = NULL;
+    size_t len = 0, cap = 64;
+    int rc = -1;
+    make_target(target, sizeof target, bucket, "");
+    for (size_t i = 0; i < n; i++)
+        cap += 40 + 6 * strlen(keys[i]);
+    if (!(body = malloc(cap)))
+        goto oom;
+    len = (size_t)snprintf(body, cap, "<Delete><Quiet>true</Quiet>");
+    for (size_t i = 0; i < n; i++) {
+        char *esc = xml_escape(keys[i]);
+        if (!esc)
+            goto oom;
+        len += (size_t)snprintf(body + len, cap - len, "<Object><Key>%s</Key></Object>", esc);
+        free(esc);
+    }
+    len += (size_t)snprintf(body + len, cap - len, "</Delete>");
+    if (dr_s3_md5_mem(body, len, NULL, md5_b64) != 0)
+        goto oom;
+    struct dr_http_header headers[] = {{"Content-Type", "application/xml"},
+                                       {"Content-MD5", md5_b64}};
+    struct dr_aws_request r = {.service = "s3",
+                               .op = "DeleteObjects",
+                               .target = target,
+                               .method = "POST",
+                               .base_url = base,
+                               .path = rpath,
+                               .query = "delete",
+                               .headers = headers,
+                               .nheaders = 2,
+                               .body = body,
+                               .body_len = len,
+                               .s3 = 1};
+    if (dr_aws_send(c, &r, &resp, err) != 0)
+        goto out;
+    /* quiet mode: the body lists only the keys that failed */
+    if (resp.body && strstr(resp.body, "<Error>")) {
+        dr_s3_xml_find(resp.body, resp.body_len, "Key", &key);
+        dr_s3_xml_find(resp.body, resp.body_len, "Code", &code);
+        dr_s3_xml_find(resp.body, resp.body_len, "Message", &message);
+        make_target(target, sizeof target, bucket, key ? key : "?");
+        dr_aws_fail(err, "DeleteObjects", target, code ? code : "InternalError", "%s",
+                    message ? message : "delete failed");
+        goto out;
+    }
+    rc = 0;
+    goto out;
+oom:
+    dr_aws_fail(err, "DeleteObjects", target, "InternalError", "out of memory");
+out:
+    dr_http_response_free(&resp);
+    free(body);
+    free(code);
+    free(key);
+    free(message);
+    return rc;
+}
+
+int dr_s3_delete_many(struct dr_aws_client *c, const char *bucket, const char *const *keys,
+                      size_t nkeys, size_t *ndeleted, struct dr_aws_error *err)
+{
+    char target[TARGET_MAX], *base = NULL, *rpath = NULL;
+    int rc = -1;
+    size_t done = 0;
+    make_target(target, sizeof target, bucket, "");
+    if (ndeleted)
+        *ndeleted = 0;
+    if (nkeys == 0)
+        return 0;
+    if (crypto_ready() != 0)
+        return dr_aws_fail(err, "DeleteObjects", target, "InternalError", "libcrypto unavailable");
+    if (resolve(c, "DeleteObjects", target, bucket, "", &base, &rpath, err) != 0)
+        goto out;
+    while (done < nkeys) {
+        size_t n = nkeys - done < DR_S3_DELETE_BATCH ? nkeys - done : DR_S3_DELETE_BATCH;
+        if (delete_batch(c, base, rpath, bucket, keys + done, n, err) != 0)
+            goto out;
+        done += n;
+        if (ndeleted)
+            *ndeleted = done;
+    }
+    rc = 0;
+out:
+    free(base);
+    free(rpath);
+    return rc;
+}
+
+int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
+               const char *delimiter, dr_s3_list_fn fn, void *ctx, struct dr_aws_error *err)
+{
+    char target[TARGET_MAX], *base = NULL, *rpath = NULL, *query = NULL, *token = NULL;
+    char *eprefix = NULL, *edelim = NULL, msg[256];
+    struct dr_http_response resp = {0};
+    struct dr_s3_list_page page = {0};
+    size_t seen = 0;
+    int rc = -1;
+    make_target(target, sizeof target, bucket, prefix);
+    if (!prefix)
+        prefix = "";
+    if (resolve(c, "ListObjectsV2", target, bucket, "", &base, &rpath, err) != 0)
+        goto out;
+    eprefix = dr_sigv4_uri_encode(prefix, strlen(prefix), 0);
+    edelim = delimiter ? dr_sigv4_uri_encode(delimiter, strlen(delimiter), 0) : strdup("");
+    if (!eprefix || !edelim)
+        goto oom;
+    for (;;) {
+        char *etoken = token ? dr_sigv4_uri_encode(token, strlen(token), 0) : NULL;
+        if (token && !etoken)
+            goto oom;
+        free(query);
+        query = str_printf("list-type=2%s%s%s%s%s%s", token ? "&continuation-token=" : "",
+                           token ? etoken : "", delimiter ? "&delimiter=" : "", edelim,
+                           *prefix ? "&prefix=" : "", eprefix);
+        free(etoken);
+        if (!query)
+            goto oom;
+        struct dr_aws_request r = {.service = "s3",
+                                   .op = "ListObjectsV2",
+                                   .target = target,
+                                   .method = "GET",
+                                   .base_url = base,
+                                   .path = rpath,
+                                   .query = query,
+                                   .s3 = 1};
+        if (dr_aws_send(c, &r, &resp, err) != 0)
+            goto out;
+        if (dr_s3_list_page_parse(resp.body, resp.body_len, &page, msg, sizeof msg) != 0) {
+            dr_aws_fail(err, "ListObjectsV2", target, "InvalidResponse", "%s", msg);
+            goto out;
+        }
+        dr_http_response_free(&resp);
+        memset(&resp, 0, sizeof resp);
+        seen += page.nobjects + page.nprefixes;
+        if (seen > DR_S3_LIST_MAX) {
+            dr_aws_fail(err, "ListObjectsV2", target, "LimitExceeded",
+                        "more than %d keys under the prefix", DR_S3_LIST_MAX);
+            goto out;
+        }
+        for (size_t i = 0; i < page.nprefixes; i++)
+            if ((rc = fn(ctx, NULL, page.prefixes[i])) != 0)
+                goto out;
+        for (size_t i = 0; i < page.nobjects; i++)
+            if ((rc = fn(ctx, &page.objects[i], NULL)) != 0)
+                goto out;
+        rc = -1;
+        free(token);
+        token = NULL;
+        if (!page.truncated || !page.next_token || !*page.next_token)
+            break;
+        token = page.next_token;
+        page.next_token = NULL;
+        dr_s3_list_page_free(&page);
+    }
+    rc = 0;
+    goto out;
+oom:
+    dr_aws_fail(err, "ListObjectsV2", target, "InternalError", "out of memory");
+out:
+    dr_s3_list_page_free(&page);
+    dr_http_response_free(&resp);
+    free(base);
+    free(rpath);
+    free(query);
+    free(token);
+    free(eprefix);
+    free(edelim);
+    return rc;
+}
+
+int dr_s3_list_buckets(struct dr_aws_client *c, dr_s3_bucket_fn fn, void *ctx,
+                       struct dr_aws_error *err)
+{
+    struct dr_http_response resp = {0};
+    char msg[256];
+    int custom = 0, rc = -1;
+    char *endpoint = dr_aws_endpoint(c, "s3", &custom);
+    if (!endpoint)
+        return dr_aws_fail(err, "ListBuckets", "s3://", "InternalError", "out of memory");
+    struct dr_aws_request r = {.service = "s3",
+                               .op = "ListBuckets",
+                               .target = "s3://",
+                               .method = "GET",
+                               .base_url = endpoint,
+                               .path = "/",
+                               .s3 = 1};
+    if (dr_aws_send(c, &r, &resp, err) != 0)
+        goto out;
+    rc = dr_s3_buckets_parse(resp.body, resp.body_len, fn, ctx, msg, sizeof msg);
+    if (rc < 0)
+        dr_aws_fail(err, "ListBuckets", "s3://", "InvalidResponse", "%s", msg);
+out:
+    dr_http_response_free(&resp);
+    free(endpoint);
+    return rc;
+}
+
+int dr_s3_presign(struct dr_aws_client *c, const char *bucket, const char *key, unsigned expires,
+                  char **url, struct dr_aws_error *err)
+{
+    char target[TARGET_MAX], *base = NULL, *rpath = NULL, msg[256];
+    struct dr_sigv4_result res = {0};
+    int rc = -1;
+    time_t now;
+    *url = NULL;
+    make_target(target, sizeof target, bucket, key);
+    if (expires < 1 || expires > DR_SIGV4_EXPIRES_MAX)
+        return dr_aws_fail(err, "Presign", target, "InvalidArgument",
+                           "expiry must be 1..%d seconds", DR_SIGV4_EXPIRES_MAX);
+    const struct dr_aws_credentials *cred = dr_aws_credentials_get(c, err);
+    if (!cred)
+        return -1;
+    if (resolve(c, "Presign", target, bucket, key, &base, &rpath, err) != 0)
+        goto out;
+    if (dr_sigv4_now(&now, msg, sizeof msg) != 0) {
+        dr_aws_fail(err, "Presign", target, "ConfigError", "%s", msg);
+        goto out;
+    }
+    const char *host = strstr(base, "://");
+    host = host ? host + 3 : base;
+    struct dr_sigv4_header h = {"host", host};
+    struct dr_sigv4_request req = {.method = "GET", .path = rpath, .headers = &h, .nheaders = 1};
+    struct dr_sigv4_credentials sc = {cred->access_key_id, cred->secret_access_key,
+                                      cred->session_token};
+    struct dr_sigv4_params p = {.region = dr_aws_client_region(c),
+                                .service = "s3",
+                                .time = now,
+                                .flags = DR_SIGV4_S3 | DR_SIGV4_PRESIGN,
+                                .expires = expires};
+    if (dr_sigv4_sign(&req, &sc, &p, &res, msg, sizeof msg) != 0) {
+        dr_aws_fail(err, "Presign", target, "InternalError", "%s", msg);
+        goto out;
+    }
+    if (!(*url = str_printf("%s%s?%s", base, rpath, res.query))) {
+        dr_aws_fail(err, "Presign", target, "InternalError", "out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    dr_sigv4_result_free(&res);
+    free(base);
+    free(rpath);
+    return rc;
+}

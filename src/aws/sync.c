@@ -1,0 +1,821 @@
+/* sync: listings (local walk, S3 ListObjectsV2), the pure plan, and its
+ * execution on dr_s3_parallel's threads with aws-CLI-style output lines.
+ * The threads share only the run context below, under its mutex. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "dbtrun/sync.h"
+#include "dbtrun/dl.h"
+#include "dbtrun/fs.h"
+#include "dbtrun/s3.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WALK_DEPTH_MAX 128 /* folders nested deeper are refused */
+
+static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *str_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *p = malloc((size_t)n + 1);
+    if (!p)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+/* ---- listings --------------------------------------------------------------- */
+
+int dr_sync_list_add(struct dr_sync_list *l, const char *path, long long size, time_t mtime,
+                     const char *etag)
+{
+    if (l->n >= DR_SYNC_ITEMS_MAX)
+        return -1;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct dr_sync_item *grown = realloc(l->items, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        l->items = grown;
+        l->cap = cap;
+    }
+    struct dr_sync_item *it = &l->items[l->n];
+    memset(it, 0, sizeof *it);
+    it->path = strdup(path);
+    it->etag = etag ? strdup(etag) : NULL;
+    if (!it->path || (etag && !it->etag)) {
+        free(it->path);
+        free(it->etag);
+        return -1;
+    }
+    it->size = size;
+    it->mtime = mtime;
+    l->n++;
+    return 0;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct dr_sync_item *)a)->path, ((const struct dr_sync_item *)b)->path);
+}
+
+void dr_sync_list_sort(struct dr_sync_list *l)
+{
+    if (l->n > 1)
+        qsort(l->items, l->n, sizeof *l->items, item_cmp);
+}
+
+void dr_sync_list_free(struct dr_sync_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].path);
+        free(l->items[i].etag);
+    }
+    free(l->items);
+    free(l->root);
+    memset(l, 0, sizeof *l);
+}
+
+/* A folder on the current walk path, to refuse symbolic-link loops. */
+struct walk_dir {
+    dev_t dev;
+    ino_t ino;
+};
+
+struct walk {
+    struct dr_sync_list *l;
+    struct walk_dir stack[WALK_DEPTH_MAX];
+    int depth;
+    char *err;
+    size_t errlen;
+};
+
+/* Walks folder `abs` whose path below the root is `rel` ("" at the top). */
+static int walk_dir(struct walk *w, const char *abs, const char *rel)
+{
+    DIR *d = opendir(abs);
+    struct dirent *e;
+    int rc = -1;
+    if (!d) {
+        snprintf(w->err, w->errlen, "cannot read %s: %s", abs, strerror(errno));
+        return -1;
+    }
+    while ((errno = 0, e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *child = str_printf("%s/%s", abs, e->d_name);
+        char *crel = str_printf("%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        struct stat st;
+        int ok = child && crel;
+        if (!ok) {
+            snprintf(w->err, w->errlen, "out of memory");
+        } else if (stat(child, &st) != 0) {
+            /* a dangling link or a file gone meanwhile: skipped, as the aws CLI does */
+        } else if (S_ISDIR(st.st_mode)) {
+            for (int i = 0; i < w->depth && ok; i++)
+                if (w->stack[i].dev == st.st_dev && w->stack[i].ino == st.st_ino) {
+                    snprintf(w->err, w->errlen, "symbolic link loop at %s", child);
+                    ok = 0;
+                }
+            if (ok && w->depth >= WALK_DEPTH_MAX) {
+                snprintf(w->err, w->errlen, "folders nested too deep at %s", child);
+                ok = 0;
+            }
+            if (ok) {
+                w->stack[w->depth].dev = st.st_dev;
+                w->stack[w->depth].ino = st.st_ino;
+                w->depth++;
+                ok = walk_dir(w, child, crel) == 0;
+                w->depth--;
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            if (dr_sync_list_add(w->l, crel, (long long)st.st_size, st.st_mtim.tv_sec, NULL) != 0) {
+                snprintf(w->err, w->errlen, "too many files or out of memory");
+                ok = 0;
+            }
+        }
+        free(child);
+        free(crel);
+        if (!ok)
+            goto out;
+    }
+    if (errno != 0) {
+        snprintf(w->err, w->errlen, "cannot read %s: %s", abs, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    closedir(d);
+    return rc;
+}
+
+int dr_sync_list_local(const char *root, int missing_ok, struct dr_sync_list *l, char *err,
+                       size_t errlen)
+{
+    struct walk w = {.l = l, .err = err, .errlen = errlen};
+    struct stat st;
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/')
+        n--;
+    free(l->root);
+    if (!(l->root = str_printf("%.*s", (int)n, root))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (stat(l->root, &st) != 0) {
+        if (errno == ENOENT && missing_ok)
+            return 0;
+        snprintf(err, errlen, "%s: %s", root, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a folder", root);
+        return -1;
+    }
+    w.stack[0].dev = st.st_dev;
+    w.stack[0].ino = st.st_ino;
+    w.depth = 1;
+    if (walk_dir(&w, l->root, "") != 0)
+        return -1;
+    dr_sync_list_sort(l);
+    return 0;
+}
+
+struct s3_collect {
+    struct dr_sync_list *l;
+    size_t prefix_len;
+};
+
+static int collect_object(void *ctx, const struct dr_s3_object *obj, const char *prefix)
+{
+    struct s3_collect *sc = ctx;
+    (void)prefix;
+    if (!obj || strlen(obj->key) <= sc->prefix_len)
+        return 0;
+    const char *rel = obj->key + sc->prefix_len;
+    if (rel[strlen(rel) - 1] == '/')
+        return 0; /* a "folder" marker: nothing to copy */
+    return dr_sync_list_add(sc->l, rel, obj->size, obj->last_modified, obj->etag) == 0 ? 0 : 1;
+}
+
+int dr_sync_list_s3(struct dr_aws_client *c, const char *bucket, const char *prefix,
+                    struct dr_sync_list *l, struct dr_aws_error *err)
+{
+    struct s3_collect sc = {.l = l, .prefix_len = prefix ? strlen(prefix) : 0};
+    int rc = dr_s3_list(c, bucket, prefix, NULL, collect_object, &sc, err);
+    if (rc > 0)
+        return dr_aws_fail(err, "ListObjectsV2", bucket, "LimitExceeded",
+                           "too many objects or out of memory");
+    if (rc != 0)
+        return -1;
+    dr_sync_list_sort(l);
+    return 0;
+}
+
+/* ---- planning ----------------------------------------------------------------- */
+
+/* The content hash to compare for an item: a single-part ETag, a file's MD5
+ * (computed now if needed), or NULL when none is known. */
+static const char *content_hash(struct dr_sync_list *l, struct dr_sync_item *it)
+{
+    if (it->etag)
+        return dr_s3_etag_is_multipart(it->etag) || strlen(it->etag) != 32 ? NULL : it->etag;
+    if (!it->md5[0] && l->root) {
+        char *path = str_printf("%s/%s", l->root, it->path);
+        if (!path || dr_s3_hash_file(path, 0, -1, it->md5, NULL, NULL) != 0)
+            it->md5[0] = '\0';
+        free(path);
+    }
+    return it->md5[0] ? it->md5 : NULL;
+}
+
+/* An S3 item whose ETag is not an MD5 (multipart, or an encrypted object). */
+static int opaque_etag(const struct dr_sync_item *it)
+{
+    return it->etag && (dr_s3_etag_is_multipart(it->etag) || strlen(it->etag) != 32);
+}
+
+/* 1 when file `f` of list l, uploaded in DR_S3_PART_SIZE parts, would get
+ * the multipart ETag of object `o`. Hashes only when the part count fits. */
+static int multipart_match(struct dr_sync_list *l, struct dr_sync_item *f,
+                           const struct dr_sync_item *o)
+{
+    const char *dash = strrchr(o->etag, '-');
+    long long parts = (f->size + DR_S3_PART_SIZE - 1) / DR_S3_PART_SIZE;
+    if (!l->root || f->etag || !dash || f->size < DR_S3_MULTIPART_THRESHOLD ||
+        strtoll(dash + 1, NULL, 10) != parts)
+        return 0;
+    if (!f->mp_etag[0]) {
+        char *path = str_printf("%s/%s", l->root, f->path);
+        if (!path || dr_s3_file_etag(path, DR_S3_PART_SIZE, f->mp_etag, sizeof f->mp_etag) != 0)
+            f->mp_etag[0] = '\0';
+        free(path);
+    }
+    return f->mp_etag[0] && strcasecmp(f->mp_etag, o->etag) == 0;
+}
+
+static int unchanged(struct dr_sync_list *src, struct dr_sync_item *s, struct dr_sync_list *dst,
+                     struct dr_sync_item *d, const struct dr_sync_opts *o)
+{
+    if (s->size != d->size)
+        return 0;
+    if (o->size_only)
+        return 1;
+    if (opaque_etag(s) || opaque_etag(d)) {
+        if (opaque_etag(s) ? multipart_match(dst, d, s) : multipart_match(src, s, d))
+            return 1;
+    } else {
+        const char *hs = content_hash(src, s);
+        const char *hd = hs ? content_hash(dst, d) : NULL;
+        if (hs && hd)
+            return strcasecmp(hs, hd) == 0;
+    }
+    return s->mtime <= d->mtime;
+}
+
+static int plan_add(struct dr_sync_plan *p, enum dr_sync_kind kind, size_t index)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        struct dr_sync_op *grown = realloc(p->ops, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        p->ops = grown;
+        p->cap = cap;
+    }
+    p->ops[p->n].kind = kind;
+    p->ops[p->n].index = index;
+    p->n++;
+    return 0;
+}
+
+int dr_sync_plan_make(struct dr_sync_list *src, struct dr_sync_list *dst,
+                      const struct dr_sync_opts *o, struct dr_sync_plan *plan, char *err,
+                      size_t errlen)
+{
+    size_t i = 0, j = 0, ndeletes = 0;
+    size_t *deletes = NULL;
+    int rc = -1;
+    memset(plan, 0, sizeof *plan);
+    if (dst->n && !(deletes = malloc(dst->n * sizeof *deletes)))
+        goto oom;
+    while (i < src->n || j < dst->n) {
+        int cmp = i >= src->n   ? 1
+                  : j >= dst->n ? -1
+                                : strcmp(src->items[i].path, dst->items[j].path);
+        if (cmp < 0) { /* only in the source */
+            if (!dr_filter_match(o->filter, src->items[i].path)) {
+                plan->excluded++;
+            } else {
+                if (plan_add(plan, DR_SYNC_COPY, i) != 0)
+                    goto oom;
+                plan->bytes += src->items[i].size;
+            }
+            i++;
+        } else if (cmp > 0) { /* only in the destination */
+            if (!dr_filter_match(o->filter, dst->items[j].path))
+                plan->excluded++;
+            else if (o->delete_extra)
+                deletes[ndeletes++] = j;
+            j++;
+        } else {
+            if (!dr_filter_match(o->filter, src->items[i].path)) {
+                plan->excluded++;
+            } else if (!o->force && unchanged(src, &src->items[i], dst, &dst->items[j], o)) {
+                plan->unchanged++;
+            } else {
+                if (plan_add(plan, DR_SYNC_COPY, i) != 0)
+                    goto oom;
+                plan->bytes += src->items[i].size;
+            }
+            i++;
+            j++;
+        }
+    }
+    for (size_t k = 0; k < ndeletes; k++)
+        if (plan_add(plan, DR_SYNC_DELETE, deletes[k]) != 0)
+            goto oom;
+    rc = 0;
+    goto out;
+oom:
+    snprintf(err, errlen, "out of memory");
+    dr_sync_plan_free(plan);
+out:
+    free(deletes);
+    return rc;
+}
+
+void dr_sync_plan_free(struct dr_sync_plan *plan)
+{
+    free(plan->ops);
+    memset(plan, 0, sizeof *plan);
+}
+
+/* ---- display paths -------------------------------------------------------------- */
+
+/* Splits an absolute path into its components after lexical normalisation
+ * ("." dropped, ".." pops). Components point into `buf`, which is modified. */
+static size_t components(char *buf, char **out, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+        if (strcmp(tok, ".") == 0)
+            continue;
+        if (strcmp(tok, "..") == 0) {
+            if (n > 0)
+                n--;
+            continue;
+        }
+        if (n < max)
+            out[n++] = tok;
+    }
+    return n;
+}
+
+char *dr_sync_display_path(const char *path, const char *cwd)
+{
+    enum { MAXC = 512 };
+    char *abs = path[0] == '/' ? strdup(path) : str_printf("%s/%s", cwd, path);
+    char *here = strdup(cwd), *out = NULL;
+    char **pc = malloc(2 * MAXC * sizeof *pc), **cc = pc ? pc + MAXC : NULL;
+    if (!abs || !here || !pc)
+        goto out;
+    size_t np = components(abs, pc, MAXC), nc = components(here, cc, MAXC), common = 0;
+    if (np == 0)
+        goto out;
+    /* os.path.join(os.path.relpath(dirname, cwd), basename) */
+    while (common < np - 1 && common < nc && strcmp(pc[common], cc[common]) == 0)
+        common++;
+    size_t len = 1;
+    for (size_t k = common; k < nc; k++)
+        len += 3;
+    for (size_t k = common; k < np; k++)
+        len += strlen(pc[k]) + 1;
+    if (!(out = malloc(len + 2)))
+        goto out;
+    out[0] = '\0';
+    if (common == nc && common == np - 1)
+        strcat(out, "./");
+    for (size_t k = common; k < nc; k++)
+        strcat(out, "../");
+    for (size_t k = common; k < np; k++) {
+        strcat(out, pc[k]);
+        if (k + 1 < np)
+            strcat(out, "/");
+    }
+out:
+    free(abs);
+    free(here);
+    free(pc);
+    return out;
+}
+
+/* ---- execution ---------------------------------------------------------------- */
+
+/* One side of a sync: a local folder or an S3 prefix. */
+struct location {
+    char *bucket; /* NULL: local */
+    char *prefix; /* S3: "" or ending in '/' */
+    char *dir;    /* local folder, no trailing '/' (except "/") */
+};
+
+static void location_free(struct location *l)
+{
+    free(l->bucket);
+    free(l->prefix);
+    free(l->dir);
+}
+
+static int location_parse(const char *spec, struct location *l)
+{
+    memset(l, 0, sizeof *l);
+    if (strncmp(spec, "s3://", 5) == 0) {
+        struct dr_s3_url u;
+        if (dr_s3_url_parse(spec, &u) != 0)
+            return -1;
+        size_t n = strlen(u.key);
+        l->bucket = u.bucket;
+        l->prefix = n == 0 || u.key[n - 1] == '/' ? strdup(u.key) : str_printf("%s/", u.key);
+        free(u.key);
+        return l->prefix ? 0 : -1;
+    }
+    if (strncmp(spec, "file://", 7) == 0)
+        spec += 7;
+    size_t n = strlen(spec);
+    if (n == 0)
+        return -1;
+    while (n > 1 && spec[n - 1] == '/')
+        n--;
+    l->dir = str_printf("%.*s", (int)n, spec);
+    return l->dir ? 0 : -1;
+}
+
+struct run {
+    struct dr_aws_client *c;
+    const struct dr_sync_opts *o;
+    struct location src, dst;
+    struct dr_sync_list *sl, *dl;
+    struct dr_sync_plan *plan;
+    char cwd[PATH_MAX];
+    char *dst_real; /* local destination, resolved, to check downloads stay inside */
+    pthread_mutex_t lock;
+    struct dr_sync_stats st;
+    struct dr_aws_error first;
+    size_t done, total;
+    int progress_shown;
+};
+
+/* How `rel` on side `l` appears in output lines. Caller frees. */
+static char *display(const struct run *r, const struct location *l, const char *rel)
+{
+    if (l->bucket)
+        return str_printf("s3://%s/%s%s", l->bucket, l->prefix, rel);
+    char *joined = str_printf("%s/%s", l->dir, rel);
+    char *shown = joined ? dr_sync_display_path(joined, r->cwd) : NULL;
+    free(joined);
+    return shown;
+}
+
+/* Records the outcome of one item and prints its line. Called unlocked. */
+static void report(struct run *r, const char *verb, const char *from, const char *to,
+                   const struct dr_aws_error *e, long long bytes)
+{
+    const struct dr_sync_opts *o = r->o;
+    char text[2048];
+    pthread_mutex_lock(&r->lock);
+    if (r->progress_shown) {
+        fputs("\r\033[K", stderr);
+        r->progress_shown = 0;
+    }
+    if (e) {
+        if (!r->st.failed)
+            r->first = *e;
+        r->st.failed++;
+        if (o->errout) {
+            dr_aws_error_format(e, text, sizeof text);
+            fprintf(o->errout, "error: %s\n", text);
+        }
+    } else {
+        if (strcmp(verb, "delete") == 0)
+            r->st.deleted++;
+        else
+            r->st.copied++;
+        r->st.bytes += bytes;
+        if (o->out) {
+            fprintf(o->out, "%s%s: %s%s%s\n", o->dryrun ? "(dryrun) " : "", verb, from,
+                    to ? " to " : "", to ? to : "");
+            fflush(o->out);
+        }
+    }
+    r->done++;
+    if (o->progress && r->done < r->total) {
+        fprintf(stderr, "Completed %zu of %zu file(s)", r->done, r->total);
+        fflush(stderr);
+        r->progress_shown = 1;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+int dr_sync_copy_file(const char *from, const char *to)
+{
+    char *tmp = str_printf("%s.dbtrun-XXXXXX", to), buf[64 << 10];
+    int in = -1, out = -1, rc = -1, saved = 0;
+    struct stat st;
+    if (!tmp)
+        return -1;
+    if ((in = open(from, O_RDONLY | O_CLOEXEC)) == -1 || fstat(in, &st) == -1 ||
+        (out = mkstemp(tmp)) == -1) {
+        free(tmp);
+        tmp = NULL;
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto out;
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w == -1 && errno == EINTR)
+                continue;
+            if (w < 0)
+                goto out;
+            off += w;
+        }
+    }
+    struct timespec times[2] = {{.tv_nsec = UTIME_NOW}, st.st_mtim};
+    if (fchmod(out, st.st_mode & 0777) == -1 || futimens(out, times) == -1)
+        goto out;
+    if (close(out) == -1) {
+        out = -1;
+        goto out;
+    }
+    out = -1;
+    if (rename(tmp, to) == -1)
+        goto out;
+    rc = 0;
+out:
+    saved = errno;
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (rc != 0 && tmp)
+        unlink(tmp);
+    free(tmp);
+    errno = saved;
+    return rc;
+}
+
+/* Makes the parent folders of local file `path` and checks that, resolved,
+ * they are inside the destination (no escape through a symbolic link). */
+static int prepare_parent(struct run *r, const char *path, const char *target,
+                          struct dr_aws_error *e)
+{
+    char *parent = strdup(path), *slash, real[PATH_MAX];
+    int rc = -1;
+    if (!parent)
+        return dr_aws_fail(e, "Download", target, "InternalError", "out of memory");
+    slash = strrchr(parent, '/');
+    if (slash && slash != parent)
+        *slash = '\0';
+    if (slash && dr_fs_mkdir_p(parent, 0777) != 0) {
+        dr_aws_fail(e, "Download", target, "LocalError", "cannot create %s: %s", parent,
+                    strerror(errno));
+        goto out;
+    }
+    if (r->dst_real && (!realpath(slash ? parent : ".", real) ||
+                        strncmp(real, r->dst_real, strlen(r->dst_real)) != 0 ||
+                        (real[strlen(r->dst_real)] != '\0' && real[strlen(r->dst_real)] != '/' &&
+                         strcmp(r->dst_real, "/") != 0))) {
+        dr_aws_fail(e, "Download", target, "UnsafeKey", "refusing to write %s: outside %s", path,
+                    r->dst.dir);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(parent);
+    return rc;
+}
+
+static int copy_one(struct run *r, const struct dr_sync_item *it)
+{
+    struct dr_aws_error e = {0};
+    char *from = display(r, &r->src, it->path), *to = display(r, &r->dst, it->path);
+    char *key = NULL, *srcpath = NULL, *dstpath = NULL;
+    const char *verb = r->src.bucket ? "download" : r->dst.bucket ? "upload" : "copy";
+    int failed = 1;
+    if (!from || !to) {
+        dr_aws_fail(&e, "Copy", it->path, "InternalError", "out of memory");
+        goto out;
+    }
+    if (r->dst.dir && dr_s3_local_path(r->dst.dir, it->path, &dstpath) != 0) {
+        dr_aws_fail(&e, "Download", from, "UnsafeKey",
+                    "refusing to write outside %s: the key is absolute or has a \"..\" segment",
+                    r->dst.dir);
+        goto out;
+    }
+    if (r->o->dryrun) {
+        failed = 0;
+        goto out;
+    }
+    if (r->src.dir && !(srcpath = str_printf("%s/%s", r->src.dir, it->path)))
+        goto oom;
+    if (r->dst.dir && prepare_parent(r, dstpath, from, &e) != 0)
+        goto out;
+    if (r->dst.bucket) {
+        /* parts of one big file: the put's own default (8) unless fewer
+         * transfers were asked for; more only crowd the connection */
+        struct dr_s3_put_opts po = {.jobs = r->o->jobs > 0 && r->o->jobs < 8 ? r->o->jobs : 0};
+        if (!(key = str_printf("%s%s", r->dst.prefix, it->path)))
+            goto oom;
+        failed = dr_s3_put(r->c, r->dst.bucket, key, srcpath, &po, NULL, &e) != 0;
+    } else if (r->src.bucket) {
+        if (!(key = str_printf("%s%s", r->src.prefix, it->path)))
+            goto oom;
+        failed = dr_s3_get(r->c, r->src.bucket, key, dstpath, NULL, NULL, &e) != 0;
+    } else {
+        failed = dr_sync_copy_file(srcpath, dstpath) != 0;
+        if (failed)
+            dr_aws_fail(&e, "Copy", to, "LocalError", "%s", strerror(errno));
+    }
+    goto out;
+oom:
+    dr_aws_fail(&e, "Copy", it->path, "InternalError", "out of memory");
+out:
+    report(r, verb, from ? from : it->path, to ? to : it->path, failed ? &e : NULL, it->size);
+    free(from);
+    free(to);
+    free(key);
+    free(srcpath);
+    free(dstpath);
+    return 0;
+}
+
+static int copy_job(void *ctx, size_t i)
+{
+    struct run *r = ctx;
+    return copy_one(r, &r->sl->items[r->plan->ops[i].index]);
+}
+
+/* Deletes plan ops [first, n) from the destination. */
+static void delete_all(struct run *r, size_t first)
+{
+    size_t n = r->plan->n - first;
+    const char **keys = NULL;
+    if (n == 0)
+        return;
+    if (r->dst.bucket && !r->o->dryrun) {
+        if (!(keys = calloc(n, sizeof *keys)))
+            return;
+        for (size_t k = 0; k < n; k++)
+            keys[k] =
+                str_printf("%s%s", r->dst.prefix, r->dl->items[r->plan->ops[first + k].index].path);
+    }
+    for (size_t done = 0; done < n;) {
+        size_t batch = n - done < DR_S3_DELETE_BATCH ? n - done : DR_S3_DELETE_BATCH, ok = batch;
+        struct dr_aws_error e = {0};
+        int failed = 0;
+        if (keys) {
+            for (size_t k = done; k < done + batch; k++)
+                if (!keys[k])
+                    failed = dr_aws_fail(&e, "DeleteObjects", r->dst.bucket, "InternalError",
+                                         "out of memory");
+            if (!failed && dr_s3_delete_many(r->c, r->dst.bucket, keys + done, batch, &ok, &e) != 0)
+                failed = 1;
+        }
+        for (size_t k = done; k < done + batch; k++) {
+            const char *rel = r->dl->items[r->plan->ops[first + k].index].path;
+            char *shown = display(r, &r->dst, rel);
+            struct dr_aws_error le = {0}, *pe = failed ? &e : NULL;
+            if (!keys && !r->o->dryrun) {
+                char *path = str_printf("%s/%s", r->dst.dir, rel);
+                if (!path || (unlink(path) != 0 && errno != ENOENT)) {
+                    dr_aws_fail(&le, "Delete", shown ? shown : rel, "LocalError", "%s",
+                                strerror(path ? errno : ENOMEM));
+                    pe = &le;
+                }
+                free(path);
+            }
+            report(r, "delete", shown ? shown : rel, NULL, pe, 0);
+            free(shown);
+        }
+        done += batch;
+    }
+    if (keys)
+        for (size_t k = 0; k < n; k++)
+            free((char *)keys[k]);
+    free(keys);
+}
+
+int dr_sync_run(struct dr_aws_client *c, const char *src, const char *dst,
+                const struct dr_sync_opts *o, struct dr_sync_stats *stats, struct dr_aws_error *err)
+{
+    struct dr_sync_list sl = {0}, dl = {0};
+    struct dr_sync_plan plan = {0};
+    struct run r = {.c = c, .o = o, .sl = &sl, .dl = &dl, .plan = &plan};
+    char msg[512], real[PATH_MAX];
+    int rc = -1, lock_ready = 0;
+    size_t ncopies = 0;
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (location_parse(src, &r.src) != 0 || location_parse(dst, &r.dst) != 0) {
+        dr_aws_fail(err, "Sync", src, "InvalidArgument", "bad location: %s or %s", src, dst);
+        goto out;
+    }
+    if (r.src.bucket && r.dst.bucket) {
+        dr_aws_fail(err, "Sync", src, "InvalidArgument", "S3 to S3 sync is not supported");
+        goto out;
+    }
+    if ((r.src.bucket || r.dst.bucket) && !c) {
+        dr_aws_fail(err, "Sync", src, "InvalidArgument", "no AWS client");
+        goto out;
+    }
+    if (!getcwd(r.cwd, sizeof r.cwd))
+        snprintf(r.cwd, sizeof r.cwd, "/");
+    /* loaded here, once, before any thread needs them */
+    if (dr_dl_crypto(msg, sizeof msg) != 0 ||
+        ((r.src.bucket || r.dst.bucket) &&
+         (dr_dl_curl(msg, sizeof msg) != 0 || !dr_aws_credentials_get(c, err)))) {
+        if (!err->code[0])
+            dr_aws_fail(err, "Sync", src, "InternalError", "%s", msg);
+        goto out;
+    }
+    if (r.src.bucket ? dr_sync_list_s3(c, r.src.bucket, r.src.prefix, &sl, err) != 0
+                     : dr_sync_list_local(r.src.dir, 0, &sl, msg, sizeof msg) != 0) {
+        if (!r.src.bucket)
+            dr_aws_fail(err, "Sync", src, "LocalError", "%s", msg);
+        goto out;
+    }
+    /* cp --recursive copies everything and deletes nothing: no need to look */
+    if (o->force && !o->delete_extra) {
+        /* dl stays empty */
+    } else if (r.dst.bucket ? dr_sync_list_s3(c, r.dst.bucket, r.dst.prefix, &dl, err) != 0
+                            : dr_sync_list_local(r.dst.dir, 1, &dl, msg, sizeof msg) != 0) {
+        if (!r.dst.bucket)
+            dr_aws_fail(err, "Sync", dst, "LocalError", "%s", msg);
+        goto out;
+    }
+    if (dr_sync_plan_make(&sl, &dl, o, &plan, msg, sizeof msg) != 0) {
+        dr_aws_fail(err, "Sync", src, "InternalError", "%s", msg);
+        goto out;
+    }
+    while (ncopies < plan.n && plan.ops[ncopies].kind == DR_SYNC_COPY)
+        ncopies++;
+    if (r.dst.dir && !o->dryrun && plan.n > 0) {
+        if (dr_fs_mkdir_p(r.dst.dir, 0777) != 0 || !realpath(r.dst.dir, real) ||
+            !(r.dst_real = strdup(real))) {
+            dr_aws_fail(err, "Sync", dst, "LocalError", "cannot create %s: %s", r.dst.dir,
+                        strerror(errno));
+            goto out;
+        }
+    }
+    if (pthread_mutex_init(&r.lock, NULL) != 0) {
+        dr_aws_fail(err, "Sync", src, "InternalError", "cannot create a lock");
+        goto out;
+    }
+    lock_ready = 1;
+    r.total = plan.n;
+    r.st.unchanged = plan.unchanged;
+    r.st.excluded = plan.excluded;
+    dr_s3_parallel(ncopies, o->jobs > 0 ? o->jobs : DR_SYNC_JOBS, copy_job, &r);
+    delete_all(&r, ncopies);
+    if (r.progress_shown)
+        fputs("\r\033[K", stderr);
+    if (stats)
+        *stats = r.st;
+    if (r.st.failed) {
+        *err = r.first;
+        goto out;
+    }
+    rc = 0;
+out:
+    if (lock_ready)
+        pthread_mutex_destroy(&r.lock);
+    dr_sync_plan_free(&plan);
+    dr_sync_list_free(&sl);
+    dr_sync_list_free(&dl);
+    location_free(&r.src);
+    location_free(&r.dst);
+    free(r.dst_real);
+    return rc;
+}
