@@ -2,9 +2,12 @@
  * Lua host; the only place that decides the process's exit status. */
 #include "dbtrun/cli.h"
 #include "dbtrun/host.h"
+#include "dbtrun/http.h"
+#include "aws_cmd.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -21,6 +24,9 @@ int main(int argc, char **argv)
     } else if (cli.version) {
         printf("dbtrun %s\n", DR_VERSION);
         status = 0;
+    } else if (cli.task && strcmp(cli.task, "aws") == 0) {
+        status = dr_aws_cmd(cli.nargs, cli.args, cli.verbose);
+        dr_http_cleanup();
     } else {
         status = dr_host_run(&cli);
     }

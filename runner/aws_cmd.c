@@ -1,0 +1,252 @@
+/* aws_cmd: the `dbtrun aws ...` command line — thin adapters that parse
+ * arguments, call the C core (src/aws/) and print results the way the aws
+ * CLI users expect. No Lua is involved: `dbtrun aws` starts in a millisecond
+ * plus the requests it makes. */
+#include "aws_cmd.h"
+#include "dbtrun/aws.h"
+#include "dbtrun/creds.h"
+#include "dbtrun/mask.h"
+#include "dbtrun/secrets.h"
+#include "dbtrun/sts.h"
+#include "aws_s3.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char dr_aws_usage[] =
+    "usage: dbtrun aws [--profile P] [--region R] [--endpoint-url URL] COMMAND ...\n"
+    "\n"
+    "  whoami [--json]                      account, ARN and credential source (STS)\n"
+    "  export-credentials                   the resolved credentials as credential_process JSON\n"
+    "  secrets get SECRET_ID [--env [PREFIX]] [--version-stage S] [--version-id V]\n"
+    "                                       the value, or `export NAME=...` lines\n"
+    "  s3 cp SRC DST [--recursive]          SRC/DST: s3://bucket/key, file://path or a path\n"
+    "  s3 sync SRC DST [--delete] [--exclude G]... [--include G]... [--dryrun]\n"
+    "  s3 ls s3://bucket[/prefix] [--recursive]\n"
+    "  s3 rm s3://bucket/key [--recursive]\n"
+    "  s3 presign s3://bucket/key [--expires-in SECONDS]\n";
+
+/* The arguments after `aws`, with the common options taken out. */
+struct aws_args {
+    struct dr_aws_client_opts opts;
+    int json;
+    char **words; /* the command and its operands */
+    int nwords;
+};
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("dbtrun aws: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n(see dbtrun aws --help)\n", stderr);
+    return 2;
+}
+
+/* Splits argv into common options and words. 0, or 2 after printing why. */
+static int parse_args(int argc, char **argv, struct aws_args *a)
+{
+    static const char *const valued[] = {"--profile", "--region", "--endpoint-url"};
+    a->words = calloc((size_t)argc + 1, sizeof *a->words);
+    if (!a->words)
+        return usage_error("%s", "out of memory");
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i], *value = NULL;
+        size_t k;
+        for (k = 0; k < 3; k++) {
+            size_t n = strlen(valued[k]);
+            if (strncmp(arg, valued[k], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+                if (arg[n] == '=')
+                    value = arg + n + 1;
+                else if (i + 1 < argc)
+                    value = argv[++i];
+                else
+                    return usage_error("option %s needs a value", arg);
+                break;
+            }
+        }
+        if (k == 0)
+            a->opts.profile = value;
+        else if (k == 1)
+            a->opts.region = value;
+        else if (k == 2)
+            a->opts.endpoint_url = value;
+        else if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0)
+            a->opts.verbose++;
+        else if (strcmp(arg, "--json") == 0)
+            a->json = 1;
+        else
+            a->words[a->nwords++] = argv[i];
+    }
+    return 0;
+}
+
+static int report(const struct dr_aws_error *err)
+{
+    char text[2048];
+    dr_aws_error_format(err, text, sizeof text);
+    fprintf(stderr, "error: %s\n", text);
+    return 1;
+}
+
+static void print_json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+/* dbtrun aws whoami [--json] */
+static int cmd_whoami(struct dr_aws_client *c, const struct aws_args *a)
+{
+    struct dr_aws_error err = {0};
+    char *account = NULL, *arn = NULL, *user_id = NULL;
+    const struct dr_aws_credentials *cred = dr_aws_credentials_get(c, &err);
+    if (!cred || dr_sts_get_caller_identity(c, &account, &arn, &user_id, &err) != 0)
+        return report(&err);
+    if (a->json) {
+        const char *keys[] = {"Account", "Arn", "UserId", "Provider", "Region"};
+        const char *values[] = {account, arn, user_id, cred->provider, dr_aws_client_region(c)};
+        for (int i = 0; i < 5; i++) {
+            printf("%s\"%s\": ", i ? ", " : "{", keys[i]);
+            print_json_string(values[i] ? values[i] : "");
+        }
+        printf("}\n");
+    } else {
+        printf("Account      %s\nArn          %s\nUserId       %s\nCredentials  %s\nRegion       %s\n",
+               account, arn, user_id, cred->provider, dr_aws_client_region(c));
+    }
+    free(account);
+    free(arn);
+    free(user_id);
+    return 0;
+}
+
+/* dbtrun aws export-credentials: credential_process JSON (Version 1). */
+static int cmd_export_credentials(struct dr_aws_client *c)
+{
+    struct dr_aws_error err = {0};
+    const struct dr_aws_credentials *cred = dr_aws_credentials_get(c, &err);
+    char *json = cred ? dr_creds_process_json(cred) : NULL;
+    if (!cred)
+        return report(&err);
+    if (!json) {
+        fputs("error: out of memory\n", stderr);
+        return 1;
+    }
+    printf("%s\n", json);
+    dr_creds_free_secret(json);
+    return 0;
+}
+
+/* Single-quotes value for a POSIX shell. */
+static void print_shell_quoted(const char *value)
+{
+    putchar('\'');
+    for (const char *p = value; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*p);
+    }
+    putchar('\'');
+}
+
+/* dbtrun aws secrets get ID [--env [PREFIX]] [--version-stage S] [--version-id V] */
+static int cmd_secrets_get(struct dr_aws_client *c, int argc, char **argv)
+{
+    const char *id = NULL, *stage = NULL, *version = NULL, *prefix = NULL;
+    int env = 0, status = 1;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--env") == 0) {
+            env = 1;
+            if (i + 1 < argc && argv[i + 1][0] != '-' && id)
+                prefix = argv[++i];
+        } else if (strcmp(argv[i], "--version-stage") == 0 && i + 1 < argc) {
+            stage = argv[++i];
+        } else if (strcmp(argv[i], "--version-id") == 0 && i + 1 < argc) {
+            version = argv[++i];
+        } else if (!id && argv[i][0] != '-') {
+            id = argv[i];
+        } else {
+            return usage_error("secrets get: unexpected argument %s", argv[i]);
+        }
+    }
+    if (!id)
+        return usage_error("%s", "secrets get needs a SECRET_ID");
+    struct dr_aws_error err = {0};
+    char *value = NULL, *name = NULL;
+    size_t len = 0;
+    if (dr_secrets_get(c, id, stage, version, &value, &len, &name, &err) != 0)
+        return report(&err);
+    if (!env) {
+        fwrite(value, 1, len, stdout);
+        putchar('\n');
+        status = 0;
+    } else {
+        struct dr_secret_var *vars;
+        size_t n;
+        char msg[256];
+        if (dr_secrets_to_env(prefix ? prefix : (name ? name : id), value, len, &vars, &n, msg,
+                              sizeof msg) != 0) {
+            fprintf(stderr, "error: %s: %s\n", id, msg);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                printf("export %s=", vars[i].name);
+                print_shell_quoted(vars[i].value);
+                putchar('\n');
+            }
+            dr_secrets_free_vars(vars, n);
+            status = 0;
+        }
+    }
+    dr_secrets_free_value(value, len);
+    free(name);
+    return status;
+}
+
+int dr_aws_cmd(int argc, char **argv, int verbose)
+{
+    struct aws_args a = {0};
+    struct dr_aws_client *c = NULL;
+    struct dr_aws_error err = {0};
+    int status = parse_args(argc, argv, &a);
+    a.opts.verbose += verbose;
+    if (status != 0)
+        goto out;
+    if (a.nwords == 0 || strcmp(a.words[0], "--help") == 0 || strcmp(a.words[0], "-h") == 0) {
+        fputs(dr_aws_usage, a.nwords ? stdout : stderr);
+        status = a.nwords ? 0 : 2;
+        goto out;
+    }
+    if (dr_aws_client_new(&a.opts, &c, &err) != 0) {
+        status = report(&err);
+        goto out;
+    }
+    if (strcmp(a.words[0], "whoami") == 0 && a.nwords == 1)
+        status = cmd_whoami(c, &a);
+    else if (strcmp(a.words[0], "export-credentials") == 0 && a.nwords == 1)
+        status = cmd_export_credentials(c);
+    else if (strcmp(a.words[0], "secrets") == 0 && a.nwords >= 2 && strcmp(a.words[1], "get") == 0)
+        status = cmd_secrets_get(c, a.nwords - 2, a.words + 2);
+    else if (strcmp(a.words[0], "s3") == 0 && a.nwords >= 2)
+        status = dr_aws_s3_cmd(c, a.nwords - 1, a.words + 1);
+    else
+        status = usage_error("unknown command or extra arguments: %s", a.words[0]);
+out:
+    dr_aws_client_free(c);
+    free(a.words);
+    return status;
+}
