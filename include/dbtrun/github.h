@@ -1,0 +1,33 @@
+/* github: the one sticky pull-request comment of a tool, through the GitHub
+ * REST API over http.h — found by a hidden marker, updated in place, created
+ * only when missing, so a pull request never collects duplicates. The API
+ * base URL is a parameter (GITHUB_API_URL; a loopback fake in tests). */
+#ifndef DR_GITHUB_H
+#define DR_GITHUB_H
+
+#include <stddef.h>
+
+#define DR_GITHUB_COMMENT_MAX 65536 /* GitHub's limit on a comment body */
+#define DR_GITHUB_PAGES_MAX 50      /* comments searched: 50 pages of 100 */
+
+struct dr_github_comment {
+    const char *api_url; /* e.g. "https://api.github.com", no trailing slash needed */
+    const char *token;   /* sent as a bearer token */
+    const char *repo;    /* "owner/name" */
+    long pr;             /* pull request (issue) number */
+    const char *marker;  /* hidden text that identifies the comment, e.g. "<!-- dbtrun-plan -->" */
+    const char *body;    /* Markdown; the marker is put in front, the total cut to the limit */
+};
+
+struct dr_github_status {
+    long http_status;  /* of the failing or last request */
+    long long id;      /* the comment's id */
+    int created;       /* 1 created, 0 updated */
+    char message[256]; /* what went wrong */
+};
+
+/* Creates or updates the comment. 0 on success (st->id, st->created), -1 with
+ * st->message (and st->http_status when GitHub answered). */
+int dr_github_upsert_comment(const struct dr_github_comment *c, struct dr_github_status *st);
+
+#endif

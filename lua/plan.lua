@@ -1,0 +1,203 @@
+-- plan: state:modified+ for tasks — options, dbt parse for a stale manifest,
+-- the report, the GitHub step summary and sticky PR comment (the comparison is
+-- native: src/plan.c). dev and ci can call M.run and read its summary
+-- (summary.selected == 0: nothing to build).
+
+local native = require("dbtrun.native")
+local config = require("dbtrun.config")
+local errors = require("dbtrun.errors")
+local run = require("dbtrun.run")
+local ui = require("dbtrun.ui")
+local dbt = require("dbtrun.dbt")
+
+local M = {}
+
+local FORMATS = { text = true, json = true, markdown = true }
+M.STEP_SUMMARY_MAX = 1000 * 1000 -- GitHub refuses a step summary over 1 MiB
+M.COMMENT_MAX = 65000 -- bytes; GitHub's comment limit is 65,536 characters
+M.MARKER = "<!-- dbtrun-plan -->" -- finds our comment among the others
+
+M.USAGE = "usage: dbtrun plan [--state DIR] [--target-manifest PATH] "
+  .. "[--format text|json|markdown] [--max-bytes N] [--no-parse] [--no-comment]"
+
+local function usage(fmt, ...)
+  errors.raise("usage", "plan: " .. fmt .. "\n" .. M.USAGE, ...)
+end
+
+-- Words of the plan task -> options for M.run.
+function M.parse_args(words)
+  local o = { format = "text", parse = true }
+  local flags = { ["--state"] = "state", ["--target-manifest"] = "target", ["--format"] = "format",
+    ["--max-bytes"] = "max_bytes" }
+  local i = 1
+  while i <= #words do
+    local w = words[i]
+    local name, value = w:match("^(%-%-[%w%-]+)=(.*)$")
+    name = name or w
+    if name == "--no-parse" and not value then
+      o.parse = false
+    elseif name == "--no-comment" and not value then
+      o.comment = false
+    elseif flags[name] then
+      if not value then
+        i = i + 1
+        value = words[i]
+        if value == nil then
+          usage("%s needs a value", name)
+        end
+      end
+      o[flags[name]] = value
+    else
+      usage("unknown argument '%s'", w)
+    end
+    i = i + 1
+  end
+  if not FORMATS[o.format] then
+    usage("--format must be text, json or markdown, not '%s'", o.format)
+  end
+  if o.max_bytes and not tonumber(o.max_bytes) then
+    usage("--max-bytes must be a number")
+  end
+  o.max_bytes = tonumber(o.max_bytes)
+  return o
+end
+
+-- The files and folders whose change makes the current manifest stale:
+-- dbt_project.yml's *-paths (else dbt's defaults) and the project files.
+function M.inputs(project_text)
+  local inputs = { "dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml" }
+  local defaults = {
+    ["model-paths"] = "models",
+    ["macro-paths"] = "macros",
+    ["seed-paths"] = "seeds",
+    ["snapshot-paths"] = "snapshots",
+    ["test-paths"] = "tests",
+    ["analysis-paths"] = "analyses",
+  }
+  for key, default in pairs(defaults) do
+    local list = project_text:match("\n%s*" .. key:gsub("%-", "%%-") .. "%s*:%s*(%b[])")
+    local found = false
+    for dir in (list or ""):gmatch("[\"']([^\"']+)[\"']") do
+      inputs[#inputs + 1] = dir
+      found = true
+    end
+    if not found then
+      inputs[#inputs + 1] = default
+    end
+  end
+  table.sort(inputs)
+  return inputs
+end
+
+-- dbt parse into the folder of the target manifest. Its output stays off
+-- stdout, which belongs to the report; it is shown when dbt fails.
+local function dbt_parse(target, why)
+  ui.info("plan: " .. why .. ": running dbt parse")
+  local words = { dbt.executable(), "parse" }
+  local dir = target:match("^(.*)/manifest%.json$")
+  if dir and dir ~= "target" then
+    words[#words + 1] = "--target-path"
+    words[#words + 1] = dir
+  end
+  local code, out = run.run { words, capture = true, check = false }
+  if code ~= 0 then
+    ui.write(io.stderr, out or "")
+    errors.raise("failure", "plan: dbt parse failed with exit code %d", code)
+  end
+end
+
+-- The pull request this run belongs to: --set pr=N, else the number in the
+-- GitHub Actions event (pull_request or issue).
+function M.pull_request()
+  local pr = tonumber(config.get("pr"))
+  local path = native.env.get("GITHUB_EVENT_PATH")
+  local text = not pr and path and native.fs.read(path)
+  if text then
+    local event = native.json.decode(text)
+    if type(event) == "table" then
+      local holder = event.pull_request or event.issue or {}
+      pr = tonumber(holder.number) or tonumber(event.number)
+    end
+  end
+  return pr
+end
+
+-- The sticky comment: created once per pull request, then updated. A
+-- failure (a fork's read-only token) is a warning, never the build's end.
+local function comment(body, pr)
+  local token = native.env.get("GITHUB_TOKEN")
+  native.mask.add(token)
+  local api = native.env.get("GITHUB_API_URL")
+  local id, how = native.plan.comment {
+    api_url = api ~= nil and api ~= "" and api or "https://api.github.com",
+    token = token,
+    repo = native.env.get("GITHUB_REPOSITORY") or "",
+    pr = pr,
+    marker = M.MARKER,
+    body = body,
+  }
+  if id then
+    ui.info(("plan: %s the pull-request comment (#%d)"):format(how, id))
+  else
+    ui.warn("plan: pull-request comment: " .. how)
+  end
+end
+
+-- Compares and reports. o: state (folder), target (manifest path), format,
+-- max_bytes, parse (refresh a stale manifest; default true), quiet (no
+-- report on stdout), comment (default true: the pull-request comment when
+-- GITHUB_TOKEN and a pull request are there). Returns the summary table of plan.compare (with .text),
+-- or nil when there is no production manifest.
+function M.run(o)
+  o = o or {}
+  local state = (o.state or config.get("state_dir") or ".artifacts"):gsub("/+$", "") .. "/manifest.json"
+  local target = o.target or "target/manifest.json"
+  if native.fs.stat(state) ~= "file" then
+    ui.warn(("plan: no production manifest at %s (dbtrun fetch-manifest gets it): "
+      .. "without state, dbt builds everything"):format(state))
+    return nil
+  end
+  local project = native.fs.read("dbt_project.yml") or ""
+  if o.parse ~= false then
+    local stale, why = native.plan.stale(target, M.inputs(project))
+    if stale then
+      dbt_parse(target, why)
+    end
+  end
+  local step_summary = native.env.get("GITHUB_STEP_SUMMARY")
+  if step_summary == "" then
+    step_summary = nil
+  end
+  local token = native.env.get("GITHUB_TOKEN")
+  local pr = o.comment ~= false and token ~= nil and token ~= "" and M.pull_request()
+  local text, summary = native.plan.compare(state, target, {
+    format = o.format or "text",
+    max_bytes = o.max_bytes,
+    markdown = step_summary ~= nil,
+    markdown_max = M.STEP_SUMMARY_MAX,
+    comment_max = pr and (M.COMMENT_MAX - #M.MARKER - 1) or nil,
+    compare_unrendered_sources = project:match("state_modified_compare_more_unrendered_values%s*:%s*[Tt]rue") ~= nil,
+    state_label = state,
+    current_label = target,
+  })
+  if not text then
+    errors.raise("failure", "plan: %s", summary)
+  end
+  summary.text = text
+  if not o.quiet then
+    ui.write(io.stdout, text:sub(-1) == "\n" and text or text .. "\n")
+  end
+  if step_summary then
+    local f = io.open(step_summary, "a")
+    if f then
+      f:write(native.mask.apply(summary.markdown), "\n")
+      f:close()
+    end
+  end
+  if pr then
+    comment(native.mask.apply(summary.comment), pr)
+  end
+  return summary
+end
+
+return M

@@ -1,0 +1,143 @@
+/* buf: capped growable byte buffers (include/dbtrun/buf.h). Pure memory
+ * management; no I/O. */
+#include "dbtrun/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dr_buf_init(struct dr_buf *b, size_t max)
+{
+    memset(b, 0, sizeof *b);
+    b->max = max ? max : DR_BUF_DEFAULT_MAX;
+}
+
+/* Makes room for `extra` more bytes plus a NUL. */
+static int reserve(struct dr_buf *b, size_t extra)
+{
+    if (extra > b->max || b->len > b->max - extra) {
+        b->overflowed = 1;
+        return -1;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
+    char *data = realloc(b->data, cap);
+    if (!data) {
+        b->out_of_mem = 1;
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+int dr_buf_add(struct dr_buf *b, const void *data, size_t n)
+{
+    if (reserve(b, n))
+        return -1;
+    if (n)
+        memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int dr_buf_puts(struct dr_buf *b, const char *s)
+{
+    return dr_buf_add(b, s, strlen(s));
+}
+
+int dr_buf_printf(struct dr_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < sizeof small)
+        return dr_buf_add(b, small, (size_t)n);
+    if (reserve(b, (size_t)n))
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int dr_buf_json_string(struct dr_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = dr_buf_add(b, "\"", 1);
+    size_t run = 0; /* start of the pending run of bytes that need no escape */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc = dr_buf_add(b, s + run, i - run);
+        run = i + 1;
+        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
+        size_t elen = 2;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        if (rc == 0)
+            rc = dr_buf_add(b, esc, elen);
+    }
+    if (rc == 0)
+        rc = dr_buf_add(b, s + run, n - run);
+    if (rc == 0)
+        rc = dr_buf_add(b, "\"", 1);
+    return rc;
+}
+
+void dr_buf_reset(struct dr_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+char *dr_buf_take(struct dr_buf *b, size_t *len)
+{
+    char *data = b->data;
+    if (!data)
+        data = calloc(1, 1);
+    if (len)
+        *len = data ? b->len : 0;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return data;
+}
+
+void dr_buf_free(struct dr_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

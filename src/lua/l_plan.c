@@ -1,0 +1,231 @@
+/* l_plan: the state comparison (src/manifest.c, src/plan.c) for Lua. Thin:
+ * options in, report text and a summary table out. Everything allocated is
+ * held by a userdata box created first, so a Lua error at any point (out of
+ * memory while pushing) still frees it through __gc. */
+#include "dbtrun/github.h"
+#include "dbtrun/manifest.h"
+#include "dbtrun/plan.h"
+#include "bindings.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BOX_META "dbtrun.plan.box"
+#define ROOTS_MAX 64
+
+struct box {
+    struct dr_manifest *state, *current;
+    struct dr_plan *plan;
+    char *text, *markdown, *comment;
+};
+
+/* __gc and __close of a box: frees whatever it holds; idempotent. */
+static int box_release(lua_State *L)
+{
+    struct box *b = luaL_checkudata(L, 1, BOX_META);
+    free(b->text);
+    free(b->markdown);
+    free(b->comment);
+    dr_plan_free(b->plan);
+    dr_manifest_free(b->current);
+    dr_manifest_free(b->state);
+    memset(b, 0, sizeof *b);
+    return 0;
+}
+
+static struct box *new_box(lua_State *L)
+{
+    struct box *b = lua_newuserdatauv(L, sizeof *b, 0);
+    memset(b, 0, sizeof *b);
+    if (luaL_newmetatable(L, BOX_META)) {
+        lua_pushcfunction(L, box_release);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, box_release);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_setmetatable(L, -2);
+    return b;
+}
+
+static enum dr_plan_format check_format(lua_State *L, int opts)
+{
+    static const char *const names[] = {"text", "json", "markdown", NULL};
+    static const enum dr_plan_format formats[] = {DR_PLAN_TEXT, DR_PLAN_JSON, DR_PLAN_MARKDOWN};
+    lua_getfield(L, opts, "format");
+    int i = luaL_checkoption(L, -1, "text", names);
+    lua_pop(L, 1);
+    return formats[i];
+}
+
+static lua_Integer opt_int_field(lua_State *L, int t, const char *key, lua_Integer def)
+{
+    lua_getfield(L, t, key);
+    lua_Integer v = luaL_optinteger(L, -1, def);
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool_field(lua_State *L, int t, const char *key)
+{
+    lua_getfield(L, t, key);
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static void set_int(lua_State *L, const char *key, size_t v)
+{
+    lua_pushinteger(L, (lua_Integer)v);
+    lua_setfield(L, -2, key);
+}
+
+static void push_summary(lua_State *L, const struct dr_plan *p, const char *markdown,
+                         const char *comment)
+{
+    size_t downstream = 0;
+    for (int k = 0; k < DR_MK_COUNT; k++)
+        downstream += p->downstream_by_kind[k];
+    lua_createtable(L, 0, 12);
+    set_int(L, "new", p->nnew);
+    set_int(L, "modified", p->nmodified);
+    set_int(L, "removed", p->nremoved);
+    set_int(L, "selected", p->nselected);
+    set_int(L, "selected_models", p->selected_by_kind[DR_MK_MODEL]);
+    set_int(L, "downstream", downstream);
+    set_int(L, "warnings", p->nwarnings);
+    lua_pushboolean(L, p->breaking);
+    lua_setfield(L, -2, "breaking");
+    lua_createtable(L, (int)p->nselected, 0);
+    for (size_t i = 0; i < p->nselected; i++) {
+        lua_pushstring(L, p->selected[i].unique_id);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "selected_ids");
+    if (markdown) {
+        lua_pushstring(L, markdown);
+        lua_setfield(L, -2, "markdown");
+    }
+    if (comment) {
+        lua_pushstring(L, comment);
+        lua_setfield(L, -2, "comment");
+    }
+}
+
+/* plan.compare(state_manifest, current_manifest [, opts]) -> text, summary | nil, msg
+ * opts: format = "text"|"json"|"markdown", max_bytes (Markdown), markdown = true
+ * (also render Markdown, at most markdown_max bytes, into summary.markdown),
+ * comment_max = n (Markdown of at most n bytes into summary.comment),
+ * compare_unrendered_sources, state_label, current_label. */
+static int l_plan_compare(lua_State *L)
+{
+    const char *state_path = luaL_checkstring(L, 1);
+    const char *current_path = luaL_checkstring(L, 2);
+    if (lua_isnoneornil(L, 3))
+        lua_newtable(L);
+    else
+        luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+    struct dr_plan_options opts = {0};
+    enum dr_plan_format format = check_format(L, 3);
+    lua_Integer max_bytes = opt_int_field(L, 3, "max_bytes", 0);
+    int want_markdown = opt_bool_field(L, 3, "markdown");
+    lua_Integer markdown_max = opt_int_field(L, 3, "markdown_max", 0);
+    lua_Integer comment_max = opt_int_field(L, 3, "comment_max", 0);
+    opts.compare_unrendered_sources = opt_bool_field(L, 3, "compare_unrendered_sources");
+    lua_getfield(L, 3, "state_label");
+    opts.state_label = luaL_optstring(L, -1, state_path);
+    lua_getfield(L, 3, "current_label");
+    opts.current_label = luaL_optstring(L, -1, current_path); /* both stay on the stack */
+    if (max_bytes < 0 || markdown_max < 0 || comment_max < 0)
+        return luaL_argerror(L, 3, "sizes must not be negative");
+
+    struct box *b = new_box(L);
+    char err[512];
+    if (dr_manifest_load(state_path, &b->state, err, sizeof err) ||
+        dr_manifest_load(current_path, &b->current, err, sizeof err) ||
+        dr_plan_compare(b->state, b->current, &opts, &b->plan, err, sizeof err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2; /* the box is collected later */
+    }
+    size_t len;
+    if (dr_plan_render(b->plan, format, (size_t)max_bytes, &b->text, &len) ||
+        (want_markdown &&
+         dr_plan_render(b->plan, DR_PLAN_MARKDOWN, (size_t)markdown_max, &b->markdown, NULL)) ||
+        (comment_max > 0 &&
+         dr_plan_render(b->plan, DR_PLAN_MARKDOWN, (size_t)comment_max, &b->comment, NULL))) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "plan: out of memory while rendering");
+        return 2;
+    }
+    lua_pushlstring(L, b->text, len);
+    push_summary(L, b->plan, b->markdown, b->comment);
+    return 2;
+}
+
+/* plan.stale(manifest_path, {path, ...}) -> stale, why
+ * Whether the manifest is missing or older than any file under the paths. */
+static int l_plan_stale(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    const char *roots[ROOTS_MAX];
+    size_t n = 0;
+    luaL_checkstack(L, ROOTS_MAX + 2, "plan.stale");
+    for (lua_Integer i = 1; n < ROOTS_MAX; i++, n++) {
+        if (lua_geti(L, 2, i) == LUA_TNIL)
+            break;
+        roots[n] = luaL_checkstring(L, -1); /* stays on the stack while used */
+    }
+    char why[512] = "";
+    int stale = dr_manifest_stale(path, roots, n, why, sizeof why);
+    lua_pushboolean(L, stale);
+    if (!stale)
+        return 1;
+    lua_pushstring(L, why);
+    return 2;
+}
+
+static const char *check_field(lua_State *L, int t, const char *key)
+{
+    lua_getfield(L, t, key);
+    if (!lua_isstring(L, -1))
+        luaL_error(L, "plan.comment: '%s' must be a string", key);
+    return lua_tostring(L, -1); /* stays on the stack while used */
+}
+
+/* plan.comment{ api_url=, token=, repo=, pr=, marker=, body= } -> id, "created"|"updated"
+ * | nil, msg. The one pull-request comment that carries `marker`. */
+static int l_plan_comment(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    struct dr_github_comment c = {
+        .api_url = check_field(L, 1, "api_url"),
+        .token = check_field(L, 1, "token"),
+        .repo = check_field(L, 1, "repo"),
+        .pr = (long)opt_int_field(L, 1, "pr", 0),
+        .marker = check_field(L, 1, "marker"),
+        .body = check_field(L, 1, "body"),
+    };
+    struct dr_github_status st;
+    if (dr_github_upsert_comment(&c, &st)) {
+        lua_pushnil(L);
+        lua_pushstring(L, st.message);
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)st.id);
+    lua_pushstring(L, st.created ? "created" : "updated");
+    return 2;
+}
+
+int dr_lua_open_plan(lua_State *L)
+{
+    static const luaL_Reg fns[] = {{"compare", l_plan_compare},
+                                   {"stale", l_plan_stale},
+                                   {"comment", l_plan_comment},
+                                   {NULL, NULL}};
+    luaL_newlib(L, fns);
+    return 1;
+}

@@ -1,0 +1,497 @@
+/* plan_render: the reports of a plan (include/dbtrun/plan.h) — text for a
+ * terminal, JSON for tools and tests, Markdown for GitHub step summaries and
+ * pull-request comments, cut section by section to fit GitHub's limits. */
+#include "dbtrun/buf.h"
+#include "dbtrun/plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RENDER_MAX (512u << 20) /* cap on any report */
+#define NOTE_RESERVE 96         /* room kept for a "... more not shown" line */
+#define TEXT_LIST_MAX_LINES 200 /* downstream nodes listed in text output */
+
+static const char *const plural[DR_MK_COUNT] = {
+    "models",        "seeds",      "snapshots", "tests",      "analyses",
+    "operations",    "sources",    "exposures", "metrics",    "semantic models",
+    "saved queries", "unit tests", "functions", "other nodes"};
+
+static const char *const singular[DR_MK_COUNT] = {
+    "model",    "seed",   "snapshot",       "test",        "analysis",  "operation", "source",
+    "exposure", "metric", "semantic model", "saved query", "unit test", "function",  "other node"};
+
+/* "5 models, 2 tests" (kinds with a count only), or "nothing". */
+static void kind_counts(struct dr_buf *b, const size_t *counts)
+{
+    size_t before = b->len;
+    for (int k = 0; k < DR_MK_COUNT; k++) {
+        if (!counts[k])
+            continue;
+        if (b->len > before)
+            dr_buf_puts(b, ", ");
+        dr_buf_printf(b, "%zu %s", counts[k], counts[k] == 1 ? singular[k] : plural[k]);
+    }
+    if (b->len == before)
+        dr_buf_puts(b, "nothing");
+}
+
+static size_t count_all(const size_t *counts)
+{
+    size_t n = 0;
+    for (int k = 0; k < DR_MK_COUNT; k++)
+        n += counts[k];
+    return n;
+}
+
+static const char *status_name(enum dr_plan_status s)
+{
+    return s == DR_PLAN_NEW ? "new" : s == DR_PLAN_REMOVED ? "removed" : "modified";
+}
+
+/* The detail text of one reason of an entry, or NULL. */
+static const char *reason_detail(const struct dr_plan_entry *e, unsigned bit)
+{
+    switch (bit) {
+    case DR_PR_CONFIGS:
+        return e->configs;
+    case DR_PR_RELATION:
+        return e->relation;
+    case DR_PR_PERSISTED_DESCRIPTIONS:
+        return e->descriptions;
+    case DR_PR_MACROS:
+        return e->macros;
+    case DR_PR_CONTRACT:
+        return e->contract;
+    case DR_PR_PROPERTIES:
+        return e->properties;
+    case DR_PR_REMOVED:
+        return e->disabled ? "disabled" : "deleted";
+    }
+    return NULL;
+}
+
+static const char *not_selected_note(const struct dr_plan_entry *e)
+{
+    if (e->selected || e->status != DR_PLAN_NEW)
+        return NULL;
+    return "not selected by state:modified: dbt counts a new source, exposure, metric, "
+           "semantic model or saved query as state:new only";
+}
+
+/* ---- text --------------------------------------------------------------- */
+
+static void text_header(struct dr_buf *b, const struct dr_plan *p)
+{
+    dr_buf_printf(b, "dbtrun plan: %s (dbt %s) -> %s (dbt %s)\n", p->state_label,
+                  p->state_version ? p->state_version : "?", p->current_label,
+                  p->current_version ? p->current_version : "?");
+    if (p->nentries == 0) {
+        dr_buf_puts(b, "No changes: state:modified+ selects nothing.\n");
+        return;
+    }
+    dr_buf_printf(b, "%zu new, %zu modified, %zu removed; state:modified+ selects %zu: ", p->nnew,
+                  p->nmodified, p->nremoved, p->nselected);
+    kind_counts(b, p->selected_by_kind);
+    dr_buf_puts(b, p->breaking ? "\nBREAKING contract change (see below)\n" : "\n");
+}
+
+static void render_text(struct dr_buf *b, const struct dr_plan *p)
+{
+    static const char sign[] = {'+', '~', '-'};
+    text_header(b, p);
+    if (p->nentries)
+        dr_buf_puts(b, "\nChanges\n");
+    for (size_t i = 0; i < p->nentries; i++) {
+        const struct dr_plan_entry *e = &p->entries[i];
+        dr_buf_printf(b, "  %c %s\n", sign[e->status], e->unique_id);
+        for (unsigned bit = 1; bit < (1u << DR_PR_COUNT); bit <<= 1) {
+            if (!(e->reasons & bit))
+                continue;
+            const char *detail = reason_detail(e, bit);
+            dr_buf_printf(b, "      %s", dr_plan_reason_name(bit));
+            if (bit == DR_PR_CONTRACT)
+                dr_buf_puts(b, e->breaking ? " (breaking)" : " (not breaking)");
+            if (detail && bit == DR_PR_REMOVED)
+                dr_buf_printf(b, " (%s)", detail);
+            else if (detail)
+                dr_buf_printf(b, ": %s", detail);
+            dr_buf_puts(b, "\n");
+        }
+        if (e->status == DR_PLAN_REMOVED && e->breaking)
+            dr_buf_printf(b, "      modified.contract (breaking): %s\n", e->contract);
+        if (not_selected_note(e))
+            dr_buf_printf(b, "      (%s)\n", not_selected_note(e));
+    }
+    size_t ndown = count_all(p->downstream_by_kind);
+    if (ndown) {
+        dr_buf_puts(b, "\nDownstream, selected as children of the changes: ");
+        kind_counts(b, p->downstream_by_kind);
+        dr_buf_puts(b, "\n");
+        size_t shown = 0;
+        for (size_t i = 0; i < p->nselected; i++) {
+            if (p->selected[i].direct)
+                continue;
+            if (shown++ < TEXT_LIST_MAX_LINES)
+                dr_buf_printf(b, "    %s\n", p->selected[i].unique_id);
+        }
+        if (shown > TEXT_LIST_MAX_LINES)
+            dr_buf_printf(b, "    ... and %zu more\n", shown - TEXT_LIST_MAX_LINES);
+    }
+    if (p->nwarnings)
+        dr_buf_puts(b, "\nWarnings\n");
+    for (size_t i = 0; i < p->nwarnings; i++)
+        dr_buf_printf(b, "  ! %s\n", p->warnings[i]);
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static void json_str(struct dr_buf *b, const char *s)
+{
+    if (s)
+        dr_buf_json_string(b, s, strlen(s));
+    else
+        dr_buf_puts(b, "null");
+}
+
+static void json_counts(struct dr_buf *b, const size_t *counts)
+{
+    dr_buf_puts(b, "{");
+    int first = 1;
+    for (int k = 0; k < DR_MK_COUNT; k++) {
+        if (!counts[k])
+            continue;
+        dr_buf_printf(b, "%s\"%s\": %zu", first ? "" : ", ",
+                      dr_manifest_kind_name((enum dr_manifest_kind)k), counts[k]);
+        first = 0;
+    }
+    dr_buf_puts(b, "}");
+}
+
+/* "a, b" as ["a", "b"]. */
+static void json_split(struct dr_buf *b, const char *list)
+{
+    dr_buf_puts(b, "[");
+    for (const char *s = list; s && *s;) {
+        const char *end = strstr(s, ", ");
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        if (s != list)
+            dr_buf_puts(b, ", ");
+        dr_buf_json_string(b, s, n);
+        s = end ? end + 2 : s + n;
+    }
+    dr_buf_puts(b, "]");
+}
+
+static void json_entry(struct dr_buf *b, const struct dr_plan_entry *e)
+{
+    dr_buf_puts(b, "    {\"unique_id\": ");
+    json_str(b, e->unique_id);
+    dr_buf_puts(b, ", \"resource_type\": ");
+    json_str(b, e->resource_type);
+    dr_buf_puts(b, ", \"name\": ");
+    json_str(b, e->name);
+    dr_buf_printf(b, ", \"status\": \"%s\", \"selected\": %s, \"breaking\": %s, \"reasons\": [",
+                  status_name(e->status), e->selected ? "true" : "false",
+                  e->breaking ? "true" : "false");
+    int first = 1;
+    for (unsigned bit = 1; bit < (1u << DR_PR_COUNT); bit <<= 1) {
+        if (!(e->reasons & bit))
+            continue;
+        dr_buf_printf(b, "%s\"%s\"", first ? "" : ", ", dr_plan_reason_name(bit));
+        first = 0;
+    }
+    dr_buf_puts(b, "], \"details\": {");
+    first = 1;
+#define DETAIL(key, value)                                                                         \
+    if (value) {                                                                                   \
+        dr_buf_printf(b, "%s\"%s\": ", first ? "" : ", ", key);                                    \
+        json_str(b, value);                                                                        \
+        first = 0;                                                                                 \
+    }
+    DETAIL("configs", e->configs);
+    DETAIL("relation", e->relation);
+    DETAIL("persisted_descriptions", e->descriptions);
+    DETAIL("macros", e->macros);
+    DETAIL("contract", e->contract);
+    DETAIL("properties", e->properties);
+#undef DETAIL
+    if (e->config_keys) {
+        dr_buf_printf(b, "%s\"config_keys\": ", first ? "" : ", ");
+        json_split(b, e->config_keys);
+    }
+    if (e->status == DR_PLAN_REMOVED)
+        dr_buf_printf(b, "%s\"removed\": \"%s\"", first && !e->config_keys ? "" : ", ",
+                      e->disabled ? "disabled" : "deleted");
+    dr_buf_puts(b, "}}");
+}
+
+static void render_json(struct dr_buf *b, const struct dr_plan *p)
+{
+    dr_buf_puts(b, "{\n  \"state\": {\"path\": ");
+    json_str(b, p->state_label);
+    dr_buf_puts(b, ", \"dbt_version\": ");
+    json_str(b, p->state_version);
+    dr_buf_puts(b, ", \"generated_at\": ");
+    json_str(b, p->state_generated_at);
+    dr_buf_puts(b, "},\n  \"current\": {\"path\": ");
+    json_str(b, p->current_label);
+    dr_buf_puts(b, ", \"dbt_version\": ");
+    json_str(b, p->current_version);
+    dr_buf_puts(b, ", \"generated_at\": ");
+    json_str(b, p->current_generated_at);
+    dr_buf_printf(b,
+                  "},\n  \"summary\": {\"new\": %zu, \"modified\": %zu, \"removed\": %zu, "
+                  "\"selected\": %zu, \"breaking\": %s, \"selected_by_type\": ",
+                  p->nnew, p->nmodified, p->nremoved, p->nselected, p->breaking ? "true" : "false");
+    json_counts(b, p->selected_by_kind);
+    dr_buf_puts(b, ", \"downstream_by_type\": ");
+    json_counts(b, p->downstream_by_kind);
+    dr_buf_puts(b, "},\n  \"changes\": [");
+    for (size_t i = 0; i < p->nentries; i++) {
+        dr_buf_puts(b, i ? ",\n" : "\n");
+        json_entry(b, &p->entries[i]);
+    }
+    dr_buf_puts(b, p->nentries ? "\n  ],\n  \"selected\": [" : "],\n  \"selected\": [");
+    for (size_t i = 0; i < p->nselected; i++) {
+        const struct dr_plan_selected *s = &p->selected[i];
+        dr_buf_puts(b, i ? ",\n    {\"unique_id\": " : "\n    {\"unique_id\": ");
+        json_str(b, s->unique_id);
+        dr_buf_puts(b, ", \"resource_type\": ");
+        json_str(b, s->resource_type);
+        dr_buf_printf(b, ", \"direct\": %s}", s->direct ? "true" : "false");
+    }
+    dr_buf_puts(b, p->nselected ? "\n  ],\n  \"warnings\": [" : "],\n  \"warnings\": [");
+    for (size_t i = 0; i < p->nwarnings; i++) {
+        dr_buf_puts(b, i ? ",\n    " : "\n    ");
+        json_str(b, p->warnings[i]);
+    }
+    dr_buf_puts(b, p->nwarnings ? "\n  ]\n}\n" : "]\n}\n");
+}
+
+/* ---- Markdown ----------------------------------------------------------- */
+
+/* Text for a table cell: no line breaks, no pipes, no HTML. */
+static void md_text(struct dr_buf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '|':
+            dr_buf_puts(b, "\\|");
+            break;
+        case '\n':
+        case '\r':
+            dr_buf_puts(b, " ");
+            break;
+        case '<':
+            dr_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            dr_buf_puts(b, "&gt;");
+            break;
+        case '`':
+            dr_buf_puts(b, "'");
+            break;
+        default:
+            dr_buf_add(b, s, 1);
+        }
+    }
+}
+
+/* Adds `row` to section `sec` while it fits in `cap` (keeping room for the
+ * closing note); once a row is refused, later rows are counted, not added. */
+static void md_row(struct dr_buf *sec, size_t cap, struct dr_buf *row, size_t *dropped)
+{
+    if (*dropped || sec->len + row->len + NOTE_RESERVE > cap)
+        (*dropped)++;
+    else
+        dr_buf_add(sec, row->data ? row->data : "", row->len);
+    dr_buf_reset(row);
+}
+
+/* A one-line note instead of a section that has no room, if even it fits. */
+static void md_fit(struct dr_buf *sec, size_t cap, size_t n, const char *what)
+{
+    char note[128];
+    int len = snprintf(note, sizeof note, "\n_%zu %s not shown (GitHub size limit)._\n", n, what);
+    if (len > 0 && (size_t)len < sizeof note && sec->len + (size_t)len <= cap)
+        dr_buf_add(sec, note, (size_t)len);
+}
+
+static void md_dropped(struct dr_buf *sec, size_t dropped)
+{
+    if (dropped)
+        dr_buf_printf(sec, "\n_... and %zu more not shown (GitHub size limit)._\n", dropped);
+}
+
+static void md_header(struct dr_buf *b, const struct dr_plan *p)
+{
+    dr_buf_puts(b, "### dbtrun plan\n\n");
+    if (p->nentries == 0) {
+        dr_buf_puts(b, "No changes: `state:modified+` selects nothing.\n");
+    } else {
+        dr_buf_printf(b,
+                      "**%zu new, %zu modified, %zu removed** - `state:modified+` selects "
+                      "**%zu**: ",
+                      p->nnew, p->nmodified, p->nremoved, p->nselected);
+        kind_counts(b, p->selected_by_kind);
+        dr_buf_puts(b, "\n");
+    }
+    dr_buf_printf(b, "\n<sub>state: `%s` (dbt %s) - current: `%s` (dbt %s)</sub>\n", p->state_label,
+                  p->state_version ? p->state_version : "?", p->current_label,
+                  p->current_version ? p->current_version : "?");
+}
+
+static void md_changes(struct dr_buf *sec, size_t cap, const struct dr_plan *p)
+{
+    struct dr_buf row;
+    size_t dropped = 0;
+    static const char head[] = "\n| change | node | type | why |\n| --- | --- | --- | --- |\n";
+    if (!p->nentries)
+        return;
+    if (sizeof head + NOTE_RESERVE > cap) {
+        md_fit(sec, cap, p->nentries, "changes");
+        return;
+    }
+    dr_buf_init(&row, cap + 1);
+    dr_buf_puts(sec, head);
+    for (size_t i = 0; i < p->nentries; i++) {
+        const struct dr_plan_entry *e = &p->entries[i];
+        dr_buf_printf(&row, "| %s | `%s` | %s | ", status_name(e->status), e->unique_id,
+                      e->resource_type);
+        int first = 1;
+        for (unsigned bit = 1; bit < (1u << DR_PR_COUNT); bit <<= 1) {
+            if (!(e->reasons & bit))
+                continue;
+            dr_buf_printf(&row, "%s%s", first ? "" : "<br>", dr_plan_reason_name(bit));
+            first = 0;
+            const char *detail = bit == DR_PR_CONFIGS ? e->config_keys : reason_detail(e, bit);
+            if (bit == DR_PR_CONTRACT)
+                dr_buf_puts(&row, e->breaking ? " **(breaking)**" : " (not breaking)");
+            if (detail) {
+                dr_buf_puts(&row, ": ");
+                md_text(&row, detail);
+            }
+        }
+        if (e->status == DR_PLAN_REMOVED && e->breaking)
+            dr_buf_puts(&row, "<br>modified.contract **(breaking)**");
+        if (!e->selected)
+            dr_buf_puts(&row, "<br>_(not selected: new sources and exposures are state:new)_");
+        dr_buf_puts(&row, " |\n");
+        md_row(sec, cap, &row, &dropped);
+    }
+    md_dropped(sec, dropped);
+    dr_buf_free(&row);
+}
+
+static void md_downstream(struct dr_buf *sec, size_t cap, const struct dr_plan *p)
+{
+    struct dr_buf row;
+    size_t dropped = 0, ndown = count_all(p->downstream_by_kind);
+    if (!ndown)
+        return;
+    dr_buf_init(&row, cap + 1);
+    dr_buf_puts(&row, "\n**Downstream impact** (selected as children of the changes): ");
+    kind_counts(&row, p->downstream_by_kind);
+    dr_buf_printf(&row, "\n\n<details><summary>%zu downstream node%s</summary>\n\n", ndown,
+                  ndown == 1 ? "" : "s");
+    if (row.len + NOTE_RESERVE + 32 > cap) {
+        md_fit(sec, cap, ndown, "downstream nodes");
+        dr_buf_free(&row);
+        return;
+    }
+    dr_buf_add(sec, row.data, row.len);
+    dr_buf_reset(&row);
+    for (size_t i = 0; i < p->nselected; i++) {
+        if (p->selected[i].direct)
+            continue;
+        dr_buf_printf(&row, "- `%s`\n", p->selected[i].unique_id);
+        md_row(sec, cap > 32 ? cap - 32 : 0, &row, &dropped);
+    }
+    md_dropped(sec, dropped);
+    dr_buf_puts(sec, "\n</details>\n");
+    dr_buf_free(&row);
+}
+
+static void md_warnings(struct dr_buf *sec, size_t cap, const struct dr_plan *p)
+{
+    struct dr_buf row;
+    size_t dropped = 0;
+    if (!p->nwarnings)
+        return;
+    if (16 + NOTE_RESERVE > cap) {
+        md_fit(sec, cap, p->nwarnings, "warnings");
+        return;
+    }
+    dr_buf_init(&row, cap + 1);
+    dr_buf_printf(sec, "\n> [!%s]\n", p->breaking ? "CAUTION" : "WARNING");
+    for (size_t i = 0; i < p->nwarnings; i++) {
+        dr_buf_puts(&row, "> - ");
+        md_text(&row, p->warnings[i]);
+        dr_buf_puts(&row, "\n");
+        md_row(sec, cap, &row, &dropped);
+    }
+    if (dropped)
+        dr_buf_printf(sec, "> - ... and %zu more warnings\n", dropped);
+    dr_buf_free(&row);
+}
+
+/* Header first; then warnings (at most a quarter of the room), the changes,
+ * and the downstream list with what is left. Each section is cut at a row
+ * boundary with a note, never in the middle of a row. */
+static int render_markdown(struct dr_buf *out, const struct dr_plan *p, size_t max_bytes)
+{
+    struct dr_buf head, warn, changes, down;
+    int rc = 0;
+    size_t budget = max_bytes ? max_bytes : RENDER_MAX;
+    dr_buf_init(&head, RENDER_MAX);
+    dr_buf_init(&warn, RENDER_MAX);
+    dr_buf_init(&changes, RENDER_MAX);
+    dr_buf_init(&down, RENDER_MAX);
+    md_header(&head, p);
+    size_t room = budget > head.len + 16 ? budget - head.len - 16 : 0;
+    md_warnings(&warn, room / 4, p);
+    room = room > warn.len ? room - warn.len : 0;
+    size_t ndown = count_all(p->downstream_by_kind);
+    size_t down_reserve = ndown ? (room / 4 < 4096 ? room / 4 : 4096) : 0;
+    md_changes(&changes, room > down_reserve ? room - down_reserve : 0, p);
+    room = room > changes.len ? room - changes.len : 0;
+    md_downstream(&down, room, p);
+    struct dr_buf *parts[] = {&head, &changes, &down, &warn};
+    for (size_t i = 0; i < 4; i++) {
+        if (parts[i]->out_of_mem)
+            rc = -1;
+        if (parts[i]->len && dr_buf_add(out, parts[i]->data, parts[i]->len))
+            rc = -1;
+        dr_buf_free(parts[i]);
+    }
+    /* Only a budget smaller than the header itself gets here: cut at a line. */
+    if (out->len > budget) {
+        size_t cut = budget;
+        while (cut > 0 && out->data[cut - 1] != '\n')
+            cut--;
+        out->len = cut;
+        out->data[cut] = '\0';
+    }
+    return rc;
+}
+
+int dr_plan_render(const struct dr_plan *plan, enum dr_plan_format format, size_t max_bytes,
+                   char **out, size_t *len)
+{
+    struct dr_buf b;
+    int rc = 0;
+    dr_buf_init(&b, RENDER_MAX);
+    if (format == DR_PLAN_JSON)
+        render_json(&b, plan);
+    else if (format == DR_PLAN_MARKDOWN)
+        rc = render_markdown(&b, plan, max_bytes);
+    else
+        render_text(&b, plan);
+    if (rc || b.out_of_mem || b.overflowed) {
+        dr_buf_free(&b);
+        return -1;
+    }
+    *out = dr_buf_take(&b, len);
+    return *out ? 0 : -1;
+}
