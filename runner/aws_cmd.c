@@ -125,8 +125,9 @@ static int cmd_whoami(struct dr_aws_client *c, const struct aws_args *a)
         }
         printf("}\n");
     } else {
-        printf("Account      %s\nArn          %s\nUserId       %s\nCredentials  %s\nRegion       %s\n",
-               account, arn, user_id, cred->provider, dr_aws_client_region(c));
+        printf(
+            "Account      %s\nArn          %s\nUserId       %s\nCredentials  %s\nRegion       %s\n",
+            account, arn, user_id, cred->provider, dr_aws_client_region(c));
     }
     free(account);
     free(arn);

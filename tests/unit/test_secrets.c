@@ -43,8 +43,9 @@ static void test_names(void)
 
 static void test_seed_secret(void)
 {
-    const char *secret = "{\"account\":\"xy12345\",\"user\":\"DBT_CI\",\"private_key\":\"-----BEGIN "
-                         "KEY-----\\nMIIE\\n-----END KEY-----\",\"role\":\"TRANSFORMER\"}";
+    const char *secret =
+        "{\"account\":\"xy12345\",\"user\":\"DBT_CI\",\"private_key\":\"-----BEGIN "
+        "KEY-----\\nMIIE\\n-----END KEY-----\",\"role\":\"TRANSFORMER\"}";
     CHECK_STR(env_of("SNOWFLAKE", secret),
               "SNOWFLAKE_ACCOUNT=xy12345;SNOWFLAKE_USER=DBT_CI;SNOWFLAKE_PRIVATE_KEY=-----BEGIN "
               "KEY-----\nMIIE\n-----END KEY-----;SNOWFLAKE_ROLE=TRANSFORMER;");
