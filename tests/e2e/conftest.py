@@ -1,11 +1,15 @@
 """Shared helpers for the end-to-end tests: they run the real dbtrun binary."""
 import os
+import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
 DBTRUN = os.environ.get("DBTRUN_BIN", str(ROOT / "build" / "dbtrun"))
 
 
@@ -28,3 +32,82 @@ def project(tmp_path):
         return tmp_path
 
     return make
+
+
+# ---- moto_server on 127.0.0.1 ------------------------------------------------
+
+
+def _tool(name):
+    p = VENV_BIN / name
+    if p.exists():
+        return str(p)
+    found = shutil.which(name)
+    if not found:
+        pytest.skip(f"{name} not installed")
+    return found
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_tcp(port, proc, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("moto_server exited early")
+        try:
+            # a TCP connect, not an HTTP probe (aws-notes.md)
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("moto_server did not start")
+
+
+@pytest.fixture(scope="session")
+def moto():
+    """A moto_server on 127.0.0.1 at an ephemeral port; yields its URL."""
+    port = _free_port()
+    env = dict(os.environ)
+    env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)  # signature checks off
+    proc = subprocess.Popen([_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        _wait_tcp(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def moto_auth():
+    """A second moto with signature checks on; yields (url, key id, secret)."""
+    port = _free_port()
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4")
+    proc = subprocess.Popen([_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        _wait_tcp(port, proc)
+        url = f"http://127.0.0.1:{port}"
+        import boto3
+
+        iam = boto3.client("iam", endpoint_url=url, aws_access_key_id="testing",
+                           aws_secret_access_key="testing", region_name="us-east-1")
+        iam.create_user(UserName="ci")
+        iam.put_user_policy(UserName="ci", PolicyName="all", PolicyDocument=(
+            '{"Version": "2012-10-17", "Statement": '
+            '[{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'))
+        key = iam.create_access_key(UserName="ci")["AccessKey"]
+        yield url, key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
