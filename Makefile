@@ -90,6 +90,8 @@ check: check-format test asan
 
 bench: all
 	bench/startup.sh
+	bench/s3.sh
+	bench/plan.sh
 
 FORMAT_FILES = $(wildcard runner/*.c src/*.c src/aws/*.c src/lua/*.c include/dbtrun/*.h tests/unit/*.c tests/unit/*.h tools/*.c)
 format:
