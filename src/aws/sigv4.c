@@ -285,7 +285,9 @@ static int format_amz_date(time_t t, char out[17])
 /* ---- canonical URI */
 
 /* Removes "." and ".." segments and empty segments (duplicate slashes);
- * keeps a trailing slash. Returns a string the caller frees, or NULL. */
+ * keeps a trailing slash only when the path ends with '/': "/a/." and
+ * "/a/b/.." sign as "/a", as botocore and the other AWS SDKs do (RFC 3986
+ * would give "/a/"). Returns a string the caller frees, or NULL. */
 static char *normalize_path(const char *path)
 {
     size_t len = strlen(path);
@@ -297,12 +299,11 @@ static char *normalize_path(const char *path)
     for (const char *seg = path; seg <= path + len;) {
         const char *end = strchr(seg, '/');
         size_t seglen = end ? (size_t)(end - seg) : strlen(seg);
-        dir_ending = seglen == 0 || (seglen == 1 && seg[0] == '.');
+        dir_ending = seglen == 0;
         if (seglen == 2 && seg[0] == '.' && seg[1] == '.') {
             while (n > 0 && out[--n] != '/')
                 ;
-            dir_ending = 1;
-        } else if (!dir_ending) {
+        } else if (seglen && !(seglen == 1 && seg[0] == '.')) {
             out[n++] = '/';
             memcpy(out + n, seg, seglen);
             n += seglen;
