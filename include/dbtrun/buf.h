@@ -33,6 +33,9 @@ int dr_buf_printf(struct dr_buf *b, const char *fmt, ...) __attribute__((format(
 /* Appends `s` (n bytes) as a JSON string literal, quotes included. */
 int dr_buf_json_string(struct dr_buf *b, const char *s, size_t n);
 
+/* printf into a new string (caller frees); NULL when out of memory. */
+char *dr_strprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Makes the buffer empty, keeping its memory. */
 void dr_buf_reset(struct dr_buf *b);
 

@@ -2,6 +2,7 @@
  * parallelism of multipart parts and of sync comes from dr_s3_parallel's
  * threads), and the pure helpers they need. XML through xml.h; MD5, SHA-256
  * and base64 through libcrypto (dl.h). No Lua, no CLI, no global state. */
+#include "dbtrun/buf.h"
 #include "dbtrun/s3.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/sigv4.h"
@@ -36,25 +37,6 @@ static char *dup_n(const char *s, size_t n)
         memcpy(p, s, n);
         p[n] = '\0';
     }
-    return p;
-}
-
-/* printf into a new string (caller frees), NULL when out of memory. */
-static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *str_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *p = malloc((size_t)n + 1);
-    if (!p)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
     return p;
 }
 
@@ -125,11 +107,11 @@ int dr_s3_address(const char *endpoint, int custom, const char *bucket, const ch
     if (ekey && ebucket) {
         if (!custom && sep && dns_safe_bucket(bucket)) {
             *base_url =
-                str_printf("%.*s://%s.%s", (int)(sep - endpoint), endpoint, bucket, sep + 3);
-            *path = str_printf("/%s", ekey);
+                dr_strprintf("%.*s://%s.%s", (int)(sep - endpoint), endpoint, bucket, sep + 3);
+            *path = dr_strprintf("/%s", ekey);
         } else {
             *base_url = strdup(endpoint);
-            *path = str_printf("/%s/%s", ebucket, ekey);
+            *path = dr_strprintf("/%s/%s", ebucket, ekey);
         }
     }
     free(ekey);
@@ -392,7 +374,7 @@ int dr_s3_local_path(const char *root, const char *rel, char **out)
     size_t rn = strlen(root);
     while (rn > 1 && root[rn - 1] == '/')
         rn--;
-    *out = str_printf("%.*s%s%s", (int)rn, root, root[rn - 1] == '/' ? "" : "/", rel);
+    *out = dr_strprintf("%.*s%s%s", (int)rn, root, root[rn - 1] == '/' ? "" : "/", rel);
     return *out ? 0 : -1;
 }
 
@@ -714,7 +696,7 @@ static int make_temp(const char *path, char **tmp)
             return -1;
         }
         to_hex(rnd, sizeof rnd, hex);
-        if (!(*tmp = str_printf("%.*s.%.200s.dbtrun-%s", dirlen, path, name, hex)))
+        if (!(*tmp = dr_strprintf("%.*s.%.200s.dbtrun-%s", dirlen, path, name, hex)))
             return -1;
         int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd >= 0) {
@@ -848,7 +830,7 @@ static int upload_part(void *ctx, size_t i)
                     strerror(errno));
         goto out;
     }
-    if (!(query = str_printf("partNumber=%zu&uploadId=%s", i + 1, m->upload_id_enc))) {
+    if (!(query = dr_strprintf("partNumber=%zu&uploadId=%s", i + 1, m->upload_id_enc))) {
         dr_aws_fail(&err, "UploadPart", m->target, "InternalError", "out of memory");
         goto out;
     }
@@ -986,7 +968,7 @@ static int put_multipart(struct dr_aws_client *c, const char *base, const char *
     }
     /* <Part> is at most ~200 bytes with a 128-byte ETag */
     bodycap = 128 + m.nparts * 200;
-    if (!(body = malloc(bodycap)) || !(query = str_printf("uploadId=%s", m.upload_id_enc))) {
+    if (!(body = malloc(bodycap)) || !(query = dr_strprintf("uploadId=%s", m.upload_id_enc))) {
         dr_aws_fail(err, "CompleteMultipartUpload", target, "InternalError", "out of memory");
         goto fail_abort;
     }
@@ -1021,7 +1003,7 @@ fail_abort:
         /* best effort: the original error is what the caller needs */
         struct dr_aws_error ignored = {0};
         struct dr_http_response aresp = {0};
-        char *aquery = str_printf("uploadId=%s", m.upload_id_enc);
+        char *aquery = dr_strprintf("uploadId=%s", m.upload_id_enc);
         struct dr_aws_request abort_req = {.service = "s3",
                                            .op = "AbortMultipartUpload",
                                            .target = target,
@@ -1252,9 +1234,9 @@ int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
         if (token && !etoken)
             goto oom;
         free(query);
-        query = str_printf("list-type=2%s%s%s%s%s%s", token ? "&continuation-token=" : "",
-                           token ? etoken : "", delimiter ? "&delimiter=" : "", edelim,
-                           *prefix ? "&prefix=" : "", eprefix);
+        query = dr_strprintf("list-type=2%s%s%s%s%s%s", token ? "&continuation-token=" : "",
+                             token ? etoken : "", delimiter ? "&delimiter=" : "", edelim,
+                             *prefix ? "&prefix=" : "", eprefix);
         free(etoken);
         if (!query)
             goto oom;
@@ -1374,7 +1356,7 @@ int dr_s3_presign(struct dr_aws_client *c, const char *bucket, const char *key, 
         dr_aws_fail(err, "Presign", target, "InternalError", "%s", msg);
         goto out;
     }
-    if (!(*url = str_printf("%s%s?%s", base, rpath, res.query))) {
+    if (!(*url = dr_strprintf("%s%s?%s", base, rpath, res.query))) {
         dr_aws_fail(err, "Presign", target, "InternalError", "out of memory");
         goto out;
     }

@@ -2,6 +2,7 @@
  * execution on dr_s3_parallel's threads with aws-CLI-style output lines.
  * The threads share only the run context below, under its mutex. */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include "dbtrun/buf.h"
 #include "dbtrun/sync.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/fs.h"
@@ -20,24 +21,6 @@
 #include <unistd.h>
 
 #define WALK_DEPTH_MAX 128 /* folders nested deeper are refused */
-
-static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *str_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    char *p = malloc((size_t)n + 1);
-    if (!p)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(p, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return p;
-}
 
 /* ---- listings --------------------------------------------------------------- */
 
@@ -118,8 +101,8 @@ static int walk_dir(struct walk *w, const char *abs, const char *rel)
     while ((errno = 0, e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        char *child = str_printf("%s/%s", abs, e->d_name);
-        char *crel = str_printf("%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        char *child = dr_strprintf("%s/%s", abs, e->d_name);
+        char *crel = dr_strprintf("%s%s%s", rel, *rel ? "/" : "", e->d_name);
         struct stat st;
         int ok = child && crel;
         if (!ok) {
@@ -173,7 +156,7 @@ int dr_sync_list_local(const char *root, int missing_ok, struct dr_sync_list *l,
     while (n > 1 && root[n - 1] == '/')
         n--;
     free(l->root);
-    if (!(l->root = str_printf("%.*s", (int)n, root))) {
+    if (!(l->root = dr_strprintf("%.*s", (int)n, root))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -236,7 +219,7 @@ static const char *content_hash(struct dr_sync_list *l, struct dr_sync_item *it)
     if (it->etag)
         return dr_s3_etag_is_multipart(it->etag) || strlen(it->etag) != 32 ? NULL : it->etag;
     if (!it->md5[0] && l->root) {
-        char *path = str_printf("%s/%s", l->root, it->path);
+        char *path = dr_strprintf("%s/%s", l->root, it->path);
         if (!path || dr_s3_hash_file(path, 0, -1, it->md5, NULL, NULL) != 0)
             it->md5[0] = '\0';
         free(path);
@@ -261,7 +244,7 @@ static int multipart_match(struct dr_sync_list *l, struct dr_sync_item *f,
         strtoll(dash + 1, NULL, 10) != parts)
         return 0;
     if (!f->mp_etag[0]) {
-        char *path = str_printf("%s/%s", l->root, f->path);
+        char *path = dr_strprintf("%s/%s", l->root, f->path);
         if (!path || dr_s3_file_etag(path, DR_S3_PART_SIZE, f->mp_etag, sizeof f->mp_etag) != 0)
             f->mp_etag[0] = '\0';
         free(path);
@@ -391,7 +374,7 @@ static size_t components(char *buf, char **out, size_t max)
 char *dr_sync_display_path(const char *path, const char *cwd)
 {
     enum { MAXC = 512 };
-    char *abs = path[0] == '/' ? strdup(path) : str_printf("%s/%s", cwd, path);
+    char *abs = path[0] == '/' ? strdup(path) : dr_strprintf("%s/%s", cwd, path);
     char *here = strdup(cwd), *out = NULL;
     char **pc = malloc(2 * MAXC * sizeof *pc), **cc = pc ? pc + MAXC : NULL;
     if (!abs || !here || !pc)
@@ -451,7 +434,7 @@ static int location_parse(const char *spec, struct location *l)
             return -1;
         size_t n = strlen(u.key);
         l->bucket = u.bucket;
-        l->prefix = n == 0 || u.key[n - 1] == '/' ? strdup(u.key) : str_printf("%s/", u.key);
+        l->prefix = n == 0 || u.key[n - 1] == '/' ? strdup(u.key) : dr_strprintf("%s/", u.key);
         free(u.key);
         return l->prefix ? 0 : -1;
     }
@@ -462,7 +445,7 @@ static int location_parse(const char *spec, struct location *l)
         return -1;
     while (n > 1 && spec[n - 1] == '/')
         n--;
-    l->dir = str_printf("%.*s", (int)n, spec);
+    l->dir = dr_strprintf("%.*s", (int)n, spec);
     return l->dir ? 0 : -1;
 }
 
@@ -485,8 +468,8 @@ struct run {
 static char *display(const struct run *r, const struct location *l, const char *rel)
 {
     if (l->bucket)
-        return str_printf("s3://%s/%s%s", l->bucket, l->prefix, rel);
-    char *joined = str_printf("%s/%s", l->dir, rel);
+        return dr_strprintf("s3://%s/%s%s", l->bucket, l->prefix, rel);
+    char *joined = dr_strprintf("%s/%s", l->dir, rel);
     char *shown = joined ? dr_sync_display_path(joined, r->cwd) : NULL;
     free(joined);
     return shown;
@@ -534,7 +517,7 @@ static void report(struct run *r, const char *verb, const char *from, const char
 
 int dr_sync_copy_file(const char *from, const char *to)
 {
-    char *tmp = str_printf("%s.dbtrun-XXXXXX", to), buf[64 << 10];
+    char *tmp = dr_strprintf("%s.dbtrun-XXXXXX", to), buf[64 << 10];
     int in = -1, out = -1, rc = -1, saved = 0;
     struct stat st;
     if (!tmp)
@@ -638,7 +621,7 @@ static int copy_one(struct run *r, const struct dr_sync_item *it)
         failed = 0;
         goto out;
     }
-    if (r->src.dir && !(srcpath = str_printf("%s/%s", r->src.dir, it->path)))
+    if (r->src.dir && !(srcpath = dr_strprintf("%s/%s", r->src.dir, it->path)))
         goto oom;
     if (r->dst.dir && prepare_parent(r, dstpath, from, &e) != 0)
         goto out;
@@ -646,11 +629,11 @@ static int copy_one(struct run *r, const struct dr_sync_item *it)
         /* parts of one big file: the put's own default (8) unless fewer
          * transfers were asked for; more only crowd the connection */
         struct dr_s3_put_opts po = {.jobs = r->o->jobs > 0 && r->o->jobs < 8 ? r->o->jobs : 0};
-        if (!(key = str_printf("%s%s", r->dst.prefix, it->path)))
+        if (!(key = dr_strprintf("%s%s", r->dst.prefix, it->path)))
             goto oom;
         failed = dr_s3_put(r->c, r->dst.bucket, key, srcpath, &po, NULL, &e) != 0;
     } else if (r->src.bucket) {
-        if (!(key = str_printf("%s%s", r->src.prefix, it->path)))
+        if (!(key = dr_strprintf("%s%s", r->src.prefix, it->path)))
             goto oom;
         failed = dr_s3_get(r->c, r->src.bucket, key, dstpath, NULL, NULL, &e) != 0;
     } else {
@@ -688,8 +671,8 @@ static void delete_all(struct run *r, size_t first)
         if (!(keys = calloc(n, sizeof *keys)))
             return;
         for (size_t k = 0; k < n; k++)
-            keys[k] =
-                str_printf("%s%s", r->dst.prefix, r->dl->items[r->plan->ops[first + k].index].path);
+            keys[k] = dr_strprintf("%s%s", r->dst.prefix,
+                                   r->dl->items[r->plan->ops[first + k].index].path);
     }
     for (size_t done = 0; done < n;) {
         size_t batch = n - done < DR_S3_DELETE_BATCH ? n - done : DR_S3_DELETE_BATCH, ok = batch;
@@ -708,7 +691,7 @@ static void delete_all(struct run *r, size_t first)
             char *shown = display(r, &r->dst, rel);
             struct dr_aws_error le = {0}, *pe = failed ? &e : NULL;
             if (!keys && !r->o->dryrun) {
-                char *path = str_printf("%s/%s", r->dst.dir, rel);
+                char *path = dr_strprintf("%s/%s", r->dst.dir, rel);
                 if (!path || (unlink(path) != 0 && errno != ENOENT)) {
                     dr_aws_fail(&le, "Delete", shown ? shown : rel, "LocalError", "%s",
                                 strerror(path ? errno : ENOMEM));
