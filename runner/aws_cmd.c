@@ -4,6 +4,7 @@
  * plus the requests it makes. */
 #include "aws_cmd.h"
 #include "dbtrun/aws.h"
+#include "dbtrun/cloudfront.h"
 #include "dbtrun/creds.h"
 #include "dbtrun/mask.h"
 #include "dbtrun/secrets.h"
@@ -27,7 +28,9 @@ const char dr_aws_usage[] =
     "  s3 sync SRC DST [--delete] [--exclude G]... [--include G]... [--dryrun]\n"
     "  s3 ls s3://bucket[/prefix] [--recursive]\n"
     "  s3 rm s3://bucket/key [--recursive]\n"
-    "  s3 presign s3://bucket/key [--expires-in SECONDS]\n";
+    "  s3 presign s3://bucket/key [--expires-in SECONDS]\n"
+    "  cloudfront invalidate DISTRIBUTION_ID PATH... [--wait] [--timeout SECONDS]\n"
+    "                                       PATH: /index.html, '/docs/*'; waits up to 600 s\n";
 
 /* The arguments after `aws`, with the common options taken out. */
 struct aws_args {
@@ -218,6 +221,66 @@ static int cmd_secrets_get(struct dr_aws_client *c, int argc, char **argv)
     return status;
 }
 
+/* dbtrun aws cloudfront invalidate DIST PATH... [--wait] [--timeout SECONDS]: prints
+ * "invalidation ID STATUS", and a second line with Completed once --wait sees it. */
+static int cmd_cloudfront_invalidate(struct dr_aws_client *c, int argc, char **argv)
+{
+    const char *dist = NULL;
+    const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+    size_t npaths = 0;
+    int wait = 0, timeout = 0, status = 1;
+    char *id = NULL, *state = NULL;
+    struct dr_aws_error err = {0};
+    if (!paths)
+        return usage_error("%s", "out of memory");
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--wait") == 0) {
+            wait = 1;
+        } else if (strcmp(argv[i], "--timeout") == 0) {
+            char *end = NULL;
+            long v = i + 1 < argc ? strtol(argv[++i], &end, 10) : 0;
+            if (!end || *end || end == argv[i] || v <= 0 || v > 86400) {
+                status = usage_error("%s", "--timeout wants whole seconds from 1 to 86400");
+                goto out;
+            }
+            timeout = (int)v;
+        } else if (argv[i][0] == '-') {
+            status = usage_error("cloudfront invalidate: unexpected argument %s", argv[i]);
+            goto out;
+        } else if (!dist) {
+            dist = argv[i];
+        } else {
+            paths[npaths++] = argv[i];
+        }
+    }
+    if (!dist || npaths == 0) {
+        status = usage_error("%s", "cloudfront invalidate needs DISTRIBUTION_ID and PATH...");
+        goto out;
+    }
+    if (timeout && !wait) {
+        status = usage_error("%s", "--timeout goes with --wait");
+        goto out;
+    }
+    if (dr_cloudfront_invalidate(c, dist, paths, npaths, &id, &state, &err) != 0) {
+        status = report(&err);
+        goto out;
+    }
+    printf("invalidation %s %s\n", id, state);
+    fflush(stdout); /* the id is worth having while --wait runs */
+    if (wait && dr_cloudfront_wait(c, dist, id, timeout, 0, &err) != 0) {
+        status = report(&err);
+        goto out;
+    }
+    if (wait)
+        printf("invalidation %s Completed\n", id);
+    status = 0;
+out:
+    free(id);
+    free(state);
+    free(paths);
+    return status;
+}
+
 int dr_aws_cmd(int argc, char **argv, int verbose)
 {
     struct aws_args a = {0};
@@ -244,6 +307,9 @@ int dr_aws_cmd(int argc, char **argv, int verbose)
         status = cmd_secrets_get(c, a.nwords - 2, a.words + 2);
     else if (strcmp(a.words[0], "s3") == 0 && a.nwords >= 2)
         status = dr_aws_s3_cmd(c, a.nwords - 1, a.words + 1);
+    else if (strcmp(a.words[0], "cloudfront") == 0 && a.nwords >= 2 &&
+             strcmp(a.words[1], "invalidate") == 0)
+        status = cmd_cloudfront_invalidate(c, a.nwords - 2, a.words + 2);
     else
         status = usage_error("unknown command or extra arguments: %s", a.words[0]);
 out:
