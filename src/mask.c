@@ -4,6 +4,7 @@
 #include "dbtrun/mask.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -102,6 +103,20 @@ char *dr_mask_apply(const char *text, size_t len, size_t *out_len)
     *out_len = mask_into(text, len, out);
     out[*out_len] = '\0';
     return out;
+}
+
+void dr_mask_fprintf(FILE *f, const char *fmt, ...)
+{
+    char line[4096], masked[4096]; /* masking never makes text longer */
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    len = mask_into(line, len, masked);
+    fwrite(masked, 1, len, f);
 }
 
 /* Non-zero when p[0..n) is the start of some secret longer than n bytes:

@@ -6,6 +6,7 @@
 #define DR_MASK_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define DR_MASK_MAX 256   /* secrets registered at most */
 #define DR_MASK_MIN_LEN 3 /* shorter values are not masked (they would hide everything) */
@@ -22,6 +23,11 @@ int dr_mask_active(void);
 /* Returns a copy of text with every secret replaced (caller frees), or NULL
  * when out of memory. *out_len gets the copy's length. */
 char *dr_mask_apply(const char *text, size_t len, size_t *out_len);
+
+/* fprintf through the mask: dbtrun's own lines (request logs, transfer
+ * lines) may quote a key or URL that holds a secret. Lines longer than 4 KiB
+ * are cut. */
+void dr_mask_fprintf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A stream being relayed in chunks: a secret split across two chunks is
  * still masked, because the tail that could begin a secret is held back

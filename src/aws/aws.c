@@ -5,6 +5,7 @@
  * The client itself (region, endpoints, credentials) is client.c's. */
 #include "dbtrun/aws.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/mask.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/xml.h"
 
@@ -371,9 +372,10 @@ static void log_attempt(const struct dr_aws_request *r, const char *url, const c
         snprintf(outcome, sizeof outcome, "%ld", resp->status);
     else
         snprintf(outcome, sizeof outcome, "failed: %s", resp->error);
-    fprintf(stderr, "aws: %s %s %.*s%s%.*s -> %s (attempt %d/%d, %ld ms)\n", r->op ? r->op : "",
-            r->method, (int)base_len, url, log_query ? "?" : "", log_query ? QUERY_LOG_MAX : 0,
-            log_query ? log_query : "", outcome, attempt, DR_AWS_MAX_ATTEMPTS, ms);
+    dr_mask_fprintf(stderr, "aws: %s %s %.*s%s%.*s -> %s (attempt %d/%d, %ld ms)\n",
+                    r->op ? r->op : "", r->method, (int)base_len, url, log_query ? "?" : "",
+                    log_query ? QUERY_LOG_MAX : 0, log_query ? log_query : "", outcome, attempt,
+                    DR_AWS_MAX_ATTEMPTS, ms);
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -657,8 +659,9 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
         long wait =
             no_backoff && strcmp(no_backoff, "1") == 0 ? 0 : dr_aws_backoff_ms(n, random01());
         if (verbose > 0)
-            fprintf(stderr, "aws: %s: %s, retrying in %ld ms\n", r->op ? r->op : r->method,
-                    kind == DR_AWS_RETRY_THROTTLE ? "throttled" : "transient failure", wait);
+            dr_mask_fprintf(stderr, "aws: %s: %s, retrying in %ld ms\n", r->op ? r->op : r->method,
+                            kind == DR_AWS_RETRY_THROTTLE ? "throttled" : "transient failure",
+                            wait);
         sleep_ms(wait);
     }
 out:

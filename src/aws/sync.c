@@ -6,6 +6,7 @@
 #include "dbtrun/sync.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/fs.h"
+#include "dbtrun/mask.h"
 #include "dbtrun/s3.h"
 
 #include <dirent.h>
@@ -492,7 +493,7 @@ static void report(struct run *r, const char *verb, const char *from, const char
         r->st.failed++;
         if (o->errout) {
             dr_aws_error_format(e, text, sizeof text);
-            fprintf(o->errout, "error: %s\n", text);
+            dr_mask_fprintf(o->errout, "error: %s\n", text);
         }
     } else {
         if (strcmp(verb, "delete") == 0)
@@ -501,8 +502,8 @@ static void report(struct run *r, const char *verb, const char *from, const char
             r->st.copied++;
         r->st.bytes += bytes;
         if (o->out) {
-            fprintf(o->out, "%s%s: %s%s%s\n", o->dryrun ? "(dryrun) " : "", verb, from,
-                    to ? " to " : "", to ? to : "");
+            dr_mask_fprintf(o->out, "%s%s: %s%s%s\n", o->dryrun ? "(dryrun) " : "", verb, from,
+                            to ? " to " : "", to ? to : "");
             fflush(o->out);
         }
     }
