@@ -93,24 +93,6 @@ function M.json.read(path)
   return M.json.decode(M.fs.read(path))
 end
 
--- secret(value) -> value: hide value (and each of its lines) in all output
--- from now on; under GitHub Actions also ask the runner to mask it.
-function M.secret(value)
-  if type(value) ~= "string" then
-    error("secret expects a string", 2)
-  end
-  local added = native.mask.add(value)
-  if added > 0 and native.env.get("GITHUB_ACTIONS") == "true" then
-    for line in (value .. "\n"):gmatch("([^\n]*)\n") do
-      if #line >= 3 then
-        io.stdout:write("::add-mask::", line, "\n")
-      end
-    end
-    io.stdout:flush()
-  end
-  return value
-end
-
 -- print() for task files: like Lua's, through the secret mask.
 local function masked_print(...)
   local parts = table.pack(...)
@@ -119,6 +101,10 @@ local function masked_print(...)
   end
   ui.write(io.stdout, table.concat(parts, "\t", 1, parts.n) .. "\n")
 end
+
+-- Primitives loaded on first use, so a task file that never touches AWS or
+-- the store does not pay for them.
+local lazy = { aws = "dbtrun.aws", store = "dbtrun.store" }
 
 -- The environment one task file runs in. Writes define file-level globals;
 -- reads fall back to the API, then to Lua's standard globals, then fail.
@@ -139,13 +125,15 @@ function M.environment(is_builtin)
     json = M.json,
     log = ui.info,
     warn = ui.warn,
-    secret = M.secret,
+    secret = ui.secret,
     print = masked_print,
   }
   return setmetatable({}, {
     __index = function(_, key)
       local v = api[key]
-      if v == nil then
+      if v == nil and lazy[key] then
+        v = require(lazy[key])
+      elseif v == nil then
         v = _G[key]
       end
       if v == nil then

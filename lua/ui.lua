@@ -38,6 +38,24 @@ local function emit(text)
   M.write(io.stderr, text .. "\n")
 end
 
+-- secret(value) -> value: hide value (and each of its lines) in all output
+-- from now on; under GitHub Actions also ask the runner to mask it.
+function M.secret(value)
+  if type(value) ~= "string" then
+    error("secret expects a string", 2)
+  end
+  local added = native.mask.add(value)
+  if added > 0 and native.env.get("GITHUB_ACTIONS") == "true" then
+    for line in (value .. "\n"):gmatch("([^\n]*)\n") do
+      if #line >= 3 then
+        io.stdout:write("::add-mask::", line, "\n")
+      end
+    end
+    io.stdout:flush()
+  end
+  return value
+end
+
 -- A command about to run (or, in a dry run, that would run).
 function M.command(line)
   if M.dry_run or not M.quiet then

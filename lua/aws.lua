@@ -1,0 +1,327 @@
+-- aws: the AWS primitives of task files — aws.s3.*, aws.secrets.*,
+-- aws.cloudfront.invalidate, aws.sts.whoami and aws.client{} — over the raw
+-- binding (src/lua/l_aws.c). Failures raise error values (kind "aws", with
+-- op, target, code, status, aws_message, request_id). In a dry run every
+-- call is printed, aws-CLI style, instead of made.
+
+local native = require("dbtrun.native")
+local config = require("dbtrun.config")
+local errors = require("dbtrun.errors")
+local run = require("dbtrun.run")
+local ui = require("dbtrun.ui")
+
+local raw = native.aws
+
+local M = {}
+
+-- Raises the raw binding's nil, text, info as an error value; passes
+-- results through otherwise.
+function M.check(result, text, info, ...)
+  if result == nil and text then
+    info = info or {}
+    info.aws_message = info.message
+    info.message = text
+    error(errors.new("aws", info), 0)
+  end
+  return result, text, info, ...
+end
+
+-- Raises a usage error (a bad argument from the task file) naming its line.
+local function misuse(fmt, ...)
+  local where = errors.where()
+  error(errors.new("failure", { message = (where and where .. ": " or "") .. fmt:format(...) }), 0)
+end
+
+-- "s3://bucket/key" -> bucket, key ("" when the URL names the bucket).
+function M.parse_url(url)
+  local bucket, key = tostring(url):match("^s3://([^/]+)/?(.*)$")
+  if not bucket then
+    misuse("not an S3 URL: %s (expected s3://bucket/key)", tostring(url))
+  end
+  return bucket, key
+end
+
+-- In a dry run: prints the aws CLI command that would do the same, and
+-- returns true so the caller returns without acting.
+local function dry(...)
+  if not ui.dry_run then
+    return false
+  end
+  local args, words = table.pack(...), {}
+  for i = 1, args.n do
+    if args[i] ~= nil then -- optional flags are passed as nil when absent
+      words[#words + 1] = run.quote(tostring(args[i]))
+    end
+  end
+  ui.command(table.concat(words, " "))
+  return true
+end
+
+-- The filters of a sync, in the order they apply (later match wins):
+-- opts.filters ({"exclude"|"include", pattern} pairs), then opts.exclude,
+-- then opts.include (each a pattern or a list of them).
+function M.filters(opts)
+  local list = {}
+  for _, f in ipairs(opts.filters or {}) do
+    list[#list + 1] = f
+  end
+  for _, kind in ipairs({ "exclude", "include" }) do
+    local patterns = opts[kind]
+    if type(patterns) == "string" then
+      patterns = { patterns }
+    end
+    for _, p in ipairs(patterns or {}) do
+      list[#list + 1] = { kind, p }
+    end
+  end
+  return list
+end
+
+-- The aws CLI flags of sync options, for dry-run lines.
+function M.sync_flags(opts, filters)
+  local flags = {}
+  if opts.delete then
+    flags[#flags + 1] = "--delete"
+  end
+  for _, f in ipairs(filters) do
+    flags[#flags + 1] = "--" .. f[1]
+    flags[#flags + 1] = f[2]
+  end
+  return table.unpack(flags)
+end
+
+-- sync options for the raw binding.
+function M.sync_opts(opts)
+  local filters = M.filters(opts)
+  return {
+    delete = opts.delete,
+    dryrun = opts.dryrun,
+    jobs = opts.jobs,
+    quiet = opts.quiet or ui.quiet,
+    filters = filters,
+  }, filters
+end
+
+local function basename(path)
+  return (path:match("([^/]+)/*$")) or path
+end
+
+local function dirname(path)
+  return path:match("^(.*)/[^/]*$")
+end
+
+-- Each family is written once against a client getter, so aws.s3.get and
+-- aws.client{...}.s3.get are the same function on different clients.
+local function s3_family(client)
+  local s3 = {}
+
+  -- s3.get(url, path [, {force=true}]) -> {changed=, size=, etag=, ...}
+  -- The file is replaced atomically; unless forced, an unchanged object
+  -- (same ETag as the local file) is not downloaded again.
+  function s3.get(url, path, opts)
+    opts = opts or {}
+    local bucket, key = M.parse_url(url)
+    if dry("aws", "s3", "cp", url, path) then
+      return { changed = false }
+    end
+    local dir = dirname(path)
+    if dir and dir ~= "" then
+      native.fs.mkdir(dir)
+    end
+    return M.check(raw.s3_get(client(), bucket, key, path, not opts.force))
+  end
+
+  -- s3.put(path, url [, {content_type=}]) -> {size=, etag=, changed=true}
+  -- A URL ending in "/" gets the file's name, as `aws s3 cp` does.
+  function s3.put(path, url, opts)
+    opts = opts or {}
+    local bucket, key = M.parse_url(url)
+    if key == "" or key:sub(-1) == "/" then
+      key = key .. basename(path)
+    end
+    if dry("aws", "s3", "cp", path, "s3://" .. bucket .. "/" .. key) then
+      return { changed = false }
+    end
+    return M.check(raw.s3_put(client(), path, bucket, key, opts.content_type))
+  end
+
+  -- s3.head(url) -> {size=, etag=, last_modified=, content_type=}; a missing
+  -- object raises code "NotFound".
+  function s3.head(url)
+    local bucket, key = M.parse_url(url)
+    if dry("aws", "s3api", "head-object", "--bucket", bucket, "--key", key) then
+      return {}
+    end
+    return M.check(raw.s3_head(client(), bucket, key))
+  end
+
+  -- s3.list(url [, {delimiter="/"}]) -> objects, prefixes
+  -- objects: {key=, size=, etag=, last_modified=} under the URL's prefix.
+  function s3.list(url, opts)
+    opts = opts or {}
+    local bucket, prefix = M.parse_url(url)
+    if dry("aws", "s3", "ls", url, not opts.delimiter and "--recursive" or nil) then
+      return {}, {}
+    end
+    return M.check(raw.s3_list(client(), bucket, prefix, opts.delimiter))
+  end
+
+  -- s3.rm(url [, {recursive=true}]) -> number of objects deleted.
+  -- Recursive works on the "folder": s3://b/logs removes logs/..., not logs2.
+  function s3.rm(url, opts)
+    opts = opts or {}
+    local bucket, key = M.parse_url(url)
+    if dry("aws", "s3", "rm", url, opts.recursive and "--recursive" or nil) then
+      return 0
+    end
+    if not opts.recursive then
+      if key == "" then
+        misuse("aws.s3.rm: %s names a bucket; pass {recursive = true} to empty it", url)
+      end
+      M.check(raw.s3_delete(client(), bucket, key))
+      return 1
+    end
+    if key ~= "" and key:sub(-1) ~= "/" then
+      key = key .. "/"
+    end
+    local objects = M.check(raw.s3_list(client(), bucket, key))
+    local deleted, batch = 0, {}
+    for i, obj in ipairs(objects) do
+      batch[#batch + 1] = obj.key
+      if #batch == 1000 or i == #objects then
+        deleted = deleted + M.check(raw.s3_delete_many(client(), bucket, batch))
+        batch = {}
+      end
+    end
+    return deleted
+  end
+
+  -- s3.sync(src, dst [, opts]) -> {copied=, deleted=, unchanged=, excluded=, bytes=}
+  -- opts: delete, exclude, include, filters, dryrun, jobs, quiet.
+  function s3.sync(src, dst, opts)
+    opts = opts or {}
+    local raw_opts, filters = M.sync_opts(opts)
+    if dry("aws", "s3", "sync", src, dst, M.sync_flags(opts, filters)) then
+      return { copied = 0, deleted = 0, unchanged = 0, excluded = 0, bytes = 0 }
+    end
+    return M.check(raw.sync(client(), src, dst, raw_opts))
+  end
+
+  -- s3.presign(url [, seconds]) -> a GET URL valid that long (default 3600).
+  function s3.presign(url, seconds)
+    local bucket, key = M.parse_url(url)
+    return M.check(raw.s3_presign(client(), bucket, key, seconds or 3600))
+  end
+
+  return s3
+end
+
+local function secrets_family(client)
+  local secrets = {}
+
+  -- secrets.get(id [, {version_stage=, version_id=}]) -> value
+  -- The value is masked in all output from now on.
+  function secrets.get(id, opts)
+    opts = opts or {}
+    if dry("aws", "secretsmanager", "get-secret-value", "--secret-id", id) then
+      return ""
+    end
+    local value = M.check(raw.secrets_get(client(), id, opts.version_stage, opts.version_id))
+    return ui.secret(value)
+  end
+
+  -- secrets.env(id [, prefix]) -> names: sets environment variables the way
+  -- aws-actions/aws-secretsmanager-get-secrets does with parse-json-secrets
+  -- (see the README); every value is masked.
+  function secrets.env(id, prefix, opts)
+    if dry("aws", "secretsmanager", "get-secret-value", "--secret-id", id) then
+      return {}
+    end
+    local value, name = M.check(raw.secrets_get(client(), id, (opts or {}).version_stage,
+      (opts or {}).version_id))
+    ui.secret(value)
+    local vars, msg = raw.secrets_to_env(prefix or name, value)
+    if not vars then
+      error(errors.new("aws", { op = "GetSecretValue", target = id, code = "InvalidArgument",
+        message = "GetSecretValue " .. id .. ": " .. msg }), 0)
+    end
+    local names = {}
+    for i, var in ipairs(vars) do
+      ui.secret(var[2])
+      native.env.set(var[1], var[2])
+      names[i] = var[1]
+    end
+    return names
+  end
+
+  return secrets
+end
+
+local function cloudfront_family(client)
+  -- cloudfront.invalidate(distribution_id, paths [, {wait=, timeout=}]) -> id
+  local function invalidate(dist, paths, opts)
+    opts = opts or {}
+    if type(paths) == "string" then
+      paths = { paths }
+    end
+    if dry("aws", "cloudfront", "create-invalidation", "--distribution-id", dist, "--paths",
+        table.unpack(paths)) then
+      return "dry-run"
+    end
+    local id, status = M.check(raw.cloudfront_invalidate(client(), dist, paths, opts.wait, opts.timeout))
+    ui.info(("cloudfront: invalidation %s of %s on %s: %s"):format(id, table.concat(paths, " "), dist, status))
+    return id
+  end
+  return { invalidate = invalidate }
+end
+
+local function sts_family(client)
+  -- sts.whoami() -> {account=, arn=, user_id=}
+  local function whoami()
+    return M.check(raw.sts_whoami(client()))
+  end
+  return { whoami = whoami }
+end
+
+-- Adds the service families to t, all using client().
+local function attach(t, client)
+  t.s3 = s3_family(client)
+  t.secrets = secrets_family(client)
+  t.cloudfront = cloudfront_family(client)
+  t.sts = sts_family(client)
+  return t
+end
+
+local function new_handle(opts)
+  return M.check(raw.client_new({
+    profile = opts.profile,
+    region = opts.region,
+    endpoint = opts.endpoint,
+    verbose = ui.verbose,
+  }))
+end
+
+-- aws.client{profile=, region=, endpoint=} -> a client with its own
+-- .s3, .secrets, .cloudfront, .sts.
+function M.client(opts)
+  local handle = new_handle(opts or {})
+  local c = attach({}, function()
+    return handle
+  end)
+  c.region = raw.region(handle)
+  return c
+end
+
+-- The default client: config.aws = {profile=, region=, endpoint=}, made on
+-- first use so that tasks that never touch AWS never load libcurl.
+local default_handle
+function M.default_handle()
+  if not default_handle then
+    default_handle = new_handle(config.get("aws") or {})
+  end
+  return default_handle
+end
+
+attach(M, M.default_handle)
+
+return M

@@ -1,0 +1,77 @@
+-- store: the artifact store of task files — store.get/put/sync over
+-- `s3://bucket/prefix/` and `file://path/` locations with one set of
+-- semantics (src/store.c): atomic replacement, unchanged content not sent,
+-- a missing artifact raises code "NoSuchKey". S3 locations use the default
+-- AWS client (config.aws); file:// locations never load the AWS code.
+
+local native = require("dbtrun.native")
+local aws = require("dbtrun.aws")
+local ui = require("dbtrun.ui")
+local run = require("dbtrun.run")
+
+local M = {}
+
+M.DEFAULT = "file://.dbtrun/store/"
+
+local function is_s3(location)
+  return tostring(location):sub(1, 5) == "s3://"
+end
+
+-- The client a location needs: the default one for s3://, none otherwise.
+local function client_for(...)
+  for i = 1, select("#", ...) do
+    if is_s3(select(i, ...)) then
+      return aws.default_handle()
+    end
+  end
+  return nil
+end
+
+local function join(location, name)
+  return location:sub(-1) == "/" and location .. name or location .. "/" .. name
+end
+
+local function dry(verb, from, to)
+  if not ui.dry_run then
+    return false
+  end
+  ui.command(("store %s %s %s"):format(verb, run.quote(from), run.quote(to)))
+  return true
+end
+
+-- store.get(location, name, path) -> {changed=, size=, etag=}
+function M.get(location, name, path)
+  location = location or M.DEFAULT
+  if dry("get", join(location, name), path) then
+    return { changed = false }
+  end
+  return aws.check(native.aws.store_get(client_for(location), location, name, path))
+end
+
+-- store.put(location, name, path) -> {changed=, size=, etag=}
+function M.put(location, name, path)
+  location = location or M.DEFAULT
+  if dry("put", path, join(location, name)) then
+    return { changed = false }
+  end
+  return aws.check(native.aws.store_put(client_for(location), location, name, path))
+end
+
+-- store.sync(src, dst [, opts]) -> {copied=, deleted=, unchanged=, excluded=, bytes=}
+-- Folders or locations either way; opts as aws.s3.sync (delete, exclude,
+-- include, filters, dryrun, jobs, quiet).
+function M.sync(src, dst, opts)
+  opts = opts or {}
+  local raw_opts, filters = aws.sync_opts(opts)
+  if ui.dry_run then
+    local words = { "store", "sync", run.quote(src), run.quote(dst) }
+    for _, flag in ipairs({ aws.sync_flags(opts, filters) }) do
+      words[#words + 1] = run.quote(flag)
+    end
+    ui.command(table.concat(words, " "))
+    return { copied = 0, deleted = 0, unchanged = 0, excluded = 0, bytes = 0 }
+  end
+  return aws.check(native.aws.sync(client_for(src, dst), src, dst, raw_opts))
+end
+
+return M
