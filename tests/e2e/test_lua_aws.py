@@ -7,11 +7,13 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import uuid
 
 import pytest
 
-from conftest import dbtrun
+from conftest import DBTRUN, dbtrun
 
 boto3 = pytest.importorskip("boto3")
 
@@ -370,3 +372,29 @@ end)
     assert r.returncode == 1
     assert "NoSuchKey" in r.stderr and f"s3://{bucket}/***.json" in r.stderr
     assert "Tok3nValue77" not in r.stdout + r.stderr
+
+
+@pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
+def test_aws_path_is_valgrind_clean(project, plain, tmp_path):
+    """The end-to-end AWS path under valgrind, with the Lua state closed so that
+    every allocation must be freed: no errors, nothing lost."""
+    env, s3 = plain
+    if "libasan" in subprocess.run(["ldd", DBTRUN], capture_output=True, text=True).stdout:
+        pytest.skip("valgrind cannot run an AddressSanitizer build")
+    bucket = new_bucket(s3)
+    d = project(f"""
+task("t", function()
+  fs.write("a.txt", "hello")
+  aws.s3.put("a.txt", "s3://{bucket}/a.txt")
+  aws.s3.get("s3://{bucket}/a.txt", "b.txt")
+  store.put("file://st/", "a.txt", "a.txt")
+  store.get("file://st/", "a.txt", "c.txt")
+  print(#aws.s3.list("s3://{bucket}/"), pcall(aws.secrets.get, "nope"))
+end)
+""")
+    r = subprocess.run(["valgrind", "--leak-check=full", "--error-exitcode=99", DBTRUN, "t"],
+                       cwd=d, env=dict(os.environ, **env, DBTRUN_LUA_CLOSE="1"),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "definitely lost: 0 bytes" in r.stderr and "possibly lost: 0 bytes" in r.stderr
+    assert "ERROR SUMMARY: 0 errors" in r.stderr
