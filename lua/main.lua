@@ -101,7 +101,12 @@ local function main(builtin_sources, opts)
   end
   if opts.script then
     collectgarbage("restart")
-    return run_script(opts.script, opts.args)
+    -- the command line parser took the first word after FILE for a task name
+    local args = { table.unpack(opts.args) }
+    if opts.task then
+      table.insert(args, 1, opts.task)
+    end
+    return run_script(opts.script, args)
   end
   if opts.completions then
     local script = require("dbtrun.completions").script(opts.completions)

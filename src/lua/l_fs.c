@@ -112,6 +112,21 @@ static int l_fs_find_upward(lua_State *L)
     return 1;
 }
 
+/* fs.mkdtemp(prefix) -> path | nil, msg  (a new folder prefix.XXXXXX, mode 0700) */
+static int l_fs_mkdtemp(lua_State *L)
+{
+    size_t len;
+    const char *prefix = luaL_checklstring(L, 1, &len);
+    char path[4096];
+    luaL_argcheck(L, len + 8 < sizeof path, 1, "path too long");
+    memcpy(path, prefix, len);
+    memcpy(path + len, ".XXXXXX", 8);
+    if (!mkdtemp(path))
+        return dr_lua_fail_errno(L, prefix);
+    lua_pushstring(L, path);
+    return 1;
+}
+
 /* fs.cwd() -> path | nil, msg */
 static int l_fs_cwd(lua_State *L)
 {
@@ -135,10 +150,10 @@ static int l_fs_chdir(lua_State *L)
 int dr_lua_open_fs(lua_State *L)
 {
     static const luaL_Reg fns[] = {
-        {"stat", l_fs_stat}, {"mkdir", l_fs_mkdir}, {"rm", l_fs_rm},
-        {"read", l_fs_read}, {"write", l_fs_write}, {"list", l_fs_list},
-        {"cwd", l_fs_cwd},   {"chdir", l_fs_chdir}, {"find_upward", l_fs_find_upward},
-        {NULL, NULL}};
+        {"stat", l_fs_stat},       {"mkdir", l_fs_mkdir}, {"rm", l_fs_rm},
+        {"read", l_fs_read},       {"write", l_fs_write}, {"list", l_fs_list},
+        {"cwd", l_fs_cwd},         {"chdir", l_fs_chdir}, {"find_upward", l_fs_find_upward},
+        {"mkdtemp", l_fs_mkdtemp}, {NULL, NULL}};
     luaL_newlib(L, fns);
     return 1;
 }

@@ -322,3 +322,9 @@ def test_list_and_process_tasks_do_not_load_curl_openssl_or_aws_config(project, 
         loaded = [line for line in r.stderr.splitlines() if "file=" in line]
         assert loaded, "LD_DEBUG gave no output"
         assert not any("libcurl" in l or "libssl" in l or "libcrypto" in l for l in loaded), loaded
+
+
+def test_script_receives_all_its_arguments(tmp_path):
+    (tmp_path / "s.lua").write_text('print(select("#", ...), ...)\nreturn 3\n')
+    r = dbtrun("--script", str(tmp_path / "s.lua"), "one", "two words", cwd=tmp_path)
+    assert r.returncode == 3 and r.stdout == "2\tone\ttwo words\n", r.stderr
