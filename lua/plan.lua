@@ -89,11 +89,12 @@ function M.inputs(project_text)
   return inputs
 end
 
--- dbt parse into the folder of the target manifest. Its output stays off
--- stdout, which belongs to the report; it is shown when dbt fails.
-local function dbt_parse(target, why)
+-- dbt parse into the folder of the target manifest, for dbt target
+-- `dbt_target` (nil: the profile's default). Its output stays off stdout,
+-- which belongs to the report; it is shown when dbt fails.
+local function dbt_parse(target, why, dbt_target)
   ui.info("plan: " .. why .. ": running dbt parse")
-  local words = { dbt.executable(), "parse" }
+  local words = { dbt.executable(), "parse", dbt_target and { "--target", dbt_target } or {} }
   local dir = target:match("^(.*)/manifest%.json$")
   if dir and dir ~= "target" then
     words[#words + 1] = "--target-path"
@@ -144,7 +145,8 @@ local function comment(body, pr)
 end
 
 -- Compares and reports. o: state (folder), target (manifest path), format,
--- max_bytes, parse (refresh a stale manifest; default true), quiet (no
+-- max_bytes, parse (refresh a stale manifest; default true), dbt_target
+-- (--target of that dbt parse), quiet (no
 -- report on stdout), comment (default true: the pull-request comment when
 -- GITHUB_TOKEN and a pull request are there). Returns the summary table of plan.compare (with .text),
 -- or nil when there is no production manifest.
@@ -161,7 +163,7 @@ function M.run(o)
   if o.parse ~= false then
     local stale, why = native.plan.stale(target, M.inputs(project))
     if stale then
-      dbt_parse(target, why)
+      dbt_parse(target, why, o.dbt_target)
     end
   end
   local step_summary = native.env.get("GITHUB_STEP_SUMMARY")
