@@ -7,7 +7,24 @@ local native = require("dbtrun.native")
 
 local M = {}
 
-local defaults, file_values, overrides = {}, {}, {}
+-- The settings of the built-in dbt tasks (README: "Built-in tasks"). They live here,
+-- not in lua/dbt.lua, so that they apply before any task body loads dbt.lua.
+local builtin_defaults = {
+  state_dir = ".artifacts", -- production state for --state; never target/
+  artifacts = "file://.dbtrun/store/artifacts/", -- where deploy publishes manifest.json
+  docs = "file://.dbtrun/store/docs/", -- where deploy/docs sync the site; false: not published
+  aws = {}, -- profile, region, endpoint; role_arn (exported as AWS_ROLE_ARN on GitHub Actions)
+  secrets = {}, -- { { prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" }, ... }
+  targets = { ci = "ci", prod = "prod" }, -- targets.dev: --target of dev (default: the profile's)
+  ci = { schema = "CI_PR_{pr}" }, -- ci.database: database_name of the clean-up macro
+  favor_state = false, -- add --favor-state to deferred builds
+  plan = true, -- dev and ci print `dbtrun plan` before building
+  -- profile: template of profiles.yml for ci/deploy/docs (a file, or a function)
+  -- private_key: the variable holding a PEM key, written to a 0600 file
+  -- threads: --threads for every build; cloudfront: distribution to invalidate
+}
+
+local defaults, file_values, overrides = builtin_defaults, {}, {}
 local resolved -- cache of the merged view, rebuilt after any change
 
 local function deep_merge(into, from)

@@ -1,54 +1,37 @@
--- The seed's local deferral loop, written with dbtrun's core primitives.
--- (The built-in dbt tasks will replace most of this file; it stays as an
--- example of a team's own task file.) Production artifacts live in a local
--- store folder, so the loop runs on a laptop with no cloud at all.
+-- jaffle_contacts: the seed's workflow with dbtrun's built-in tasks
+-- (`dbtrun --list`): fetch-manifest, dev, dev-select, ci, deploy, docs,
+-- clean-artifacts, plan. Production artifacts and the docs site live in a
+-- local store folder (.dbtrun/store/), so the whole loop runs on a laptop
+-- with no cloud. A team on AWS sets the commented values instead.
+config {
+  -- artifacts  = "s3://your-org-dbt-artifacts/artifacts/",
+  -- docs       = "s3://your-org-dbt-artifacts/docs/",
+  -- cloudfront = "E2QWRUHEXAMPLE",
+  -- aws        = { region = "eu-west-1", profile = "data-engineer" },
+  -- secrets    = { { prefix = "JAFFLE", id = "dbt/jaffle-credentials" } },
 
-local STORE = ".dbtrun/store/artifacts"
+  -- ci, deploy and docs write profiles.yml from this template (dev keeps
+  -- profiles.yml next to dbt_project.yml, target dev)
+  profile = "ci/profiles.yml",
+}
 
--- Copy a file atomically (the destination is never half-written).
-local function copy(from, to)
-  fs.write(to, fs.read(from))
-end
-
--- Fetch the production manifest for deferral
-task("fetch-manifest", function()
-  fs.mkdir(".artifacts")
-  if fs.exists(STORE .. "/manifest.json") then
-    copy(STORE .. "/manifest.json", ".artifacts/manifest.json")
-  else
-    warn("no production manifest found: running without deferral")
-  end
-end)
-
--- Run dbt with deferral to production (only changed models)
+-- Our dev: the built-in one, then the models it rebuilt
 task("dev", { deps = { "fetch-manifest" }, params = { "*ARGS" } }, function(a)
-  if fs.exists(".artifacts/manifest.json") then
-    run { "dbt", "build", "--select", "state:modified+", "--defer", "--state", ".artifacts/", a.ARGS }
-  else
-    run { "dbt", "build", a.ARGS }
+  builtin("dev")(a)
+  local rebuilt = {}
+  for _, r in ipairs(json.read("target/run_results.json").results) do
+    if r.unique_id:match("^model%.") then
+      rebuilt[#rebuilt + 1] = r.unique_id:match("[^.]+$")
+    end
   end
+  table.sort(rebuilt)
+  log(("rebuilt %d model(s): %s"):format(#rebuilt, table.concat(rebuilt, ", ")))
 end)
 
--- Run a specific selection with deferral
-task("dev-select", { deps = { "fetch-manifest" }, params = { "SELECTION" } }, function(a)
-  if fs.exists(".artifacts/manifest.json") then
-    run { "dbt", "build", "--select", a.SELECTION, "--defer", "--state", ".artifacts/" }
-  else
-    run { "dbt", "build", "--select", a.SELECTION }
-  end
-end)
-
--- Production build, then publish its manifest to the store
-task("deploy", { group = "prod" }, function()
-  run { "dbt", "build", "--target", "prod", "--fail-fast" }
-  fs.mkdir(STORE)
-  copy("target/manifest.json", STORE .. "/manifest.json")
-end)
-
--- What would dev build? (dbt's own state selection, nothing is run)
-task("changed", function()
+-- Models dbt itself selects with state:modified+ (to cross-check `dbtrun plan`)
+task("changed", { deps = { "fetch-manifest" } }, function()
   if not fs.exists(".artifacts/manifest.json") then
-    warn("no .artifacts/manifest.json: run `dbtrun fetch-manifest` first")
+    warn("no production manifest: everything is new")
     return
   end
   run { "dbt", "ls", "--quiet", "--resource-type", "model", "--select", "state:modified+", "--state", ".artifacts/" }

@@ -1,0 +1,23 @@
+-- The built-in dev task: the seed's `just dev *ARGS` — what changed against
+-- production (state:modified+) built with deferral, after the plan says why.
+
+task("dev", {
+  group = "dbt",
+  deps = { "fetch-manifest" },
+  params = { "*ARGS" },
+  doc = "Build what changed (state:modified+), deferring the rest to production; ARGS go to dbt build",
+}, function(a)
+  local dbt = require("dbtrun.dbt") -- loaded when the task runs, not for --list
+  local state = dbt.manifest()
+  if state then
+    dbt.plan({ comment = false, dbt_target = dbt.target("dev") })
+  else
+    warn("no production manifest in " .. config.get("state_dir") .. "/: a full build, without deferral")
+  end
+  dbt.step("dbt build", dbt.build({
+    target = dbt.target("dev"),
+    select = state and "state:modified+",
+    state = state,
+    args = a.ARGS,
+  }), { results = true })
+end)

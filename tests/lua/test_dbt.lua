@@ -1,0 +1,187 @@
+-- The dbt helpers of the built-in tasks (lua/dbt.lua, lua/github.lua): the
+-- seed's command lines, secrets settings, profile templates, manifest checks,
+-- CI schema names and matching, run_results summaries and annotations.
+local t = require("harness")
+local dbt = require("dbtrun.dbt")
+local github = require("dbtrun.github")
+local config = require("dbtrun.config")
+local native = require("dbtrun.native")
+
+local tmp = os.tmpname()
+os.remove(tmp)
+native.fs.mkdir(tmp)
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function words(list)
+  return table.concat(list, " ")
+end
+
+local function env_of(vars)
+  return function(name)
+    return vars[name]
+  end
+end
+
+local result = t.run("test_dbt", {
+  { "the seed's command lines", function()
+    t.eq(words(dbt.build_args({ select = "state:modified+", state = ".artifacts/", args = { "--fail-fast" } })),
+      "build --select state:modified+ --defer --state .artifacts/ --fail-fast")
+    t.eq(words(dbt.build_args({ target = "ci", select = "state:modified+", state = ".artifacts/", fail_fast = true })),
+      "build --target ci --select state:modified+ --defer --state .artifacts/ --fail-fast")
+    t.eq(words(dbt.build_args({ target = "prod", fail_fast = true })), "build --target prod --fail-fast")
+    t.eq(words(dbt.build_args({ select = "fct_contacts", state = ".artifacts/", favor_state = true, threads = 8 })),
+      "build --select fct_contacts --defer --state .artifacts/ --favor-state --threads 8")
+    -- favor_state only with deferral; a blank target adds nothing
+    t.eq(words(dbt.build_args({ target = "", favor_state = true })), "build")
+  end },
+  { "config defaults", function()
+    t.eq(config.get("artifacts"), "file://.dbtrun/store/artifacts/")
+    t.eq(config.get("docs"), "file://.dbtrun/store/docs/")
+    t.eq(config.get("state_dir"), ".artifacts")
+    t.eq(config.get("ci.schema"), "CI_PR_{pr}")
+    t.eq(dbt.target("ci"), "ci")
+    t.eq(dbt.target("prod"), "prod")
+    t.eq(dbt.target("dev"), nil)
+    t.eq(config.get("favor_state"), false)
+    t.eq(#dbt.DOCS_FILTERS, 5)
+  end },
+  { "secrets settings", function()
+    local s = dbt.parse_secrets({ { prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" } })
+    t.eq(#s, 1)
+    t.eq(s[1].prefix, "SNOWFLAKE")
+    t.eq(s[1].id, "dbt/snowflake-credentials")
+    s = dbt.parse_secrets("SNOWFLAKE, dbt/snowflake-credentials\nOTHER=team/other; plain/id")
+    t.eq(#s, 3)
+    t.eq(s[1].prefix, "SNOWFLAKE")
+    t.eq(s[1].id, "dbt/snowflake-credentials")
+    t.eq(s[2].prefix, "OTHER")
+    t.eq(s[2].id, "team/other")
+    t.eq(s[3].prefix, nil)
+    t.eq(s[3].id, "plain/id")
+    s = dbt.parse_secrets({ ["2"] = { id = "b" }, ["1"] = { "A", "a" } }) -- --set secrets.1.id=...
+    t.eq(s[1].id, "a")
+    t.eq(s[1].prefix, "A")
+    t.eq(s[2].id, "b")
+    t.eq(#dbt.parse_secrets({}), 0)
+    t.eq(#dbt.parse_secrets(""), 0)
+    t.raises(function() dbt.parse_secrets({ { prefix = "X" } }) end, "prefix = ..., id = ...")
+  end },
+  { "profile templates", function()
+    local vars = { ACCOUNT = "acme-eu", SCHEMA = "CI_PR_7", EMPTY = "", PASSWORD = 'p"a\\ss\nword' }
+    t.eq(dbt.render_profile("account: ${ACCOUNT}\nschema: \"${SCHEMA}\"\n", env_of(vars), "p.yml"),
+      "account: acme-eu\nschema: \"CI_PR_7\"\n")
+    t.eq(dbt.render_profile("a: ${MISSING:-4}\nb: ${EMPTY:-x}\nc: ${EMPTY}\n", env_of(vars)), "a: 4\nb: x\nc: \n")
+    t.eq(dbt.render_profile("cost: $$5 and $HOME\n", env_of(vars)), "cost: $5 and $HOME\n")
+    -- in double quotes a value is escaped for YAML; bare, it is written as is
+    t.eq(dbt.render_profile('password: "${PASSWORD}"', env_of(vars)), 'password: "p\\"a\\\\ss\\nword"')
+    -- comment lines keep their placeholders, unset or not
+    t.eq(dbt.render_profile("# ${NAME} is a placeholder\n  # ${X:-y}\nk: ${ACCOUNT}\n", env_of(vars)),
+      "# ${NAME} is a placeholder\n  # ${X:-y}\nk: acme-eu\n")
+    t.raises(function() dbt.render_profile("a: 1\nb: ${NOPE}\n", env_of(vars), "ci/profiles.yml") end,
+      "ci/profiles.yml:2: %${NOPE} is not set")
+    t.raises(function() dbt.render_profile("a: ${1X}", env_of(vars), "p") end, "bad placeholder")
+    t.raises(function() dbt.render_profile("a: ${X", env_of(vars), "p") end, "unterminated")
+  end },
+  { "manifest checks", function()
+    local head = '{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json", '
+      .. '"dbt_version": "1.11.2", "generated_at": "x"}, "nodes": {'
+    t.eq(#dbt.check_manifest(head, "1.11.16", "m"), 0)
+    t.eq(#dbt.check_manifest(head, nil, "m"), 0)
+    local w = dbt.check_manifest(head, "1.10.4", ".artifacts/manifest.json")
+    t.eq(#w, 1)
+    t.check(w[1]:find("written by dbt 1.11.2, the local dbt is 1.10.4", 1, true), w[1])
+    w = dbt.check_manifest(head:gsub("v12", "v13"), "1.11.0", "m")
+    t.check(w[1] and w[1]:find("v13, newer than v12", 1, true), w[1])
+    t.raises(function() dbt.check_manifest('{"results": []}', nil, "x.json") end,
+      "x.json is not a dbt manifest %(metadata.dbt_schema_version: missing%)")
+    t.raises(function()
+      dbt.check_manifest('{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json"}}')
+    end, "not a dbt manifest")
+  end },
+  { "the local dbt version from its package metadata", function()
+    native.fs.mkdir(tmp .. "/venv/bin")
+    native.fs.mkdir(tmp .. "/venv/lib/python3.11/site-packages/dbt_core-1.11.16.dist-info")
+    write(tmp .. "/venv/bin/python", "")
+    write(tmp .. "/venv/bin/dbt", "#!" .. tmp .. "/venv/bin/python\nimport sys\n")
+    assert(config.override("dbt", tmp .. "/venv/bin/dbt"))
+    t.eq(dbt.local_version(), "1.11.16")
+  end },
+  { "CI schemas", function()
+    t.eq(dbt.ci_schema("CI_PR_{pr}", 12), "CI_PR_12")
+    t.eq(dbt.ci_schema("pr_{pr}_ci", 3), "pr_3_ci")
+    t.raises(function() dbt.ci_schema("CI PR {pr}", 1) end, "not a plain schema name")
+    t.raises(function() dbt.ci_schema("x;drop", 1) end, "not a plain schema name")
+    t.check(dbt.schema_matches("CI_PR_12", "CI_PR_12"))
+    t.check(dbt.schema_matches("ci_pr_12_staging", "CI_PR_12"))
+    t.check(not dbt.schema_matches("CI_PR_123", "CI_PR_12"), "CI_PR_1 must never take CI_PR_12")
+    t.check(not dbt.schema_matches("CI_PR_1", "CI_PR_12"))
+    t.check(not dbt.schema_matches("prod", "CI_PR_12"))
+    local text = '{"nodes": {"a": {"database": "example", "schema": "CI_PR_12_staging", "name": "a"}, '
+      .. '"b": {"database": "example", "schema": "CI_PR_12", "name": "b"}, '
+      .. '"c": {"database": "example", "schema": "CI_PR_123", "name": "c"}, '
+      .. '"d": {"database": null, "schema": "CI_PR_12_x", "name": "d"}, '
+      .. '"e": {"database": "example", "schema": "raw_airbyte"}}}'
+    local found = dbt.manifest_schemas(text, "CI_PR_12")
+    t.eq(found.CI_PR_12_staging, "example")
+    t.eq(found.CI_PR_12, "example")
+    t.eq(found.CI_PR_123, nil)
+    t.eq(found.raw_airbyte, nil)
+    t.eq(found.CI_PR_12_x, false)
+  end },
+  { "project paths and macros", function()
+    t.eq(dbt.packages_dir("name: x\n"), "dbt_packages")
+    t.eq(dbt.packages_dir("name: x\npackages-install-path: \"vendor/pkgs\"\nother: 1\n"), "vendor/pkgs")
+    local cwd = native.fs.cwd()
+    native.fs.mkdir(tmp .. "/proj/sql/nested")
+    write(tmp .. "/proj/dbt_project.yml", "name: p\nmacro-paths: [\"sql\"]\n")
+    write(tmp .. "/proj/sql/nested/drop.sql", "{%  macro   drop_ci_schemas (prefix) %}{% endmacro %}\n")
+    write(tmp .. "/proj/sql/other.sql", "{% macro drop_schema(schema_name) %}{% endmacro %}\n")
+    assert(native.fs.chdir(tmp .. "/proj"))
+    local has, has_not = dbt.has_macro("drop_ci_schemas"), dbt.has_macro("nothing_here")
+    assert(native.fs.chdir(cwd))
+    t.check(has, "found in a nested folder of macro-paths")
+    t.check(not has_not)
+  end },
+  { "run_results summaries", function()
+    local path = tmp .. "/run_results.json"
+    write(path, [[{"metadata": {"dbt_schema_version": "x", "invocation_id": "inv-1"}, "results": [
+      {"unique_id": "model.p.a", "status": "success", "message": "OK"},
+      {"unique_id": "test.p.not_null_a_id.f79facb348", "status": "fail", "message": "Got 3 results, configured to fail if != 0"},
+      {"unique_id": "test.p.warned", "status": "warn", "message": "Got 1 result"},
+      {"unique_id": "model.p.b", "status": "skipped", "message": null},
+      {"unique_id": "model.p.c", "status": "error", "message": "Runtime Error | boom"}]}]])
+    t.eq(dbt.invocation_id(path), "inv-1")
+    t.eq(dbt.read_results(path, "inv-1"), nil) -- still the previous run's
+    local results = dbt.read_results(path, "inv-0")
+    t.eq(#results, 5)
+    t.eq(results[2].kind, "test")
+    t.eq(results[2].name, "not_null_a_id")
+    t.eq(results[3].name, "warned")
+    t.eq(results[1].name, "a")
+    local counts = github.tally(results)
+    t.eq(counts.built, 1)
+    t.eq(counts.warned, 1)
+    t.eq(counts.skipped, 1)
+    t.eq(counts.failed, 2)
+    local md = github.summary_markdown("dbt build", results)
+    t.check(md:find("| 1 | 1 | 1 | 2 |", 1, true), md)
+    t.check(md:find("- `test.p.not_null_a_id.f79facb348` (fail): Got 3 results, configured to fail if != 0", 1, true), md)
+    t.check(md:find("Runtime Error \\| boom", 1, true), "a | in a message does not break the table")
+    t.check(md:find("<details open><summary>Failed (2)</summary>", 1, true), md)
+    t.eq(dbt.read_results(tmp .. "/none.json"), nil)
+  end },
+  { "GitHub workflow commands", function()
+    t.eq(github.command("error", { title = "test a: fail", file = "models/x.yml" }, "Got 3 results\n100% wrong"),
+      "::error file=models/x.yml,title=test a%3A fail::Got 3 results%0A100%25 wrong")
+    t.eq(github.command("notice", nil, "a,b"), "::notice::a,b")
+    t.eq(github.escape_property("a,b:c"), "a%2Cb%3Ac")
+  end },
+})
+
+native.fs.rm(tmp)
+return result
