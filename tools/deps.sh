@@ -14,10 +14,20 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "deps.sh: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "deps.sh: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# actionlint checks the workflows `dbtrun init` writes. It is not packaged
+# for Debian; with a Go toolchain it is built into ~/go/bin (cached after the
+# first time). Without Go that test is skipped, nothing else depends on it.
+actionlint=github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+go=$(command -v go || echo /usr/local/go/bin/go)
+if [ ! -x "$HOME/go/bin/actionlint" ] && [ -x "$go" ]; then
+  echo "deps.sh: go install $actionlint"
+  "$go" install "$actionlint" || echo "deps.sh: actionlint not installed; its test will be skipped" >&2
+fi
