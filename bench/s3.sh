@@ -34,16 +34,19 @@ env.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_
 
 
 def run(argv):
-    """Seconds and peak RSS (MiB, from GNU time: a forked Python's own RSS
-    would count in rusage) of one command; fails loudly."""
+    """Seconds, peak RSS (MiB) and CPU seconds (user + system) of one command,
+    from GNU time (a forked Python's own RSS would count in rusage); fails
+    loudly. The CPU time is the client's alone: on one moto server the wall
+    time of a many-file sync is mostly moto's, whichever client drives it."""
     start = time.perf_counter()
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", f"{work}/rss", *argv], cwd=work,
+    p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", f"{work}/rss", *argv], cwd=work,
                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
     if p.returncode != 0:
         sys.exit(f"failed: {' '.join(argv)}\n{p.stderr.decode()}")
     with open(f"{work}/rss") as f:
-        return elapsed, int(f.read().split()[-1]) / 1024
+        rss, user, system = f.read().split()[-3:]
+        return elapsed, int(rss) / 1024, float(user) + float(system)
 
 
 tools = {
@@ -99,7 +102,8 @@ try:
         results[name] = {}
         for c in rs[0]:
             times = sorted(x[c][0] for x in rs)
-            results[name][c] = (times[len(times) // 2], max(x[c][1] for x in rs))
+            cpus = sorted(x[c][2] for x in rs)
+            results[name][c] = (times[len(times) // 2], max(x[c][1] for x in rs), cpus[len(cpus) // 2])
 
     cases = list(results["dbtrun"])
     print(f"{'case':<28} {'dbtrun':>16} {'aws':>16} {'s5cmd':>16} {'vs aws':>7} {'vs s5cmd':>8}")
@@ -107,6 +111,10 @@ try:
         d, a, s = (results[n][c] for n in ("dbtrun", "aws", "s5cmd"))
         cell = lambda v: f"{v[0]:7.2f}s {v[1]:5.0f}MiB"
         print(f"{c:<28} {cell(d):>16} {cell(a):>16} {cell(s):>16} {d[0]/a[0]:6.2f}x {d[0]/s[0]:7.2f}x")
+    print(f"\n{'client CPU (user + sys)':<28} {'dbtrun':>8} {'aws':>8} {'s5cmd':>8} {'vs aws':>7} {'vs s5cmd':>8}")
+    for c in cases:
+        d, a, s = (results[n][c][2] for n in ("dbtrun", "aws", "s5cmd"))
+        print(f"{c:<28} {d:7.2f}s {a:7.2f}s {s:7.2f}s {d/max(a, 0.01):6.2f}x {d/max(s, 0.01):7.2f}x")
 finally:
     moto.terminate()
     moto.wait()
