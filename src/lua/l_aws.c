@@ -45,32 +45,6 @@ static int push_error(lua_State *L, const struct dr_aws_error *err)
     return 3;
 }
 
-/* The string field `name` of the table at idx, or NULL. The string stays
- * referenced by the table, so the pointer lives as long as the table. */
-static const char *opt_field(lua_State *L, int idx, const char *name)
-{
-    lua_getfield(L, idx, name);
-    const char *s = lua_tostring(L, -1);
-    lua_pop(L, 1);
-    return s;
-}
-
-static lua_Integer int_field(lua_State *L, int idx, const char *name)
-{
-    lua_getfield(L, idx, name);
-    lua_Integer n = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    return n;
-}
-
-static int bool_field(lua_State *L, int idx, const char *name)
-{
-    lua_getfield(L, idx, name);
-    int b = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return b;
-}
-
 static void set_int(lua_State *L, const char *name, lua_Integer n)
 {
     lua_pushinteger(L, n);
@@ -91,10 +65,10 @@ static int l_aws_client_new(lua_State *L)
     struct dr_aws_client_opts opts = {0};
     struct dr_aws_error err = {0};
     luaL_checktype(L, 1, LUA_TTABLE);
-    opts.profile = opt_field(L, 1, "profile");
-    opts.region = opt_field(L, 1, "region");
-    opts.endpoint_url = opt_field(L, 1, "endpoint");
-    opts.verbose = (int)int_field(L, 1, "verbose");
+    opts.profile = dr_lua_str_field(L, 1, "profile");
+    opts.region = dr_lua_str_field(L, 1, "region");
+    opts.endpoint_url = dr_lua_str_field(L, 1, "endpoint");
+    opts.verbose = (int)dr_lua_int_field(L, 1, "verbose", 0);
     struct client_box *box = lua_newuserdatauv(L, sizeof *box, 0);
     box->client = NULL;
     luaL_setmetatable(L, CLIENT_MT);
@@ -320,10 +294,10 @@ static int l_aws_sync(lua_State *L)
     struct dr_sync_stats st = {0};
     struct dr_aws_error err = {0};
     if (lua_istable(L, 4)) {
-        o.delete_extra = bool_field(L, 4, "delete");
-        o.dryrun = bool_field(L, 4, "dryrun");
-        o.jobs = (int)int_field(L, 4, "jobs");
-        o.out = bool_field(L, 4, "quiet") ? NULL : stdout;
+        o.delete_extra = dr_lua_bool_field(L, 4, "delete");
+        o.dryrun = dr_lua_bool_field(L, 4, "dryrun");
+        o.jobs = (int)dr_lua_int_field(L, 4, "jobs", 0);
+        o.out = dr_lua_bool_field(L, 4, "quiet") ? NULL : stdout;
         if (lua_getfield(L, 4, "filters") == LUA_TTABLE) {
             const char *msg = read_filters(L, lua_gettop(L), &filter);
             if (msg) {

@@ -58,22 +58,6 @@ static enum dr_plan_format check_format(lua_State *L, int opts)
     return formats[i];
 }
 
-static lua_Integer opt_int_field(lua_State *L, int t, const char *key, lua_Integer def)
-{
-    lua_getfield(L, t, key);
-    lua_Integer v = luaL_optinteger(L, -1, def);
-    lua_pop(L, 1);
-    return v;
-}
-
-static int opt_bool_field(lua_State *L, int t, const char *key)
-{
-    lua_getfield(L, t, key);
-    int v = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
 static void set_int(lua_State *L, const char *key, size_t v)
 {
     lua_pushinteger(L, (lua_Integer)v);
@@ -128,11 +112,11 @@ static int l_plan_compare(lua_State *L)
     lua_settop(L, 3);
     struct dr_plan_options opts = {0};
     enum dr_plan_format format = check_format(L, 3);
-    lua_Integer max_bytes = opt_int_field(L, 3, "max_bytes", 0);
-    int want_markdown = opt_bool_field(L, 3, "markdown");
-    lua_Integer markdown_max = opt_int_field(L, 3, "markdown_max", 0);
-    lua_Integer comment_max = opt_int_field(L, 3, "comment_max", 0);
-    opts.compare_unrendered_sources = opt_bool_field(L, 3, "compare_unrendered_sources");
+    lua_Integer max_bytes = dr_lua_int_field(L, 3, "max_bytes", 0);
+    int want_markdown = dr_lua_bool_field(L, 3, "markdown");
+    lua_Integer markdown_max = dr_lua_int_field(L, 3, "markdown_max", 0);
+    lua_Integer comment_max = dr_lua_int_field(L, 3, "comment_max", 0);
+    opts.compare_unrendered_sources = dr_lua_bool_field(L, 3, "compare_unrendered_sources");
     lua_getfield(L, 3, "state_label");
     opts.state_label = luaL_optstring(L, -1, state_path);
     lua_getfield(L, 3, "current_label");
@@ -205,7 +189,7 @@ static int l_plan_comment(lua_State *L)
         .api_url = check_field(L, 1, "api_url"),
         .token = check_field(L, 1, "token"),
         .repo = check_field(L, 1, "repo"),
-        .pr = (long)opt_int_field(L, 1, "pr", 0),
+        .pr = (long)dr_lua_int_field(L, 1, "pr", 0),
         .marker = check_field(L, 1, "marker"),
         .body = check_field(L, 1, "body"),
     };

@@ -38,6 +38,20 @@ function M.raises(fn, pattern)
   return msg
 end
 
+-- A new empty folder for a test file's fixtures.
+function M.tmpdir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(require("dbtrun.native").fs.mkdir(dir))
+  return dir
+end
+
+function M.write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
 function M.run(name, tests)
   for _, t in ipairs(tests) do
     local ok, err = xpcall(t[2], debug.traceback)

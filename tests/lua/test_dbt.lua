@@ -7,15 +7,8 @@ local github = require("dbtrun.github")
 local config = require("dbtrun.config")
 local native = require("dbtrun.native")
 
-local tmp = os.tmpname()
-os.remove(tmp)
-native.fs.mkdir(tmp)
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local tmp = t.tmpdir()
+local write = t.write
 
 local function words(list)
   return table.concat(list, " ")

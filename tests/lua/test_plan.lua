@@ -4,15 +4,8 @@ local t = require("harness")
 local plan = require("dbtrun.plan")
 local native = require("dbtrun.native")
 
-local tmp = os.tmpname()
-os.remove(tmp)
-native.fs.mkdir(tmp)
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local tmp = t.tmpdir()
+local write = t.write
 
 local function manifest(raw)
   return ([[{"metadata": {"dbt_version": "1.11.0"}, "nodes": {
