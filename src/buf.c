@@ -158,3 +158,13 @@ char *dr_strprintf(const char *fmt, ...)
     va_end(ap);
     return p;
 }
+
+void dr_hex(const unsigned char *bin, size_t n, char *hex)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = digits[bin[i] >> 4];
+        hex[2 * i + 1] = digits[bin[i] & 15];
+    }
+    hex[2 * n] = '\0';
+}

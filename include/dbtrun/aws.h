@@ -144,4 +144,11 @@ void dr_aws_error_parse(const struct dr_http_response *resp, const char *method,
  * Caller frees; NULL when out of memory. */
 char *dr_aws_query_redact(const char *query);
 
+/* MD5 and/or SHA-256 (binary; either output may be NULL) of `len` bytes of
+ * the file at `offset` (len < 0: to the end), from one read, for Content-MD5,
+ * ETags and payload signatures. 0, or -1 with errno (EIO when the file is
+ * shorter than asked or libcrypto fails). */
+int dr_aws_hash_file(const char *path, long long offset, long long len, unsigned char *md5_out,
+                     unsigned char *sha_out);
+
 #endif

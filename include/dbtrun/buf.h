@@ -36,6 +36,9 @@ int dr_buf_json_string(struct dr_buf *b, const char *s, size_t n);
 /* printf into a new string (caller frees); NULL when out of memory. */
 char *dr_strprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Writes n bytes as lowercase hex and a NUL into hex (2n+1 bytes). */
+void dr_hex(const unsigned char *bin, size_t n, char *hex);
+
 /* Makes the buffer empty, keeping its memory. */
 void dr_buf_reset(struct dr_buf *b);
 

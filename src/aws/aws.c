@@ -4,6 +4,7 @@
  * backoff, error parsing, log redaction) are separate functions for tests.
  * The client itself (region, endpoints, credentials) is client.c's. */
 #include "dbtrun/aws.h"
+#include "dbtrun/buf.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/mask.h"
 #include "dbtrun/sigv4.h"
@@ -380,41 +381,71 @@ static void log_attempt(const struct dr_aws_request *r, const char *url, const c
 
 /* ---- sending -------------------------------------------------------------- */
 
-/* SHA-256 (hex) of `len` bytes of the file at `offset`. 0, or -1 with errno. */
-static int hash_file(const char *path, long long offset, size_t len, char hex[65])
+int dr_aws_hash_file(const char *path, long long offset, long long len, unsigned char *md5_out,
+                     unsigned char *sha_out)
 {
-    unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+    enum { CHUNK = 256 << 10 };
+    EVP_MD_CTX *md5 = NULL, *sha = NULL;
+    unsigned char *buf = NULL;
     unsigned int mdlen = 0;
-    EVP_MD_CTX *ctx = dr_crypto.EVP_MD_CTX_new();
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
-    if (fd < 0 || !ctx || !dr_crypto.EVP_DigestInit_ex(ctx, dr_crypto.EVP_sha256(), NULL))
+    int fd = -1, rc = -1, saved = EIO;
+    char msg[160];
+    if (dr_dl_crypto(msg, sizeof msg) != 0) {
+        errno = EIO;
+        return -1;
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || !(buf = malloc(CHUNK))) {
+        saved = errno;
         goto out;
-    for (size_t done = 0; done < len;) {
-        size_t want = len - done < sizeof buf ? len - done : sizeof buf;
-        ssize_t n = pread(fd, buf, want, (off_t)(offset + (long long)done));
-        if (n < 0 && errno == EINTR)
+    }
+    md5 = md5_out ? dr_crypto.EVP_MD_CTX_new() : NULL;
+    sha = sha_out ? dr_crypto.EVP_MD_CTX_new() : NULL;
+    if ((md5_out && !md5) || (sha_out && !sha) ||
+        (md5 && !dr_crypto.EVP_DigestInit_ex(md5, dr_crypto.EVP_md5(), NULL)) ||
+        (sha && !dr_crypto.EVP_DigestInit_ex(sha, dr_crypto.EVP_sha256(), NULL)))
+        goto out;
+    for (long long pos = offset, left = len;;) {
+        size_t want = CHUNK;
+        if (len >= 0) {
+            if (left == 0)
+                break;
+            if ((long long)want > left)
+                want = (size_t)left;
+        }
+        ssize_t got = pread(fd, buf, want, (off_t)pos);
+        if (got == -1 && errno == EINTR)
             continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO; /* shorter than the request says */
+        if (got == -1) {
+            saved = errno;
             goto out;
         }
-        if (!dr_crypto.EVP_DigestUpdate(ctx, buf, (size_t)n))
+        if (got == 0) {
+            if (len >= 0) { /* the file shrank under us */
+                saved = EIO;
+                goto out;
+            }
+            break;
+        }
+        if ((md5 && !dr_crypto.EVP_DigestUpdate(md5, buf, (size_t)got)) ||
+            (sha && !dr_crypto.EVP_DigestUpdate(sha, buf, (size_t)got)))
             goto out;
-        done += (size_t)n;
+        pos += got;
+        left -= got;
     }
-    if (!dr_crypto.EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
+    if ((md5 && !dr_crypto.EVP_DigestFinal_ex(md5, md5_out, &mdlen)) ||
+        (sha && !dr_crypto.EVP_DigestFinal_ex(sha, sha_out, &mdlen)))
         goto out;
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
     rc = 0;
 out:
-    if (rc != 0 && errno == 0)
-        errno = EIO;
-    if (ctx)
-        dr_crypto.EVP_MD_CTX_free(ctx);
+    if (md5)
+        dr_crypto.EVP_MD_CTX_free(md5);
+    if (sha)
+        dr_crypto.EVP_MD_CTX_free(sha);
+    free(buf);
     if (fd >= 0)
         close(fd);
+    if (rc != 0)
+        errno = saved;
     return rc;
 }
 
@@ -500,10 +531,11 @@ static int payload_hash(const struct dr_aws_request *r, struct target *t, struct
     } else if (r->payload_sha256) {
         snprintf(t->payload, sizeof t->payload, "%s", r->payload_sha256);
     } else if (r->body_path) {
-        errno = 0;
-        if (hash_file(r->body_path, r->body_offset, r->body_len, t->payload) != 0)
+        unsigned char sha[32];
+        if (dr_aws_hash_file(r->body_path, r->body_offset, (long long)r->body_len, NULL, sha) != 0)
             return dr_aws_fail(err, r->op, r->target, "LocalError", "cannot read %s: %s",
                                r->body_path, strerror(errno));
+        dr_hex(sha, sizeof sha, t->payload);
     } else if (dr_sigv4_sha256_hex(r->body ? r->body : "", r->body ? r->body_len : 0, t->payload) !=
                0) {
         return dr_aws_fail(err, r->op, r->target, "InternalError", "SHA-256 failed");

@@ -3,6 +3,7 @@
  * are checked here, before anything is signed, so that a typo fails fast
  * with InvalidArgument instead of a distant 404. */
 #include "dbtrun/cloudfront.h"
+#include "dbtrun/buf.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/xml.h"
 
@@ -160,8 +161,7 @@ static void caller_reference(char *buf, size_t len)
     unsigned char r[8];
     char hex[2 * sizeof r + 1];
     random_bytes(r, sizeof r);
-    for (size_t i = 0; i < sizeof r; i++)
-        snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    dr_hex(r, sizeof r, hex);
     snprintf(buf, len, "dbtrun-%lld-%ld-%s", (long long)time(NULL), (long)getpid(), hex);
 }
 

@@ -46,16 +46,6 @@ static int crypto_ready(void)
     return dr_dl_crypto(msg, sizeof msg);
 }
 
-static void to_hex(const unsigned char *bin, size_t n, char *hex)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        hex[2 * i] = digits[bin[i] >> 4];
-        hex[2 * i + 1] = digits[bin[i] & 15];
-    }
-    hex[2 * n] = '\0';
-}
-
 /* ---- URLs and addressing -------------------------------------------------- */
 
 int dr_s3_url_parse(const char *url, struct dr_s3_url *out)
@@ -213,7 +203,7 @@ int dr_s3_multipart_etag(const unsigned char *md5s, size_t nparts, char *out, si
     if (crypto_ready() != 0 ||
         !dr_crypto.EVP_Digest(md5s, nparts * 16, md, &mdlen, dr_crypto.EVP_md5(), NULL))
         return -1;
-    to_hex(md, 16, hex);
+    dr_hex(md, 16, hex);
     snprintf(out, outlen, "%s-%zu", hex, nparts);
     return 0;
 }
@@ -221,7 +211,7 @@ int dr_s3_multipart_etag(const unsigned char *md5s, size_t nparts, char *out, si
 static void md5_outputs(const unsigned char md[16], char *md5_hex, char *md5_b64)
 {
     if (md5_hex)
-        to_hex(md, 16, md5_hex);
+        dr_hex(md, 16, md5_hex);
     if (md5_b64)
         dr_crypto.EVP_EncodeBlock((unsigned char *)md5_b64, md, 16);
 }
@@ -237,83 +227,15 @@ int dr_s3_md5_mem(const void *data, size_t len, char *md5_hex, char *md5_b64)
     return 0;
 }
 
-/* MD5 (and SHA-256 when sha is not NULL) of `len` bytes of the file at
- * `offset` (len < 0: to the end), binary, from one read. 0, or -1 with errno. */
-static int hash_range(const char *path, long long offset, long long len, unsigned char md5_out[16],
-                      unsigned char *sha_out)
-{
-    enum { CHUNK = 256 << 10 };
-    EVP_MD_CTX *md5 = NULL, *sha = NULL;
-    unsigned char *buf = NULL;
-    unsigned int mdlen = 0;
-    int fd = -1, rc = -1, saved = EIO;
-    if (crypto_ready() != 0) {
-        errno = EIO;
-        return -1;
-    }
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || !(buf = malloc(CHUNK))) {
-        saved = errno;
-        goto out;
-    }
-    md5 = dr_crypto.EVP_MD_CTX_new();
-    sha = sha_out ? dr_crypto.EVP_MD_CTX_new() : NULL;
-    if (!md5 || (sha_out && !sha) || !dr_crypto.EVP_DigestInit_ex(md5, dr_crypto.EVP_md5(), NULL) ||
-        (sha && !dr_crypto.EVP_DigestInit_ex(sha, dr_crypto.EVP_sha256(), NULL)))
-        goto out;
-    for (long long pos = offset, left = len;;) {
-        size_t want = CHUNK;
-        if (len >= 0) {
-            if (left == 0)
-                break;
-            if ((long long)want > left)
-                want = (size_t)left;
-        }
-        ssize_t got = pread(fd, buf, want, (off_t)pos);
-        if (got == -1 && errno == EINTR)
-            continue;
-        if (got == -1) {
-            saved = errno;
-            goto out;
-        }
-        if (got == 0) {
-            if (len >= 0) { /* the file shrank under us */
-                saved = EIO;
-                goto out;
-            }
-            break;
-        }
-        if (!dr_crypto.EVP_DigestUpdate(md5, buf, (size_t)got) ||
-            (sha && !dr_crypto.EVP_DigestUpdate(sha, buf, (size_t)got)))
-            goto out;
-        pos += got;
-        left -= got;
-    }
-    if (!dr_crypto.EVP_DigestFinal_ex(md5, md5_out, &mdlen) ||
-        (sha && !dr_crypto.EVP_DigestFinal_ex(sha, sha_out, &mdlen)))
-        goto out;
-    rc = 0;
-out:
-    if (md5)
-        dr_crypto.EVP_MD_CTX_free(md5);
-    if (sha)
-        dr_crypto.EVP_MD_CTX_free(sha);
-    free(buf);
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        errno = saved;
-    return rc;
-}
-
 int dr_s3_hash_file(const char *path, long long offset, long long len, char *md5_hex, char *md5_b64,
                     char *sha256_hex)
 {
     unsigned char md[16], sha[32];
-    if (hash_range(path, offset, len, md, sha256_hex ? sha : NULL) != 0)
+    if (dr_aws_hash_file(path, offset, len, md, sha256_hex ? sha : NULL) != 0)
         return -1;
     md5_outputs(md, md5_hex, md5_b64);
     if (sha256_hex)
-        to_hex(sha, 32, sha256_hex);
+        dr_hex(sha, 32, sha256_hex);
     return 0;
 }
 
@@ -328,10 +250,10 @@ int dr_s3_file_etag(const char *path, long long part_size, char *out, size_t out
         return -1;
     long long size = (long long)st.st_size;
     if (size < DR_S3_MULTIPART_THRESHOLD) {
-        if (hash_range(path, 0, size, md, NULL) != 0)
+        if (dr_aws_hash_file(path, 0, size, md, NULL) != 0)
             return -1;
         char hex[33];
-        to_hex(md, 16, hex);
+        dr_hex(md, 16, hex);
         snprintf(out, outlen, "%s", hex);
         return 0;
     }
@@ -340,8 +262,8 @@ int dr_s3_file_etag(const char *path, long long part_size, char *out, size_t out
         return -1;
     for (size_t i = 0; i < nparts; i++) {
         long long off = (long long)i * part_size;
-        if (hash_range(path, off, size - off < part_size ? size - off : part_size, md5s + 16 * i,
-                       NULL) != 0)
+        if (dr_aws_hash_file(path, off, size - off < part_size ? size - off : part_size,
+                             md5s + 16 * i, NULL) != 0)
             goto out;
     }
     if (dr_s3_multipart_etag(md5s, nparts, out, outlen) != 0) {
@@ -695,7 +617,7 @@ static int make_temp(const char *path, char **tmp)
             errno = EIO;
             return -1;
         }
-        to_hex(rnd, sizeof rnd, hex);
+        dr_hex(rnd, sizeof rnd, hex);
         if (!(*tmp = dr_strprintf("%.*s.%.200s.dbtrun-%s", dirlen, path, name, hex)))
             return -1;
         int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);

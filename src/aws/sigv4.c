@@ -4,6 +4,7 @@
  * clock helper, which also reads DBTRUN_TEST_CLOCK. */
 #include "dbtrun/sigv4.h"
 
+#include "dbtrun/buf.h"
 #include "dbtrun/dl.h"
 
 #include <stdarg.h>
@@ -157,16 +158,6 @@ static char *percent_decode(const char *s, size_t len, size_t *outlen)
 
 /* ---- hashing */
 
-static void to_hex(const unsigned char *bin, size_t n, char *hex)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        hex[2 * i] = digits[bin[i] >> 4];
-        hex[2 * i + 1] = digits[bin[i] & 15];
-    }
-    hex[2 * n] = '\0';
-}
-
 /* Hex SHA-256 of a buffer into hex[65]; 0 or -1. */
 int dr_sigv4_sha256_hex(const void *data, size_t len, char hex[65])
 {
@@ -176,7 +167,7 @@ int dr_sigv4_sha256_hex(const void *data, size_t len, char hex[65])
     if (dr_dl_crypto(err, sizeof err) != 0 ||
         !dr_crypto.EVP_Digest(data, len, md, &mdlen, dr_crypto.EVP_sha256(), NULL) || mdlen != 32)
         return -1;
-    to_hex(md, 32, hex);
+    dr_hex(md, 32, hex);
     return 0;
 }
 
@@ -729,7 +720,7 @@ static const char *compute_signature(struct signing *s, struct dr_sigv4_result *
         hmac_sha256(key, sizeof key, out->string_to_sign, mac))
         why = "HMAC-SHA256 failed";
     else
-        to_hex(mac, sizeof mac, out->signature);
+        dr_hex(mac, sizeof mac, out->signature);
     dr_crypto.OPENSSL_cleanse(key, sizeof key);
     return why;
 }
