@@ -5,6 +5,7 @@
  * refresh decisions, credential_process output, STS bodies and answers, and
  * the client's cache. */
 #include "harness.h"
+#include "testdata.h"
 
 #include "dbtrun/aws.h"
 #include "dbtrun/creds.h"
@@ -41,39 +42,6 @@ static void ini_from(struct dr_ini *ini, const char *config, const char *credent
     if (credentials)
         CHECK(dr_ini_parse(ini, DR_INI_CREDENTIALS, credentials, strlen(credentials), "credentials",
                            NULL) == DR_INI_OK);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 20, len;
-    char *buf = malloc(cap);
-    if (buf) {
-        len = fread(buf, 1, cap - 1, f);
-        buf[len] = '\0';
-    }
-    fclose(f);
-    return buf;
-}
-
-/* A smithy-rs aws-config suite file, parsed, or NULL after saying why not. */
-static cJSON *load_suite(const char *name)
-{
-    const char *root = getenv("DR_TESTDATA");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/smithy-rs/aws-config-test-data/%s",
-             root && *root ? root : "../shared/testdata", name);
-    char *text = slurp(path);
-    if (!text) {
-        printf("SKIP %s: %s not found (set DR_TESTDATA to the testdata folder)\n", name, path);
-        return NULL;
-    }
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    CHECK(doc != NULL);
-    return doc;
 }
 
 /* A JSON object of strings as a NULL-terminated "NAME=value" array (freed
@@ -228,7 +196,7 @@ static void test_endpoint_overrides(void)
 
 static void test_imds_endpoint_suite(void)
 {
-    cJSON *doc = load_suite("imds-config/imds-endpoint-tests.json");
+    cJSON *doc = load_suite("aws-config-test-data", "imds-config/imds-endpoint-tests.json");
     const cJSON *t;
     int ran = 0;
     if (!doc)
@@ -267,7 +235,7 @@ static void test_imds_endpoint_suite(void)
 
 static void test_ecs_url_suite(void)
 {
-    cJSON *doc = load_suite("ecs-tests.json");
+    cJSON *doc = load_suite("aws-config-test-data", "ecs-tests.json");
     const cJSON *t;
     if (doc) {
         cJSON_ArrayForEach(t, cJSON_GetObjectItem(doc, "tests"))
@@ -495,7 +463,7 @@ static int plan_matches(const struct dr_creds_plan *p, const cJSON *chain, char 
 
 static void test_plan_suite(void)
 {
-    cJSON *doc = load_suite("assume-role-tests.json");
+    cJSON *doc = load_suite("aws-config-test-data", "assume-role-tests.json");
     const cJSON *t;
     if (!doc)
         return;
@@ -667,12 +635,7 @@ static void write_file(const char *name, const char *text)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
+    write_text(path, text);
 }
 
 static void client_setup(void)

@@ -2,6 +2,7 @@
  * and file-location suites (smithy-rs test data, read at run time from
  * DR_TESTDATA or ../shared/testdata), plus hand-written cases. */
 #include "harness.h"
+#include "testdata.h"
 
 #include "dbtrun/ini.h"
 
@@ -9,52 +10,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        len += fread(buf + len, 1, cap - len - 1, f);
-        if (len < cap - 1 || cap >= (16u << 20))
-            break;
-        char *p = realloc(buf, cap *= 2);
-        if (!p) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf = p;
-        }
-    }
-    if (buf)
-        buf[len] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* The suite file `name`, parsed, or NULL after saying why it is skipped. */
-static cJSON *load_suite(const char *name)
-{
-    const char *root = getenv("DR_TESTDATA");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/smithy-rs/aws-runtime-test-data/%s",
-             root && *root ? root : "../shared/testdata", name);
-    char *text = slurp(path);
-    if (!text) {
-        printf("SKIP %s: %s not found (set DR_TESTDATA to the testdata folder)\n", name, path);
-        return NULL;
-    }
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    if (!doc) {
-        fprintf(stderr, "%s: not valid JSON\n", path);
-        CHECK(doc != NULL);
-    }
-    return doc;
-}
 
 /* A property by exact key, so the tests also see that keys are lower-cased. */
 static const struct dr_ini_prop *exact_prop(const struct dr_ini_section *s, const char *key)
@@ -138,7 +93,7 @@ out:
 
 static void test_profile_parser_suite(void)
 {
-    cJSON *doc = load_suite("profile-parser-tests.json");
+    cJSON *doc = load_suite("aws-runtime-test-data", "profile-parser-tests.json");
     if (!doc)
         return;
     int pass = 0, total = 0;
@@ -166,7 +121,7 @@ static const char *json_getenv(void *ud, const char *name)
 
 static void test_file_location_suite(void)
 {
-    cJSON *doc = load_suite("file-location-tests.json");
+    cJSON *doc = load_suite("aws-runtime-test-data", "file-location-tests.json");
     if (!doc)
         return;
     int pass = 0, total = 0;
@@ -358,16 +313,6 @@ static void test_caps(void)
     dr_ini_free(&ini);
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 static void test_load_files(void)
 {
     char dir[] = "/tmp/dr_ini_test.XXXXXX";
@@ -376,8 +321,8 @@ static void test_load_files(void)
     snprintf(cfg, sizeof cfg, "%s/config", dir);
     snprintf(cred, sizeof cred, "%s/credentials", dir);
     snprintf(missing, sizeof missing, "%s/config/not-a-dir", dir);
-    write_file(cfg, "[profile p]\nregion = eu-west-1\n");
-    write_file(cred, "[p]\naws_access_key_id = AKID\n");
+    write_text(cfg, "[profile p]\nregion = eu-west-1\n");
+    write_text(cred, "[p]\naws_access_key_id = AKID\n");
 
     struct dr_ini ini = {0};
     struct dr_ini_status st;
@@ -392,7 +337,7 @@ static void test_load_files(void)
     CHECK(dr_ini_load(&ini, DR_INI_CONFIG, dir, &st) == DR_INI_EIO); /* a directory */
     CHECK(strncmp(st.msg, dir, strlen(dir)) == 0);
 
-    write_file(cfg, "[profile p]\nregion = eu-west-1\nregion\n");
+    write_text(cfg, "[profile p]\nregion = eu-west-1\nregion\n");
     CHECK(dr_ini_load(&ini, DR_INI_CONFIG, cfg, &st) == DR_INI_ESYNTAX);
     char want[128];
     snprintf(want, sizeof want, "%s:3: Expected an '=' sign defining a property", cfg);

@@ -3,32 +3,12 @@
  * values, both checksum shapes, child maps, errors and staleness. */
 #include "dbtrun/manifest.h"
 #include "harness.h"
+#include "manifest_text.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* The text with every ' turned into " (caller frees). */
-static char *dq(const char *s)
-{
-    char *d = strdup(s);
-    for (char *p = d; *p; p++)
-        if (*p == '\'')
-            *p = '"';
-    return d;
-}
-
-static struct dr_manifest *parse(const char *single_quoted)
-{
-    char *json = dq(single_quoted);
-    struct dr_manifest *m = NULL;
-    char err[256] = "";
-    if (dr_manifest_parse(json, strlen(json), &m, err, sizeof err) != 0)
-        fprintf(stderr, "parse failed: %s\n", err);
-    free(json);
-    return m;
-}
 
 static const char *DOC =
     "{'metadata': {'dbt_version': '1.11.2', 'dbt_schema_version': 'v12', 'adapter_type': "

@@ -3,6 +3,7 @@
  * the downstream closure, the blind-spot warnings and the three reports. */
 #include "dbtrun/plan.h"
 #include "harness.h"
+#include "manifest_text.h"
 
 #include <stdlib.h>
 
@@ -11,26 +12,6 @@
     "'model.p." name "': {'resource_type': 'model', 'name': '" name "', 'fqn': ['p', '" name       \
     "'], 'raw_code': '" raw "', 'unrendered_config': {" ucfg "}, 'config': {'materialized': "      \
     "'view'}, 'depends_on': {'macros': [], 'nodes': []}" extra "}"
-
-static char *dq(const char *s)
-{
-    char *d = strdup(s);
-    for (char *p = d; *p; p++)
-        if (*p == '\'')
-            *p = '"';
-    return d;
-}
-
-static struct dr_manifest *parse(const char *single_quoted)
-{
-    char *json = dq(single_quoted);
-    struct dr_manifest *m = NULL;
-    char err[256] = "";
-    if (dr_manifest_parse(json, strlen(json), &m, err, sizeof err) != 0)
-        fprintf(stderr, "parse failed: %s\n", err);
-    free(json);
-    return m;
-}
 
 struct run {
     struct dr_manifest *state, *cur;

@@ -4,6 +4,7 @@
  * The suites are read from DR_TESTDATA or ../shared/testdata and skipped when absent. */
 #include "dbtrun/sigv4.h"
 #include "harness.h"
+#include "testdata.h"
 
 #include <cjson/cJSON.h>
 
@@ -17,44 +18,10 @@
 
 /* ---- helpers: files, text */
 
-static const char *testdata_root(void)
-{
-    const char *env = getenv("DR_TESTDATA");
-    return env && *env ? env : "../shared/testdata";
-}
-
 static int is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Whole file, NUL-terminated, caller frees; NULL when unreadable. */
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *data = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[4096];
-    if (!f)
-        return NULL;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            char *p = realloc(data, cap);
-            if (!p)
-                break;
-            data = p;
-        }
-        memcpy(data + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    if (!data)
-        data = calloc(1, 1);
-    else
-        data[len] = '\0';
-    return data;
 }
 
 static char *slurp_at(const char *dir, const char *name)

@@ -2,32 +2,13 @@
  * artifacts, atomic replacement, unchanged files left alone, bad names. */
 #include "dbtrun/store.h"
 #include "harness.h"
+#include "scratch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char root[] = "/tmp/dbtrun-test-store-XXXXXX";
-
-static char *in_root(const char *rel)
-{
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 512, "%s/%s", root, rel);
-    return p;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
 
 static char *read_all(const char *path)
 {
@@ -49,13 +30,13 @@ static void test_get_put(void)
     snprintf(loc, sizeof loc, "file://%s/store/artifacts/", root);
 
     /* nothing stored yet: NoSuchKey, like S3, and the local file untouched */
-    write_file(in_root("manifest.json"), "local");
+    write_text(in_root("manifest.json"), "local");
     CHECK(dr_store_get(NULL, loc, "manifest.json", in_root("manifest.json"), &res, &e) == -1);
     CHECK_STR(e.code, "NoSuchKey");
     CHECK_STR(read_all(in_root("manifest.json")), "local");
 
     /* put creates the folders; a second put of the same bytes changes nothing */
-    write_file(in_root("target.json"), "{\"v\": 1}");
+    write_text(in_root("target.json"), "{\"v\": 1}");
     CHECK(dr_store_put(NULL, loc, "manifest.json", in_root("target.json"), &res, &e) == 0);
     CHECK(res.changed == 1 && res.size == 8);
     CHECK_STR(read_all(in_root("store/artifacts/manifest.json")), "{\"v\": 1}");
@@ -77,7 +58,7 @@ static void test_get_put(void)
           before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
 
     /* a new version of the same size is seen (MD5) and replaces the file */
-    write_file(in_root("target.json"), "{\"v\": 2}");
+    write_text(in_root("target.json"), "{\"v\": 2}");
     CHECK(dr_store_put(NULL, loc, "manifest.json", in_root("target.json"), &res, &e) == 0);
     CHECK(res.changed == 1);
     CHECK(dr_store_get(NULL, loc, "manifest.json", in_root(".artifacts/manifest.json"), &res, &e) ==
@@ -98,7 +79,7 @@ static void test_bad_names(void)
     struct dr_aws_error e = {0};
     char loc[600];
     snprintf(loc, sizeof loc, "file://%s/store/", root);
-    write_file(in_root("x"), "x");
+    write_text(in_root("x"), "x");
     CHECK(dr_store_put(NULL, loc, "../escape", in_root("x"), NULL, &e) == -1);
     CHECK_STR(e.code, "InvalidArgument");
     CHECK(access(in_root("escape"), F_OK) == -1);
@@ -121,7 +102,7 @@ static void test_default_location(void)
     char cwd[512];
     CHECK(getcwd(cwd, sizeof cwd) != NULL);
     CHECK(chdir(root) == 0);
-    write_file("art.txt", "abc");
+    write_text("art.txt", "abc");
     CHECK(dr_store_put(NULL, NULL, "artifacts/art.txt", "art.txt", &res, &e) == 0);
     CHECK_STR(read_all(".dbtrun/store/artifacts/art.txt"), "abc");
     CHECK(chdir(cwd) == 0);
@@ -134,7 +115,7 @@ static void test_sync_folders(void)
     struct dr_sync_opts o = {.delete_extra = 1};
     char src[600], dst[600];
     mkdir(in_root("docs"), 0777);
-    write_file(in_root("docs/index.html"), "<html>");
+    write_text(in_root("docs/index.html"), "<html>");
     snprintf(src, sizeof src, "file://%s/docs/", root);
     snprintf(dst, sizeof dst, "file://%s/store/docs/", root);
     CHECK(dr_store_sync(NULL, src, dst, &o, &st, &e) == 0);

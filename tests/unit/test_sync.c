@@ -3,6 +3,7 @@
  * display paths, and a folder-to-folder run. */
 #include "dbtrun/sync.h"
 #include "harness.h"
+#include "scratch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,24 +187,9 @@ static void test_download_plan(void)
     dr_sync_list_free(&dst);
 }
 
-static char root[] = "/tmp/dbtrun-test-sync-XXXXXX";
-
-static char *in_root(const char *rel)
+static void write_rel(const char *rel, const char *text)
 {
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, 512, "%s/%s", root, rel);
-    return p;
-}
-
-static void write_file(const char *rel, const char *text)
-{
-    FILE *f = fopen(in_root(rel), "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
+    write_text(in_root(rel), text);
 }
 
 /* MD5s are computed from the files, and only for same-size pairs. */
@@ -215,9 +201,9 @@ static void test_lazy_md5(void)
     char err[256];
     mkdir(in_root("lazy"), 0777);
     mkdir(in_root("lazy/sub"), 0777);
-    write_file("lazy/same.txt", "hello world");
-    write_file("lazy/sub/changed.txt", "hello there");
-    write_file("lazy/bigger.txt", "hello world, and more");
+    write_rel("lazy/same.txt", "hello world");
+    write_rel("lazy/sub/changed.txt", "hello there");
+    write_rel("lazy/bigger.txt", "hello world, and more");
     CHECK(dr_sync_list_local(in_root("lazy"), 0, &src, err, sizeof err) == 0);
     CHECK(src.n == 3);
     add_remote(&dst, "bigger.txt", 11, 0, MD5_HELLO);
@@ -277,10 +263,10 @@ static void test_local_walk(void)
     mkdir(in_root("walk/b"), 0777);
     mkdir(in_root("walk/b/c"), 0777);
     mkdir(in_root("walk/empty"), 0777);
-    write_file("walk/z.txt", "z");
-    write_file("walk/.hidden", "h");
-    write_file("walk/b/c/deep file.json", "{}");
-    write_file("walk/a b+c%=.txt", "x");
+    write_rel("walk/z.txt", "z");
+    write_rel("walk/.hidden", "h");
+    write_rel("walk/b/c/deep file.json", "{}");
+    write_rel("walk/a b+c%=.txt", "x");
     CHECK(symlink("b/c/deep file.json", in_root("walk/link.json")) == 0);
     CHECK(symlink("nowhere", in_root("walk/dangling")) == 0);
     CHECK(dr_sync_list_local(in_root("walk/"), 0, &l, err, sizeof err) == 0);
@@ -343,13 +329,13 @@ static void test_run_local(void)
     char src[512], dst[512];
     mkdir(in_root("target"), 0777);
     mkdir(in_root("target/sub"), 0777);
-    write_file("target/index.html", "<html>");
-    write_file("target/manifest.json", "{}");
-    write_file("target/graph_summary.json", "{}");
-    write_file("target/sub/x.css", "a{}");
+    write_rel("target/index.html", "<html>");
+    write_rel("target/manifest.json", "{}");
+    write_rel("target/graph_summary.json", "{}");
+    write_rel("target/sub/x.css", "a{}");
     mkdir(in_root("store"), 0777);
-    write_file("store/stale.json", "old");
-    write_file("store/old.html", "old");
+    write_rel("store/stale.json", "old");
+    write_rel("store/old.html", "old");
     snprintf(src, sizeof src, "%s", in_root("target"));
     snprintf(dst, sizeof dst, "file://%s/", in_root("store"));
 
@@ -371,7 +357,7 @@ static void test_run_local(void)
     CHECK(st.copied == 0 && st.deleted == 0 && st.unchanged == 3);
 
     /* an edit of the same size is seen through the MD5 */
-    write_file("target/index.html", "<HTML>");
+    write_rel("target/index.html", "<HTML>");
     CHECK(dr_sync_run(NULL, src, dst, &o, &st, &e) == 0);
     CHECK(st.copied == 1);
 
