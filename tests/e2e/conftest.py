@@ -111,3 +111,19 @@ def moto_auth():
         proc.wait(timeout=10)
 
 
+
+
+def create_distribution(cf, domain="docs.s3.amazonaws.com", origin_path=""):
+    """A CloudFront distribution in front of one S3 origin, made with boto3
+    client `cf`; returns its id."""
+    import uuid
+
+    origin = {"Id": "docs", "DomainName": domain, "OriginPath": origin_path,
+              "S3OriginConfig": {"OriginAccessIdentity": ""}}
+    return cf.create_distribution(DistributionConfig={
+        "CallerReference": uuid.uuid4().hex, "Comment": "dbt docs", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [origin]},
+        "DefaultCacheBehavior": {"TargetOriginId": "docs", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "MinTTL": 0, "ForwardedValues": {"QueryString": False,
+                                                                  "Cookies": {"Forward": "none"}}},
+    })["Distribution"]["Id"]

@@ -6,12 +6,11 @@ import http.server
 import os
 import re
 import threading
-import uuid
 from unittest import mock
 
 import pytest
 
-from conftest import dbtrun
+from conftest import create_distribution, dbtrun
 
 boto3 = pytest.importorskip("boto3")
 LINE = re.compile(r"^invalidation ([A-Z0-9]+) (\S+)$")
@@ -42,14 +41,7 @@ def cf(moto):
 
 @pytest.fixture
 def dist(cf):
-    return cf.create_distribution(DistributionConfig={
-        "CallerReference": uuid.uuid4().hex,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "docs.s3.amazonaws.com",
-                                                 "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",
-                                 "MinTTL": 0, "ForwardedValues": {"QueryString": False,
-                                                                  "Cookies": {"Forward": "none"}}},
-        "Comment": "", "Enabled": True})["Distribution"]["Id"]
+    return create_distribution(cf)
 
 
 def test_invalidation_is_visible_to_boto3(moto, cf, dist):

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import DBTRUN, ROOT, dbtrun
+from conftest import DBTRUN, ROOT, create_distribution, dbtrun
 
 VENV_BIN = ROOT / ".venv" / "bin"
 EXAMPLE = ROOT / "examples" / "jaffle_contacts"
@@ -97,13 +97,7 @@ def cloud(moto_auth, moto, tmp_path_factory):
     c = SimpleNamespace(s3=client("s3", moto), sm=client("secretsmanager", url), cf=client("cloudfront", moto))
     c.bucket = "dbt-" + uuid.uuid4().hex[:12]
     c.s3.create_bucket(Bucket=c.bucket)
-    c.dist = c.cf.create_distribution(DistributionConfig={
-        "CallerReference": uuid.uuid4().hex, "Comment": "dbt docs", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "docs", "DomainName": f"{c.bucket}.s3.amazonaws.com",
-                                              "OriginPath": "/docs", "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "docs", "ViewerProtocolPolicy": "redirect-to-https", "MinTTL": 0,
-                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}}},
-    })["Distribution"]["Id"]
+    c.dist = create_distribution(c.cf, f"{c.bucket}.s3.amazonaws.com", "/docs")
     # What the seed keeps in dbt/snowflake-credentials, for DuckDB: the file and the threads.
     c.secret = "dbt/jaffle-" + uuid.uuid4().hex[:8]
     c.sm.create_secret(Name=c.secret, SecretString=json.dumps({"duckdb_path": "example.duckdb", "threads": "3"}))

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import DBTRUN, dbtrun
+from conftest import DBTRUN, create_distribution, dbtrun
 
 boto3 = pytest.importorskip("boto3")
 
@@ -328,14 +328,7 @@ end)
 
 def test_cloudfront_invalidate_is_visible_to_boto3(project, moto, tmp_path):
     cf = client("cloudfront", moto)
-    dist = cf.create_distribution(DistributionConfig={
-        "CallerReference": uuid.uuid4().hex,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "docs.s3.amazonaws.com",
-                                                 "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",
-                                 "MinTTL": 0, "ForwardedValues": {"QueryString": False,
-                                                                  "Cookies": {"Forward": "none"}}},
-        "Comment": "", "Enabled": True})["Distribution"]["Id"]
+    dist = create_distribution(cf)
     r = run_task(project, f"""
 task("t", function()
   print(aws.cloudfront.invalidate("{dist}", {{ "/*" }}, {{ wait = true, timeout = 60 }}))
