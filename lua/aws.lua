@@ -41,9 +41,9 @@ function M.parse_url(url)
   return bucket, key
 end
 
--- In a dry run: prints the aws CLI command that would do the same, and
--- returns true so the caller returns without acting.
-local function dry(...)
+-- In a dry run: prints the command that would do the same (aws CLI words,
+-- or store's), and returns true so the caller returns without acting.
+function M.dry(...)
   if not ui.dry_run then
     return false
   end
@@ -56,6 +56,8 @@ local function dry(...)
   ui.command(table.concat(words, " "))
   return true
 end
+
+local dry = M.dry
 
 -- The filters of a sync, in the order they apply (later match wins):
 -- opts.filters ({"exclude"|"include", pattern} pairs), then opts.exclude,

@@ -6,8 +6,6 @@
 
 local native = require("dbtrun.native")
 local aws = require("dbtrun.aws")
-local ui = require("dbtrun.ui")
-local run = require("dbtrun.run")
 
 local M = {}
 
@@ -31,18 +29,10 @@ local function join(location, name)
   return location:sub(-1) == "/" and location .. name or location .. "/" .. name
 end
 
-local function dry(verb, from, to)
-  if not ui.dry_run then
-    return false
-  end
-  ui.command(("store %s %s %s"):format(verb, run.quote(from), run.quote(to)))
-  return true
-end
-
 -- store.get(location, name, path) -> {changed=, size=, etag=}
 function M.get(location, name, path)
   location = location or M.DEFAULT
-  if dry("get", join(location, name), path) then
+  if aws.dry("store", "get", join(location, name), path) then
     return { changed = false }
   end
   return aws.check(native.aws.store_get(client_for(location), location, name, path))
@@ -51,7 +41,7 @@ end
 -- store.put(location, name, path) -> {changed=, size=, etag=}
 function M.put(location, name, path)
   location = location or M.DEFAULT
-  if dry("put", path, join(location, name)) then
+  if aws.dry("store", "put", path, join(location, name)) then
     return { changed = false }
   end
   return aws.check(native.aws.store_put(client_for(location), location, name, path))
@@ -63,12 +53,7 @@ end
 function M.sync(src, dst, opts)
   opts = opts or {}
   local raw_opts, filters = aws.sync_opts(opts)
-  if ui.dry_run then
-    local words = { "store", "sync", run.quote(src), run.quote(dst) }
-    for _, flag in ipairs({ aws.sync_flags(opts, filters) }) do
-      words[#words + 1] = run.quote(flag)
-    end
-    ui.command(table.concat(words, " "))
+  if aws.dry("store", "sync", src, dst, aws.sync_flags(opts, filters)) then
     return { copied = 0, deleted = 0, unchanged = 0, excluded = 0, bytes = 0 }
   end
   return aws.check(native.aws.sync(client_for(src, dst), src, dst, raw_opts))
