@@ -9,11 +9,11 @@ local errors = require("dbtrun.errors")
 local run = require("dbtrun.run")
 local ui = require("dbtrun.ui")
 local dbt = require("dbtrun.dbt")
+local github = require("dbtrun.github")
 
 local M = {}
 
 local FORMATS = { text = true, json = true, markdown = true }
-M.STEP_SUMMARY_MAX = 1000 * 1000 -- GitHub refuses a step summary over 1 MiB
 M.COMMENT_MAX = 65000 -- bytes; GitHub's comment limit is 65,536 characters
 M.MARKER = "<!-- dbtrun-plan -->" -- finds our comment among the others
 
@@ -176,7 +176,7 @@ function M.run(o)
     format = o.format or "text",
     max_bytes = o.max_bytes,
     markdown = step_summary ~= nil,
-    markdown_max = M.STEP_SUMMARY_MAX,
+    markdown_max = github.SUMMARY_MAX,
     comment_max = pr and (M.COMMENT_MAX - #M.MARKER - 1) or nil,
     compare_unrendered_sources = project:match("state_modified_compare_more_unrendered_values%s*:%s*[Tt]rue") ~= nil,
     state_label = state,
@@ -190,11 +190,7 @@ function M.run(o)
     ui.write(io.stdout, text:sub(-1) == "\n" and text or text .. "\n")
   end
   if step_summary then
-    local f = io.open(step_summary, "a")
-    if f then
-      f:write(native.mask.apply(summary.markdown), "\n")
-      f:close()
-    end
+    github.summary(summary.markdown .. "\n")
   end
   if pr then
     comment(native.mask.apply(summary.comment), pr)

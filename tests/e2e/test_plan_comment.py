@@ -174,3 +174,16 @@ def test_long_plans_fit_in_a_comment(project):
         assert "more not shown (GitHub size limit)" in body
     finally:
         gh.close()
+
+
+def test_markdown_is_appended_to_the_step_summary(project):
+    summary = project / "summary.md"
+    summary.write_text("earlier step\n")
+    env = {"PATH": "/usr/bin:/bin", "GITHUB_STEP_SUMMARY": str(summary)}
+    for _ in range(2):
+        r = subprocess.run([DBTRUN, "plan", "--state", "state", "--no-parse"], cwd=project, env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")
+    assert text.count("`model.p.a`") == 2 and "modified.body" in text
