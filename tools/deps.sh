@@ -24,7 +24,7 @@ fi
 
 # actionlint checks the workflows `dbtrun init` writes. It is not packaged
 # for Debian; with a Go toolchain it is built into ~/go/bin (cached after the
-# first time). Without Go that test is skipped, nothing else depends on it.
+# first time). Without Go that test is skipped (and fails under CI=true).
 actionlint=github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 go=$(command -v go || echo /usr/local/go/bin/go)
 if [ ! -x "$HOME/go/bin/actionlint" ] && [ -x "$go" ]; then

@@ -24,7 +24,7 @@ DATA = Path(
 CHAIN = DATA / "default-credential-provider-chain"
 PROFILE = DATA / "profile-provider"
 
-NO_SSO = "IAM Identity Center (SSO) sign-in is not implemented: dbtrun asks users for a credential_process"
+NO_SSO = "n/a: IAM Identity Center (SSO) sign-in is not implemented: dbtrun asks users for a credential_process"
 SKIPPED = {
     "e2e_fips_and_dual_stack_sso": NO_SSO,
     "sso_assume_role": NO_SSO,

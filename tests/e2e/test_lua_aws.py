@@ -373,7 +373,7 @@ def test_aws_path_is_valgrind_clean(project, plain, tmp_path):
     every allocation must be freed: no errors, nothing lost."""
     env, s3 = plain
     if "libasan" in subprocess.run(["ldd", DBTRUN], capture_output=True, text=True).stdout:
-        pytest.skip("valgrind cannot run an AddressSanitizer build")
+        pytest.skip("n/a: valgrind cannot run an AddressSanitizer build")
     bucket = new_bucket(s3)
     d = project(f"""
 task("t", function()

@@ -291,7 +291,7 @@ def sanitized():
 
 
 @pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
-@pytest.mark.skipif(sanitized(), reason="valgrind cannot run an AddressSanitizer build")
+@pytest.mark.skipif(sanitized(), reason="n/a: valgrind cannot run an AddressSanitizer build")
 def test_list_has_no_definite_leaks(project):
     d = project('-- doc\ntask("t", { params = { "A=1" } }, function() end)\n')
     r = subprocess.run(

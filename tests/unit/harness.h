@@ -5,6 +5,7 @@
 #define DR_HARNESS_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int dr_t_passed, dr_t_failed;
@@ -29,6 +30,20 @@ static int dr_t_passed, dr_t_failed;
             fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__,                \
                     g_ ? g_ : "(null)", w_ ? w_ : "(null)");                                       \
         }                                                                                          \
+    } while (0)
+
+/* A prerequisite (test data, a fixture file) is missing: a skip on a
+ * developer's machine, a failure under CI=true, so that a broken install
+ * step cannot pass as green. */
+#define MISSING(...)                                                                               \
+    do {                                                                                           \
+        const char *ci_ = getenv("CI");                                                            \
+        int fail_ = ci_ && strcmp(ci_, "true") == 0;                                               \
+        printf("%s ", fail_ ? "FAIL (CI=true, prerequisite missing)" : "SKIP");                    \
+        printf(__VA_ARGS__);                                                                       \
+        printf("\n");                                                                              \
+        if (fail_)                                                                                 \
+            dr_t_failed++;                                                                         \
     } while (0)
 
 #define TEST_MAIN(...)                                                                             \

@@ -316,7 +316,7 @@ static void test_aws_suite(void)
     size_t count = 0;
     snprintf(root, sizeof root, "%s/aws-signing-test-suite/v4", testdata_root());
     if (!is_dir(root)) {
-        printf("SKIP aws-signing-test-suite: %s not found (set DR_TESTDATA)\n", root);
+        MISSING("aws-signing-test-suite: %s not found (set DR_TESTDATA)", root);
         return;
     }
     char **cases = list_dirs(root, &count);
@@ -422,7 +422,7 @@ static void test_botocore_suite(void)
     char root[1024];
     snprintf(root, sizeof root, "%s/botocore-aws4-testsuite", testdata_root());
     if (!is_dir(root)) {
-        printf("SKIP botocore-aws4-testsuite: %s not found (set DR_TESTDATA)\n", root);
+        MISSING("botocore-aws4-testsuite: %s not found (set DR_TESTDATA)", root);
         return;
     }
     size_t ran = run_botocore_dir(root, 0);
@@ -833,8 +833,8 @@ static void test_botocore_fixtures(void)
 {
     char *text = slurp(BOTOCORE_FIXTURES);
     if (!text) {
-        printf("SKIP botocore fixtures: %s not found (run from the repository root)\n",
-               BOTOCORE_FIXTURES);
+        MISSING("botocore fixtures: %s not found (run from the repository root)",
+                BOTOCORE_FIXTURES);
         return;
     }
     cJSON *json = cJSON_Parse(text);

@@ -22,7 +22,7 @@ static inline cJSON *load_suite(const char *suite, const char *name)
     snprintf(path, sizeof path, "%s/smithy-rs/%s/%s", testdata_root(), suite, name);
     char *text = slurp(path);
     if (!text) {
-        printf("SKIP %s: %s not found (set DR_TESTDATA to the testdata folder)\n", name, path);
+        MISSING("%s: %s not found (set DR_TESTDATA to the testdata folder)", name, path);
         return NULL;
     }
     cJSON *doc = cJSON_Parse(text);
