@@ -257,8 +257,53 @@ static int read_escape(struct dr_jsonpull *p)
     return str_add(p, &ch, 1);
 }
 
-/* Decodes a string into p->str, the opening quote already consumed. */
+static int read_string_raw(struct dr_jsonpull *p);
+
+/* Length of the valid UTF-8 prefix of s (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF); n when all of it is valid. */
+static size_t utf8_valid_prefix(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+        if (len == 0 || c > 0xF4 || n - i < len)
+            return i;
+        for (size_t k = 1; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+        unsigned c1 = s[i + 1];
+        if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
+            (c == 0xF4 && c1 >= 0x90))
+            return i;
+        i += len;
+    }
+    return n;
+}
+
+/* Decodes a string into p->str, the opening quote already consumed. Escapes
+ * always decode to valid UTF-8, so checking the decoded text checks the raw
+ * bytes too; the error names where the string starts. */
 static int read_string(struct dr_jsonpull *p)
+{
+    long long at = dr_jsonpull_offset(p) - 1;
+    if (read_string_raw(p))
+        return -1;
+    size_t ok = utf8_valid_prefix((const unsigned char *)p->str, p->len);
+    if (ok < p->len) {
+        snprintf(p->error, sizeof p->error,
+                 "invalid UTF-8 in the string at byte %lld (decoded byte %zu)", at, ok);
+        p->state = ST_FAILED;
+        return -1;
+    }
+    return 0;
+}
+
+static int read_string_raw(struct dr_jsonpull *p)
 {
     p->len = 0;
     if (!p->str && str_reserve(p, 0))
@@ -417,6 +462,7 @@ enum dr_jsonpull_token dr_jsonpull_next(struct dr_jsonpull *p)
             }
             return fail(p, "unexpected end of input");
         }
+        p->start = dr_jsonpull_offset(p);
         switch (p->state) {
         case ST_AFTER:
             if (p->depth == 0)

@@ -345,18 +345,132 @@ struct loader {
     struct vec columns;     /* struct dr_manifest_column of the current node */
     struct vec constraints; /* struct dr_manifest_constraint being collected */
     struct vec nodes, macros;
-    char err[256];
+    char path[384]; /* JSON path of the value being read, for errors */
+    size_t pathlen;
+    char err[640];
 };
 
+/* Appends ".key" (or "key" at the top) to the path; returns the old length
+ * to restore. A path too long for the buffer ends in "...". */
+static size_t path_push(struct loader *ld, const char *key, size_t klen)
+{
+    size_t old = ld->pathlen, room = sizeof ld->path - old;
+    int n = snprintf(ld->path + old, room, "%s%.*s", old ? "." : "", (int)klen, key);
+    if (n < 0 || (size_t)n >= room) {
+        memcpy(ld->path + sizeof ld->path - 4, "...", 4);
+        ld->pathlen = sizeof ld->path - 1;
+    } else {
+        ld->pathlen = old + (size_t)n;
+    }
+    return old;
+}
+
+static size_t path_push_index(struct loader *ld, size_t i)
+{
+    char ix[32];
+    int n = snprintf(ix, sizeof ix, "[%zu]", i);
+    size_t old = ld->pathlen;
+    if (old + (size_t)n < sizeof ld->path) {
+        memcpy(ld->path + old, ix, (size_t)n + 1);
+        ld->pathlen = old + (size_t)n;
+    }
+    return old;
+}
+
+static void path_pop(struct loader *ld, size_t old)
+{
+    ld->pathlen = old;
+    ld->path[old] = '\0';
+}
+
+/* The first error wins; it names the JSON path being read and the byte. */
 static int failf(struct loader *ld, const char *what)
 {
-    if (!ld->err[0]) {
-        if (ld->p.error[0])
-            snprintf(ld->err, sizeof ld->err, "%s", ld->p.error);
-        else
-            snprintf(ld->err, sizeof ld->err, "%s (at byte %lld)", what,
-                     dr_jsonpull_offset(&ld->p));
+    if (ld->err[0])
+        return -1;
+    const char *where = ld->pathlen ? ld->path : "(top level)";
+    if (ld->p.error[0])
+        snprintf(ld->err, sizeof ld->err, "field %s: %s", where, ld->p.error);
+    else
+        snprintf(ld->err, sizeof ld->err, "field %s: %s (at byte %lld)", where, what,
+                 dr_jsonpull_offset(&ld->p));
+    return -1;
+}
+
+/* What a manifest field may hold, for type checks. */
+enum {
+    J_OBJECT = 1 << 0,
+    J_ARRAY = 1 << 1,
+    J_STRING = 1 << 2,
+    J_NUMBER = 1 << 3,
+    J_BOOL = 1 << 4,
+    J_NULL = 1 << 5,
+};
+
+static unsigned jtype(enum dr_jsonpull_token t)
+{
+    switch (t) {
+    case DR_JP_OBJECT:
+        return J_OBJECT;
+    case DR_JP_ARRAY:
+        return J_ARRAY;
+    case DR_JP_STRING:
+        return J_STRING;
+    case DR_JP_NUMBER:
+        return J_NUMBER;
+    case DR_JP_TRUE:
+    case DR_JP_FALSE:
+        return J_BOOL;
+    case DR_JP_NULL:
+        return J_NULL;
+    default:
+        return 0;
     }
+}
+
+static const char *jtype_name(unsigned bit)
+{
+    switch (bit) {
+    case J_OBJECT:
+        return "an object";
+    case J_ARRAY:
+        return "an array";
+    case J_STRING:
+        return "a string";
+    case J_NUMBER:
+        return "a number";
+    case J_BOOL:
+        return "a boolean";
+    case J_NULL:
+        return "null";
+    default:
+        return "no value";
+    }
+}
+
+/* 0 when the value starting with `t` is one of `allowed`; otherwise an error
+ * "expected X or Y, got Z" at the byte where the value starts. */
+static int expect(struct loader *ld, enum dr_jsonpull_token t, unsigned allowed)
+{
+    if (t == DR_JP_ERROR)
+        return failf(ld, "bad JSON");
+    unsigned got = jtype(t);
+    if (got & allowed)
+        return 0;
+    if (ld->err[0])
+        return -1;
+    char want[96] = "";
+    size_t w = 0;
+    for (unsigned bit = 1; bit <= J_NULL; bit <<= 1) {
+        if (!(allowed & bit))
+            continue;
+        int n = snprintf(want + w, sizeof want - w, "%s%s", w ? " or " : "", jtype_name(bit));
+        if (n > 0 && (size_t)n < sizeof want - w)
+            w += (size_t)n;
+    }
+    const char *where = ld->pathlen ? ld->path : "(top level)";
+    snprintf(ld->err, sizeof ld->err, "field %s: expected %s, got %s (at byte %lld)", where, want,
+             jtype_name(got), ld->p.start);
     return -1;
 }
 
@@ -537,13 +651,14 @@ static int canon_truthy(const struct loader *ld)
     return 1;
 }
 
-/* A string value copied into the arena; NULL for null (or any non-string,
- * which is skipped). */
+/* A string value copied into the arena; NULL for null. */
 static int opt_string(struct loader *ld, enum dr_jsonpull_token t, const char **out)
 {
     *out = NULL;
+    if (expect(ld, t, J_STRING | J_NULL))
+        return -1;
     if (t != DR_JP_STRING)
-        return skip(ld, t);
+        return 0;
     *out = arena_strndup(ld->st, ld->p.str, ld->p.len);
     return *out ? 0 : nomem(ld);
 }
@@ -575,18 +690,21 @@ static int id_list(struct loader *ld, enum dr_jsonpull_token t, uint32_t **out, 
 {
     *out = NULL;
     *n = 0;
+    if (expect(ld, t, J_ARRAY | J_NULL))
+        return -1;
     if (t != DR_JP_ARRAY)
-        return skip(ld, t);
+        return 0;
     ld->ids.n = 0;
-    for (;;) {
+    for (size_t i = 0;; i++) {
         enum dr_jsonpull_token e = next(ld);
         if (e == DR_JP_END_ARRAY)
             break;
-        if (e != DR_JP_STRING) {
-            if (skip(ld, e))
-                return -1;
+        size_t old = path_push_index(ld, i);
+        if (expect(ld, e, J_STRING | J_NULL))
+            return -1;
+        path_pop(ld, old);
+        if (e != DR_JP_STRING)
             continue;
-        }
         long id = intern(ld->st, ld->p.str, ld->p.len);
         uint32_t *slot = id < 0 ? NULL : vec_push(&ld->ids);
         if (!slot)
@@ -603,15 +721,18 @@ static int id_list(struct loader *ld, enum dr_jsonpull_token t, uint32_t **out, 
     return 0;
 }
 
-/* Calls fn(ld, key, ctx) for each member of the object starting with `t`;
- * the key is copied first (fn reads the value, which reuses p->str). A
- * non-object is skipped. */
+/* Calls fn(ld, key, ctx) for each member of the object starting with `t`,
+ * with the key pushed on the path; the key is copied first (fn reads the
+ * value, which reuses p->str). null reads as an empty object; any other
+ * non-object is an error. */
 typedef int (*member_fn)(struct loader *ld, const char *key, size_t klen, void *ctx);
 
 static int each_member(struct loader *ld, enum dr_jsonpull_token t, member_fn fn, void *ctx)
 {
+    if (expect(ld, t, J_OBJECT | J_NULL))
+        return -1;
     if (t != DR_JP_OBJECT)
-        return skip(ld, t);
+        return 0;
     char small[128];
     for (;;) {
         t = next(ld);
@@ -630,10 +751,12 @@ static int each_member(struct loader *ld, enum dr_jsonpull_token t, member_fn fn
             memcpy(big, ld->p.str, ld->p.len + 1);
             key = big;
         }
-        int rc = fn(ld, key, ld->p.len, ctx);
+        size_t klen = ld->p.len, old = path_push(ld, key, klen);
+        int rc = fn(ld, key, klen, ctx);
         free(big);
         if (rc)
             return -1;
+        path_pop(ld, old);
     }
 }
 
@@ -663,15 +786,19 @@ static int constraint_list(struct loader *ld, enum dr_jsonpull_token t,
 {
     *out = NULL;
     *n = 0;
+    if (expect(ld, t, J_ARRAY | J_NULL))
+        return -1;
     if (t != DR_JP_ARRAY)
-        return skip(ld, t);
+        return 0;
     ld->constraints.n = 0;
-    for (;;) {
+    for (size_t i = 0;; i++) {
         enum dr_jsonpull_token e = next(ld);
         if (e == DR_JP_END_ARRAY)
             break;
-        if (read_constraint(ld, e))
+        size_t old = path_push_index(ld, i);
+        if (expect(ld, e, J_OBJECT) || read_constraint(ld, e))
             return -1;
+        path_pop(ld, old);
     }
     if (ld->constraints.n) {
         size_t bytes = ld->constraints.n * sizeof **out;
@@ -705,7 +832,8 @@ static int column_entry(struct loader *ld, const char *key, size_t klen, void *c
     col.key = arena_strndup(ld->st, key, klen);
     if (!col.key)
         return nomem(ld);
-    if (each_member(ld, next(ld), column_field, &col))
+    enum dr_jsonpull_token t = next(ld);
+    if (expect(ld, t, J_OBJECT) || each_member(ld, t, column_field, &col))
         return -1;
     struct dr_manifest_column *slot = vec_push(&ld->columns);
     if (!slot)
@@ -774,7 +902,7 @@ static int contract_field(struct loader *ld, const char *key, size_t klen, void 
     enum dr_jsonpull_token t = next(ld);
     if (strcmp(key, "enforced") == 0) {
         node->contract_enforced = t == DR_JP_TRUE;
-        return skip(ld, t);
+        return expect(ld, t, J_BOOL | J_NULL);
     }
     if (strcmp(key, "checksum") == 0)
         return opt_string(ld, t, &node->contract_checksum);
@@ -949,14 +1077,18 @@ static int node_field(struct loader *ld, const char *key, size_t klen, void *ctx
         return opt_string(ld, t, &node->unrendered_schema);
     case F_RAW_CODE:
         node->has_raw_code = 1;
+        if (expect(ld, t, J_STRING | J_NULL))
+            return -1;
         if (t != DR_JP_STRING) {
             node->raw_code = dr_manifest_hash("", 0);
-            return skip(ld, t);
+            return 0;
         }
         node->raw_code = dr_manifest_hash(ld->p.str, ld->p.len);
         node->uses_var = (unsigned)calls_var(ld->p.str, ld->p.len);
         return 0;
     case F_CHECKSUM:
+        if (expect(ld, t, J_STRING | J_OBJECT | J_NULL))
+            return -1;
         if (t == DR_JP_STRING)
             return opt_string(ld, t, &node->checksum);
         return each_member(ld, t, checksum_field, node);
@@ -1004,8 +1136,10 @@ static int node_field(struct loader *ld, const char *key, size_t klen, void *ctx
         return constraint_list(ld, t, &node->constraints, &node->nconstraints);
     case F_TEST_METADATA:
         node->generic_test = t == DR_JP_OBJECT;
-        return skip(ld, t);
+        return expect(ld, t, J_OBJECT | J_NULL) ? -1 : skip(ld, t);
     case F_VERSION:
+        if (expect(ld, t, J_STRING | J_NUMBER | J_NULL))
+            return -1;
         if (t == DR_JP_NULL)
             return 0;
         dr_buf_reset(&ld->canon);
@@ -1032,8 +1166,8 @@ static int node_entry(struct loader *ld, const char *key, size_t klen, void *ctx
     struct dr_manifest_node *node = &nc.node;
     node->raw_code = node->description = dr_manifest_hash("null", 4);
     enum dr_jsonpull_token t = next(ld);
-    if (t != DR_JP_OBJECT)
-        return skip(ld, t);
+    if (expect(ld, t, J_OBJECT))
+        return -1;
     long id = intern(ld->st, key, klen);
     if (id < 0)
         return nomem(ld);
@@ -1075,8 +1209,10 @@ static int macro_field(struct loader *ld, const char *key, size_t klen, void *ct
     struct dr_manifest_macro *mac = ctx;
     enum dr_jsonpull_token t = next(ld);
     if (strcmp(key, "macro_sql") == 0) {
+        if (expect(ld, t, J_STRING | J_NULL))
+            return -1;
         if (t != DR_JP_STRING)
-            return skip(ld, t);
+            return 0;
         mac->sql = dr_manifest_hash(ld->p.str, ld->p.len);
         mac->uses_var = (unsigned)calls_var(ld->p.str, ld->p.len);
         return 0;
@@ -1097,7 +1233,8 @@ static int macro_entry(struct loader *ld, const char *key, size_t klen, void *ct
     long id = intern(ld->st, key, klen);
     if (id < 0)
         return nomem(ld);
-    if (each_member(ld, next(ld), macro_field, &mac))
+    enum dr_jsonpull_token t = next(ld);
+    if (expect(ld, t, J_OBJECT) || each_member(ld, t, macro_field, &mac))
         return -1;
     mac.id = (uint32_t)id;
     mac.unique_id = ld->st->ids[id].text;
@@ -1121,7 +1258,8 @@ static int disabled_entry(struct loader *ld, const char *key, size_t klen, void 
     if (!ld->st->ids[id].disabled)
         ld->m->ndisabled++;
     ld->st->ids[id].disabled = 1;
-    return skip(ld, next(ld));
+    enum dr_jsonpull_token t = next(ld);
+    return expect(ld, t, J_ARRAY | J_NULL) ? -1 : skip(ld, t);
 }
 
 static int child_entry(struct loader *ld, const char *key, size_t klen, void *ctx)
@@ -1178,8 +1316,11 @@ static int top_field(struct loader *ld, const char *key, size_t klen, void *ctx)
     enum dr_jsonpull_token t = next(ld);
     for (size_t i = 0; i < sizeof node_sections / sizeof node_sections[0]; i++) {
         if (strcmp(key, node_sections[i].name) == 0) {
-            if (i == 0)
+            if (i == 0) {
                 *saw_nodes = 1;
+                if (expect(ld, t, J_OBJECT))
+                    return -1;
+            }
             return each_member(ld, t, node_entry, (void *)&node_sections[i].kind);
         }
     }
@@ -1312,7 +1453,7 @@ int dr_manifest_load(const char *path, struct dr_manifest **out, char *err, size
         snprintf(err, errlen, "%s: out of memory", path);
         goto out;
     }
-    char msg[256];
+    char msg[sizeof((struct loader *)0)->err];
     rc = load(&ld, out, msg, sizeof msg);
     if (rc)
         snprintf(err, errlen, "%s: %s", path, msg);

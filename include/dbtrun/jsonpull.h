@@ -32,6 +32,7 @@ struct dr_jsonpull {
     char *str;
     size_t len;
     char error[160]; /* set when a call returns DR_JP_ERROR */
+    long long start; /* byte offset where the last returned token began */
 
     /* private */
     int fd;

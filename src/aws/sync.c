@@ -1,7 +1,6 @@
 /* sync: listings (local walk, S3 ListObjectsV2), the pure plan, and its
  * execution on dr_s3_parallel's threads with aws-CLI-style output lines.
  * The threads share only the run context below, under its mutex. */
-#define _XOPEN_SOURCE 700 /* realpath */
 #include "dbtrun/buf.h"
 #include "dbtrun/sync.h"
 #include "dbtrun/dl.h"
@@ -457,7 +456,6 @@ struct run {
     struct dr_sync_list *sl, *dl;
     struct dr_sync_plan *plan;
     char cwd[PATH_MAX];
-    char *dst_real; /* local destination, resolved, to check downloads stay inside */
     pthread_mutex_t lock;
     struct dr_sync_stats st;
     struct dr_aws_error first;
@@ -570,34 +568,43 @@ out:
     return rc;
 }
 
-/* Makes the parent folders of local file `path` and checks that, resolved,
- * they are inside the destination (no escape through a symbolic link). */
-static int prepare_parent(struct run *r, const char *path, const char *target,
+/* Makes the folders above key path `rel` inside the destination, one
+ * component at a time, after checking each: an existing component that is a
+ * symbolic link (or not a folder) refuses the key before anything is
+ * created, so nothing is ever made or written outside the destination. */
+static int prepare_parent(struct run *r, const char *rel, const char *target,
                           struct dr_aws_error *e)
 {
-    char *parent = strdup(path), *slash, real[PATH_MAX];
+    char *path = dr_strprintf("%s/%s", r->dst.dir, rel), *seg;
+    struct stat st;
     int rc = -1;
-    if (!parent)
+    if (!path)
         return dr_aws_fail(e, "Download", target, "InternalError", "out of memory");
-    slash = strrchr(parent, '/');
-    if (slash && slash != parent)
-        *slash = '\0';
-    if (slash && dr_fs_mkdir_p(parent, 0777) != 0) {
-        dr_aws_fail(e, "Download", target, "LocalError", "cannot create %s: %s", parent,
-                    strerror(errno));
-        goto out;
-    }
-    if (r->dst_real && (!realpath(slash ? parent : ".", real) ||
-                        strncmp(real, r->dst_real, strlen(r->dst_real)) != 0 ||
-                        (real[strlen(r->dst_real)] != '\0' && real[strlen(r->dst_real)] != '/' &&
-                         strcmp(r->dst_real, "/") != 0))) {
-        dr_aws_fail(e, "Download", target, "UnsafeKey", "refusing to write %s: outside %s", path,
-                    r->dst.dir);
-        goto out;
+    for (seg = path + strlen(r->dst.dir) + 1; (seg = strchr(seg, '/')); *seg++ = '/') {
+        *seg = '\0';
+        if (lstat(path, &st) != 0 &&
+            (errno != ENOENT || (mkdir(path, 0777) != 0 && errno != EEXIST) ||
+             lstat(path, &st) != 0)) {
+            dr_aws_fail(e, "Download", target, "LocalError", "cannot create %s: %s", path,
+                        strerror(errno));
+            goto out;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            dr_aws_fail(e, "Download", target, "UnsafeKey",
+                        "refusing to write through %s: it is a symbolic link, which could lead "
+                        "outside %s",
+                        path, r->dst.dir);
+            goto out;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            dr_aws_fail(e, "Download", target, "LocalError",
+                        "cannot create %s: a file is in the way", path);
+            goto out;
+        }
     }
     rc = 0;
 out:
-    free(parent);
+    free(path);
     return rc;
 }
 
@@ -624,7 +631,7 @@ static int copy_one(struct run *r, const struct dr_sync_item *it)
     }
     if (r->src.dir && !(srcpath = dr_strprintf("%s/%s", r->src.dir, it->path)))
         goto oom;
-    if (r->dst.dir && prepare_parent(r, dstpath, from, &e) != 0)
+    if (r->dst.dir && prepare_parent(r, it->path, from, &e) != 0)
         goto out;
     if (r->dst.bucket) {
         /* parts of one big file: the put's own default (8) unless fewer
@@ -717,7 +724,7 @@ int dr_sync_run(struct dr_aws_client *c, const char *src, const char *dst,
     struct dr_sync_list sl = {0}, dl = {0};
     struct dr_sync_plan plan = {0};
     struct run r = {.c = c, .o = o, .sl = &sl, .dl = &dl, .plan = &plan};
-    char msg[512], real[PATH_MAX];
+    char msg[512];
     int rc = -1, lock_ready = 0;
     size_t ncopies = 0;
     if (stats)
@@ -766,8 +773,7 @@ int dr_sync_run(struct dr_aws_client *c, const char *src, const char *dst,
     while (ncopies < plan.n && plan.ops[ncopies].kind == DR_SYNC_COPY)
         ncopies++;
     if (r.dst.dir && !o->dryrun && plan.n > 0) {
-        if (dr_fs_mkdir_p(r.dst.dir, 0777) != 0 || !realpath(r.dst.dir, real) ||
-            !(r.dst_real = strdup(real))) {
+        if (dr_fs_mkdir_p(r.dst.dir, 0777) != 0) {
             dr_aws_fail(err, "Sync", dst, "LocalError", "cannot create %s: %s", r.dst.dir,
                         strerror(errno));
             goto out;
@@ -800,6 +806,5 @@ out:
     dr_sync_list_free(&dl);
     location_free(&r.src);
     location_free(&r.dst);
-    free(r.dst_real);
     return rc;
 }

@@ -125,7 +125,7 @@ static int l_plan_compare(lua_State *L)
         return luaL_argerror(L, 3, "sizes must not be negative");
 
     struct box *b = new_box(L);
-    char err[512];
+    char err[1024];
     if (dr_manifest_load(state_path, &b->state, err, sizeof err) ||
         dr_manifest_load(current_path, &b->current, err, sizeof err) ||
         dr_plan_compare(b->state, b->current, &opts, &b->plan, err, sizeof err)) {

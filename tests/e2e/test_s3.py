@@ -373,6 +373,13 @@ def test_keys_that_climb_out_are_refused(run, s3, bucket, tmp_path):
     r = run("sync", f"s3://{bucket}/q", "dest/inner")
     assert r.returncode == 1 and "outside" in r.stderr
     assert not (tmp_path / "outside/planted.txt").exists()
+    # ...nor makes folders there: the link is refused before any mkdir
+    s3.put_object(Bucket=bucket, Key="q/link/newdir/f.txt", Body=b"x")
+    for args in (["sync", f"s3://{bucket}/q", "dest/inner"],
+                 ["cp", "--recursive", f"s3://{bucket}/q", "dest/inner"]):
+        r = run(*args)
+        assert r.returncode == 1 and "is a symbolic link" in r.stderr, r.stderr
+        assert list((tmp_path / "outside").iterdir()) == []
 
 
 class CuttingProxy:

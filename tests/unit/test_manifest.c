@@ -184,7 +184,7 @@ static void expect_fail(const char *doc, const char *want)
 {
     char *json = dq(doc);
     struct dr_manifest *m = NULL;
-    char err[256] = "";
+    char err[1024] = "";
     CHECK(dr_manifest_parse(json, strlen(json), &m, err, sizeof err) == -1);
     CHECK(m == NULL);
     if (!strstr(err, want)) {
@@ -206,6 +206,98 @@ static void test_errors(void)
     char err[256] = "";
     CHECK(dr_manifest_load("/nonexistent/manifest.json", &m, err, sizeof err) == -1);
     CHECK(strstr(err, "/nonexistent/manifest.json") != NULL);
+}
+
+/* A wrong type anywhere plan reads is an error naming the JSON path and the
+ * byte where the value starts, never a silently empty manifest. */
+static void test_wrong_types(void)
+{
+    expect_fail("{'nodes': []}", "field nodes: expected an object, got an array (at byte 10)");
+    expect_fail("{'nodes': null}", "field nodes: expected an object, got null (at byte 10)");
+    expect_fail("{'nodes': {}, 'sources': 'x'}",
+                "field sources: expected an object or null, got a string (at byte 25)");
+    expect_fail("{'nodes': {'model.p.x': {'depends_on': {'nodes': 'model.p.y'}}}}",
+                "field nodes.model.p.x.depends_on.nodes: expected an array or null, got a string "
+                "(at byte 49)");
+    expect_fail("{'nodes': {'model.p.x': {'depends_on': {'nodes': ['a', 7]}}}}",
+                "field nodes.model.p.x.depends_on.nodes[1]: expected a string or null, got a "
+                "number (at byte 55)");
+    expect_fail("{'nodes': {'model.p.x': {'checksum': 12}}}",
+                "field nodes.model.p.x.checksum: expected an object or a string or null, got a "
+                "number (at byte 37)");
+    expect_fail("{'nodes': {'model.p.x': {'checksum': {'checksum': true}}}}",
+                "field nodes.model.p.x.checksum.checksum: expected a string or null, got a "
+                "boolean");
+    expect_fail("{'nodes': {'model.p.x': {'config': []}}}",
+                "field nodes.model.p.x.config: expected an object or null, got an array (at byte "
+                "35)");
+    expect_fail("{'nodes': {'model.p.x': {'config': {'materialized': 1}}}}",
+                "field nodes.model.p.x.config.materialized: expected a string or null");
+    expect_fail("{'nodes': {'model.p.x': 3}}",
+                "field nodes.model.p.x: expected an object, got a number (at byte 24)");
+    expect_fail("{'nodes': {'model.p.x': {'raw_code': {}}}}",
+                "field nodes.model.p.x.raw_code: expected a string or null, got an object");
+    expect_fail("{'nodes': {'model.p.x': {'columns': {'c': []}}}}",
+                "field nodes.model.p.x.columns.c: expected an object, got an array");
+    expect_fail("{'nodes': {'model.p.x': {'constraints': [1]}}}",
+                "field nodes.model.p.x.constraints[0]: expected an object, got a number");
+    expect_fail(
+        "{'nodes': {'model.p.x': {'contract': {'enforced': 'yes'}}}}",
+        "field nodes.model.p.x.contract.enforced: expected a boolean or null, got a string");
+    expect_fail("{'nodes': {'model.p.x': {'version': [2]}}}",
+                "field nodes.model.p.x.version: expected a string or a number or null, got an "
+                "array");
+    expect_fail("{'nodes': {}, 'macros': {'macro.p.m': {'macro_sql': 1}}}",
+                "field macros.macro.p.m.macro_sql: expected a string or null, got a number");
+    expect_fail("{'nodes': {}, 'child_map': {'model.p.x': {}}}",
+                "field child_map.model.p.x: expected an array or null, got an object");
+    expect_fail("{'nodes': {}, 'disabled': {'model.p.x': 1}}",
+                "field disabled.model.p.x: expected an array or null, got a number");
+    expect_fail("{'nodes': {}, 'metadata': {'dbt_version': 1}}",
+                "field metadata.dbt_version: expected a string or null, got a number");
+    /* null reads as absent, as before */
+    struct dr_manifest *m = parse("{'nodes': {'model.p.x': {'config': null, 'depends_on': "
+                                  "{'nodes': null}, 'checksum': null}}, 'sources': null}");
+    CHECK(m != NULL);
+    dr_manifest_free(m);
+}
+
+/* Truncated JSON and invalid UTF-8 are errors with the path and the byte. */
+static void test_truncated_and_utf8(void)
+{
+    expect_fail("{'nodes': {'model.p.x': {'name': 'a'",
+                "field nodes.model.p.x: unexpected end of input at byte 36");
+    expect_fail("{'nodes': {'model.p.x': {'name': 'a\xff'}}}",
+                "field nodes.model.p.x.name: invalid UTF-8 in the string at byte 33");
+    expect_fail("{'nodes': {'model.p.x': {'name': '\xed\xa0\x80'}}}", "invalid UTF-8");
+    expect_fail("{'nodes': {'model.p.x': {'name': '\xc0\xaf'}}}", "invalid UTF-8");
+    expect_fail("{'nodes': {'model.p.\xe2\x82': {}}}",
+                "field nodes: invalid UTF-8 in the string at byte 11");
+    struct dr_manifest *m =
+        parse("{'nodes': {'model.p.x': {'name': 'caf\xc3\xa9 \xf0\x9f\x8d\xba'}}}");
+    CHECK(m != NULL);
+    if (m)
+        CHECK_STR(dr_manifest_find(m, "model.p.x")->name, "caf\xc3\xa9 \xf0\x9f\x8d\xba");
+    dr_manifest_free(m);
+}
+
+/* dr_manifest_load names the file in front of the field. */
+static void test_wrong_type_names_file(void)
+{
+    char path[] = "/tmp/dr-manifest-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    const char doc[] = "{\"nodes\": []}";
+    CHECK(write(fd, doc, sizeof doc - 1) == (ssize_t)(sizeof doc - 1));
+    close(fd);
+    struct dr_manifest *m = NULL;
+    char err[1024] = "";
+    CHECK(dr_manifest_load(path, &m, err, sizeof err) == -1);
+    char want[1100];
+    snprintf(want, sizeof want, "%s: field nodes: expected an object, got an array (at byte 10)",
+             path);
+    CHECK_STR(err, want);
+    unlink(path);
 }
 
 static void set_mtime(const char *path, time_t t)
@@ -266,5 +358,6 @@ static void test_hash(void)
     CHECK(!dr_manifest_hash_eq(dr_manifest_hash(long1, 99), dr_manifest_hash(long1, 100)));
 }
 
-TEST_MAIN(test_fields, test_canonical_values, test_children_from_depends, test_errors, test_stale,
+TEST_MAIN(test_fields, test_canonical_values, test_children_from_depends, test_errors,
+          test_wrong_types, test_truncated_and_utf8, test_wrong_type_names_file, test_stale,
           test_hash)

@@ -368,6 +368,40 @@ static void test_run_local(void)
     dr_filter_free(&f);
 }
 
+/* A symbolic link inside the destination never leads a copy outside: the
+ * key is refused before any folder is made, and the other keys still go. */
+static void test_run_through_symlink(void)
+{
+    struct dr_sync_stats st;
+    struct dr_aws_error e = {0};
+    struct dr_sync_opts o = {.force = 1};
+    struct stat sb;
+    char src[512], dst[512];
+    mkdir(in_root("lsrc"), 0777);
+    mkdir(in_root("lsrc/link"), 0777);
+    mkdir(in_root("lsrc/link/newdir"), 0777);
+    write_rel("lsrc/link/newdir/f.txt", "x");
+    write_rel("lsrc/link/g.txt", "x");
+    write_rel("lsrc/ok.txt", "x");
+    mkdir(in_root("ldst"), 0777);
+    mkdir(in_root("outside"), 0777);
+    CHECK(symlink("../outside", in_root("ldst/link")) == 0);
+    snprintf(src, sizeof src, "%s", in_root("lsrc"));
+    snprintf(dst, sizeof dst, "%s", in_root("ldst"));
+    CHECK(dr_sync_run(NULL, src, dst, &o, &st, &e) == -1);
+    CHECK(st.failed == 2 && st.copied == 1);
+    CHECK_STR(e.code, "UnsafeKey");
+    CHECK(strstr(e.message, "symbolic link") != NULL);
+    CHECK(stat(in_root("outside/newdir"), &sb) == -1);
+    CHECK(stat(in_root("outside/g.txt"), &sb) == -1);
+    CHECK(stat(in_root("ldst/ok.txt"), &sb) == 0);
+    /* a sync (which lists the destination) refuses the same way */
+    o.force = 0;
+    CHECK(dr_sync_run(NULL, src, dst, &o, &st, &e) == -1);
+    CHECK(st.failed == 2);
+    CHECK(stat(in_root("outside/newdir"), &sb) == -1);
+}
+
 static void cleanup(void)
 {
     char cmd[600];
@@ -383,4 +417,4 @@ static void setup(void)
 
 TEST_MAIN(setup, test_seed_docs_upload, test_unchanged_tree, test_multipart_rule,
           test_download_plan, test_lazy_md5, test_multipart_etag_match, test_local_walk,
-          test_display_path, test_run_local, cleanup)
+          test_display_path, test_run_local, test_run_through_symlink, cleanup)
