@@ -27,7 +27,13 @@ fi
 # first time). Without Go that test is skipped (and fails under CI=true).
 actionlint=github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 go=$(command -v go || echo /usr/local/go/bin/go)
-if [ ! -x "$HOME/go/bin/actionlint" ] && [ -x "$go" ]; then
-  echo "deps.sh: go install $actionlint"
-  "$go" install "$actionlint" || echo "deps.sh: actionlint not installed; its test will be skipped" >&2
-fi
+# gofakes3 is the second S3 implementation the end-to-end tests run against
+# (tests/e2e/test_s3_gofakes3.py), built the same way.
+gofakes3=github.com/johannesboyne/gofakes3/cmd/gofakes3@v1.2.0
+for tool in "$actionlint" "$gofakes3"; do
+  name=${tool%@*}; name=${name##*/}
+  if [ ! -x "$HOME/go/bin/$name" ] && [ -x "$go" ]; then
+    echo "deps.sh: go install $tool"
+    "$go" install "$tool" || echo "deps.sh: $name not installed; its tests will be skipped" >&2
+  fi
+done

@@ -1,0 +1,132 @@
+"""A SigV4-checking reverse proxy for S3 servers that check no signatures
+(gofakes3, s3rver: aws-notes.md). Every request is signed again with
+botocore's own S3 signers from what arrived on the wire: the signed headers,
+the raw path and query, the payload hash. A mismatch, an unknown key id or a
+body whose SHA-256 differs from x-amz-content-sha256 is answered 403
+SignatureDoesNotMatch (and recorded); a match is forwarded unchanged.
+
+    proxy = SigCheckProxy(upstream_port, {"AKID": "secret"}); proxy.start()
+    ... proxy.url, proxy.failures, proxy.checked ...; proxy.stop()
+"""
+import hashlib
+import http.client
+import http.server
+import re
+import threading
+from urllib.parse import parse_qsl, urlsplit
+
+import botocore.auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+AUTH_RE = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,"
+                     r"\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})$")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
+
+
+def _header_signature(secrets, method, raw_path, headers, body):
+    """None when the Authorization header is right, else why not."""
+    m = AUTH_RE.match(headers.get("Authorization", ""))
+    if not m:
+        return "no SigV4 Authorization header"
+    akid, _date, region, service, signed, got = m.groups()
+    if akid not in secrets:
+        return f"unknown access key {akid}"
+    names = signed.split(";")
+    request = AWSRequest(method=method, url="http://" + headers["Host"] + raw_path,
+                         headers={n: headers.get(n, "") for n in names if n != "host"})
+    request.context["timestamp"] = headers.get("X-Amz-Date", "")
+    signer = botocore.auth.S3SigV4Auth(Credentials(akid, secrets[akid]), service, region)
+    want = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
+    if want != got:
+        return "signature differs from botocore's"
+    declared = headers.get("X-Amz-Content-SHA256", "")
+    if declared != "UNSIGNED-PAYLOAD" and declared != hashlib.sha256(body).hexdigest():
+        return "x-amz-content-sha256 is not the body's SHA-256"
+    return None
+
+
+def _query_signature(secrets, method, raw_path, headers):
+    """None when the presigned query is right, else why not."""
+    parts = urlsplit(raw_path)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    akid, _date, region, service, _ = query.get("X-Amz-Credential", "////").split("/", 4)
+    if akid not in secrets:
+        return f"unknown access key {akid}"
+    kept = "&".join(p for p in parts.query.split("&") if not p.startswith("X-Amz-Signature="))
+    request = AWSRequest(method=method, url="http://" + headers["Host"] + parts.path + "?" + kept)
+    request.context["timestamp"] = query.get("X-Amz-Date", "")
+    signer = botocore.auth.S3SigV4QueryAuth(Credentials(akid, secrets[akid]), service, region,
+                                            expires=int(query.get("X-Amz-Expires", "0")))
+    canonical = signer.canonical_request(request)
+    want = signer.signature(signer.string_to_sign(request, canonical), request)
+    return None if want == query.get("X-Amz-Signature") else "presigned signature differs"
+
+
+class SigCheckProxy:
+    def __init__(self, upstream_port, secrets):
+        self.upstream_port = upstream_port
+        self.secrets = secrets
+        self.failures = []  # (method, path, why)
+        self.checked = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                why = proxy.verify(self.command, self.path, self.headers, body)
+                if why:
+                    proxy.failures.append((self.command, self.path, why))
+                    msg = (f"<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code>"
+                           f"<Message>{why}</Message></Error>").encode()
+                    self.send_response(403)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(msg)))
+                    self.end_headers()
+                    self.wfile.write(msg)
+                    return
+                self._forward(body)
+
+            def _forward(self, body):
+                up = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                up.request(self.command, self.path, body=body, headers=headers)
+                r = up.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in HOP_BY_HOP | {"content-length"}:
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                up.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def verify(self, method, raw_path, headers, body):
+        self.checked += 1
+        try:
+            if "X-Amz-Signature=" in raw_path:
+                return _query_signature(self.secrets, method, raw_path, headers)
+            return _header_signature(self.secrets, method, raw_path, headers, body)
+        except Exception as e:  # a request we cannot even parse is a failure too
+            return f"unparsable request: {e!r}"
+
+    def start(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
