@@ -160,6 +160,10 @@ int dr_mask_stream_write(struct dr_mask_stream *s, const char *data, size_t len)
         return -1;
     size_t o = 0;
     while (done < total) {
+        /* First: a longer secret may still match here, even when a shorter
+         * one already does ("Sup" now, "Sup3rS3cretPW" after more input). */
+        if (secret_prefix(buf + done, total - done))
+            break;
         size_t n = match_at(buf + done, total - done);
         if (n) {
             memcpy(out + o, DR_MASK_REPLACEMENT, sizeof DR_MASK_REPLACEMENT - 1);
@@ -167,8 +171,6 @@ int dr_mask_stream_write(struct dr_mask_stream *s, const char *data, size_t len)
             done += n;
             continue;
         }
-        if (secret_prefix(buf + done, total - done))
-            break; /* the rest may still become a secret */
         out[o++] = buf[done++];
     }
     keep = total - done;
