@@ -6,6 +6,7 @@ local native = require("dbtrun.native")
 local config = require("dbtrun.config")
 local errors = require("dbtrun.errors")
 local run = require("dbtrun.run")
+local stdio = require("dbtrun.stdio")
 local tasks = require("dbtrun.tasks")
 local ui = require("dbtrun.ui")
 
@@ -93,15 +94,6 @@ function M.json.read(path)
   return M.json.decode(M.fs.read(path))
 end
 
--- print() for task files: like Lua's, through the secret mask.
-local function masked_print(...)
-  local parts = table.pack(...)
-  for i = 1, parts.n do
-    parts[i] = tostring(parts[i])
-  end
-  ui.write(io.stdout, table.concat(parts, "\t", 1, parts.n) .. "\n")
-end
-
 -- Primitives loaded on first use, so a task file that never touches AWS or
 -- the store does not pay for them.
 local lazy = { aws = "dbtrun.aws", store = "dbtrun.store" }
@@ -126,7 +118,7 @@ function M.environment(is_builtin)
     log = ui.info,
     warn = ui.warn,
     secret = ui.secret,
-    print = masked_print,
+    print = stdio.print,
   }
   return setmetatable({}, {
     __index = function(_, key)

@@ -152,6 +152,7 @@ local function report(err)
 end
 
 return function(builtin_sources, opts)
+  require("dbtrun.stdio").install() -- before anything is written
   ui.setup(opts)
   local ok, result = xpcall(main, errors.wrap, builtin_sources, opts)
   local signal = native.proc.last_signal()

@@ -28,9 +28,10 @@ function M.paint(style, text)
   return "\27[" .. codes[style] .. "m" .. text .. "\27[0m"
 end
 
--- Every line dbtrun writes passes the secret mask.
+-- Every line dbtrun writes passes the secret mask: io.stdout and io.stderr
+-- are the masked files of stdio.lua.
 function M.write(file, text)
-  file:write(native.mask.apply(text))
+  file:write(text)
   file:flush()
 end
 
@@ -48,10 +49,9 @@ function M.secret(value)
   if added > 0 and native.env.get("GITHUB_ACTIONS") == "true" then
     for line in (value .. "\n"):gmatch("([^\n]*)\n") do
       if #line >= 3 then
-        io.stdout:write("::add-mask::", line, "\n")
+        native.mask.write_raw(1, "::add-mask::" .. line .. "\n") -- the runner must see the value
       end
     end
-    io.stdout:flush()
   end
   return value
 end

@@ -116,6 +116,9 @@ void dr_mask_fprintf(FILE *f, const char *fmt, ...)
         return;
     size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
     len = mask_into(line, len, masked);
+    struct dr_mask_stream *s = dr_mask_std(fileno(f));
+    if (s)
+        dr_mask_stream_flush(s); /* what Lua wrote and held back comes first */
     fwrite(masked, 1, len, f);
 }
 
@@ -145,6 +148,8 @@ static int write_all(int fd, const char *p, size_t len)
 
 int dr_mask_stream_write(struct dr_mask_stream *s, const char *data, size_t len)
 {
+    if (nsecrets == 0 && s->len == 0)
+        return write_all(s->fd, data, len); /* --list and secret-free tasks pay nothing */
     size_t total = s->len + len, keep, done = 0;
     char *buf = realloc(s->pending, total + 1);
     int rc;
@@ -160,6 +165,10 @@ int dr_mask_stream_write(struct dr_mask_stream *s, const char *data, size_t len)
         return -1;
     size_t o = 0;
     while (done < total) {
+        /* First: a longer secret may still match here, even when a shorter
+         * one already does ("Sup" now, "Sup3rS3cretPW" after more input). */
+        if (secret_prefix(buf + done, total - done))
+            break;
         size_t n = match_at(buf + done, total - done);
         if (n) {
             memcpy(out + o, DR_MASK_REPLACEMENT, sizeof DR_MASK_REPLACEMENT - 1);
@@ -167,8 +176,6 @@ int dr_mask_stream_write(struct dr_mask_stream *s, const char *data, size_t len)
             done += n;
             continue;
         }
-        if (secret_prefix(buf + done, total - done))
-            break; /* the rest may still become a secret */
         out[o++] = buf[done++];
     }
     keep = total - done;
@@ -191,6 +198,21 @@ int dr_mask_stream_flush(struct dr_mask_stream *s)
     s->pending = NULL;
     s->len = 0;
     return rc;
+}
+
+static struct dr_mask_stream std_streams[2] = {{1, NULL, 0}, {2, NULL, 0}};
+
+struct dr_mask_stream *dr_mask_std(int fd)
+{
+    return fd == 1 || fd == 2 ? &std_streams[fd - 1] : NULL;
+}
+
+int dr_mask_write_raw(int fd, const char *data, size_t len)
+{
+    struct dr_mask_stream *s = dr_mask_std(fd);
+    if (s && dr_mask_stream_flush(s) != 0)
+        return -1;
+    return write_all(fd, data, len);
 }
 
 void dr_mask_reset(void)

@@ -128,6 +128,8 @@ static int spawn_child(const struct dr_proc_opts *o, int out_fd, int err_fd, pid
         posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
     if (err_fd >= 0)
         posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
+    if (o->stdin_path)
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, o->stdin_path, O_RDONLY, 0);
     if (o->cwd)
         posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
     int rc = posix_spawnp(pid, o->argv[0], &fa, &attr, o->argv, o->envp ? o->envp : environ);
@@ -139,8 +141,8 @@ static int spawn_child(const struct dr_proc_opts *o, int out_fd, int err_fd, pid
 /* The child's output on its way back: stdout captured into a buffer, or
  * relayed through the secret mask (stdout and stderr) when secrets exist. */
 struct output {
-    int fd[2];                     /* read ends for stdout, stderr; -1 when not piped */
-    struct dr_mask_stream mask[2]; /* relays to our fd 1 and 2 */
+    int fd[2];                      /* read ends for stdout, stderr; -1 when not piped */
+    struct dr_mask_stream *mask[2]; /* dr_mask_std(1), dr_mask_std(2) */
     int capture;
     char *buf; /* captured stdout */
     size_t len, cap;
@@ -192,12 +194,12 @@ static int collect_output(struct output *o)
             } else if (i == 0 && o->capture) {
                 keep_captured(o, chunk, (size_t)n);
             } else {
-                dr_mask_stream_write(&o->mask[i], chunk, (size_t)n);
+                dr_mask_stream_write(o->mask[i], chunk, (size_t)n);
             }
         }
     }
-    dr_mask_stream_flush(&o->mask[0]);
-    dr_mask_stream_flush(&o->mask[1]);
+    dr_mask_stream_flush(o->mask[0]);
+    dr_mask_stream_flush(o->mask[1]);
     return o->over ? -1 : 0;
 }
 
@@ -231,11 +233,15 @@ static int wait_child(pid_t pid)
 int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *err, size_t errlen)
 {
     struct output out = {
-        {-1, -1}, {{STDOUT_FILENO, NULL, 0}, {STDERR_FILENO, NULL, 0}}, o->capture, NULL, 0, 0, 0};
+        {-1, -1}, {dr_mask_std(STDOUT_FILENO), dr_mask_std(STDERR_FILENO)}, o->capture, NULL, 0, 0,
+        0};
     int child_end[2] = {-1, -1}, rc = -1, relay = dr_mask_active();
     sigset_t old;
     pid_t pid;
     memset(r, 0, sizeof *r);
+    /* What Lua wrote and the mask held back goes out before the child's output. */
+    dr_mask_stream_flush(dr_mask_std(STDOUT_FILENO));
+    dr_mask_stream_flush(dr_mask_std(STDERR_FILENO));
     r->exit_code = 1;
     if (((o->capture || relay) && open_pipe(&out, 0, &child_end[0]) == -1) ||
         (relay && open_pipe(&out, 1, &child_end[1]) == -1)) {

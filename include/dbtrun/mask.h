@@ -45,6 +45,16 @@ int dr_mask_stream_write(struct dr_mask_stream *s, const char *data, size_t len)
 /* Writes what is held back and frees it. 0, or -1 on a write error. */
 int dr_mask_stream_flush(struct dr_mask_stream *s);
 
+/* The process's own stream for fd 1 or 2 (NULL for any other fd): every
+ * byte dbtrun writes there — Lua's io.write, print, io.stdout, io.stderr
+ * and relayed child output — goes through it, so that writes stay in order
+ * and a secret split between two writes is still masked. Not thread-safe. */
+struct dr_mask_stream *dr_mask_std(int fd);
+
+/* Flushes the held-back text of dr_mask_std(fd), then writes data as is
+ * (a GitHub "::add-mask::" line must show the value). 0, or -1. */
+int dr_mask_write_raw(int fd, const char *data, size_t len);
+
 /* Forgets every secret (tests). */
 void dr_mask_reset(void);
 

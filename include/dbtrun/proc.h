@@ -9,10 +9,11 @@
 #define DR_PROC_CAPTURE_MAX (64u << 20) /* cap on captured stdout */
 
 struct dr_proc_opts {
-    char *const *argv; /* argv[0] is looked up on PATH; never a shell */
-    char *const *envp; /* the child's whole environment; NULL: inherit */
-    const char *cwd;   /* NULL: inherit */
-    int capture;       /* non-zero: collect stdout into result.out */
+    char *const *argv;      /* argv[0] is looked up on PATH; never a shell */
+    char *const *envp;      /* the child's whole environment; NULL: inherit */
+    const char *cwd;        /* NULL: inherit */
+    int capture;            /* non-zero: collect stdout into result.out */
+    const char *stdin_path; /* NULL: inherit stdin; else the file opened as it */
 };
 
 struct dr_proc_result {

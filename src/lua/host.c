@@ -4,6 +4,7 @@
  * wires C to it. */
 #include "dbtrun/host.h"
 #include "dbtrun/embedded.h"
+#include "dbtrun/mask.h"
 #include "dbtrun/proc.h"
 #include "bindings.h"
 
@@ -161,6 +162,9 @@ int dr_host_run(const struct dr_cli *cli)
     lua_pushcfunction(L, protected_main);
     lua_pushlightuserdata(L, (void *)cli);
     int rc = lua_pcall(L, 1, 1, 0);
+    /* Text the mask held back in case more of a secret followed: nothing follows now. */
+    dr_mask_stream_flush(dr_mask_std(1));
+    dr_mask_stream_flush(dr_mask_std(2));
     if (rc != LUA_OK && dr_proc_last_signal()) {
         status = 128 + dr_proc_last_signal(); /* interrupted before main.lua took over */
     } else if (rc != LUA_OK || !lua_isinteger(L, -1)) {

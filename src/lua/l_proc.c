@@ -73,7 +73,7 @@ static char **build_env(lua_State *L, int overlay)
     return envp;
 }
 
-/* proc.run(argv, {env=, cwd=, capture=}) -> code, output|nil, signal|nil
+/* proc.run(argv, {env=, cwd=, capture=, stdin=path}) -> code, output|nil, signal|nil
  *                                         | nil, msg, code */
 static int l_proc_run(lua_State *L)
 {
@@ -88,6 +88,8 @@ static int l_proc_run(lua_State *L)
     o.argv = check_argv(L, 1);
     lua_getfield(L, 2, "cwd");
     o.cwd = luaL_optstring(L, -1, NULL);
+    lua_getfield(L, 2, "stdin");
+    o.stdin_path = luaL_optstring(L, -1, NULL);
     lua_getfield(L, 2, "capture");
     o.capture = lua_toboolean(L, -1);
     if (lua_getfield(L, 2, "env") == LUA_TTABLE)

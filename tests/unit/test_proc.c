@@ -9,7 +9,7 @@
 static int run(const char *spec, char **envp, const char *cwd, int capture,
                struct dr_proc_result *r)
 {
-    struct dr_proc_opts o = {words(spec, NULL), envp, cwd, capture};
+    struct dr_proc_opts o = {words(spec, NULL), envp, cwd, capture, NULL};
     char err[256];
     return dr_proc_run(&o, r, err, sizeof err);
 }
@@ -26,7 +26,7 @@ static void test_exit_codes(void)
 static void test_not_found_is_127(void)
 {
     struct dr_proc_result r;
-    struct dr_proc_opts o = {words("dbtrun-no-such-program", NULL), NULL, NULL, 0};
+    struct dr_proc_opts o = {words("dbtrun-no-such-program", NULL), NULL, NULL, 0, NULL};
     char err[256];
     CHECK(dr_proc_run(&o, &r, err, sizeof err) == -1);
     CHECK(r.exit_code == 127);
