@@ -2,6 +2,7 @@
  * is not an option: that word is the task and the rest are its arguments,
  * passed through untouched (`dbtrun dev --fail-fast`). */
 #include "dbtrun/cli.h"
+#include "dbtrun/proc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@ const char dr_cli_usage[] =
     "  -f, --file PATH        task file (default: dbtrun.lua here or in a parent)\n"
     "  -C, --directory DIR    run as if started in DIR\n"
     "      --set KEY=VALUE    override a config value (also DBTRUN_<KEY>)\n"
+    "      --kill-after SECS  after SIGINT/SIGTERM, SIGKILL a command that has not\n"
+    "                         ended within SECS (default 5; also DBTRUN_KILL_AFTER)\n"
     "  -v, --verbose          say more (repeatable)\n"
     "  -q, --quiet            do not echo commands\n"
     "      --color WHEN       auto, always or never (NO_COLOR is honoured)\n"
@@ -89,9 +92,13 @@ static int take_value(struct dr_cli *cli, int argc, char **argv, int i)
 {
     const char *set = NULL;
     struct valued opts[] = {
-        {"file", 'f', &cli->file},   {"directory", 'C', &cli->directory},
-        {"color", 0, &cli->color},   {"completions", 0, &cli->completions},
-        {"script", 0, &cli->script}, {"set", 0, &set},
+        {"kill-after", 0, &cli->kill_after},
+        {"file", 'f', &cli->file},
+        {"directory", 'C', &cli->directory},
+        {"color", 0, &cli->color},
+        {"completions", 0, &cli->completions},
+        {"script", 0, &cli->script},
+        {"set", 0, &set},
     };
     const char *arg = argv[i];
     for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
@@ -120,6 +127,19 @@ static int take_value(struct dr_cli *cli, int argc, char **argv, int i)
         }
         return 1 + used;
     }
+    return 0;
+}
+
+/* --kill-after wins over DBTRUN_KILL_AFTER; a bad value of either is a
+ * usage error, not a silent default. */
+static int parse_kill_after(struct dr_cli *cli)
+{
+    const char *env = getenv("DBTRUN_KILL_AFTER");
+    cli->kill_after_ms = -1;
+    if (cli->kill_after && dr_proc_parse_seconds(cli->kill_after, &cli->kill_after_ms) != 0)
+        return fail(cli, "--kill-after takes a number of seconds, not '%.64s'", cli->kill_after);
+    if (!cli->kill_after && env && *env && dr_proc_parse_seconds(env, &cli->kill_after_ms) != 0)
+        return fail(cli, "DBTRUN_KILL_AFTER takes a number of seconds, not '%.64s'", env);
     return 0;
 }
 
@@ -159,6 +179,8 @@ int dr_cli_parse(int argc, char **argv, struct dr_cli *cli)
     if (strcmp(cli->color, "auto") != 0 && strcmp(cli->color, "always") != 0 &&
         strcmp(cli->color, "never") != 0)
         return fail(cli, "--color takes auto, always or never, not '%s'", cli->color);
+    if (parse_kill_after(cli) != 0)
+        return -1;
     if (i < argc) {
         cli->task = argv[i];
         cli->args = argv + i + 1;

@@ -3,6 +3,7 @@
 #include "dbtrun/cli.h"
 #include "dbtrun/host.h"
 #include "dbtrun/http.h"
+#include "dbtrun/proc.h"
 #include "aws_cmd.h"
 
 #include <stdio.h>
@@ -25,6 +26,7 @@ int main(int argc, char **argv)
         printf("dbtrun %s\n", DR_VERSION);
         status = 0;
     } else if (cli.task && strcmp(cli.task, "aws") == 0) {
+        dr_proc_set_kill_after(cli.kill_after_ms); /* for credential_process */
         status = dr_aws_cmd(cli.nargs, cli.args, cli.verbose);
         dr_http_cleanup();
     } else {

@@ -24,6 +24,8 @@ static volatile sig_atomic_t child_pgid;  /* group of the running child, 0 if no
 static volatile sig_atomic_t last_signal; /* last SIGINT/SIGTERM/SIGHUP received */
 static volatile sig_atomic_t signal_count;
 static void (*signal_hook)(int sig);
+static int signals_installed;                           /* dr_proc_init_signals ran */
+static long kill_after_ms = DR_PROC_KILL_AFTER_DEFAULT; /* grace before SIGKILL */
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP};
 #define N_FORWARDED (sizeof forwarded / sizeof forwarded[0])
@@ -40,15 +42,39 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-void dr_proc_init_signals(void (*hook)(int sig))
+/* Installs on_signal for the forwarded signals; old[] (may be NULL) gets
+ * the dispositions it replaced. */
+static void install_handlers(struct sigaction old[N_FORWARDED])
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    signal_hook = hook;
     for (size_t i = 0; i < N_FORWARDED; i++)
-        sigaction(forwarded[i], &sa, NULL);
+        sigaction(forwarded[i], &sa, old ? &old[i] : NULL);
+}
+
+void dr_proc_init_signals(void (*hook)(int sig))
+{
+    signal_hook = hook;
+    signals_installed = 1;
+    install_handlers(NULL);
+}
+
+void dr_proc_set_kill_after(long ms)
+{
+    kill_after_ms = ms < 0 ? DR_PROC_KILL_AFTER_DEFAULT : ms;
+}
+
+int dr_proc_parse_seconds(const char *text, long *ms)
+{
+    char *end;
+    errno = 0;
+    double s = text ? strtod(text, &end) : -1;
+    if (!text || end == text || *end || errno || !(s >= 0) || s > 86400.0 * 365)
+        return -1;
+    *ms = (long)(s * 1000 + 0.5);
+    return 0;
 }
 
 int dr_proc_last_signal(void)
@@ -56,13 +82,29 @@ int dr_proc_last_signal(void)
     return last_signal;
 }
 
+/* Blocks the forwarded signals and SIGCHLD: they are only let in while
+ * ppoll waits, so none can slip between a check and the wait. */
 static void block_forwarded(sigset_t *old)
 {
     sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < N_FORWARDED; i++)
         sigaddset(&set, forwarded[i]);
+    sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, old);
+}
+
+/* SIGCHLD only has to interrupt ppoll: the loop reaps the child itself. */
+static void on_child(int sig)
+{
+    (void)sig;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(long ms)
@@ -171,36 +213,94 @@ static void keep_captured(struct output *o, const char *data, size_t n)
     o->len += n;
 }
 
-/* Reads the pipes until both are closed. Returns 0, or -1 past the capture cap. */
-static int collect_output(struct output *o)
+/* Reads whatever the pipes have ready; closes a pipe at its end. */
+static void read_ready(struct output *o, const struct pollfd *p)
 {
     char chunk[65536];
-    while (o->fd[0] >= 0 || o->fd[1] >= 0) {
-        struct pollfd p[2] = {{o->fd[0], POLLIN, 0}, {o->fd[1], POLLIN, 0}};
-        if (poll(p, 2, -1) == -1) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        for (int i = 0; i < 2; i++) {
-            if (o->fd[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            ssize_t n = read(o->fd[i], chunk, sizeof chunk);
-            if (n == -1 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                close(o->fd[i]);
-                o->fd[i] = -1;
-            } else if (i == 0 && o->capture) {
-                keep_captured(o, chunk, (size_t)n);
-            } else {
-                dr_mask_stream_write(o->mask[i], chunk, (size_t)n);
-            }
+    for (int i = 0; i < 2; i++) {
+        if (o->fd[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)))
+            continue;
+        ssize_t n = read(o->fd[i], chunk, sizeof chunk);
+        if (n == -1 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0) {
+            close(o->fd[i]);
+            o->fd[i] = -1;
+        } else if (i == 0 && o->capture) {
+            keep_captured(o, chunk, (size_t)n);
+        } else {
+            dr_mask_stream_write(o->mask[i], chunk, (size_t)n);
         }
     }
-    dr_mask_stream_flush(o->mask[0]);
-    dr_mask_stream_flush(o->mask[1]);
-    return o->over ? -1 : 0;
+}
+
+/* One running child: when it must be killed, and how far it got. */
+struct watch {
+    pid_t pid;
+    int status, reaped;
+    int signals_before; /* signal_count at spawn */
+    long timeout_at;    /* opts->timeout_ms as a deadline, 0 for none */
+    long kill_at;       /* end of the grace period after a signal, 0 before one */
+    int killed;         /* SIGKILL sent to the group */
+    int timed_out;
+};
+
+/* Decides whether the group is killed now; returns ms until the next
+ * deadline, or -1 for none. */
+static long check_deadlines(struct watch *w)
+{
+    long now = now_ms();
+    int seen = signal_count - w->signals_before;
+    if (seen > 0 && !w->kill_at)
+        w->kill_at = now + kill_after_ms;
+    if (seen > 1) /* a second interrupt: the user has waited enough */
+        w->kill_at = now;
+    if (!w->killed && w->timeout_at && now >= w->timeout_at)
+        w->timed_out = 1;
+    if (!w->killed && (w->timed_out || (w->kill_at && now >= w->kill_at))) {
+        kill(-w->pid, SIGKILL);
+        w->killed = 1;
+    }
+    if (w->killed)
+        return -1;
+    long next = w->kill_at ? w->kill_at : -1;
+    if (w->timeout_at && (next < 0 || w->timeout_at < next))
+        next = w->timeout_at;
+    return next < 0 ? -1 : next - now;
+}
+
+/* Reads the pipes and reaps the leader, with signals blocked except inside
+ * ppoll (`wait_mask`). Returns once the leader is reaped and either both
+ * pipes are closed or the run was interrupted or timed out: then members
+ * holding a pipe are ended by end_group, not waited for. */
+static void watch_child(struct watch *w, struct output *o, const sigset_t *wait_mask)
+{
+    for (;;) {
+        if (!w->reaped && waitpid(w->pid, &w->status, WNOHANG) == w->pid)
+            w->reaped = 1;
+        long wait = check_deadlines(w);
+        int stopping = w->timed_out || signal_count != w->signals_before;
+        if (w->reaped && ((o->fd[0] < 0 && o->fd[1] < 0) || stopping))
+            return;
+        struct pollfd p[2] = {{o->fd[0], POLLIN, 0}, {o->fd[1], POLLIN, 0}};
+        struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
+        int n = ppoll(p, 2, wait < 0 ? NULL : &ts, wait_mask);
+        if (n > 0)
+            read_ready(o, p);
+        else if (n == -1 && errno != EINTR)
+            sleep_ms(10); /* never spin */
+    }
+}
+
+/* Reads what is left in the pipes once the group is gone. */
+static void drain_output(struct output *o)
+{
+    while (o->fd[0] >= 0 || o->fd[1] >= 0) {
+        struct pollfd p[2] = {{o->fd[0], POLLIN, 0}, {o->fd[1], POLLIN, 0}};
+        if (poll(p, 2, 1000) <= 0)
+            break; /* a member that left the group keeps the pipe: stop reading */
+        read_ready(o, p);
+    }
 }
 
 /* Opens the pipe for stream i (0 stdout, 1 stderr); *child_end gets the
@@ -216,18 +316,41 @@ static int open_pipe(struct output *o, int i, int *child_end)
     return 0;
 }
 
-static int wait_child(pid_t pid)
+static int exit_code_of(int status)
 {
-    int status = 0;
-    while (waitpid(pid, &status, 0) == -1) {
-        if (errno != EINTR)
-            return 1;
-    }
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return 1;
+}
+
+/* From spawn to the group's end: watches the child, then makes sure no
+ * member outlives an interrupt or a timeout. Signals are blocked. */
+static void run_to_end(struct watch *w, struct output *out, const sigset_t *wait_mask,
+                       struct dr_proc_result *r)
+{
+    int has_terminal = give_terminal(w->pid);
+    watch_child(w, out, wait_mask);
+    r->exit_code = exit_code_of(w->status);
+    r->timed_out = w->timed_out;
+    if (has_terminal)
+        take_terminal_back();
+    child_pgid = 0;
+    int ended = 0;
+    if (signal_count != w->signals_before) {
+        r->interrupted = last_signal;
+        ended = 1;
+    } else if (has_terminal && (r->exit_code == 128 + SIGINT || r->exit_code == 128 + SIGQUIT)) {
+        /* Ctrl-C on the terminal went straight to the child's group. */
+        r->interrupted = r->exit_code - 128;
+        ended = 1;
+    }
+    if (ended && !w->killed) /* after SIGKILL nobody is left to ask */
+        end_group(w->pid);
+    drain_output(out);
+    dr_mask_stream_flush(out->mask[0]);
+    dr_mask_stream_flush(out->mask[1]);
 }
 
 int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *err, size_t errlen)
@@ -236,8 +359,10 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
         {-1, -1}, {dr_mask_std(STDOUT_FILENO), dr_mask_std(STDERR_FILENO)}, o->capture, NULL, 0, 0,
         0};
     int child_end[2] = {-1, -1}, rc = -1, relay = dr_mask_active();
+    int temporary = !signals_installed;
+    struct sigaction old_handlers[N_FORWARDED], old_chld, chld;
     sigset_t old;
-    pid_t pid;
+    struct watch w = {0};
     memset(r, 0, sizeof *r);
     /* What Lua wrote and the mask held back goes out before the child's output. */
     dr_mask_stream_flush(dr_mask_std(STDOUT_FILENO));
@@ -249,36 +374,42 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
         goto out;
     }
 
-    int count_before = signal_count;
+    w.signals_before = signal_count;
     block_forwarded(&old); /* the handler must see child_pgid set */
-    int spawn_rc = spawn_child(o, child_end[0], child_end[1], &pid);
-    if (spawn_rc == 0)
-        child_pgid = pid;
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    /* Without dbtrun's handlers (the `dbtrun aws` front) a signal would kill
+     * us and orphan the child's group: catch them while it runs. */
+    if (temporary)
+        install_handlers(old_handlers);
+    memset(&chld, 0, sizeof chld);
+    chld.sa_handler = on_child;
+    chld.sa_flags = SA_NOCLDSTOP;
+    sigemptyset(&chld.sa_mask);
+    sigaction(SIGCHLD, &chld, &old_chld);
+    int spawn_rc = spawn_child(o, child_end[0], child_end[1], &w.pid);
+    if (spawn_rc == 0) {
+        child_pgid = w.pid;
+        if (o->timeout_ms > 0)
+            w.timeout_at = now_ms() + o->timeout_ms;
+    }
     for (int i = 0; i < 2; i++)
         if (child_end[i] >= 0)
             close(child_end[i]);
+    if (spawn_rc == 0)
+        run_to_end(&w, &out, &old, r);
+    sigaction(SIGCHLD, &old_chld, NULL);
+    if (temporary)
+        for (size_t i = 0; i < N_FORWARDED; i++)
+            sigaction(forwarded[i], &old_handlers[i], NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (temporary && signal_count != w.signals_before)
+        raise(last_signal); /* end as the caller's disposition says, group gone */
     if (spawn_rc != 0) {
         snprintf(err, errlen, "%s: %s", o->argv[0],
                  spawn_rc == ENOENT ? "command not found" : strerror(spawn_rc));
         r->exit_code = spawn_rc == ENOENT ? 127 : 126;
         goto out;
     }
-    int has_terminal = give_terminal(pid);
-    int capture_failed = collect_output(&out);
-    r->exit_code = wait_child(pid);
-    if (has_terminal)
-        take_terminal_back();
-    child_pgid = 0;
-    if (signal_count != count_before) {
-        r->interrupted = last_signal;
-        end_group(pid);
-    } else if (has_terminal && (r->exit_code == 128 + SIGINT || r->exit_code == 128 + SIGQUIT)) {
-        /* Ctrl-C on the terminal went straight to the child's group. */
-        r->interrupted = r->exit_code - 128;
-        end_group(pid);
-    }
-    if (capture_failed) {
+    if (out.over) {
         snprintf(err, errlen, "%s: captured output larger than %u bytes", o->argv[0],
                  DR_PROC_CAPTURE_MAX);
         goto out;

@@ -11,6 +11,8 @@ struct dr_cli {
     const char *directory;   /* -C/--directory */
     const char *completions; /* --completions SHELL */
     const char *script;      /* --script FILE: run a Lua file in the host (tests) */
+    const char *kill_after;  /* --kill-after SECONDS as given */
+    long kill_after_ms;      /* --kill-after or DBTRUN_KILL_AFTER; -1: the default */
     const char **sets;       /* --set KEY=VALUE values, nsets of them */
     int nsets;
     const char *task; /* NULL when none was given */

@@ -12,10 +12,11 @@
 #include <stddef.h>
 #include <time.h>
 
-#define DR_CREDS_REFRESH_S 300           /* refresh this long before expiration */
-#define DR_CREDS_CHAIN_MAX 16            /* cap on chained assume-role profiles */
-#define DR_CREDS_PROCESS_MAX (64u << 10) /* cap on credential_process output */
-#define DR_CREDS_TOKEN_MAX (64u << 10)   /* cap on a token file / OIDC token */
+#define DR_CREDS_REFRESH_S 300             /* refresh this long before expiration */
+#define DR_CREDS_CHAIN_MAX 16              /* cap on chained assume-role profiles */
+#define DR_CREDS_PROCESS_MAX (64u << 10)   /* cap on credential_process output */
+#define DR_CREDS_PROCESS_TIMEOUT_MS 60000L /* default credential_process time limit */
+#define DR_CREDS_TOKEN_MAX (64u << 10)     /* cap on a token file / OIDC token */
 #define DR_CREDS_REGION_MAX 64
 
 /* Where environment variables come from: fn NULL means getenv(3). Values

@@ -6,7 +6,8 @@
 
 #include <stddef.h>
 
-#define DR_PROC_CAPTURE_MAX (64u << 20) /* cap on captured stdout */
+#define DR_PROC_CAPTURE_MAX (64u << 20)  /* cap on captured stdout */
+#define DR_PROC_KILL_AFTER_DEFAULT 5000L /* ms from a forwarded signal to SIGKILL */
 
 struct dr_proc_opts {
     char *const *argv;      /* argv[0] is looked up on PATH; never a shell */
@@ -14,11 +15,13 @@ struct dr_proc_opts {
     const char *cwd;        /* NULL: inherit */
     int capture;            /* non-zero: collect stdout into result.out */
     const char *stdin_path; /* NULL: inherit stdin; else the file opened as it */
+    long timeout_ms;        /* > 0: SIGKILL the group after this long (result.timed_out) */
 };
 
 struct dr_proc_result {
     int exit_code;   /* the child's code, or 128+N if it died of signal N */
     int interrupted; /* signal dbtrun received while the child ran, else 0 */
+    int timed_out;   /* opts.timeout_ms ran out and the group was killed */
     char *out;       /* captured stdout (NUL-terminated), caller frees */
     size_t out_len;
 };
@@ -28,10 +31,21 @@ struct dr_proc_result {
  * the signal number; it must be async-signal-safe. */
 void dr_proc_init_signals(void (*on_signal)(int sig));
 
-/* Runs one child to completion. Returns 0 when the child ran (whatever its
- * exit code) and fills `r`; returns -1 when it could not be started or
- * capture failed, with a message in err (r->exit_code is 127 when the
- * program was not found, else 1). r->out is set only when capturing. */
+/* Milliseconds from the first forwarded signal to SIGKILL of the child's
+ * whole group (a second signal kills at once); negative: the default. */
+void dr_proc_set_kill_after(long ms);
+
+/* Parses a number of seconds ("5", "0.5") into *ms. 0, or -1 if `text` is
+ * NULL, not a number, negative or absurdly large. */
+int dr_proc_parse_seconds(const char *text, long *ms);
+
+/* Runs one child to completion. Without dr_proc_init_signals, the signals
+ * are caught only while the child runs and one that came is re-raised
+ * after the group is gone, so the caller ends as it would have. After a
+ * signal the group has the kill-after grace period, then SIGKILL. Returns
+ * 0 when the child ran (whatever its exit code) and fills `r`; returns -1 when it could not be
+ * started or capture failed, with a message in err (r->exit_code is 127 when the program was not
+ * found, else 1). r->out is set only when capturing. */
 int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *err, size_t errlen);
 
 /* Last signal received by dbtrun (0 if none). */

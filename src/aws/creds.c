@@ -1272,12 +1272,49 @@ static int web_identity_github(const struct dr_creds_ctx *ctx, const struct dr_c
     return rc;
 }
 
-/* Runs credential_process through /bin/sh -c, as the SDKs do on POSIX, so
- * quoting and pipes in the setting work; stderr goes to the user. */
-static int run_process(const char *profile, const char *command, struct dr_aws_credentials *out,
-                       struct dr_aws_error *err)
+/* credential_process's time limit: DBTRUN_CREDENTIAL_PROCESS_TIMEOUT
+ * seconds, else DR_CREDS_PROCESS_TIMEOUT_MS. -1 for a bad setting. */
+static long process_timeout_ms(const struct dr_creds_ctx *ctx, struct dr_aws_error *err)
 {
-    char sh[] = "/bin/sh", dash_c[] = "-c", msg[256];
+    const char *v = dr_creds_getenv(ctx->env, "DBTRUN_CREDENTIAL_PROCESS_TIMEOUT");
+    long ms = DR_CREDS_PROCESS_TIMEOUT_MS;
+    if (v && *v && (dr_proc_parse_seconds(v, &ms) != 0 || ms == 0)) {
+        cred_fail(err,
+                  "DBTRUN_CREDENTIAL_PROCESS_TIMEOUT takes a number of seconds above 0, "
+                  "not '%.32s'",
+                  v);
+        return -1;
+    }
+    return ms;
+}
+
+/* Why the process's answer cannot be used, in err; 0 when it can. */
+static int process_outcome(const char *profile, const struct dr_proc_result *r, long timeout_ms,
+                           struct dr_aws_error *err)
+{
+    if (r->interrupted)
+        return cred_fail(err, "profile '%s': credential_process was interrupted", profile);
+    if (r->timed_out)
+        return cred_fail(err,
+                         "profile '%s': credential_process did not finish within %ld s and was "
+                         "killed (DBTRUN_CREDENTIAL_PROCESS_TIMEOUT)",
+                         profile, (timeout_ms + 999) / 1000);
+    if (r->exit_code != 0)
+        return cred_fail(err, "profile '%s': credential_process exited with status %d", profile,
+                         r->exit_code);
+    if (r->out_len > DR_CREDS_PROCESS_MAX)
+        return cred_fail(err, "profile '%s': credential_process printed more than %u bytes",
+                         profile, DR_CREDS_PROCESS_MAX);
+    return 0;
+}
+
+/* Runs credential_process through /bin/sh -c, as the SDKs do on POSIX, so
+ * quoting and pipes in the setting work; stderr goes to the user. It runs in
+ * its own process group (proc.c), killed on timeout or interrupt. */
+static int run_process(const struct dr_creds_ctx *ctx, const char *profile, const char *command,
+                       struct dr_aws_credentials *out, struct dr_aws_error *err)
+{
+    char sh[] = "/bin/sh", dash_c[] = "-c", msg[256], when[32];
     char *cmd = strdup(command);
     char *argv[] = {sh, dash_c, cmd, NULL};
     struct dr_proc_opts o = {.argv = argv, .capture = 1};
@@ -1285,18 +1322,22 @@ static int run_process(const char *profile, const char *command, struct dr_aws_c
     int rc = FAILED;
     if (!cmd)
         return cred_fail(err, "out of memory");
+    if ((o.timeout_ms = process_timeout_ms(ctx, err)) < 0) {
+        free(cmd);
+        return FAILED;
+    }
     if (dr_proc_run(&o, &r, msg, sizeof msg) != 0) {
         cred_fail(err, "profile '%s': credential_process could not run: %s", profile, msg);
-    } else if (r.interrupted) {
-        cred_fail(err, "profile '%s': credential_process was interrupted", profile);
-    } else if (r.exit_code != 0) {
-        cred_fail(err, "profile '%s': credential_process exited with status %d", profile,
-                  r.exit_code);
-    } else if (r.out_len > DR_CREDS_PROCESS_MAX) {
-        cred_fail(err, "profile '%s': credential_process printed more than %u bytes", profile,
-                  DR_CREDS_PROCESS_MAX);
+    } else if (process_outcome(profile, &r, o.timeout_ms, err) != 0) {
+        ; /* err says why */
     } else if (dr_creds_process_parse(r.out, r.out_len, out, msg, sizeof msg) != 0) {
         cred_fail(err, "profile '%s': credential_process %s", profile, msg);
+    } else if (!dr_creds_unexpired(out, ctx->now)) {
+        dr_creds_format_time(out->expiration, when);
+        cred_fail(err,
+                  "credential_process for profile '%s' returned credentials that expired at %s",
+                  profile, when);
+        dr_aws_credentials_free(out);
     } else {
         snprintf(out->provider, sizeof out->provider, "process");
         rc = FOUND;
@@ -1389,7 +1430,7 @@ static int run_plan(const struct dr_creds_ctx *ctx, const struct dr_creds_plan *
         rc = web_identity_github(ctx, &plan->identity, &cur, err);
         break;
     case DR_CREDS_BASE_PROCESS:
-        rc = run_process(plan->base_profile, plan->command, &cur, err);
+        rc = run_process(ctx, plan->base_profile, plan->command, &cur, err);
         break;
     case DR_CREDS_BASE_SSO:
         return cred_fail(err,

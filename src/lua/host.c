@@ -158,6 +158,7 @@ int dr_host_run(const struct dr_cli *cli)
         return 1;
     }
     signal_state = L;
+    dr_proc_set_kill_after(cli->kill_after_ms);
     dr_proc_init_signals(on_signal);
     lua_pushcfunction(L, protected_main);
     lua_pushlightuserdata(L, (void *)cli);

@@ -8,8 +8,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -492,3 +494,64 @@ def test_named_profile_missing_from_existing_files(tmp_path, has_export_credenti
     assert r.returncode == 1
     assert "profile 'typo' not found" in r.stderr
     assert replay.requests == []
+
+
+def live_processes_with(marker):
+    """Live (non-zombie) processes whose command line contains marker."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, NotADirectoryError, IndexError):
+            continue
+        if marker in cmdline and state != "Z":
+            found.append(pid)
+    return found
+
+
+def hanging_process_config(marker):
+    return f"[default]\ncredential_process = sleep {marker} & wait\n"
+
+
+def test_credential_process_timeout_kills_it(tmp_path, has_export_credentials):
+    marker = f"{400 + os.getpid() % 1000}.{time.monotonic_ns() % 100000}"
+    start = time.monotonic()
+    r, _ = run_scripted(tmp_path, [], {"DBTRUN_CREDENTIAL_PROCESS_TIMEOUT": "1"},
+                        config=hanging_process_config(marker))
+    assert time.monotonic() - start < 20
+    assert r.returncode == 1
+    assert "profile 'default': credential_process did not finish within 1 s" in r.stderr
+    assert not live_processes_with(f"sleep {marker}"), "credential_process survived"
+
+
+def test_credential_process_ends_with_interrupted_dbtrun(tmp_path, has_export_credentials):
+    marker = f"{500 + os.getpid() % 1000}.{time.monotonic_ns() % 100000}"
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "config").write_text(hanging_process_config(marker))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    p = subprocess.Popen([DBTRUN, "aws", "export-credentials"], env=env, cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while not live_processes_with(f"sleep {marker}") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert live_processes_with(f"sleep {marker}"), "credential_process did not start"
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=20)
+    assert p.returncode in (-signal.SIGTERM, 143)
+    deadline = time.monotonic() + 5
+    while live_processes_with(f"sleep {marker}") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not live_processes_with(f"sleep {marker}"), "credential_process was orphaned"
+
+
+def test_credential_process_expired_result_is_refused(tmp_path, has_export_credentials):
+    process = ("printf '{\"Version\": 1, \"AccessKeyId\": \"AKIDOLD\", "
+               "\"SecretAccessKey\": \"sp\", \"Expiration\": \"2029-12-31T23:00:00Z\"}'")
+    r, _ = run_scripted(tmp_path, [], {}, config=f"[default]\ncredential_process = {process}\n")
+    assert r.returncode == 1
+    assert ("credential_process for profile 'default' returned credentials that expired at "
+            "2029-12-31T23:00:00Z") in r.stderr
+    assert "AKIDOLD" not in r.stdout

@@ -77,3 +77,75 @@ def test_signal_to_child_alone_is_its_failure(project):
     p = subprocess.run([DBTRUN, "t"], cwd=d, capture_output=True, text=True, timeout=20)
     assert p.returncode == 143
     assert "exit code 143" in p.stderr
+
+
+def hanging_task(marker):
+    """A task whose command (and its grandchild) ignores every polite signal."""
+    return (
+        'task("hang", {}, function()\n'
+        '  always(function() fs.write("always.txt", "ran") end)\n'
+        f'  run {{ "sh", "-c", "trap \'\' TERM INT HUP; sleep {marker} & wait" }}\nend)\n'
+    )
+
+
+def start_hanging(project, args=(), env=None):
+    marker = f"{300 + os.getpid() % 1000}.{time.monotonic_ns() % 100000}"
+    d = project(hanging_task(marker))
+    p = subprocess.Popen([DBTRUN, *args, "hang"], cwd=d, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    assert wait_for(lambda: processes_with(f"sleep {marker}")), "the command did not start"
+    time.sleep(0.2)  # let sh install its traps
+    return d, p, f"sleep {marker}"
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_command_ignoring_signals_is_killed_after_grace(project, sig, code):
+    d, p, marker = start_hanging(project, ["--kill-after", "1"])
+    start = time.monotonic()
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=30)
+    assert time.monotonic() - start < 10, "the grace period was not applied"
+    assert p.returncode == code, err
+    assert wait_for(lambda: not processes_with(marker), timeout=5), "a process survived"
+    assert (d / "always.txt").read_text() == "ran"
+
+
+def test_second_sigint_kills_at_once(project):
+    d, p, marker = start_hanging(project, ["--kill-after", "300"])
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    assert p.poll() is None, "dbtrun ended before the grace period"
+    start = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert time.monotonic() - start < 10
+    assert p.returncode == 130, err
+    assert wait_for(lambda: not processes_with(marker), timeout=5), "a process survived"
+    assert (d / "always.txt").read_text() == "ran"
+
+
+def test_kill_after_from_environment(project):
+    d, p, marker = start_hanging(project, env={"DBTRUN_KILL_AFTER": "0.5"})
+    start = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert time.monotonic() - start < 10
+    assert p.returncode == 143, err
+    assert wait_for(lambda: not processes_with(marker), timeout=5), "a process survived"
+
+
+@pytest.mark.parametrize("args,env", [(["--kill-after", "abc"], {}), (["--kill-after=-1"], {}),
+                                      ([], {"DBTRUN_KILL_AFTER": "soon"})])
+def test_bad_kill_after_is_usage_error(project, args, env):
+    d = project('task("t", {}, function() fs.write("ran.txt", "x") end)\n')
+    r = subprocess.run([DBTRUN, *args, "t"], cwd=d, capture_output=True, text=True, timeout=20,
+                       env={**os.environ, **env})
+    assert r.returncode == 2, r.stderr
+    assert "seconds" in r.stderr
+    assert not (d / "ran.txt").exists()
+
+
+def test_help_lists_kill_after():
+    r = subprocess.run([DBTRUN, "--help"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0
+    assert "--kill-after" in r.stdout and "DBTRUN_KILL_AFTER" in r.stdout

@@ -3,6 +3,8 @@
 #include "harness.h"
 #include "words.h"
 
+#include <stdlib.h>
+
 /* Parses "dbtrun|" + spec. */
 static int parse(const char *spec, struct dr_cli *cli)
 {
@@ -93,5 +95,27 @@ static void test_long_flags(void)
     dr_cli_free(&cli);
 }
 
+static void test_kill_after(void)
+{
+    struct dr_cli cli;
+    unsetenv("DBTRUN_KILL_AFTER");
+    CHECK(parse("t", &cli) == 0 && cli.kill_after_ms == -1);
+    dr_cli_free(&cli);
+    CHECK(parse("--kill-after|1.5|t", &cli) == 0 && cli.kill_after_ms == 1500);
+    dr_cli_free(&cli);
+    CHECK(parse("--kill-after|abc|t", &cli) == -1 && strstr(cli.err, "'abc'") != NULL);
+    dr_cli_free(&cli);
+    setenv("DBTRUN_KILL_AFTER", "2", 1);
+    CHECK(parse("t", &cli) == 0 && cli.kill_after_ms == 2000);
+    dr_cli_free(&cli);
+    CHECK(parse("--kill-after=0|t", &cli) == 0 && cli.kill_after_ms == 0); /* the option wins */
+    dr_cli_free(&cli);
+    setenv("DBTRUN_KILL_AFTER", "later", 1);
+    CHECK(parse("t", &cli) == -1 && strstr(cli.err, "DBTRUN_KILL_AFTER") != NULL);
+    dr_cli_free(&cli);
+    unsetenv("DBTRUN_KILL_AFTER");
+}
+
 TEST_MAIN(test_no_arguments_lists, test_task_arguments_pass_untouched, test_values_in_all_forms,
-          test_combined_flags_and_double_dash, test_errors_are_explained, test_long_flags)
+          test_combined_flags_and_double_dash, test_errors_are_explained, test_long_flags,
+          test_kill_after)

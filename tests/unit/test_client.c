@@ -795,7 +795,8 @@ static void test_client_refresh(void)
 
 static void client_cleanup(void)
 {
-    const char *names[] = {".aws/config", ".aws/credentials", "bad-config", ".aws", ""};
+    const char *names[] = {".aws/config", ".aws/credentials", "bad-config", "hang-config",
+                           "hang.pid",    "expired-config",   ".aws",       ""};
     char path[256];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -804,8 +805,73 @@ static void client_cleanup(void)
     }
 }
 
+/* The credentials of AWS_CONFIG_FILE=dir/name's default profile; NULL with err. */
+static const struct dr_aws_credentials *process_creds(const char *name, const char *config,
+                                                      const char *timeout, struct dr_aws_client **c,
+                                                      struct dr_aws_error *err)
+{
+    char config_file[200];
+    snprintf(config_file, sizeof config_file, "AWS_CONFIG_FILE=%s/%s", dir, name);
+    write_file(name, config);
+    const char *vars[] = {home_var, "AWS_EC2_METADATA_DISABLED=true", config_file, timeout, NULL};
+    struct dr_creds_env env = ENV_OF(vars);
+    *c = NULL;
+    CHECK(dr_aws_client_new_env(NULL, &env, c, err) == 0);
+    return *c ? dr_aws_credentials_get(*c, err) : NULL;
+}
+
+/* A credential_process that never ends is killed, with its whole group, at
+ * the time limit, and the error says so. */
+static void test_process_timeout(void)
+{
+    struct dr_aws_client *c;
+    struct dr_aws_error err;
+    char config[512], pidfile[160], pidtext[32] = "";
+    snprintf(pidfile, sizeof pidfile, "%s/hang.pid", dir);
+    snprintf(config, sizeof config,
+             "[default]\ncredential_process = sleep 300 & echo $! > %s; wait\n", pidfile);
+    time_t start = time(NULL);
+    CHECK(process_creds("hang-config", config, "DBTRUN_CREDENTIAL_PROCESS_TIMEOUT=1", &c, &err) ==
+          NULL);
+    CHECK(time(NULL) - start < 10);
+    CHECK(strstr(err.message, "profile 'default': credential_process did not finish within 1 s") !=
+          NULL);
+    dr_aws_client_free(c);
+    FILE *f = fopen(pidfile, "r");
+    CHECK(f && fgets(pidtext, sizeof pidtext, f));
+    if (f)
+        fclose(f);
+    char stat[512] = "", path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", atoi(pidtext));
+    f = fopen(path, "r"); /* a zombie left for a non-reaping init counts as gone */
+    size_t n = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
+    if (f)
+        fclose(f);
+    stat[n] = '\0';
+    const char *paren = strrchr(stat, ')');
+    CHECK(atoi(pidtext) > 0 && (!paren || paren[2] == 'Z'));
+    /* a bad setting is refused rather than ignored */
+    CHECK(process_creds("hang-config", config, "DBTRUN_CREDENTIAL_PROCESS_TIMEOUT=soon", &c,
+                        &err) == NULL);
+    CHECK(strstr(err.message, "DBTRUN_CREDENTIAL_PROCESS_TIMEOUT") != NULL);
+    dr_aws_client_free(c);
+}
+
+static void test_process_expired(void)
+{
+    struct dr_aws_client *c;
+    struct dr_aws_error err;
+    const char *config = "[default]\ncredential_process = printf '{\"Version\": 1, "
+                         "\"AccessKeyId\": \"AKIDOLD\", \"SecretAccessKey\": \"s\", "
+                         "\"Expiration\": \"2001-02-03T04:05:06Z\"}'\n";
+    CHECK(process_creds("expired-config", config, NULL, &c, &err) == NULL);
+    CHECK(strstr(err.message, "credential_process for profile 'default' returned credentials that "
+                              "expired at 2001-02-03T04:05:06Z") != NULL);
+    dr_aws_client_free(c);
+}
+
 TEST_MAIN(test_region, test_endpoint_defaults, test_endpoint_overrides, test_imds_endpoint_suite,
           test_ecs_url_suite, test_time, test_fresh, test_process_output,
           test_process_json_round_trip, test_plan_suite, test_plan_rules, test_sts_form,
           test_sts_parse, client_setup, test_client_settings, test_client_profiles,
-          test_client_refresh, client_cleanup)
+          test_process_timeout, test_process_expired, test_client_refresh, client_cleanup)
