@@ -7,6 +7,7 @@
 #include "dbtrun/cloudfront.h"
 #include "dbtrun/creds.h"
 #include "dbtrun/mask.h"
+#include "dbtrun/proc.h"
 #include "dbtrun/secrets.h"
 #include "dbtrun/sts.h"
 #include "aws_s3.h"
@@ -295,6 +296,8 @@ int dr_aws_cmd(int argc, char **argv, int verbose)
         status = a.nwords ? 0 : 2;
         goto out;
     }
+    /* caught, not fatal: in-flight requests stop, temp files go, then exit 128+N */
+    dr_proc_init_signals(NULL);
     if (dr_aws_client_new(&a.opts, &c, &err) != 0) {
         status = report(&err);
         goto out;
@@ -313,6 +316,8 @@ int dr_aws_cmd(int argc, char **argv, int verbose)
     else
         status = usage_error("unknown command or extra arguments: %s", a.words[0]);
 out:
+    if (dr_proc_last_signal())
+        status = 128 + dr_proc_last_signal();
     dr_aws_client_free(c);
     free(a.words);
     return status;

@@ -56,6 +56,11 @@ int dr_proc_last_signal(void)
     return last_signal;
 }
 
+int dr_proc_signal_count(void)
+{
+    return signal_count;
+}
+
 static void block_forwarded(sigset_t *old)
 {
     sigset_t set;

@@ -12,7 +12,8 @@
 
 /* An AWS failure as users see it: "GetObject s3://b/k: NoSuchKey (404): The
  * specified key does not exist. (request id X)". Codes dbtrun makes itself:
- * NetworkError, CredentialsError, ConfigError, InvalidArgument. */
+ * NetworkError, CredentialsError, ConfigError, InvalidArgument, Interrupted
+ * (a SIGINT/SIGTERM/SIGHUP arrived: nothing is retried after one). */
 struct dr_aws_error {
     char op[64];          /* operation: GetObject, AssumeRole, GetSecretValue */
     char target[512];     /* what it acted on: s3://bucket/key, a secret id */
@@ -97,6 +98,7 @@ struct dr_aws_request {
     int s3;                     /* S3 signing rules */
     int unsigned_payload;       /* sign UNSIGNED-PAYLOAD (S3 streaming) */
     int no_auth;                /* send unsigned (AssumeRoleWithWebIdentity) */
+    const int *signals;         /* see http.h; NULL: the count when dr_aws_send starts */
 };
 
 /* Signs and sends `r`, retrying throttling, 5xx, 429 and transport errors up

@@ -7,6 +7,7 @@
 #include "dbtrun/buf.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/mask.h"
+#include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/xml.h"
 
@@ -151,11 +152,23 @@ static double random01(void)
     return (double)(ts.tv_nsec % 1000000) / 1000000.0;
 }
 
-static void sleep_ms(long ms)
+/* Sleeps in slices so that an interrupt (a signal after `signals`) cuts a
+ * backoff short. */
+static void sleep_ms(long ms, int signals)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    while (ms > 0 && dr_proc_signal_count() == signals) {
+        long slice = ms < 100 ? ms : 100;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = slice * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && dr_proc_signal_count() == signals)
+            ;
+        ms -= slice;
+    }
+}
+
+static int interrupted(const struct dr_aws_request *r, struct dr_aws_error *err)
+{
+    return dr_aws_fail(err, r->op, r->target, "Interrupted", "interrupted by signal %d",
+                       dr_proc_last_signal());
 }
 
 /* ---- error bodies --------------------------------------------------------- */
@@ -565,7 +578,8 @@ static void credentials_error(const struct dr_aws_request *r, struct dr_aws_erro
  * with err when none did or the request could not be made. *fatal is set
  * when the failure is not worth retrying. */
 static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, const struct target *t,
-                   struct dr_http_response *resp, struct dr_aws_error *err, int *fatal)
+                   const int *signals, struct dr_http_response *resp, struct dr_aws_error *err,
+                   int *fatal)
 {
     struct dr_sigv4_result sig = {0};
     struct dr_sigv4_header *sign_headers = NULL;
@@ -627,8 +641,13 @@ static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, cons
                                  .body_len = r->body_len,
                                  .body_path = r->body_path,
                                  .body_offset = r->body_offset,
-                                 .out_path = r->out_path};
+                                 .out_path = r->out_path,
+                                 .signals = signals};
     if (dr_http_perform(&hr, resp) != 0) {
+        if (resp->interrupted) {
+            interrupted(r, err);
+            goto out;
+        }
         *fatal = !resp->transport_error;
         dr_aws_fail(err, r->op, r->target, resp->transport_error ? "NetworkError" : "LocalError",
                     "%s", resp->error);
@@ -650,6 +669,7 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
     char msg[256];
     int rc = -1, verbose = c ? dr_aws_client_verbose(c) : 0;
     const char *no_backoff = getenv(DR_AWS_BACKOFF_ENV);
+    int signals = r->signals ? *r->signals : dr_proc_signal_count();
     memset(&t, 0, sizeof t);
     memset(resp, 0, sizeof *resp);
     memset(err, 0, sizeof *err);
@@ -669,8 +689,12 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
         enum dr_aws_retry kind;
         int fatal;
         dr_http_response_free(resp);
+        if (dr_proc_signal_count() != signals) { /* never a (re)try after an interrupt */
+            interrupted(r, err);
+            goto out;
+        }
         clock_gettime(CLOCK_MONOTONIC, &start);
-        int sent = attempt(c, r, &t, resp, err, &fatal);
+        int sent = attempt(c, r, &t, &signals, resp, err, &fatal);
         if (verbose > 0 && (sent == 0 || !fatal))
             log_attempt(r, t.url, t.log_query, resp, sent, n, elapsed_ms(&start));
         if (sent != 0 && fatal)
@@ -694,7 +718,7 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
             dr_mask_fprintf(stderr, "aws: %s: %s, retrying in %ld ms\n", r->op ? r->op : r->method,
                             kind == DR_AWS_RETRY_THROTTLE ? "throttled" : "transient failure",
                             wait);
-        sleep_ms(wait);
+        sleep_ms(wait, signals);
     }
 out:
     if (rc != 0) {

@@ -5,9 +5,11 @@
 #include "dbtrun/buf.h"
 #include "dbtrun/s3.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/xml.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -603,6 +605,23 @@ static void record_etag(const char *path, const char *etag)
     (void)setxattr(path, DR_S3_ETAG_XATTR, value, strlen(value), 0);
 }
 
+int dr_s3_is_temp_name(const char *name)
+{
+    const char *tag = NULL;
+    for (const char *p = name; (p = strstr(p, ".dbtrun-")); p++)
+        tag = p + 8;
+    if (!tag)
+        return 0;
+    size_t n = strlen(tag), i = 0;
+    if (name[0] == '.' && n == 12) /* make_temp below: 12 lower-case hex digits */
+        while (i < n && (isdigit((unsigned char)tag[i]) || (tag[i] >= 'a' && tag[i] <= 'f')))
+            i++;
+    else if (n == 6) /* dr_sync_copy_file: mkstemp's six letters and digits */
+        while (i < n && isalnum((unsigned char)tag[i]))
+            i++;
+    return n > 0 && i == n;
+}
+
 /* Creates an empty temporary file next to `path` (mode 0666 less the
  * umask, like any new file). *tmp owned by the caller. 0, or -1 with errno. */
 static int make_temp(const char *path, char **tmp)
@@ -646,7 +665,7 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
     struct dr_s3_info local = {0};
     struct dr_http_header header;
     struct stat st;
-    int rc = -1;
+    int rc = -1, signals = dr_proc_signal_count();
     if (!info)
         info = &local;
     memset(info, 0, sizeof *info);
@@ -680,7 +699,8 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
                                .headers = &header,
                                .nheaders = etag[0] ? 1 : 0,
                                .out_path = tmp,
-                               .s3 = 1};
+                               .s3 = 1,
+                               .signals = &signals};
     if (dr_aws_send(c, &r, &resp, err) != 0) {
         if (resp.status == 304) {
             memset(err, 0, sizeof *err);
@@ -707,6 +727,11 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
         (void)utimensat(AT_FDCWD, tmp, times, 0);
     }
     record_etag(tmp, info->etag);
+    if (dr_proc_signal_count() != signals) { /* nothing replaced once the user asked to stop */
+        dr_aws_fail(err, "GetObject", target, "Interrupted", "interrupted by signal %d",
+                    dr_proc_last_signal());
+        goto out;
+    }
     if (rename(tmp, path) != 0) {
         dr_aws_fail(err, "GetObject", target, "LocalError", "cannot write %s: %s", path,
                     strerror(errno));
