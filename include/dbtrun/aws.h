@@ -71,6 +71,10 @@ char *dr_aws_endpoint(const struct dr_aws_client *c, const char *service, int *c
  * "us-east-1" for global services (CloudFront). Borrowed from the client. */
 const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *service);
 
+/* How many attempts dr_aws_send makes (and GetObject makes for a body that
+ * fails its checksum). */
+int dr_aws_client_max_attempts(const struct dr_aws_client *c);
+
 /* The client's opts->verbose: >0 makes dr_aws_send log each attempt. */
 int dr_aws_client_verbose(const struct dr_aws_client *c);
 

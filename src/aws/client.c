@@ -220,6 +220,12 @@ const char *dr_aws_client_region(const struct dr_aws_client *c)
     return c->region;
 }
 
+int dr_aws_client_max_attempts(const struct dr_aws_client *c)
+{
+    (void)c;
+    return DR_AWS_MAX_ATTEMPTS;
+}
+
 int dr_aws_client_verbose(const struct dr_aws_client *c)
 {
     return c->verbose;

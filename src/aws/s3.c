@@ -4,6 +4,7 @@
  * and base64 through libcrypto (dl.h). No Lua, no CLI, no global state. */
 #include "dbtrun/buf.h"
 #include "dbtrun/s3.h"
+#include "dbtrun/checksum.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
@@ -656,6 +657,28 @@ static int make_temp(const char *path, char **tmp)
     return -1;
 }
 
+/* Whether the body in tmp is whole and matches the response's checksum or
+ * MD5 ETag. 0, or -1 with err (IncompleteBody, BadDigest, LocalError). */
+static int body_check(const struct dr_http_response *resp, const char *tmp, const char *path,
+                      const char *target, struct dr_aws_error *err)
+{
+    const char *clen = dr_http_header_get(resp, "content-length");
+    struct stat st;
+    char why[400];
+    if (stat(tmp, &st) != 0 || (clen && strtoll(clen, NULL, 10) != (long long)st.st_size))
+        return dr_aws_fail(err, "GetObject", target, "IncompleteBody",
+                           "received %lld of %s bytes; %s was left as it was",
+                           (long long)st.st_size, clen ? clen : "?", path);
+    int v = dr_checksum_verify(resp, tmp, why, sizeof why);
+    if (v < 0)
+        return dr_aws_fail(err, "GetObject", target, "LocalError", "cannot check %s: %s", tmp,
+                           strerror(errno));
+    if (v > 0)
+        return dr_aws_fail(err, "GetObject", target, "BadDigest", "%s; %s was left as it was", why,
+                           path);
+    return 0;
+}
+
 int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_get_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
@@ -663,7 +686,7 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
     char quoted[132];
     struct dr_http_response resp = {0};
     struct dr_s3_info local = {0};
-    struct dr_http_header header;
+    struct dr_http_header headers[2];
     struct stat st;
     int rc = -1, signals = dr_proc_signal_count();
     if (!info)
@@ -688,40 +711,44 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
         goto out;
     }
     snprintf(quoted, sizeof quoted, "\"%s\"", etag);
-    header.name = "If-None-Match";
-    header.value = quoted;
+    /* checksum mode: S3 sends back the object's flexible checksum, if any */
+    headers[0] = (struct dr_http_header){"x-amz-checksum-mode", "ENABLED"};
+    headers[1] = (struct dr_http_header){"If-None-Match", quoted};
     struct dr_aws_request r = {.service = "s3",
                                .op = "GetObject",
                                .target = target,
                                .method = "GET",
                                .base_url = base,
                                .path = rpath,
-                               .headers = &header,
-                               .nheaders = etag[0] ? 1 : 0,
+                               .headers = headers,
+                               .nheaders = etag[0] ? 2 : 1,
                                .out_path = tmp,
                                .s3 = 1,
                                .signals = &signals};
-    if (dr_aws_send(c, &r, &resp, err) != 0) {
-        if (resp.status == 304) {
-            memset(err, 0, sizeof *err);
-            info_from_headers(&resp, info);
-            snprintf(info->etag, sizeof info->etag, "%s", etag);
-            if (stat(path, &st) == 0)
-                info->size = (long long)st.st_size;
-            info->not_modified = 1;
-            rc = 0;
+    /* a body that fails its checks is fetched again, as the SDKs do */
+    for (int n = 1;; n++) {
+        dr_http_response_free(&resp);
+        if (dr_aws_send(c, &r, &resp, err) != 0) {
+            if (resp.status == 304) {
+                memset(err, 0, sizeof *err);
+                info_from_headers(&resp, info);
+                snprintf(info->etag, sizeof info->etag, "%s", etag);
+                if (stat(path, &st) == 0)
+                    info->size = (long long)st.st_size;
+                info->not_modified = 1;
+                rc = 0;
+            }
+            goto out;
         }
-        goto out;
+        if (body_check(&resp, tmp, path, target, err) == 0)
+            break;
+        if (n >= dr_aws_client_max_attempts(c) || dr_proc_signal_count() != signals ||
+            strcmp(err->code, "LocalError") == 0)
+            goto out;
     }
     info_from_headers(&resp, info);
-    const char *clen = dr_http_header_get(&resp, "content-length");
-    if (stat(tmp, &st) != 0 || (clen && strtoll(clen, NULL, 10) != (long long)st.st_size)) {
-        dr_aws_fail(err, "GetObject", target, "IncompleteBody",
-                    "received %lld of %s bytes; %s was left as it was", (long long)st.st_size,
-                    clen ? clen : "?", path);
-        goto out;
-    }
-    info->size = (long long)st.st_size;
+    if (stat(tmp, &st) == 0)
+        info->size = (long long)st.st_size;
     if (!(o && o->keep_mtime) && info->last_modified > 0) {
         struct timespec times[2] = {{.tv_nsec = UTIME_NOW}, {.tv_sec = info->last_modified}};
         (void)utimensat(AT_FDCWD, tmp, times, 0);
