@@ -47,6 +47,10 @@ struct dr_aws_client_opts {
     const char *region;
     const char *endpoint_url; /* overrides every service's endpoint */
     int verbose;              /* >0: log each request (never a secret) to stderr */
+    int max_attempts;         /* 0: AWS_MAX_ATTEMPTS, the profile's max_attempts, 3 */
+    long connect_timeout_ms;  /* 0: 10 s; DR_AWS_TIMEOUT_NONE: none */
+    long read_timeout_s;      /* no byte for this long ends an attempt; 0: 60 s;
+                                 DR_AWS_TIMEOUT_NONE: none */
 };
 
 struct dr_aws_client; /* opaque: region, profile, endpoints, cached credentials */
@@ -74,6 +78,10 @@ const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *ser
 /* How many attempts dr_aws_send makes (and GetObject makes for a body that
  * fails its checksum). */
 int dr_aws_client_max_attempts(const struct dr_aws_client *c);
+
+/* The client's opts->connect_timeout_ms and read_timeout_s (c may be NULL:
+ * both 0, the defaults). */
+void dr_aws_client_timeouts(const struct dr_aws_client *c, long *connect_ms, long *read_s);
 
 /* The client's opts->verbose: >0 makes dr_aws_send log each attempt. */
 int dr_aws_client_verbose(const struct dr_aws_client *c);
@@ -106,15 +114,19 @@ struct dr_aws_request {
 };
 
 /* Signs and sends `r`, retrying throttling, 5xx, 429 and transport errors up
- * to 3 attempts with exponential backoff and full jitter. Returns 0 on a 2xx
- * response (resp holds it; caller frees with dr_http_response_free), else -1
+ * to the client's attempts (dr_aws_client_max_attempts) with exponential backoff and full jitter.
+ * Returns 0 on a 2xx response (resp holds it; caller frees with dr_http_response_free), else -1
  * with err filled from AWS's error body (resp still holds the last response). */
 int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
                 struct dr_http_response *resp, struct dr_aws_error *err);
 
 /* ---- the pure pieces of dr_aws_send, exposed for tests -------------------- */
 
-#define DR_AWS_MAX_ATTEMPTS 3
+#define DR_AWS_MAX_ATTEMPTS 3     /* the default; see dr_aws_client_opts */
+#define DR_AWS_ATTEMPTS_LIMIT 100 /* the most a setting may ask for */
+#define DR_AWS_CONNECT_TIMEOUT_MS 10000L
+#define DR_AWS_READ_TIMEOUT_S 60L
+#define DR_AWS_TIMEOUT_NONE (-1L) /* a timeout option that means "wait forever" */
 #define DR_AWS_MAX_BACKOFF_MS 20000L
 #define DR_AWS_BACKOFF_ENV "DBTRUN_TEST_NO_BACKOFF" /* "1": retries do not sleep */
 

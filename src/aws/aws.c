@@ -378,7 +378,7 @@ static long elapsed_ms(const struct timespec *since)
 
 /* One line per attempt on stderr: never a header, a signature or a body. */
 static void log_attempt(const struct dr_aws_request *r, const char *url, const char *log_query,
-                        const struct dr_http_response *resp, int rc, int attempt, long ms)
+                        const struct dr_http_response *resp, int rc, int attempt, int of, long ms)
 {
     char outcome[300];
     size_t base_len = strcspn(url, "?");
@@ -388,8 +388,8 @@ static void log_attempt(const struct dr_aws_request *r, const char *url, const c
         snprintf(outcome, sizeof outcome, "failed: %s", resp->error);
     dr_mask_fprintf(stderr, "aws: %s %s %.*s%s%.*s -> %s (attempt %d/%d, %ld ms)\n",
                     r->op ? r->op : "", r->method, (int)base_len, url, log_query ? "?" : "",
-                    log_query ? QUERY_LOG_MAX : 0, log_query ? log_query : "", outcome, attempt,
-                    DR_AWS_MAX_ATTEMPTS, ms);
+                    log_query ? QUERY_LOG_MAX : 0, log_query ? log_query : "", outcome, attempt, of,
+                    ms);
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -643,6 +643,10 @@ static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, cons
                                  .body_offset = r->body_offset,
                                  .out_path = r->out_path,
                                  .signals = signals};
+    long connect_ms, read_s;
+    dr_aws_client_timeouts(c, &connect_ms, &read_s);
+    hr.connect_timeout_ms = connect_ms == DR_AWS_TIMEOUT_NONE ? -1 : connect_ms;
+    hr.low_speed_time_s = read_s == DR_AWS_TIMEOUT_NONE ? -1 : read_s;
     if (dr_http_perform(&hr, resp) != 0) {
         if (resp->interrupted) {
             interrupted(r, err);
@@ -670,6 +674,7 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
     int rc = -1, verbose = c ? dr_aws_client_verbose(c) : 0;
     const char *no_backoff = getenv(DR_AWS_BACKOFF_ENV);
     int signals = r->signals ? *r->signals : dr_proc_signal_count();
+    int max_attempts = dr_aws_client_max_attempts(c);
     memset(&t, 0, sizeof t);
     memset(resp, 0, sizeof *resp);
     memset(err, 0, sizeof *err);
@@ -684,7 +689,7 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
     }
     if (target_make(c, r, &t, err) != 0 || payload_hash(r, &t, err) != 0)
         goto out;
-    for (int n = 1; n <= DR_AWS_MAX_ATTEMPTS; n++) {
+    for (int n = 1; n <= max_attempts; n++) {
         struct timespec start;
         enum dr_aws_retry kind;
         int fatal;
@@ -696,7 +701,7 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
         clock_gettime(CLOCK_MONOTONIC, &start);
         int sent = attempt(c, r, &t, &signals, resp, err, &fatal);
         if (verbose > 0 && (sent == 0 || !fatal))
-            log_attempt(r, t.url, t.log_query, resp, sent, n, elapsed_ms(&start));
+            log_attempt(r, t.url, t.log_query, resp, sent, n, max_attempts, elapsed_ms(&start));
         if (sent != 0 && fatal)
             goto out;
         if (sent == 0 && resp->status >= 200 && resp->status < 300) {
@@ -710,7 +715,7 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
         } else {
             kind = dr_aws_retry_class(1, 0, NULL);
         }
-        if (kind == DR_AWS_RETRY_NO || n == DR_AWS_MAX_ATTEMPTS)
+        if (kind == DR_AWS_RETRY_NO || n == max_attempts)
             goto out;
         long wait =
             no_backoff && strcmp(no_backoff, "1") == 0 ? 0 : dr_aws_backoff_ms(n, random01());

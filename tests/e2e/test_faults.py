@@ -373,3 +373,30 @@ def test_upload_sync_never_sends_temp_files(moto, tmp_path):
     assert r.returncode == 0, r.stderr
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="faults-sync").get("Contents", []))
     assert keys == ["p/index.html", "p/sub/keep.dbtrun-notatemp"]
+
+
+def test_task_config_sets_attempts_and_read_timeout(fake, tmp_path, dest):
+    fake.behaviour = stall
+    (tmp_path / "dbtrun.lua").write_text(
+        f'config {{ aws = {{ endpoint = "{fake.url}", max_attempts = 2, read_timeout = 1,'
+        f' connect_timeout = 5 }} }}\n'
+        f'task("t", function() aws.s3.get("s3://bkt/dir/file.txt", "{dest}") end)\n')
+    start = time.monotonic()
+    r = subprocess.run([DBTRUN, "t"], cwd=tmp_path, env=env(tmp_path), capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "NetworkError" in r.stderr
+    assert len(fake.gets()) == 2
+    assert time.monotonic() - start < 20
+    assert_intact(dest)
+
+
+def test_bad_timeout_options_are_usage_errors(fake, tmp_path, dest):
+    for opt, value in [("--cli-read-timeout", "-1"), ("--cli-connect-timeout", "soon")]:
+        r, _ = cp(fake, tmp_path, dest, opt, value)
+        assert r.returncode == 2
+        assert opt in r.stderr
+    r, _ = cp(fake, tmp_path, dest, "--cli-read-timeout", "0", "--cli-connect-timeout", "0")
+    assert r.returncode == 0, r.stderr
+    assert fake.gets() and fake.gets()[-1][0] == "GET"
+    assert dest.read_bytes() == BODY
