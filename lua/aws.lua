@@ -300,10 +300,14 @@ local function new_handle(opts)
     region = opts.region,
     endpoint = opts.endpoint,
     verbose = ui.verbose,
+    max_attempts = opts.max_attempts,
+    connect_timeout = opts.connect_timeout,
+    read_timeout = opts.read_timeout,
   }))
 end
 
--- aws.client{profile=, region=, endpoint=} -> a client with its own
+-- aws.client{profile=, region=, endpoint=, max_attempts=, connect_timeout=,
+-- read_timeout=} (timeouts in seconds, 0: none) -> a client with its own
 -- .s3, .secrets, .cloudfront, .sts.
 function M.client(opts)
   local handle = new_handle(opts or {})
@@ -314,7 +318,8 @@ function M.client(opts)
   return c
 end
 
--- The default client: config.aws = {profile=, region=, endpoint=}, made on
+-- The default client: config.aws = {profile=, region=, endpoint=,
+-- max_attempts=, connect_timeout=, read_timeout=}, made on
 -- first use so that tasks that never touch AWS never load libcurl.
 local default_handle
 function M.default_handle()

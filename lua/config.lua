@@ -13,7 +13,7 @@ local builtin_defaults = {
   state_dir = ".artifacts", -- production state for --state; never target/
   artifacts = "file://.dbtrun/store/artifacts/", -- where deploy publishes manifest.json
   docs = "file://.dbtrun/store/docs/", -- where deploy/docs sync the site; false: not published
-  aws = {}, -- profile, region, endpoint; role_arn (exported as AWS_ROLE_ARN on GitHub Actions)
+  aws = {}, -- profile, region, endpoint, max_attempts, connect_timeout, read_timeout (s, 0: none); role_arn (exported as AWS_ROLE_ARN on GitHub Actions)
   secrets = {}, -- { { prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" }, ... }
   targets = { ci = "ci", prod = "prod" }, -- targets.dev: --target of dev (default: the profile's)
   ci = { schema = "CI_PR_{pr}" }, -- ci.database: database_name of the clean-up macro

@@ -7,6 +7,7 @@
 #include "dbtrun/cloudfront.h"
 #include "dbtrun/creds.h"
 #include "dbtrun/mask.h"
+#include "dbtrun/proc.h"
 #include "dbtrun/secrets.h"
 #include "dbtrun/sts.h"
 #include "aws_s3.h"
@@ -18,7 +19,9 @@
 #include <time.h>
 
 const char dr_aws_usage[] =
-    "usage: dbtrun aws [--profile P] [--region R] [--endpoint-url URL] COMMAND ...\n"
+    "usage: dbtrun aws [--profile P] [--region R] [--endpoint-url URL]\n"
+    "                  [--cli-connect-timeout S] [--cli-read-timeout S] COMMAND ...\n"
+    "  (timeouts in seconds, 0: none; defaults 10 and 60; attempts: AWS_MAX_ATTEMPTS)\n"
     "\n"
     "  whoami [--json]                      account, ARN and credential source (STS)\n"
     "  export-credentials                   the resolved credentials as credential_process JSON\n"
@@ -51,17 +54,29 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
     return 2;
 }
 
+/* "0".."86400" into *out. 0, or -1. */
+static int parse_seconds(const char *v, long *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < 0 || n > 86400)
+        return -1;
+    *out = n;
+    return 0;
+}
+
 /* Splits argv into common options and words. 0, or 2 after printing why. */
 static int parse_args(int argc, char **argv, struct aws_args *a)
 {
-    static const char *const valued[] = {"--profile", "--region", "--endpoint-url"};
+    static const char *const valued[] = {"--profile", "--region", "--endpoint-url",
+                                         "--cli-connect-timeout", "--cli-read-timeout"};
     a->words = calloc((size_t)argc + 1, sizeof *a->words);
     if (!a->words)
         return usage_error("%s", "out of memory");
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i], *value = NULL;
         size_t k;
-        for (k = 0; k < 3; k++) {
+        for (k = 0; k < 5; k++) {
             size_t n = strlen(valued[k]);
             if (strncmp(arg, valued[k], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
                 if (arg[n] == '=')
@@ -79,7 +94,16 @@ static int parse_args(int argc, char **argv, struct aws_args *a)
             a->opts.region = value;
         else if (k == 2)
             a->opts.endpoint_url = value;
-        else if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0)
+        else if (k == 3 || k == 4) {
+            long seconds;
+            if (parse_seconds(value, &seconds) != 0)
+                return usage_error("%s wants whole seconds from 0 (no timeout) to 86400",
+                                   valued[k]);
+            if (k == 3)
+                a->opts.connect_timeout_ms = seconds ? seconds * 1000 : DR_AWS_TIMEOUT_NONE;
+            else
+                a->opts.read_timeout_s = seconds ? seconds : DR_AWS_TIMEOUT_NONE;
+        } else if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0)
             a->opts.verbose++;
         else if (strcmp(arg, "--json") == 0)
             a->json = 1;
@@ -295,6 +319,8 @@ int dr_aws_cmd(int argc, char **argv, int verbose)
         status = a.nwords ? 0 : 2;
         goto out;
     }
+    /* caught, not fatal: in-flight requests stop, temp files go, then exit 128+N */
+    dr_proc_init_signals(NULL);
     if (dr_aws_client_new(&a.opts, &c, &err) != 0) {
         status = report(&err);
         goto out;
@@ -313,6 +339,8 @@ int dr_aws_cmd(int argc, char **argv, int verbose)
     else
         status = usage_error("unknown command or extra arguments: %s", a.words[0]);
 out:
+    if (dr_proc_last_signal())
+        status = 128 + dr_proc_last_signal();
     dr_aws_client_free(c);
     free(a.words);
     return status;

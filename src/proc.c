@@ -82,6 +82,11 @@ int dr_proc_last_signal(void)
     return last_signal;
 }
 
+int dr_proc_signal_count(void)
+{
+    return signal_count;
+}
+
 /* Blocks the forwarded signals and SIGCHLD: they are only let in while
  * ppoll waits, so none can slip between a check and the wait. */
 static void block_forwarded(sigset_t *old)

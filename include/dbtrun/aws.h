@@ -12,7 +12,8 @@
 
 /* An AWS failure as users see it: "GetObject s3://b/k: NoSuchKey (404): The
  * specified key does not exist. (request id X)". Codes dbtrun makes itself:
- * NetworkError, CredentialsError, ConfigError, InvalidArgument. */
+ * NetworkError, CredentialsError, ConfigError, InvalidArgument, Interrupted
+ * (a SIGINT/SIGTERM/SIGHUP arrived: nothing is retried after one). */
 struct dr_aws_error {
     char op[64];          /* operation: GetObject, AssumeRole, GetSecretValue */
     char target[512];     /* what it acted on: s3://bucket/key, a secret id */
@@ -46,6 +47,10 @@ struct dr_aws_client_opts {
     const char *region;
     const char *endpoint_url; /* overrides every service's endpoint */
     int verbose;              /* >0: log each request (never a secret) to stderr */
+    int max_attempts;         /* 0: AWS_MAX_ATTEMPTS, the profile's max_attempts, 3 */
+    long connect_timeout_ms;  /* 0: 10 s; DR_AWS_TIMEOUT_NONE: none */
+    long read_timeout_s;      /* no byte for this long ends an attempt; 0: 60 s;
+                                 DR_AWS_TIMEOUT_NONE: none */
 };
 
 struct dr_aws_client; /* opaque: region, profile, endpoints, cached credentials */
@@ -69,6 +74,14 @@ char *dr_aws_endpoint(const struct dr_aws_client *c, const char *service, int *c
 /* The region to sign requests to `service` with: the client's region, but
  * "us-east-1" for global services (CloudFront). Borrowed from the client. */
 const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *service);
+
+/* How many attempts dr_aws_send makes (and GetObject makes for a body that
+ * fails its checksum). */
+int dr_aws_client_max_attempts(const struct dr_aws_client *c);
+
+/* The client's opts->connect_timeout_ms and read_timeout_s (c may be NULL:
+ * both 0, the defaults). */
+void dr_aws_client_timeouts(const struct dr_aws_client *c, long *connect_ms, long *read_s);
 
 /* The client's opts->verbose: >0 makes dr_aws_send log each attempt. */
 int dr_aws_client_verbose(const struct dr_aws_client *c);
@@ -97,18 +110,23 @@ struct dr_aws_request {
     int s3;                     /* S3 signing rules */
     int unsigned_payload;       /* sign UNSIGNED-PAYLOAD (S3 streaming) */
     int no_auth;                /* send unsigned (AssumeRoleWithWebIdentity) */
+    const int *signals;         /* see http.h; NULL: the count when dr_aws_send starts */
 };
 
 /* Signs and sends `r`, retrying throttling, 5xx, 429 and transport errors up
- * to 3 attempts with exponential backoff and full jitter. Returns 0 on a 2xx
- * response (resp holds it; caller frees with dr_http_response_free), else -1
+ * to the client's attempts (dr_aws_client_max_attempts) with exponential backoff and full jitter.
+ * Returns 0 on a 2xx response (resp holds it; caller frees with dr_http_response_free), else -1
  * with err filled from AWS's error body (resp still holds the last response). */
 int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
                 struct dr_http_response *resp, struct dr_aws_error *err);
 
 /* ---- the pure pieces of dr_aws_send, exposed for tests -------------------- */
 
-#define DR_AWS_MAX_ATTEMPTS 3
+#define DR_AWS_MAX_ATTEMPTS 3     /* the default; see dr_aws_client_opts */
+#define DR_AWS_ATTEMPTS_LIMIT 100 /* the most a setting may ask for */
+#define DR_AWS_CONNECT_TIMEOUT_MS 10000L
+#define DR_AWS_READ_TIMEOUT_S 60L
+#define DR_AWS_TIMEOUT_NONE (-1L) /* a timeout option that means "wait forever" */
 #define DR_AWS_MAX_BACKOFF_MS 20000L
 #define DR_AWS_BACKOFF_ENV "DBTRUN_TEST_NO_BACKOFF" /* "1": retries do not sleep */
 

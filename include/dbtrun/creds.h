@@ -42,6 +42,14 @@ void dr_creds_free_secret(char *s);
 const char *dr_creds_region(const char *explicit_region, const struct dr_creds_env *env,
                             const struct dr_ini_section *profile);
 
+/* Attempts per request: `explicit_attempts` (> 0), else AWS_MAX_ATTEMPTS,
+ * else the profile's max_attempts, else 3 — or 5 when the retry mode
+ * (AWS_RETRY_MODE, else the profile's retry_mode) is "legacy"; "standard"
+ * and "adaptive" both retry the standard way. 0 with *out, or -1 with a
+ * message naming the bad setting. */
+int dr_creds_max_attempts(int explicit_attempts, const struct dr_creds_env *env,
+                          const struct dr_ini_section *profile, int *out, char *msg, size_t len);
+
 /* 1 when `region` is fit to go into a host name (a-z, 0-9, '-'). */
 int dr_creds_region_valid(const char *region);
 

@@ -21,6 +21,7 @@
 #define DR_CRYPTO_FUNCTIONS(X)                                                                     \
     X(EVP_sha256)                                                                                  \
     X(EVP_md5)                                                                                     \
+    X(EVP_sha1)                                                                                    \
     X(EVP_Digest)                                                                                  \
     X(EVP_MD_CTX_new)                                                                              \
     X(EVP_MD_CTX_free)                                                                             \

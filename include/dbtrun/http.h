@@ -26,9 +26,11 @@ struct dr_http_request {
     const char *out_path;    /* stream a 2xx response body into this file (created
                                 or truncated); other bodies stay in memory */
     size_t max_body;         /* cap on an in-memory body; 0: DR_HTTP_BODY_MAX */
-    long connect_timeout_ms; /* 0: 10 s */
+    long connect_timeout_ms; /* 0: 10 s; < 0: none */
     long timeout_ms;         /* whole exchange; 0: none (big transfers) */
-    long low_speed_time_s;   /* abort when below 1 byte/s this long; 0: 60 s */
+    long low_speed_time_s;   /* abort when below 1 byte/s this long; 0: 60 s; < 0: never */
+    const int *signals;      /* stop once dr_proc_signal_count() differs from this;
+                                NULL: from the count when the call starts */
 };
 
 struct dr_http_response {
@@ -38,6 +40,7 @@ struct dr_http_response {
     struct dr_http_header *headers; /* names lower-cased; owned */
     size_t nheaders;
     int transport_error; /* non-zero: connection failure or timeout (retryable) */
+    int interrupted;     /* non-zero: stopped by a signal (dr_proc_last_signal) */
     char error[256];     /* what went wrong when status == 0 */
 };
 
@@ -47,7 +50,9 @@ struct dr_http_response {
  * truncated body: worth retrying) and clear when this side gave up (a file
  * could not be read or written, the body cap, out of memory); status keeps
  * the code of a status line that did arrive. The caller frees resp with
- * dr_http_response_free in both cases. Thread-safe: each call takes a kept-
+ * dr_http_response_free in both cases. A SIGINT/SIGTERM/SIGHUP caught by
+ * proc.c's handler (see req->signals) stops the exchange within about a
+ * second, with resp->interrupted set. Thread-safe: each call takes a kept-
  * alive handle from a small pool (libcurl must have been loaded with
  * dr_dl_curl on the main thread first; this call loads it if not). */
 int dr_http_perform(const struct dr_http_request *req, struct dr_http_response *resp);

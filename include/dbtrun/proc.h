@@ -51,4 +51,10 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
 /* Last signal received by dbtrun (0 if none). */
 int dr_proc_last_signal(void);
 
+/* How many SIGINT/SIGTERM/SIGHUP dbtrun has received so far. Long work
+ * (an HTTP transfer, a retry loop) notes it when it starts and stops when it
+ * changes, so cleanup started after an interrupt (a task's always()) still
+ * runs and a second signal stops that too. */
+int dr_proc_signal_count(void);
+
 #endif

@@ -136,6 +136,11 @@ struct dr_s3_get_opts {
 };
 #define DR_S3_ETAG_AUTO "auto"
 
+/* Whether a file name (no folder) is one of dbtrun's temporary download
+ * files (".NAME.dbtrun-<12 hex>", or "NAME.dbtrun-<6 alnum>" from a local
+ * copy): an upload never sends them. */
+int dr_s3_is_temp_name(const char *name);
+
 /* Downloads bucket/key into `path`: the body streams into a temporary file
  * in the same folder (mode 0666 less the umask), is checked against
  * Content-Length, and is renamed over `path` only when complete — a failure

@@ -7,6 +7,7 @@
 #include "dbtrun/buf.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/mask.h"
+#include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/xml.h"
 
@@ -151,11 +152,23 @@ static double random01(void)
     return (double)(ts.tv_nsec % 1000000) / 1000000.0;
 }
 
-static void sleep_ms(long ms)
+/* Sleeps in slices so that an interrupt (a signal after `signals`) cuts a
+ * backoff short. */
+static void sleep_ms(long ms, int signals)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (ms > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    while (ms > 0 && dr_proc_signal_count() == signals) {
+        long slice = ms < 100 ? ms : 100;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = slice * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && dr_proc_signal_count() == signals)
+            ;
+        ms -= slice;
+    }
+}
+
+static int interrupted(const struct dr_aws_request *r, struct dr_aws_error *err)
+{
+    return dr_aws_fail(err, r->op, r->target, "Interrupted", "interrupted by signal %d",
+                       dr_proc_last_signal());
 }
 
 /* ---- error bodies --------------------------------------------------------- */
@@ -365,7 +378,7 @@ static long elapsed_ms(const struct timespec *since)
 
 /* One line per attempt on stderr: never a header, a signature or a body. */
 static void log_attempt(const struct dr_aws_request *r, const char *url, const char *log_query,
-                        const struct dr_http_response *resp, int rc, int attempt, long ms)
+                        const struct dr_http_response *resp, int rc, int attempt, int of, long ms)
 {
     char outcome[300];
     size_t base_len = strcspn(url, "?");
@@ -375,8 +388,8 @@ static void log_attempt(const struct dr_aws_request *r, const char *url, const c
         snprintf(outcome, sizeof outcome, "failed: %s", resp->error);
     dr_mask_fprintf(stderr, "aws: %s %s %.*s%s%.*s -> %s (attempt %d/%d, %ld ms)\n",
                     r->op ? r->op : "", r->method, (int)base_len, url, log_query ? "?" : "",
-                    log_query ? QUERY_LOG_MAX : 0, log_query ? log_query : "", outcome, attempt,
-                    DR_AWS_MAX_ATTEMPTS, ms);
+                    log_query ? QUERY_LOG_MAX : 0, log_query ? log_query : "", outcome, attempt, of,
+                    ms);
 }
 
 /* ---- sending -------------------------------------------------------------- */
@@ -565,7 +578,8 @@ static void credentials_error(const struct dr_aws_request *r, struct dr_aws_erro
  * with err when none did or the request could not be made. *fatal is set
  * when the failure is not worth retrying. */
 static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, const struct target *t,
-                   struct dr_http_response *resp, struct dr_aws_error *err, int *fatal)
+                   const int *signals, struct dr_http_response *resp, struct dr_aws_error *err,
+                   int *fatal)
 {
     struct dr_sigv4_result sig = {0};
     struct dr_sigv4_header *sign_headers = NULL;
@@ -627,8 +641,17 @@ static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, cons
                                  .body_len = r->body_len,
                                  .body_path = r->body_path,
                                  .body_offset = r->body_offset,
-                                 .out_path = r->out_path};
+                                 .out_path = r->out_path,
+                                 .signals = signals};
+    long connect_ms, read_s;
+    dr_aws_client_timeouts(c, &connect_ms, &read_s);
+    hr.connect_timeout_ms = connect_ms == DR_AWS_TIMEOUT_NONE ? -1 : connect_ms;
+    hr.low_speed_time_s = read_s == DR_AWS_TIMEOUT_NONE ? -1 : read_s;
     if (dr_http_perform(&hr, resp) != 0) {
+        if (resp->interrupted) {
+            interrupted(r, err);
+            goto out;
+        }
         *fatal = !resp->transport_error;
         dr_aws_fail(err, r->op, r->target, resp->transport_error ? "NetworkError" : "LocalError",
                     "%s", resp->error);
@@ -650,6 +673,8 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
     char msg[256];
     int rc = -1, verbose = c ? dr_aws_client_verbose(c) : 0;
     const char *no_backoff = getenv(DR_AWS_BACKOFF_ENV);
+    int signals = r->signals ? *r->signals : dr_proc_signal_count();
+    int max_attempts = dr_aws_client_max_attempts(c);
     memset(&t, 0, sizeof t);
     memset(resp, 0, sizeof *resp);
     memset(err, 0, sizeof *err);
@@ -664,15 +689,19 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
     }
     if (target_make(c, r, &t, err) != 0 || payload_hash(r, &t, err) != 0)
         goto out;
-    for (int n = 1; n <= DR_AWS_MAX_ATTEMPTS; n++) {
+    for (int n = 1; n <= max_attempts; n++) {
         struct timespec start;
         enum dr_aws_retry kind;
         int fatal;
         dr_http_response_free(resp);
+        if (dr_proc_signal_count() != signals) { /* never a (re)try after an interrupt */
+            interrupted(r, err);
+            goto out;
+        }
         clock_gettime(CLOCK_MONOTONIC, &start);
-        int sent = attempt(c, r, &t, resp, err, &fatal);
+        int sent = attempt(c, r, &t, &signals, resp, err, &fatal);
         if (verbose > 0 && (sent == 0 || !fatal))
-            log_attempt(r, t.url, t.log_query, resp, sent, n, elapsed_ms(&start));
+            log_attempt(r, t.url, t.log_query, resp, sent, n, max_attempts, elapsed_ms(&start));
         if (sent != 0 && fatal)
             goto out;
         if (sent == 0 && resp->status >= 200 && resp->status < 300) {
@@ -686,7 +715,7 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
         } else {
             kind = dr_aws_retry_class(1, 0, NULL);
         }
-        if (kind == DR_AWS_RETRY_NO || n == DR_AWS_MAX_ATTEMPTS)
+        if (kind == DR_AWS_RETRY_NO || n == max_attempts)
             goto out;
         long wait =
             no_backoff && strcmp(no_backoff, "1") == 0 ? 0 : dr_aws_backoff_ms(n, random01());
@@ -694,7 +723,7 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
             dr_mask_fprintf(stderr, "aws: %s: %s, retrying in %ld ms\n", r->op ? r->op : r->method,
                             kind == DR_AWS_RETRY_THROTTLE ? "throttled" : "transient failure",
                             wait);
-        sleep_ms(wait);
+        sleep_ms(wait, signals);
     }
 out:
     if (rc != 0) {

@@ -24,6 +24,9 @@ struct dr_aws_client {
     char *region;
     char *endpoint_url; /* opts->endpoint_url; NULL in derived clients */
     int verbose;
+    int max_attempts;        /* resolved at creation */
+    long connect_timeout_ms; /* as in dr_aws_client_opts */
+    long read_timeout_s;
     struct dr_ini ini;                /* what the files hold (empty in derived clients) */
     const struct dr_ini *settings;    /* &ini, or the parent's */
     struct dr_ini_paths paths;        /* config and credentials files; NULL without home */
@@ -137,6 +140,14 @@ int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr
         goto out;
     }
     c->verbose = opts->verbose;
+    c->connect_timeout_ms = opts->connect_timeout_ms;
+    c->read_timeout_s = opts->read_timeout_s;
+    char msg[160];
+    if (dr_creds_max_attempts(opts->max_attempts, &c->env, dr_ini_profile(&c->ini, c->profile),
+                              &c->max_attempts, msg, sizeof msg) != 0) {
+        dr_aws_fail(err, "", "", "ConfigError", "%s", msg);
+        goto out;
+    }
     if (pthread_mutex_init(&c->lock, NULL) != 0) {
         dr_aws_fail(err, "", "", "InternalError", "cannot make a mutex");
         goto out;
@@ -174,6 +185,9 @@ int dr_aws_client_derive(const struct dr_aws_client *parent, const struct dr_aws
     c->env = parent->env;
     c->profile_explicit = parent->profile_explicit;
     c->verbose = parent->verbose;
+    c->max_attempts = parent->max_attempts;
+    c->connect_timeout_ms = parent->connect_timeout_ms;
+    c->read_timeout_s = parent->read_timeout_s;
     c->fixed = 1;
     c->profile = strdup(parent->profile);
     c->region = strdup(parent->region);
@@ -218,6 +232,17 @@ void dr_aws_client_free(struct dr_aws_client *c)
 const char *dr_aws_client_region(const struct dr_aws_client *c)
 {
     return c->region;
+}
+
+int dr_aws_client_max_attempts(const struct dr_aws_client *c)
+{
+    return c && c->max_attempts > 0 ? c->max_attempts : DR_AWS_MAX_ATTEMPTS;
+}
+
+void dr_aws_client_timeouts(const struct dr_aws_client *c, long *connect_ms, long *read_s)
+{
+    *connect_ms = c ? c->connect_timeout_ms : 0;
+    *read_s = c ? c->read_timeout_s : 0;
 }
 
 int dr_aws_client_verbose(const struct dr_aws_client *c)

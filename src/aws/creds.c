@@ -141,6 +141,43 @@ const char *dr_creds_region(const char *explicit_region, const struct dr_creds_e
     return r ? r : "us-east-1";
 }
 
+int dr_creds_max_attempts(int explicit_attempts, const struct dr_creds_env *env,
+                          const struct dr_ini_section *profile, int *out, char *msg, size_t len)
+{
+    const char *mode = dr_creds_getenv(env, "AWS_RETRY_MODE"), *mode_from = "AWS_RETRY_MODE";
+    const char *v = dr_creds_getenv(env, "AWS_MAX_ATTEMPTS"), *from = "AWS_MAX_ATTEMPTS";
+    if (!mode) {
+        mode = prof(profile, "retry_mode");
+        mode_from = "the profile's retry_mode";
+    }
+    if (mode && strcmp(mode, "standard") != 0 && strcmp(mode, "adaptive") != 0 &&
+        strcmp(mode, "legacy") != 0) {
+        snprintf(msg, len, "%s must be standard, adaptive or legacy, not '%.32s'", mode_from, mode);
+        return -1;
+    }
+    *out = mode && strcmp(mode, "legacy") == 0 ? 5 : DR_AWS_MAX_ATTEMPTS;
+    if (explicit_attempts > 0) {
+        *out = explicit_attempts;
+        return 0;
+    }
+    if (!v) {
+        v = prof(profile, "max_attempts");
+        from = "the profile's max_attempts";
+    }
+    if (!v)
+        return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > DR_AWS_ATTEMPTS_LIMIT) {
+        snprintf(msg, len, "%s must be a whole number from 1 to %d, not '%.32s'", from,
+                 DR_AWS_ATTEMPTS_LIMIT, v);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
 int dr_creds_region_valid(const char *region)
 {
     size_t n = region ? strlen(region) : 0;

@@ -4,10 +4,12 @@
  * of AWS: signing, retries and error bodies are aws.c's. */
 #include "dbtrun/http.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/proc.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #define HEADER_BYTES_MAX (64u << 10) /* cap on response header bytes */
 #define CONNECT_TIMEOUT_MS 10000L
 #define LOW_SPEED_TIME_S 60L
+#define NO_CONNECT_TIMEOUT_MS ((long)INT_MAX) /* "no timeout": curl's 0 would mean 300 s */
 #define USER_AGENT "dbtrun/" DR_VERSION
 
 /* The only mutable globals: idle easy handles, each with its connection
@@ -40,6 +43,8 @@ struct exchange {
     int to_file;       /* the current response's body goes to out_path */
     int out_fd;        /* -1 until out_path is opened */
     int in_fd;         /* body_path, -1 when the body is in memory */
+    int interrupted;   /* a SIGINT/SIGTERM/SIGHUP stopped the transfer */
+    int signals;       /* dr_proc_signal_count() when the exchange began */
     long long sent;    /* request body bytes handed to curl */
     char failure[256]; /* why a callback stopped the transfer ("" if none) */
 };
@@ -305,6 +310,20 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* curl calls this about once a second even on a stalled connection, so an
+ * interrupt (the flag proc.c's handler sets) ends a transfer within one. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct exchange *ex = ud;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (dr_proc_signal_count() == ex->signals)
+        return 0;
+    ex->interrupted = 1;
+    snprintf(ex->failure, sizeof ex->failure, "interrupted by signal %d", dr_proc_last_signal());
+    return 1;
+}
+
 /* Failures worth retrying: the network, not this side or the TLS checks. */
 static int is_transport(CURLcode code)
 {
@@ -414,6 +433,7 @@ int dr_http_perform(const struct dr_http_request *req, struct dr_http_response *
     ex.max_body = req->max_body ? req->max_body : DR_HTTP_BODY_MAX;
     ex.out_fd = ex.in_fd = -1;
     ex.head = strcmp(req->method, "HEAD") == 0;
+    ex.signals = req->signals ? *req->signals : dr_proc_signal_count();
     if (dr_dl_curl(resp->error, sizeof resp->error) != 0)
         goto out;
     if (req->body_path && (ex.in_fd = open(req->body_path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -438,13 +458,20 @@ int dr_http_perform(const struct dr_http_request *req, struct dr_http_response *
     dr_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     dr_curl.curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
     dr_curl.curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                             req->connect_timeout_ms > 0 ? req->connect_timeout_ms
-                                                         : CONNECT_TIMEOUT_MS);
+                             req->connect_timeout_ms > 0   ? req->connect_timeout_ms
+                             : req->connect_timeout_ms < 0 ? NO_CONNECT_TIMEOUT_MS
+                                                           : CONNECT_TIMEOUT_MS);
     if (req->timeout_ms > 0)
         dr_curl.curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-    dr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    dr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                             req->low_speed_time_s > 0 ? req->low_speed_time_s : LOW_SPEED_TIME_S);
+    if (req->low_speed_time_s >= 0) {
+        dr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        dr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                                 req->low_speed_time_s > 0 ? req->low_speed_time_s
+                                                           : LOW_SPEED_TIME_S);
+    }
+    dr_curl.curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    dr_curl.curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    dr_curl.curl_easy_setopt(h, CURLOPT_XFERINFODATA, &ex);
     if (ca_bundle && *ca_bundle)
         dr_curl.curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
     dr_curl.curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -457,6 +484,7 @@ int dr_http_perform(const struct dr_http_request *req, struct dr_http_response *
     long status = 0;
     if (dr_curl.curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status)
         resp->status = status;
+    resp->interrupted = ex.interrupted;
     if (code != CURLE_OK) {
         if (ex.failure[0]) {
             snprintf(resp->error, sizeof resp->error, "%s", ex.failure);

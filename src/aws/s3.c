@@ -4,10 +4,13 @@
  * and base64 through libcrypto (dl.h). No Lua, no CLI, no global state. */
 #include "dbtrun/buf.h"
 #include "dbtrun/s3.h"
+#include "dbtrun/checksum.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/xml.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -603,6 +606,23 @@ static void record_etag(const char *path, const char *etag)
     (void)setxattr(path, DR_S3_ETAG_XATTR, value, strlen(value), 0);
 }
 
+int dr_s3_is_temp_name(const char *name)
+{
+    const char *tag = NULL;
+    for (const char *p = name; (p = strstr(p, ".dbtrun-")); p++)
+        tag = p + 8;
+    if (!tag)
+        return 0;
+    size_t n = strlen(tag), i = 0;
+    if (name[0] == '.' && n == 12) /* make_temp below: 12 lower-case hex digits */
+        while (i < n && (isdigit((unsigned char)tag[i]) || (tag[i] >= 'a' && tag[i] <= 'f')))
+            i++;
+    else if (n == 6) /* dr_sync_copy_file: mkstemp's six letters and digits */
+        while (i < n && isalnum((unsigned char)tag[i]))
+            i++;
+    return n > 0 && i == n;
+}
+
 /* Creates an empty temporary file next to `path` (mode 0666 less the
  * umask, like any new file). *tmp owned by the caller. 0, or -1 with errno. */
 static int make_temp(const char *path, char **tmp)
@@ -637,6 +657,28 @@ static int make_temp(const char *path, char **tmp)
     return -1;
 }
 
+/* Whether the body in tmp is whole and matches the response's checksum or
+ * MD5 ETag. 0, or -1 with err (IncompleteBody, BadDigest, LocalError). */
+static int body_check(const struct dr_http_response *resp, const char *tmp, const char *path,
+                      const char *target, struct dr_aws_error *err)
+{
+    const char *clen = dr_http_header_get(resp, "content-length");
+    struct stat st;
+    char why[400];
+    if (stat(tmp, &st) != 0 || (clen && strtoll(clen, NULL, 10) != (long long)st.st_size))
+        return dr_aws_fail(err, "GetObject", target, "IncompleteBody",
+                           "received %lld of %s bytes; %s was left as it was",
+                           (long long)st.st_size, clen ? clen : "?", path);
+    int v = dr_checksum_verify(resp, tmp, why, sizeof why);
+    if (v < 0)
+        return dr_aws_fail(err, "GetObject", target, "LocalError", "cannot check %s: %s", tmp,
+                           strerror(errno));
+    if (v > 0)
+        return dr_aws_fail(err, "GetObject", target, "BadDigest", "%s; %s was left as it was", why,
+                           path);
+    return 0;
+}
+
 int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_get_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
@@ -644,9 +686,9 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
     char quoted[132];
     struct dr_http_response resp = {0};
     struct dr_s3_info local = {0};
-    struct dr_http_header header;
+    struct dr_http_header headers[2];
     struct stat st;
-    int rc = -1;
+    int rc = -1, signals = dr_proc_signal_count();
     if (!info)
         info = &local;
     memset(info, 0, sizeof *info);
@@ -669,44 +711,54 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
         goto out;
     }
     snprintf(quoted, sizeof quoted, "\"%s\"", etag);
-    header.name = "If-None-Match";
-    header.value = quoted;
+    /* checksum mode: S3 sends back the object's flexible checksum, if any */
+    headers[0] = (struct dr_http_header){"x-amz-checksum-mode", "ENABLED"};
+    headers[1] = (struct dr_http_header){"If-None-Match", quoted};
     struct dr_aws_request r = {.service = "s3",
                                .op = "GetObject",
                                .target = target,
                                .method = "GET",
                                .base_url = base,
                                .path = rpath,
-                               .headers = &header,
-                               .nheaders = etag[0] ? 1 : 0,
+                               .headers = headers,
+                               .nheaders = etag[0] ? 2 : 1,
                                .out_path = tmp,
-                               .s3 = 1};
-    if (dr_aws_send(c, &r, &resp, err) != 0) {
-        if (resp.status == 304) {
-            memset(err, 0, sizeof *err);
-            info_from_headers(&resp, info);
-            snprintf(info->etag, sizeof info->etag, "%s", etag);
-            if (stat(path, &st) == 0)
-                info->size = (long long)st.st_size;
-            info->not_modified = 1;
-            rc = 0;
+                               .s3 = 1,
+                               .signals = &signals};
+    /* a body that fails its checks is fetched again, as the SDKs do */
+    for (int n = 1;; n++) {
+        dr_http_response_free(&resp);
+        if (dr_aws_send(c, &r, &resp, err) != 0) {
+            if (resp.status == 304) {
+                memset(err, 0, sizeof *err);
+                info_from_headers(&resp, info);
+                snprintf(info->etag, sizeof info->etag, "%s", etag);
+                if (stat(path, &st) == 0)
+                    info->size = (long long)st.st_size;
+                info->not_modified = 1;
+                rc = 0;
+            }
+            goto out;
         }
-        goto out;
+        if (body_check(&resp, tmp, path, target, err) == 0)
+            break;
+        if (n >= dr_aws_client_max_attempts(c) || dr_proc_signal_count() != signals ||
+            strcmp(err->code, "LocalError") == 0)
+            goto out;
     }
     info_from_headers(&resp, info);
-    const char *clen = dr_http_header_get(&resp, "content-length");
-    if (stat(tmp, &st) != 0 || (clen && strtoll(clen, NULL, 10) != (long long)st.st_size)) {
-        dr_aws_fail(err, "GetObject", target, "IncompleteBody",
-                    "received %lld of %s bytes; %s was left as it was", (long long)st.st_size,
-                    clen ? clen : "?", path);
-        goto out;
-    }
-    info->size = (long long)st.st_size;
+    if (stat(tmp, &st) == 0)
+        info->size = (long long)st.st_size;
     if (!(o && o->keep_mtime) && info->last_modified > 0) {
         struct timespec times[2] = {{.tv_nsec = UTIME_NOW}, {.tv_sec = info->last_modified}};
         (void)utimensat(AT_FDCWD, tmp, times, 0);
     }
     record_etag(tmp, info->etag);
+    if (dr_proc_signal_count() != signals) { /* nothing replaced once the user asked to stop */
+        dr_aws_fail(err, "GetObject", target, "Interrupted", "interrupted by signal %d",
+                    dr_proc_last_signal());
+        goto out;
+    }
     if (rename(tmp, path) != 0) {
         dr_aws_fail(err, "GetObject", target, "LocalError", "cannot write %s: %s", path,
                     strerror(errno));

@@ -99,7 +99,8 @@ static int walk_dir(struct walk *w, const char *abs, const char *rel)
         return -1;
     }
     while ((errno = 0, e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            dr_s3_is_temp_name(e->d_name)) /* a download in flight (or killed) */
             continue;
         char *child = dr_strprintf("%s/%s", abs, e->d_name);
         char *crel = dr_strprintf("%s%s%s", rel, *rel ? "/" : "", e->d_name);

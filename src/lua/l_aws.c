@@ -59,7 +59,21 @@ static void set_str(lua_State *L, const char *name, const char *s)
     }
 }
 
-/* aws.client_new({profile=, region=, endpoint=, verbose=}) -> client | nil, text, info */
+/* A timeout field in seconds: absent 0 (the default), 0 "none", else ms / s. */
+static long timeout_field(lua_State *L, const char *key, long scale)
+{
+    lua_getfield(L, 1, key);
+    lua_Number v = lua_isnil(L, -1) ? -1 : luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    if (v < 0)
+        return 0;
+    luaL_argcheck(L, v <= 86400, 1, "timeouts are seconds from 0 (none) to 86400");
+    long scaled = (long)(v * (lua_Number)scale);
+    return v == 0 ? DR_AWS_TIMEOUT_NONE : scaled > 0 ? scaled : 1;
+}
+
+/* aws.client_new({profile=, region=, endpoint=, verbose=, max_attempts=,
+ *                 connect_timeout=, read_timeout=}) -> client | nil, text, info */
 static int l_aws_client_new(lua_State *L)
 {
     struct dr_aws_client_opts opts = {0};
@@ -69,6 +83,12 @@ static int l_aws_client_new(lua_State *L)
     opts.region = dr_lua_str_field(L, 1, "region");
     opts.endpoint_url = dr_lua_str_field(L, 1, "endpoint");
     opts.verbose = (int)dr_lua_int_field(L, 1, "verbose", 0);
+    lua_Integer attempts = dr_lua_int_field(L, 1, "max_attempts", 0);
+    luaL_argcheck(L, attempts >= 0 && attempts <= DR_AWS_ATTEMPTS_LIMIT, 1,
+                  "max_attempts is a whole number from 1 to 100");
+    opts.max_attempts = (int)attempts;
+    opts.connect_timeout_ms = timeout_field(L, "connect_timeout", 1000);
+    opts.read_timeout_s = timeout_field(L, "read_timeout", 1);
     struct client_box *box = lua_newuserdatauv(L, sizeof *box, 0);
     box->client = NULL;
     luaL_setmetatable(L, CLIENT_MT);

@@ -42,6 +42,18 @@ const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *ser
     return c->region;
 }
 
+int dr_aws_client_max_attempts(const struct dr_aws_client *c)
+{
+    (void)c;
+    return DR_AWS_MAX_ATTEMPTS;
+}
+
+void dr_aws_client_timeouts(const struct dr_aws_client *c, long *connect_ms, long *read_s)
+{
+    (void)c;
+    *connect_ms = *read_s = 0;
+}
+
 char *dr_aws_endpoint(const struct dr_aws_client *c, const char *service, int *custom)
 {
     (void)service;
