@@ -110,6 +110,11 @@ int dr_s3_list_page_parse(const char *xml, size_t len, struct dr_s3_list_page *p
                           size_t errlen);
 void dr_s3_list_page_free(struct dr_s3_list_page *page);
 
+/* `s` escaped for XML text (&, <, >, quotes, and \r \n \t as character
+ * references so they survive line-end normalisation). Caller frees; NULL
+ * when out of memory. */
+char *dr_s3_xml_escape(const char *s);
+
 /* Text of the first element named `name` anywhere in an XML body (e.g.
  * "UploadId"); *out owned by the caller, NULL when absent. 0, or -1 when the
  * XML is malformed or memory runs out. */

@@ -479,7 +479,13 @@ static void report(struct run *r, const char *verb, const char *from, const char
                    const struct dr_aws_error *e, long long bytes)
 {
     const struct dr_sync_opts *o = r->o;
-    char text[2048];
+    char text[2048], *shown_text = NULL;
+    /* keys are escaped: a "\n" in one must not print a line of its own */
+    char *shown_from = dr_strescape(from), *shown_to = to ? dr_strescape(to) : NULL;
+    if (e) {
+        dr_aws_error_format(e, text, sizeof text);
+        shown_text = dr_strescape(text);
+    }
     pthread_mutex_lock(&r->lock);
     if (r->progress_shown) {
         fputs("\r\033[K", stderr);
@@ -489,10 +495,8 @@ static void report(struct run *r, const char *verb, const char *from, const char
         if (!r->st.failed)
             r->first = *e;
         r->st.failed++;
-        if (o->errout) {
-            dr_aws_error_format(e, text, sizeof text);
-            dr_mask_fprintf(o->errout, "error: %s\n", text);
-        }
+        if (o->errout)
+            dr_mask_fprintf(o->errout, "error: %s\n", shown_text ? shown_text : "out of memory");
     } else {
         if (strcmp(verb, "delete") == 0)
             r->st.deleted++;
@@ -500,8 +504,11 @@ static void report(struct run *r, const char *verb, const char *from, const char
             r->st.copied++;
         r->st.bytes += bytes;
         if (o->out) {
-            dr_mask_fprintf(o->out, "%s%s: %s%s%s\n", o->dryrun ? "(dryrun) " : "", verb, from,
-                            to ? " to " : "", to ? to : "");
+            dr_mask_fprintf(o->out, "%s%s: %s%s%s\n", o->dryrun ? "(dryrun) " : "", verb,
+                            shown_from ? shown_from : "?", to ? " to " : "",
+                            shown_to ? shown_to
+                            : to     ? "?"
+                                     : "");
             fflush(o->out);
         }
     }
@@ -512,6 +519,9 @@ static void report(struct run *r, const char *verb, const char *from, const char
         r->progress_shown = 1;
     }
     pthread_mutex_unlock(&r->lock);
+    free(shown_from);
+    free(shown_to);
+    free(shown_text);
 }
 
 int dr_sync_copy_file(const char *from, const char *to)
