@@ -84,9 +84,16 @@ struct walk {
     struct dr_sync_list *l;
     struct walk_dir stack[WALK_DEPTH_MAX];
     int depth;
+    int destination; /* DR_SYNC_DESTINATION given */
     char *err;
     size_t errlen;
 };
+
+static int is_link(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
 
 /* Walks folder `abs` whose path below the root is `rel` ("" at the top). */
 static int walk_dir(struct walk *w, const char *abs, const char *rel)
@@ -109,6 +116,8 @@ static int walk_dir(struct walk *w, const char *abs, const char *rel)
             snprintf(w->err, w->errlen, "out of memory");
         } else if (stat(child, &st) != 0) {
             /* a dangling link or a file gone meanwhile: skipped, as the aws CLI does */
+        } else if (S_ISDIR(st.st_mode) && w->destination && is_link(child)) {
+            /* files behind it are outside the destination: not ours to delete */
         } else if (S_ISDIR(st.st_mode)) {
             for (int i = 0; i < w->depth && ok; i++)
                 if (w->stack[i].dev == st.st_dev && w->stack[i].ino == st.st_ino) {
@@ -147,10 +156,11 @@ out:
     return rc;
 }
 
-int dr_sync_list_local(const char *root, int missing_ok, struct dr_sync_list *l, char *err,
+int dr_sync_list_local(const char *root, int flags, struct dr_sync_list *l, char *err,
                        size_t errlen)
 {
-    struct walk w = {.l = l, .err = err, .errlen = errlen};
+    struct walk w = {
+        .l = l, .destination = (flags & DR_SYNC_DESTINATION) != 0, .err = err, .errlen = errlen};
     struct stat st;
     size_t n = strlen(root);
     while (n > 1 && root[n - 1] == '/')
@@ -161,7 +171,7 @@ int dr_sync_list_local(const char *root, int missing_ok, struct dr_sync_list *l,
         return -1;
     }
     if (stat(l->root, &st) != 0) {
-        if (errno == ENOENT && missing_ok)
+        if (errno == ENOENT && (flags & DR_SYNC_MISSING_OK))
             return 0;
         snprintf(err, errlen, "%s: %s", root, strerror(errno));
         return -1;
@@ -770,8 +780,10 @@ int dr_sync_run(struct dr_aws_client *c, const char *src, const char *dst,
     /* cp --recursive copies everything and deletes nothing: no need to look */
     if (o->force && !o->delete_extra) {
         /* dl stays empty */
-    } else if (r.dst.bucket ? dr_sync_list_s3(c, r.dst.bucket, r.dst.prefix, &dl, err) != 0
-                            : dr_sync_list_local(r.dst.dir, 1, &dl, msg, sizeof msg) != 0) {
+    } else if (r.dst.bucket
+                   ? dr_sync_list_s3(c, r.dst.bucket, r.dst.prefix, &dl, err) != 0
+                   : dr_sync_list_local(r.dst.dir, DR_SYNC_MISSING_OK | DR_SYNC_DESTINATION, &dl,
+                                        msg, sizeof msg) != 0) {
         if (!r.dst.bucket)
             dr_aws_fail(err, "Sync", dst, "LocalError", "%s", msg);
         goto out;

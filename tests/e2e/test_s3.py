@@ -656,3 +656,24 @@ def test_listing_of_odd_keys_matches_boto3(run, s3, bucket):
     r = run("ls", f"s3://{bucket}/o/")
     assert r.returncode == 0, r.stderr
     assert "PRE dir one/" in r.stdout
+
+
+def test_sync_delete_never_reaches_through_a_linked_folder(run, s3, bucket, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    (outside / "data.csv").write_text("keep me too")
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    (dst / "extra.txt").write_text("delete me")
+    (dst / "linked").symlink_to(outside)
+    (dst / "file-link").symlink_to(outside / "data.csv")
+    s3.put_object(Bucket=bucket, Key="d/wanted.txt", Body=b"w")
+    r = run("sync", "--delete", f"s3://{bucket}/d/", "dst")
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(outside)) == ["data.csv", "precious.txt"]
+    assert (outside / "data.csv").read_text() == "keep me too"
+    assert not (dst / "extra.txt").exists()
+    assert not os.path.lexists(dst / "file-link")  # the link went, not its target
+    assert (dst / "linked").is_symlink()
+    assert (dst / "wanted.txt").read_bytes() == b"w"
