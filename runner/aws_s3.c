@@ -233,6 +233,12 @@ static int cp_one(struct dr_aws_client *c, const struct args *a, const char *src
         if (tn == 0 || !*u.key || u.key[strlen(u.key) - 1] == '/')
             return dr_s3_url_free(&u), usage_error("cp needs an object key, not %s", src);
         if (to[tn - 1] == '/' || (stat(to, &st) == 0 && S_ISDIR(st.st_mode))) {
+            const char *problem = dr_s3_local_name_problem(base_name(u.key));
+            if (problem) {
+                dr_aws_fail(&e, "GetObject", src, "UnsupportedKey",
+                            "cannot save it as a file in %s: %s", to, problem);
+                goto fail;
+            }
             if (dr_s3_local_path(to, base_name(u.key), &path) != 0) {
                 dr_aws_fail(&e, "GetObject", src, "UnsafeKey", "refusing to write \"%s\" in %s",
                             base_name(u.key), to);

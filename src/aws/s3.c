@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -277,6 +278,26 @@ out:
 }
 
 /* ---- local paths and times ------------------------------------------------ */
+
+const char *dr_s3_local_name_problem(const char *rel)
+{
+    size_t n = rel ? strlen(rel) : 0;
+    if (n == 0)
+        return "the key is empty";
+    if (rel[n - 1] == '/')
+        return "the key ends in \"/\", so it has no file name";
+    for (const char *seg = rel; seg;) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len > NAME_MAX)
+            return "a part of the key between \"/\" is longer than a file name may be "
+                   "(255 bytes)";
+        if (!end && len == 1 && seg[0] == '.')
+            return "the key's last part is \".\", which names a folder, not a file";
+        seg = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
 
 int dr_s3_local_path(const char *root, const char *rel, char **out)
 {

@@ -639,6 +639,12 @@ static int copy_one(struct run *r, const struct dr_sync_item *it)
         dr_aws_fail(&e, "Copy", it->path, "InternalError", "out of memory");
         goto out;
     }
+    const char *problem = r->dst.dir ? dr_s3_local_name_problem(it->path) : NULL;
+    if (problem) {
+        dr_aws_fail(&e, "Download", from, "UnsupportedKey", "cannot save it as a file: %s",
+                    problem);
+        goto out;
+    }
     if (r->dst.dir && dr_s3_local_path(r->dst.dir, it->path, &dstpath) != 0) {
         dr_aws_fail(&e, "Download", from, "UnsafeKey",
                     "refusing to write outside %s: the key is absolute or has a \"..\" segment",

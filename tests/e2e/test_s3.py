@@ -677,3 +677,17 @@ def test_sync_delete_never_reaches_through_a_linked_folder(run, s3, bucket, tmp_
     assert not os.path.lexists(dst / "file-link")  # the link went, not its target
     assert (dst / "linked").is_symlink()
     assert (dst / "wanted.txt").read_bytes() == b"w"
+
+
+def test_key_that_cannot_be_a_file_name_gets_a_clear_error(run, s3, bucket, tmp_path):
+    long_name = "n" * 256
+    s3.put_object(Bucket=bucket, Key=f"l/{long_name}", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="l/ok", Body=b"y")
+    r = run("sync", f"s3://{bucket}/l/", "down")
+    assert r.returncode == 1
+    assert "longer than a file name may be" in r.stderr, r.stderr
+    assert (tmp_path / "down" / "ok").read_bytes() == b"y"
+    (tmp_path / "single").mkdir()
+    r = run("cp", f"s3://{bucket}/l/{long_name}", "single/")
+    assert r.returncode == 1
+    assert "longer than a file name may be" in r.stderr, r.stderr

@@ -234,6 +234,29 @@ static void test_local_path(void)
     check_local("d", NULL, NULL);
 }
 
+static void test_local_name_problem(void)
+{
+    char seg[300];
+    CHECK(dr_s3_local_name_problem("a/b.txt") == NULL);
+    CHECK(dr_s3_local_name_problem(".hidden/..x") == NULL);
+    CHECK(dr_s3_local_name_problem("./a") == NULL); /* "." inside collapses harmlessly */
+    CHECK(dr_s3_local_name_problem(".") != NULL);
+    CHECK(dr_s3_local_name_problem("a/.") != NULL);
+    CHECK(dr_s3_local_name_problem("a/") != NULL);
+    CHECK(dr_s3_local_name_problem("") != NULL);
+    memset(seg, 'x', 255);
+    seg[255] = '\0';
+    CHECK(dr_s3_local_name_problem(seg) == NULL);
+    memset(seg, 'x', 256);
+    seg[256] = '\0';
+    CHECK(dr_s3_local_name_problem(seg) != NULL);
+    seg[0] = 'a', seg[1] = '/';
+    CHECK(dr_s3_local_name_problem(seg) == NULL); /* 254 after the '/' */
+    memcpy(seg + 256, "/f", 3);
+    seg[1] = 'x';
+    CHECK(dr_s3_local_name_problem(seg) != NULL); /* a long folder part */
+}
+
 static void test_parse_time(void)
 {
     time_t t = 0;
@@ -441,5 +464,6 @@ static void test_parallel(void)
 }
 
 TEST_MAIN(test_url_parse, test_address, test_content_type, test_etags, test_hashes, test_file_etag,
-          test_local_path, test_parse_time, test_list_page, test_list_page_url_encoded,
-          test_xml_escape, test_xml_find, test_buckets_parse, test_parallel)
+          test_local_path, test_local_name_problem, test_parse_time, test_list_page,
+          test_list_page_url_encoded, test_xml_escape, test_xml_find, test_buckets_parse,
+          test_parallel)
