@@ -2,6 +2,7 @@
  * exit codes over the core in s3.h/sync.h. No AWS logic lives here: every
  * request is made by a dr_s3_* or dr_sync_* function. */
 #include "aws_s3.h"
+#include "dbtrun/buf.h"
 #include "dbtrun/filter.h"
 #include "dbtrun/fs.h"
 #include "dbtrun/s3.h"
@@ -55,7 +56,35 @@ static void print_error(const struct dr_aws_error *e)
 {
     char text[2048];
     dr_aws_error_format(e, text, sizeof text);
-    fprintf(stderr, "error: %s\n", text);
+    char *shown = dr_strescape(text); /* a key's "\n" must not start a line */
+    fprintf(stderr, "error: %s\n", shown ? shown : text);
+    free(shown);
+}
+
+/* Prints one stdout line made from printf arguments, escaped as a whole
+ * (dr_buf_escape): keys come from the bucket and a "\n" or "\r" in one
+ * must not forge a line of its own. */
+static void print_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void print_line(const char *fmt, ...)
+{
+    struct dr_buf b;
+    va_list ap;
+    char *line = NULL;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (line = malloc((size_t)n + 1))) {
+        va_start(ap, fmt);
+        vsnprintf(line, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    dr_buf_init(&b, 0);
+    if (line && dr_buf_escape(&b, line, (size_t)n) == 0)
+        printf("%s\n", b.data ? b.data : "");
+    else
+        fprintf(stderr, "error: out of memory\n");
+    dr_buf_free(&b);
+    free(line);
 }
 
 /* The value of option argv[*i] ("--x=v" or "--x v"), or NULL when missing. */
@@ -195,8 +224,8 @@ static int cp_one(struct dr_aws_client *c, const struct args *a, const char *src
                 goto fail;
         }
         if (!a->quiet)
-            printf("%supload: %s to s3://%s/%s\n", a->dryrun ? "(dryrun) " : "", shown, u.bucket,
-                   key);
+            print_line("%supload: %s to s3://%s/%s", a->dryrun ? "(dryrun) " : "", shown, u.bucket,
+                       key);
     } else { /* download */
         const char *to = local_of(dst);
         struct stat st;
@@ -204,6 +233,12 @@ static int cp_one(struct dr_aws_client *c, const struct args *a, const char *src
         if (tn == 0 || !*u.key || u.key[strlen(u.key) - 1] == '/')
             return dr_s3_url_free(&u), usage_error("cp needs an object key, not %s", src);
         if (to[tn - 1] == '/' || (stat(to, &st) == 0 && S_ISDIR(st.st_mode))) {
+            const char *problem = dr_s3_local_name_problem(base_name(u.key));
+            if (problem) {
+                dr_aws_fail(&e, "GetObject", src, "UnsupportedKey",
+                            "cannot save it as a file in %s: %s", to, problem);
+                goto fail;
+            }
             if (dr_s3_local_path(to, base_name(u.key), &path) != 0) {
                 dr_aws_fail(&e, "GetObject", src, "UnsafeKey", "refusing to write \"%s\" in %s",
                             base_name(u.key), to);
@@ -226,8 +261,8 @@ static int cp_one(struct dr_aws_client *c, const struct args *a, const char *src
                 goto fail;
         }
         if (!a->quiet)
-            printf("%sdownload: s3://%s/%s to %s\n", a->dryrun ? "(dryrun) " : "", u.bucket, u.key,
-                   shown);
+            print_line("%sdownload: s3://%s/%s to %s", a->dryrun ? "(dryrun) " : "", u.bucket,
+                       u.key, shown);
     }
     rc = 0;
     goto out;
@@ -289,12 +324,12 @@ static int ls_print(void *ctx, const struct dr_s3_object *obj, const char *prefi
         const char *end = prefix + (n && prefix[n - 1] == '/' ? n - 1 : n), *start = end;
         while (start > prefix && start[-1] != '/')
             start--;
-        printf("%27sPRE %.*s/\n", "", (int)(end - start), start);
+        print_line("%27sPRE %.*s/", "", (int)(end - start), start);
         return 0;
     }
     char when[32];
     local_time(obj->last_modified, when, sizeof when);
-    printf("%s %10lld %s\n", when, obj->size, ls->recursive ? obj->key : base_name(obj->key));
+    print_line("%s %10lld %s", when, obj->size, ls->recursive ? obj->key : base_name(obj->key));
     return 0;
 }
 
@@ -353,7 +388,7 @@ static int cmd_rm(struct dr_aws_client *c, struct args *a)
             goto out;
         }
         if (!a->quiet)
-            printf("%sdelete: s3://%s/%s\n", a->dryrun ? "(dryrun) " : "", u.bucket, u.key);
+            print_line("%sdelete: s3://%s/%s", a->dryrun ? "(dryrun) " : "", u.bucket, u.key);
         rc = 0;
         goto out;
     }
@@ -381,7 +416,7 @@ static int cmd_rm(struct dr_aws_client *c, struct args *a)
             break;
         }
         for (size_t i = done; i < done + ok && !a->quiet; i++)
-            printf("%sdelete: s3://%s/%s\n", a->dryrun ? "(dryrun) " : "", u.bucket, keys[i]);
+            print_line("%sdelete: s3://%s/%s", a->dryrun ? "(dryrun) " : "", u.bucket, keys[i]);
         done += batch;
     }
 out:

@@ -116,6 +116,50 @@ int dr_buf_json_string(struct dr_buf *b, const char *s, size_t n)
     return rc;
 }
 
+int dr_buf_escape(struct dr_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = 0;
+    size_t run = 0; /* start of the pending run of bytes shown as they are */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != 0x7f && c != '\\')
+            continue;
+        rc = dr_buf_add(b, s + run, i - run);
+        run = i + 1;
+        char esc[4] = {'\\', (char)c, 0, 0};
+        size_t elen = 2;
+        if (c == '\n')
+            esc[1] = 'n';
+        else if (c == '\r')
+            esc[1] = 'r';
+        else if (c == '\t')
+            esc[1] = 't';
+        else if (c != '\\') {
+            esc[1] = 'x';
+            esc[2] = hex[c >> 4];
+            esc[3] = hex[c & 15];
+            elen = 4;
+        }
+        if (rc == 0)
+            rc = dr_buf_add(b, esc, elen);
+    }
+    if (rc == 0)
+        rc = dr_buf_add(b, s + run, n - run);
+    return rc;
+}
+
+char *dr_strescape(const char *s)
+{
+    struct dr_buf b;
+    dr_buf_init(&b, 0);
+    if (dr_buf_escape(&b, s, strlen(s)) != 0) {
+        dr_buf_free(&b);
+        return NULL;
+    }
+    return dr_buf_take(&b, NULL);
+}
+
 void dr_buf_reset(struct dr_buf *b)
 {
     b->len = 0;

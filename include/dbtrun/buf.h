@@ -33,6 +33,14 @@ int dr_buf_printf(struct dr_buf *b, const char *fmt, ...) __attribute__((format(
 /* Appends `s` (n bytes) as a JSON string literal, quotes included. */
 int dr_buf_json_string(struct dr_buf *b, const char *s, size_t n);
 
+/* Appends `s` (n bytes) for a one-line log: \n, \r, \t as those two
+ * characters, other C0 controls and DEL as \xNN, a backslash as \\, so
+ * an S3 key can never start a line of its own. 0 or -1 as dr_buf_add. */
+int dr_buf_escape(struct dr_buf *b, const char *s, size_t n);
+
+/* The same into a new string (caller frees); NULL when out of memory. */
+char *dr_strescape(const char *s);
+
 /* printf into a new string (caller frees); NULL when out of memory. */
 char *dr_strprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -82,6 +82,11 @@ int dr_s3_md5_mem(const void *data, size_t len, char *md5_hex, char *md5_b64);
  * *out is owned by the caller. 0, or -1 (refused or out of memory). */
 int dr_s3_local_path(const char *root, const char *rel, char **out);
 
+/* Why key path `rel` cannot be a local file name even when it is safe: a
+ * last part "." (or none), or a part longer than NAME_MAX. A static
+ * message, or NULL when the name is fine. */
+const char *dr_s3_local_name_problem(const char *rel);
+
 /* Parses S3 times: ISO 8601 ("2024-01-02T03:04:05.000Z", fraction optional)
  * and RFC 7231 ("Tue, 02 Jan 2024 03:04:05 GMT"). 0, or -1. */
 int dr_s3_parse_time(const char *s, time_t *t);
@@ -109,6 +114,11 @@ struct dr_s3_list_page {
 int dr_s3_list_page_parse(const char *xml, size_t len, struct dr_s3_list_page *page, char *err,
                           size_t errlen);
 void dr_s3_list_page_free(struct dr_s3_list_page *page);
+
+/* `s` escaped for XML text (&, <, >, quotes, and \r \n \t as character
+ * references so they survive line-end normalisation). Caller frees; NULL
+ * when out of memory. */
+char *dr_s3_xml_escape(const char *s);
 
 /* Text of the first element named `name` anywhere in an XML body (e.g.
  * "UploadId"); *out owned by the caller, NULL when absent. 0, or -1 when the

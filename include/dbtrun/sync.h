@@ -43,10 +43,17 @@ void dr_sync_list_sort(struct dr_sync_list *l);
 
 void dr_sync_list_free(struct dr_sync_list *l);
 
+/* Flags of dr_sync_list_local. */
+#define DR_SYNC_MISSING_OK 1 /* a missing root is an empty list */
+/* The walk of a destination: a symbolic link to a folder is neither listed
+ * nor descended, so --delete can never unlink files outside it (a link to a
+ * file is listed and, when deleted, only the link goes). */
+#define DR_SYNC_DESTINATION 2
+
 /* Lists the regular files under folder `root` (symbolic links followed, as
- * the aws CLI does; loops refused) into l, sorted. A missing root gives an
- * empty list when missing_ok, else an error. 0, or -1 with a message. */
-int dr_sync_list_local(const char *root, int missing_ok, struct dr_sync_list *l, char *err,
+ * the aws CLI does, except as DR_SYNC_DESTINATION says; loops refused) into
+ * l, sorted. 0, or -1 with a message. */
+int dr_sync_list_local(const char *root, int flags, struct dr_sync_list *l, char *err,
                        size_t errlen);
 
 /* Lists the objects under s3://bucket/prefix into l, sorted, with paths

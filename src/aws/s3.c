@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -281,6 +282,26 @@ out:
 
 /* ---- local paths and times ------------------------------------------------ */
 
+const char *dr_s3_local_name_problem(const char *rel)
+{
+    size_t n = rel ? strlen(rel) : 0;
+    if (n == 0)
+        return "the key is empty";
+    if (rel[n - 1] == '/')
+        return "the key ends in \"/\", so it has no file name";
+    for (const char *seg = rel; seg;) {
+        const char *end = strchr(seg, '/');
+        size_t len = end ? (size_t)(end - seg) : strlen(seg);
+        if (len > NAME_MAX)
+            return "a part of the key between \"/\" is longer than a file name may be "
+                   "(255 bytes)";
+        if (!end && len == 1 && seg[0] == '.')
+            return "the key's last part is \".\", which names a folder, not a file";
+        seg = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
 int dr_s3_local_path(const char *root, const char *rel, char **out)
 {
     size_t n = rel ? strlen(rel) : 0;
@@ -339,8 +360,42 @@ int dr_s3_parse_time(const char *s, time_t *t)
 
 /* ---- XML (through xml.h) ------------------------------------------------------ */
 
+/* The value of hex digit c, or -1. */
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* A copy of listing text `s` (caller frees; NULL when out of memory). With
+ * `url` set (the response said <EncodingType>url</EncodingType>) it is
+ * decoded as botocore's unquote_plus does: '+' is a space, %XX a byte, a
+ * stray '%' kept. Without it a "\r" in a key arrives as "\n" (XML
+ * normalises line ends), which is why dr_s3_list asks for the encoding. */
+static char *list_text(const char *s, int url)
+{
+    char *out = strdup(s), *o = out;
+    if (!out || !url)
+        return out;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '+') {
+            *o++ = ' ';
+        } else if (*p == '%' && (hi = hex_digit(p[1])) >= 0 && (lo = hex_digit(p[2])) >= 0) {
+            *o++ = (char)(hi << 4 | lo);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 /* Fills one object from a <Contents> element. 0, or -1 when malformed. */
-static int object_from(const struct dr_xml_node *n, struct dr_s3_object *o)
+static int object_from(const struct dr_xml_node *n, struct dr_s3_object *o, int url)
 {
     const char *key = dr_xml_text(n, "Key"), *size = dr_xml_text(n, "Size");
     const char *etag = dr_xml_text(n, "ETag"), *when = dr_xml_text(n, "LastModified");
@@ -354,7 +409,7 @@ static int object_from(const struct dr_xml_node *n, struct dr_s3_object *o)
         return -1;
     if (etag)
         dr_s3_etag_strip(etag, bare, sizeof bare);
-    o->key = strdup(key);
+    o->key = list_text(key, url);
     o->etag = etag ? strdup(bare) : NULL;
     return o->key && (!etag || o->etag) ? 0 : -1;
 }
@@ -369,13 +424,15 @@ int dr_s3_list_page_parse(const char *xml, size_t len, struct dr_s3_list_page *p
     memset(page, 0, sizeof *page);
     if (dr_xml_parse(xml, len, &root, err, errlen) != 0)
         return -1;
+    const char *encoding = dr_xml_text(root, "EncodingType");
+    int url = encoding && strcmp(encoding, "url") == 0;
     for (n = dr_xml_child(root, "Contents"); n; n = dr_xml_next(n))
         count++;
     if (count > DR_S3_LIST_MAX ||
         (count && !(page->objects = calloc(count, sizeof *page->objects))))
         goto bad;
     for (n = dr_xml_child(root, "Contents"); n; n = dr_xml_next(n))
-        if (object_from(n, &page->objects[page->nobjects++]) != 0)
+        if (object_from(n, &page->objects[page->nobjects++], url) != 0)
             goto bad;
     count = 0;
     for (n = dr_xml_child(root, "CommonPrefixes"); n; n = dr_xml_next(n))
@@ -384,7 +441,7 @@ int dr_s3_list_page_parse(const char *xml, size_t len, struct dr_s3_list_page *p
         goto bad;
     for (n = dr_xml_child(root, "CommonPrefixes"); n; n = dr_xml_next(n)) {
         const char *prefix = dr_xml_text(n, "Prefix");
-        if (!prefix || !(page->prefixes[page->nprefixes++] = strdup(prefix)))
+        if (!prefix || !(page->prefixes[page->nprefixes++] = list_text(prefix, url)))
             goto bad;
     }
     const char *truncated = dr_xml_text(root, "IsTruncated");
@@ -846,22 +903,44 @@ out:
     return rc;
 }
 
-/* Escapes &, <, >, " and ' for XML text into a new string (caller frees). */
-static char *xml_escape(const char *s)
+/* The entity for XML text character c, or NULL when c stands as itself.
+ * \r, \n and \t go as character references: a parser turns a raw "\r"
+ * into "\n", so DeleteObjects would name another key and report the real
+ * one deleted while it stays. */
+static const char *xml_entity(char c)
+{
+    switch (c) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    case '\'':
+        return "&apos;";
+    case '\r':
+        return "&#13;";
+    case '\n':
+        return "&#10;";
+    case '\t':
+        return "&#9;";
+    default:
+        return NULL;
+    }
+}
+
+char *dr_s3_xml_escape(const char *s)
 {
     size_t n = 0;
     for (const char *p = s; *p; p++)
-        n += *p == '&' ? 5 : *p == '<' || *p == '>' ? 4 : *p == '"' || *p == '\'' ? 6 : 1;
+        n += xml_entity(*p) ? strlen(xml_entity(*p)) : 1;
     char *out = malloc(n + 1), *o = out;
     if (!out)
         return NULL;
     for (const char *p = s; *p; p++) {
-        const char *rep = *p == '&'    ? "&amp;"
-                          : *p == '<'  ? "&lt;"
-                          : *p == '>'  ? "&gt;"
-                          : *p == '"'  ? "&quot;"
-                          : *p == '\'' ? "&apos;"
-                                       : NULL;
+        const char *rep = xml_entity(*p);
         if (rep) {
             memcpy(o, rep, strlen(rep));
             o += strlen(rep);
@@ -1107,7 +1186,7 @@ static int delete_batch(struct dr_aws_client *c, const char *base, const char *r
         goto oom;
     len = (size_t)snprintf(body, cap, "<Delete><Quiet>true</Quiet>");
     for (size_t i = 0; i < n; i++) {
-        char *esc = xml_escape(keys[i]);
+        char *esc = dr_s3_xml_escape(keys[i]);
         if (!esc)
             goto oom;
         len += (size_t)snprintf(body + len, cap - len, "<Object><Key>%s</Key></Object>", esc);
@@ -1208,9 +1287,12 @@ int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
         if (token && !etoken)
             goto oom;
         free(query);
-        query = dr_strprintf("list-type=2%s%s%s%s%s%s", token ? "&continuation-token=" : "",
-                             token ? etoken : "", delimiter ? "&delimiter=" : "", edelim,
-                             *prefix ? "&prefix=" : "", eprefix);
+        /* encoding-type=url: keys come back percent-encoded, so control
+         * characters survive the XML (the parse decodes them) */
+        query = dr_strprintf("list-type=2%s%s%s%s&encoding-type=url%s%s",
+                             token ? "&continuation-token=" : "", token ? etoken : "",
+                             delimiter ? "&delimiter=" : "", edelim, *prefix ? "&prefix=" : "",
+                             eprefix);
         free(etoken);
         if (!query)
             goto oom;

@@ -84,9 +84,16 @@ struct walk {
     struct dr_sync_list *l;
     struct walk_dir stack[WALK_DEPTH_MAX];
     int depth;
+    int destination; /* DR_SYNC_DESTINATION given */
     char *err;
     size_t errlen;
 };
+
+static int is_link(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
 
 /* Walks folder `abs` whose path below the root is `rel` ("" at the top). */
 static int walk_dir(struct walk *w, const char *abs, const char *rel)
@@ -110,6 +117,8 @@ static int walk_dir(struct walk *w, const char *abs, const char *rel)
             snprintf(w->err, w->errlen, "out of memory");
         } else if (stat(child, &st) != 0) {
             /* a dangling link or a file gone meanwhile: skipped, as the aws CLI does */
+        } else if (S_ISDIR(st.st_mode) && w->destination && is_link(child)) {
+            /* files behind it are outside the destination: not ours to delete */
         } else if (S_ISDIR(st.st_mode)) {
             for (int i = 0; i < w->depth && ok; i++)
                 if (w->stack[i].dev == st.st_dev && w->stack[i].ino == st.st_ino) {
@@ -148,10 +157,11 @@ out:
     return rc;
 }
 
-int dr_sync_list_local(const char *root, int missing_ok, struct dr_sync_list *l, char *err,
+int dr_sync_list_local(const char *root, int flags, struct dr_sync_list *l, char *err,
                        size_t errlen)
 {
-    struct walk w = {.l = l, .err = err, .errlen = errlen};
+    struct walk w = {
+        .l = l, .destination = (flags & DR_SYNC_DESTINATION) != 0, .err = err, .errlen = errlen};
     struct stat st;
     size_t n = strlen(root);
     while (n > 1 && root[n - 1] == '/')
@@ -162,7 +172,7 @@ int dr_sync_list_local(const char *root, int missing_ok, struct dr_sync_list *l,
         return -1;
     }
     if (stat(l->root, &st) != 0) {
-        if (errno == ENOENT && missing_ok)
+        if (errno == ENOENT && (flags & DR_SYNC_MISSING_OK))
             return 0;
         snprintf(err, errlen, "%s: %s", root, strerror(errno));
         return -1;
@@ -480,7 +490,13 @@ static void report(struct run *r, const char *verb, const char *from, const char
                    const struct dr_aws_error *e, long long bytes)
 {
     const struct dr_sync_opts *o = r->o;
-    char text[2048];
+    char text[2048], *shown_text = NULL;
+    /* keys are escaped: a "\n" in one must not print a line of its own */
+    char *shown_from = dr_strescape(from), *shown_to = to ? dr_strescape(to) : NULL;
+    if (e) {
+        dr_aws_error_format(e, text, sizeof text);
+        shown_text = dr_strescape(text);
+    }
     pthread_mutex_lock(&r->lock);
     if (r->progress_shown) {
         fputs("\r\033[K", stderr);
@@ -490,10 +506,8 @@ static void report(struct run *r, const char *verb, const char *from, const char
         if (!r->st.failed)
             r->first = *e;
         r->st.failed++;
-        if (o->errout) {
-            dr_aws_error_format(e, text, sizeof text);
-            dr_mask_fprintf(o->errout, "error: %s\n", text);
-        }
+        if (o->errout)
+            dr_mask_fprintf(o->errout, "error: %s\n", shown_text ? shown_text : "out of memory");
     } else {
         if (strcmp(verb, "delete") == 0)
             r->st.deleted++;
@@ -501,8 +515,11 @@ static void report(struct run *r, const char *verb, const char *from, const char
             r->st.copied++;
         r->st.bytes += bytes;
         if (o->out) {
-            dr_mask_fprintf(o->out, "%s%s: %s%s%s\n", o->dryrun ? "(dryrun) " : "", verb, from,
-                            to ? " to " : "", to ? to : "");
+            dr_mask_fprintf(o->out, "%s%s: %s%s%s\n", o->dryrun ? "(dryrun) " : "", verb,
+                            shown_from ? shown_from : "?", to ? " to " : "",
+                            shown_to ? shown_to
+                            : to     ? "?"
+                                     : "");
             fflush(o->out);
         }
     }
@@ -513,6 +530,9 @@ static void report(struct run *r, const char *verb, const char *from, const char
         r->progress_shown = 1;
     }
     pthread_mutex_unlock(&r->lock);
+    free(shown_from);
+    free(shown_to);
+    free(shown_text);
 }
 
 int dr_sync_copy_file(const char *from, const char *to)
@@ -618,6 +638,12 @@ static int copy_one(struct run *r, const struct dr_sync_item *it)
     int failed = 1;
     if (!from || !to) {
         dr_aws_fail(&e, "Copy", it->path, "InternalError", "out of memory");
+        goto out;
+    }
+    const char *problem = r->dst.dir ? dr_s3_local_name_problem(it->path) : NULL;
+    if (problem) {
+        dr_aws_fail(&e, "Download", from, "UnsupportedKey", "cannot save it as a file: %s",
+                    problem);
         goto out;
     }
     if (r->dst.dir && dr_s3_local_path(r->dst.dir, it->path, &dstpath) != 0) {
@@ -761,8 +787,10 @@ int dr_sync_run(struct dr_aws_client *c, const char *src, const char *dst,
     /* cp --recursive copies everything and deletes nothing: no need to look */
     if (o->force && !o->delete_extra) {
         /* dl stays empty */
-    } else if (r.dst.bucket ? dr_sync_list_s3(c, r.dst.bucket, r.dst.prefix, &dl, err) != 0
-                            : dr_sync_list_local(r.dst.dir, 1, &dl, msg, sizeof msg) != 0) {
+    } else if (r.dst.bucket
+                   ? dr_sync_list_s3(c, r.dst.bucket, r.dst.prefix, &dl, err) != 0
+                   : dr_sync_list_local(r.dst.dir, DR_SYNC_MISSING_OK | DR_SYNC_DESTINATION, &dl,
+                                        msg, sizeof msg) != 0) {
         if (!r.dst.bucket)
             dr_aws_fail(err, "Sync", dst, "LocalError", "%s", msg);
         goto out;

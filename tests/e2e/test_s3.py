@@ -586,3 +586,108 @@ def test_signed_requests_pass_moto_checks(moto_auth, tmp_path):
     assert r.returncode == 1
     assert "SignatureDoesNotMatch" in r.stderr or "(403)" in r.stderr
     assert not (tmp_path / "never.json").exists()
+
+
+# ---- control characters in keys -------------------------------------------------
+
+
+def _escaped(key):
+    """A key as dbtrun prints it: \\n \\r \\t, \\xNN, \\\\."""
+    out = []
+    for ch in key:
+        c = ord(ch)
+        out.append("\\\\" if ch == "\\" else "\\n" if ch == "\n" else "\\r" if ch == "\r"
+                   else "\\t" if ch == "\t" else f"\\x{c:02x}" if c < 0x20 or c == 0x7f else ch)
+    return "".join(out)
+
+
+def test_key_with_control_characters_is_printed_escaped(run, s3, bucket, tmp_path):
+    # moto_server's routes (".+") cannot hold a "\n" in a key; "\r" forges a
+    # line on a terminal just as well and goes through the same escaper
+    forged = "a\rupload: evil to s3:/x"
+    s3.put_object(Bucket=bucket, Key="n/" + forged, Body=b"x")
+    s3.put_object(Bucket=bucket, Key="n/back\\slash\ttab", Body=b"y")
+    for cmd in (["cp", "--recursive"], ["sync"]):
+        r = run(*cmd, f"s3://{bucket}/n/", f"out-{cmd[0]}")
+        assert r.returncode == 0, r.stderr
+        lines = sorted(r.stdout.splitlines())
+        assert lines == sorted([f"download: s3://{bucket}/n/{_escaped(forged)} to out-{cmd[0]}/"
+                                f"{_escaped(forged)}",
+                                f"download: s3://{bucket}/n/back\\\\slash\\ttab to out-{cmd[0]}/"
+                                "back\\\\slash\\ttab"])
+    r = run("rm", "--recursive", f"s3://{bucket}/n/")
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.splitlines()) == sorted([
+        f"delete: s3://{bucket}/n/{_escaped(forged)}",
+        f"delete: s3://{bucket}/n/back\\\\slash\\ttab"])
+    assert keys(s3, bucket) == {}
+
+
+def test_key_with_carriage_return_is_really_deleted(run, s3, bucket, tmp_path):
+    for k in ["r/cr\rkey", "r/tab\tkey", "r/plain"]:
+        s3.put_object(Bucket=bucket, Key=k, Body=b"x")
+    r = run("rm", "--recursive", f"s3://{bucket}/r/")
+    assert r.returncode == 0, r.stderr
+    assert keys(s3, bucket) == {}
+    # sync --delete of an empty folder removes them too
+    for k in ["s/cr\rkey", "s/plain"]:
+        s3.put_object(Bucket=bucket, Key=k, Body=b"x")
+    (tmp_path / "empty").mkdir()
+    r = run("sync", "--delete", "empty", f"s3://{bucket}/s/")
+    assert r.returncode == 0, r.stderr
+    assert f"delete: s3://{bucket}/s/cr\\rkey" in r.stdout.splitlines()
+    assert keys(s3, bucket) == {}
+
+
+ODD_KEYS = ["o/with space", "o/plus+sign", "o/pct%41 and %2B", "o/caf\u00e9 \u20ac",
+            "o/tab\there", "o/dir one/x+y z", "o/amp&lt;", "o/cr\r"]
+
+
+def test_listing_of_odd_keys_matches_boto3(run, s3, bucket):
+    for k in ODD_KEYS:
+        s3.put_object(Bucket=bucket, Key=k, Body=b"z")
+    want = sorted(k for k in keys(s3, bucket))
+    assert want == sorted(ODD_KEYS)
+    r = run("ls", "--recursive", f"s3://{bucket}/o/")
+    assert r.returncode == 0, r.stderr
+    got = sorted(line.split(None, 3)[3] for line in r.stdout.splitlines())
+    assert got == sorted(_escaped(k) for k in ODD_KEYS)
+    # folders (CommonPrefixes) decoded too
+    r = run("ls", f"s3://{bucket}/o/")
+    assert r.returncode == 0, r.stderr
+    assert "PRE dir one/" in r.stdout
+
+
+def test_sync_delete_never_reaches_through_a_linked_folder(run, s3, bucket, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    (outside / "data.csv").write_text("keep me too")
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    (dst / "extra.txt").write_text("delete me")
+    (dst / "linked").symlink_to(outside)
+    (dst / "file-link").symlink_to(outside / "data.csv")
+    s3.put_object(Bucket=bucket, Key="d/wanted.txt", Body=b"w")
+    r = run("sync", "--delete", f"s3://{bucket}/d/", "dst")
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(outside)) == ["data.csv", "precious.txt"]
+    assert (outside / "data.csv").read_text() == "keep me too"
+    assert not (dst / "extra.txt").exists()
+    assert not os.path.lexists(dst / "file-link")  # the link went, not its target
+    assert (dst / "linked").is_symlink()
+    assert (dst / "wanted.txt").read_bytes() == b"w"
+
+
+def test_key_that_cannot_be_a_file_name_gets_a_clear_error(run, s3, bucket, tmp_path):
+    long_name = "n" * 256
+    s3.put_object(Bucket=bucket, Key=f"l/{long_name}", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="l/ok", Body=b"y")
+    r = run("sync", f"s3://{bucket}/l/", "down")
+    assert r.returncode == 1
+    assert "longer than a file name may be" in r.stderr, r.stderr
+    assert (tmp_path / "down" / "ok").read_bytes() == b"y"
+    (tmp_path / "single").mkdir()
+    r = run("cp", f"s3://{bucket}/l/{long_name}", "single/")
+    assert r.returncode == 1
+    assert "longer than a file name may be" in r.stderr, r.stderr

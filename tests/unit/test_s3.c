@@ -234,6 +234,29 @@ static void test_local_path(void)
     check_local("d", NULL, NULL);
 }
 
+static void test_local_name_problem(void)
+{
+    char seg[300];
+    CHECK(dr_s3_local_name_problem("a/b.txt") == NULL);
+    CHECK(dr_s3_local_name_problem(".hidden/..x") == NULL);
+    CHECK(dr_s3_local_name_problem("./a") == NULL); /* "." inside collapses harmlessly */
+    CHECK(dr_s3_local_name_problem(".") != NULL);
+    CHECK(dr_s3_local_name_problem("a/.") != NULL);
+    CHECK(dr_s3_local_name_problem("a/") != NULL);
+    CHECK(dr_s3_local_name_problem("") != NULL);
+    memset(seg, 'x', 255);
+    seg[255] = '\0';
+    CHECK(dr_s3_local_name_problem(seg) == NULL);
+    memset(seg, 'x', 256);
+    seg[256] = '\0';
+    CHECK(dr_s3_local_name_problem(seg) != NULL);
+    seg[0] = 'a', seg[1] = '/';
+    CHECK(dr_s3_local_name_problem(seg) == NULL); /* 254 after the '/' */
+    memcpy(seg + 256, "/f", 3);
+    seg[1] = 'x';
+    CHECK(dr_s3_local_name_problem(seg) != NULL); /* a long folder part */
+}
+
 static void test_parse_time(void)
 {
     time_t t = 0;
@@ -313,6 +336,44 @@ static void test_list_page(void)
                                  "Contents></ListBucketResult>";
     CHECK(dr_s3_list_page_parse(no_key, strlen(no_key), &page, err, sizeof err) == -1);
     dr_s3_list_page_free(&page);
+}
+
+static void test_list_page_url_encoded(void)
+{
+    struct dr_s3_list_page page;
+    char err[256];
+    static const char xml[] =
+        "<ListBucketResult><EncodingType>url</EncodingType><Prefix>o%2F</Prefix>"
+        "<Contents><Key>o/cr%0Dlf%0A+plus%2B%25%C3%A9%09</Key><Size>1</Size></Contents>"
+        "<Contents><Key>o/stray%zz%4</Key><Size>2</Size></Contents>"
+        "<CommonPrefixes><Prefix>o/dir+one/</Prefix></CommonPrefixes>"
+        "<IsTruncated>false</IsTruncated></ListBucketResult>";
+    CHECK(dr_s3_list_page_parse(xml, strlen(xml), &page, err, sizeof err) == 0);
+    CHECK(page.nobjects == 2 && page.nprefixes == 1);
+    if (page.nobjects == 2) {
+        CHECK_STR(page.objects[0].key, "o/cr\rlf\n plus+%\xc3\xa9\t");
+        CHECK_STR(page.objects[1].key, "o/stray%zz%4");
+    }
+    if (page.nprefixes == 1)
+        CHECK_STR(page.prefixes[0], "o/dir one/");
+    dr_s3_list_page_free(&page);
+    /* without <EncodingType> the text is taken as it is */
+    static const char plain[] = "<ListBucketResult><Contents><Key>a+b%41</Key><Size>1</Size>"
+                                "</Contents></ListBucketResult>";
+    CHECK(dr_s3_list_page_parse(plain, strlen(plain), &page, err, sizeof err) == 0);
+    if (page.nobjects == 1)
+        CHECK_STR(page.objects[0].key, "a+b%41");
+    dr_s3_list_page_free(&page);
+}
+
+static void test_xml_escape(void)
+{
+    char *e = dr_s3_xml_escape("a&b<c>\"d'e\rf\ng\th");
+    CHECK_STR(e, "a&amp;b&lt;c&gt;&quot;d&apos;e&#13;f&#10;g&#9;h");
+    free(e);
+    e = dr_s3_xml_escape("");
+    CHECK_STR(e, "");
+    free(e);
 }
 
 static void test_xml_find(void)
@@ -403,5 +464,6 @@ static void test_parallel(void)
 }
 
 TEST_MAIN(test_url_parse, test_address, test_content_type, test_etags, test_hashes, test_file_etag,
-          test_local_path, test_parse_time, test_list_page, test_xml_find, test_buckets_parse,
+          test_local_path, test_local_name_problem, test_parse_time, test_list_page,
+          test_list_page_url_encoded, test_xml_escape, test_xml_find, test_buckets_parse,
           test_parallel)

@@ -290,6 +290,21 @@ static void test_local_walk(void)
     dr_sync_list_free(&l);
     unlink(in_root("walk/b/up"));
 
+    /* as a destination: a linked folder is not walked (its files are not
+     * ours to delete); a linked file is listed, as the link */
+    mkdir(in_root("outside"), 0777);
+    write_rel("outside/precious", "p");
+    CHECK(symlink("../outside", in_root("walk/linked")) == 0);
+    CHECK(dr_sync_list_local(in_root("walk"), 0, &l, err, sizeof err) == 0);
+    CHECK(l.n == 6);
+    dr_sync_list_free(&l);
+    CHECK(dr_sync_list_local(in_root("walk"), DR_SYNC_DESTINATION, &l, err, sizeof err) == 0);
+    CHECK(l.n == 5);
+    for (size_t i = 0; i < l.n; i++)
+        CHECK(strncmp(l.items[i].path, "linked", 6) != 0);
+    dr_sync_list_free(&l);
+    unlink(in_root("walk/linked"));
+
     CHECK(dr_sync_list_local(in_root("missing"), 1, &l, err, sizeof err) == 0 && l.n == 0);
     dr_sync_list_free(&l);
     CHECK(dr_sync_list_local(in_root("missing"), 0, &l, err, sizeof err) == -1);
