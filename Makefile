@@ -42,7 +42,7 @@ EMBEDDED = $(sort $(wildcard lua/*.lua tasks/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit asan check bench format check-format install clean help
+.PHONY: all test unit asan fuzz fuzz-build check bench format check-format install clean help
 
 all: $(BUILD)/dbtrun
 
@@ -85,15 +85,50 @@ asan:
 	$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	        LDFLAGS="-Wl,--as-needed -fsanitize=address,undefined" test
 
-# Everything CI runs: formatting, the suites, the suites under sanitizers.
-check: check-format test asan
+# libFuzzer harnesses (tests/fuzz/fuzz_<name>.c) for the parsers that read
+# outside input. The library is rebuilt with clang and coverage into
+# build-fuzz/; each harness then runs FUZZ_SECONDS from its seeds in
+# tests/fuzz/corpus/<name>/ (new inputs go to build-fuzz/corpus/<name>/,
+# crashes to build-fuzz/crash-<name>-*), and a crash fails the target.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 20
+FUZZ_BUILD    = build-fuzz
+FUZZ_OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# The masking-stream harness (fuzz_mask.c) joins this list when it lands.
+FUZZ_TARGETS  = manifest xml ini filter sigv4
+FUZZ_BIN      = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \
+	        OPT="$(FUZZ_OPT) -fsanitize=fuzzer-no-link" $(FUZZ_BUILD)/libdbtrun.a
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libdbtrun.a
+	@echo "  FUZZ $@"
+	$(Q)$(FUZZ_CC) $(filter-out $(OPT),$(CFLAGS)) $(FUZZ_OPT) -fsanitize=fuzzer -Itests/fuzz \
+	        $(LDFLAGS) -o $@ $< $(FUZZ_BUILD)/libdbtrun.a $(LDLIBS)
+
+fuzz: fuzz-build
+	$(Q)for t in $(FUZZ_TARGETS); do \
+	    echo "  RUN  fuzz_$$t for $(FUZZ_SECONDS)s"; \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
+	    $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -print_final_stats=0 -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- \
+	        $(FUZZ_BUILD)/corpus/$$t tests/fuzz/corpus/$$t 2>$(FUZZ_BUILD)/fuzz_$$t.log || \
+	        { tail -n 60 $(FUZZ_BUILD)/fuzz_$$t.log; echo "fuzz_$$t failed: input in $(FUZZ_BUILD)/crash-$$t-*"; exit 1; }; \
+	    tail -n 1 $(FUZZ_BUILD)/fuzz_$$t.log; \
+	done
+
+# Everything CI runs: formatting, the suites, the suites under sanitizers,
+# and the fuzzers (5 x FUZZ_SECONDS).
+check: check-format test asan fuzz
 
 bench: all
 	bench/startup.sh
 	bench/s3.sh
 	bench/plan.sh
 
-FORMAT_FILES = $(wildcard runner/*.c src/*.c src/aws/*.c src/lua/*.c include/dbtrun/*.h tests/unit/*.c tests/unit/*.h tools/*.c)
+FORMAT_FILES = $(wildcard runner/*.c src/*.c src/aws/*.c src/lua/*.c include/dbtrun/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tools/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 check-format:
@@ -104,9 +139,9 @@ install: all
 	install -m 0755 $(BUILD)/dbtrun $(DESTDIR)$(PREFIX)/bin/dbtrun
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 help:
-	@echo "make [all|test|asan|check|bench|format|check-format|install PREFIX=...|clean]"
+	@echo "make [all|test|asan|fuzz [FUZZ_SECONDS=N]|check|bench|format|check-format|install PREFIX=...|clean]"
 
 -include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -507,7 +507,9 @@ function M.plan(opts)
   local ok, res = pcall(require("dbtrun.plan").run, opts or {})
   if not ok then
     local err = errors.wrap(res)
-    if err.kind == "interrupt" then
+    -- An unreadable or malformed manifest stops the task: building anyway
+    -- would trust the same broken state.
+    if err.kind == "interrupt" or err.kind == "manifest" then
       error(err, 0)
     end
     ui.warn("plan: " .. tostring(err) .. " (building anyway)")

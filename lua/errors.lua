@@ -10,9 +10,10 @@ Error.__tostring = function(e)
   return e.message
 end
 
--- Exit status by kind: usage and task-file errors are 2, a failed command
--- ends with its own code, an interrupt with 128+N, anything else with 1.
-local exit_codes = { usage = 2, taskfile = 2 }
+-- Exit status by kind: usage, task-file and malformed-manifest errors are 2,
+-- a failed command ends with its own code, an interrupt with 128+N, anything
+-- else with 1.
+local exit_codes = { usage = 2, taskfile = 2, manifest = 2 }
 
 function M.new(kind, fields)
   fields = fields or {}

@@ -172,7 +172,7 @@ function M.run(o)
   end
   local token = native.env.get("GITHUB_TOKEN")
   local pr = o.comment ~= false and token ~= nil and token ~= "" and M.pull_request()
-  local text, summary = native.plan.compare(state, target, {
+  local text, summary, why = native.plan.compare(state, target, {
     format = o.format or "text",
     max_bytes = o.max_bytes,
     markdown = step_summary ~= nil,
@@ -183,7 +183,9 @@ function M.run(o)
     current_label = target,
   })
   if not text then
-    errors.raise("failure", "plan: %s", summary)
+    -- A malformed manifest is not "nothing modified": kind manifest ends
+    -- the run with exit 2, also from ci and dev.
+    errors.raise(why == "manifest" and "manifest" or "failure", "plan: %s", summary)
   end
   summary.text = text
   if not o.quiet then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tools/deps.sh — installs the Debian packages dbtrun builds and tests with.
+# tools/deps.sh — installs the Debian packages dbtrun builds and tests with
+# (clang and libclang-rt-14-dev: the libFuzzer runtime of `make fuzz`).
 # Idempotent: packages already present are not fetched again. Run as root
 # (or with sudo available).
 set -euo pipefail
@@ -7,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config
   liblua5.4-dev libcurl4-openssl-dev libssl-dev libcjson-dev libexpat1-dev
-  clang-format valgrind python3 python3-venv
+  clang libclang-rt-14-dev clang-format valgrind python3 python3-venv
 )
 
 missing=()

@@ -126,12 +126,19 @@ static int l_plan_compare(lua_State *L)
 
     struct box *b = new_box(L);
     char err[1024];
+    /* A third result "manifest" tells an unreadable or malformed manifest
+     * (the run must stop) from other failures. */
     if (dr_manifest_load(state_path, &b->state, err, sizeof err) ||
-        dr_manifest_load(current_path, &b->current, err, sizeof err) ||
-        dr_plan_compare(b->state, b->current, &opts, &b->plan, err, sizeof err)) {
+        dr_manifest_load(current_path, &b->current, err, sizeof err)) {
         lua_pushnil(L);
         lua_pushstring(L, err);
-        return 2; /* the box is collected later */
+        lua_pushliteral(L, "manifest");
+        return 3; /* the box is collected later */
+    }
+    if (dr_plan_compare(b->state, b->current, &opts, &b->plan, err, sizeof err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
     }
     size_t len;
     if (dr_plan_render(b->plan, format, (size_t)max_bytes, &b->text, &len) ||

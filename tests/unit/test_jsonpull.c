@@ -150,4 +150,44 @@ static void test_windows(void)
     free(big);
 }
 
-TEST_MAIN(test_tokens, test_escapes, test_errors, test_skip, test_windows)
+/* Raw strings must be UTF-8 (RFC 8259); escapes always decode to UTF-8. */
+static void test_utf8(void)
+{
+    static const char *const bad[] = {
+        "\"a\xff\"",   "\"\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+        "\"\xe2\x82\""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct dr_jsonpull p;
+        dr_jsonpull_open_mem(&p, bad[i], strlen(bad[i]));
+        CHECK(next_of(&p) == DR_JP_ERROR);
+        CHECK(strstr(p.error, "invalid UTF-8 in the string at byte 0") != NULL);
+        dr_jsonpull_close(&p);
+    }
+    const char *good = "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\xba\", \"\\ud800\"]";
+    struct dr_jsonpull p;
+    dr_jsonpull_open_mem(&p, good, strlen(good));
+    CHECK(next_of(&p) == DR_JP_ARRAY);
+    CHECK(next_of(&p) == DR_JP_STRING);
+    CHECK_STR(p.str, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\xba");
+    CHECK(next_of(&p) == DR_JP_STRING); /* a lone surrogate escape reads as U+FFFD */
+    CHECK_STR(p.str, "\xef\xbf\xbd");
+    dr_jsonpull_close(&p);
+}
+
+/* p->start is where the last token began, for error messages. */
+static void test_token_start(void)
+{
+    const char *doc = "{ \"k\" :  [ 12 ,\"s\"] }";
+    struct dr_jsonpull p;
+    dr_jsonpull_open_mem(&p, doc, strlen(doc));
+    CHECK(next_of(&p) == DR_JP_OBJECT && p.start == 0);
+    CHECK(next_of(&p) == DR_JP_KEY && p.start == 2);
+    CHECK(next_of(&p) == DR_JP_ARRAY && p.start == 9);
+    CHECK(next_of(&p) == DR_JP_NUMBER && p.start == 11);
+    CHECK(next_of(&p) == DR_JP_STRING && p.start == 15);
+    CHECK(next_of(&p) == DR_JP_END_ARRAY && p.start == 18);
+    dr_jsonpull_close(&p);
+}
+
+TEST_MAIN(test_tokens, test_escapes, test_errors, test_skip, test_windows, test_utf8,
+          test_token_start)
