@@ -5,6 +5,7 @@
  * refresh decisions, credential_process output, STS bodies and answers, and
  * the client's cache. */
 #include "harness.h"
+#include "procs.h"
 #include "testdata.h"
 
 #include "dbtrun/aws.h"
@@ -15,7 +16,6 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -819,28 +819,6 @@ static const struct dr_aws_credentials *process_creds(const char *name, const ch
     *c = NULL;
     CHECK(dr_aws_client_new_env(NULL, &env, c, err) == 0);
     return *c ? dr_aws_credentials_get(*c, err) : NULL;
-}
-
-/* Whether pid has ended (or is a zombie left for a non-reaping init) within
- * about 5 s: SIGKILL is delivered asynchronously, so a loaded machine may
- * still show the process for a moment after the kill. */
-static int gone_soon(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    for (int i = 0; i < 500; i++) {
-        char stat[512] = "";
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
-        if (f)
-            fclose(f);
-        stat[n] = '\0';
-        const char *paren = strrchr(stat, ')');
-        if (!paren || paren[2] == 'Z')
-            return 1;
-        nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
-    }
-    return 0;
 }
 
 /* A credential_process that never ends is killed, with its whole group, at

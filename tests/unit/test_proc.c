@@ -1,6 +1,7 @@
 /* Unit tests for src/proc.c: exit codes, capture, cwd, environment. */
 #include "dbtrun/proc.h"
 #include "harness.h"
+#include "procs.h"
 #include "words.h"
 
 #include <signal.h>
@@ -66,20 +67,6 @@ static void test_child_has_its_own_group(void)
     free(r.out);
 }
 
-/* Whether pid runs (a zombie left for a non-reaping init does not). */
-static int alive(pid_t pid)
-{
-    char path[64], stat[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
-    if (f)
-        fclose(f);
-    stat[n] = '\0';
-    const char *paren = strrchr(stat, ')');
-    return paren && paren[1] == ' ' && paren[2] != 'Z';
-}
-
 /* A child (and its grandchild, which holds the pipe) that ignores every
  * polite signal is killed, group and all, when timeout_ms runs out. */
 static void test_timeout_kills_the_group(void)
@@ -99,7 +86,7 @@ static void test_timeout_kills_the_group(void)
     CHECK(r.exit_code == 128 + SIGKILL);
     CHECK(r.interrupted == 0);
     pid_t grandchild = r.out ? (pid_t)atoi(r.out) : 0;
-    CHECK(grandchild > 0 && !alive(grandchild));
+    CHECK(grandchild > 0 && gone_soon(grandchild));
     free(r.out);
 }
 
