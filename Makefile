@@ -53,7 +53,7 @@ $(BUILD)/dbtrun: $(MAIN_OBJ) $(BUILD)/libdbtrun.a
 $(BUILD)/libdbtrun.a: $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/%.o: %.c $(wildcard include/dbtrun/*.h) VERSION
+$(BUILD)/%.o: %.c $(wildcard include/dbtrun/*.h src/aws/*.inc) VERSION
 	@mkdir -p $(dir $@)
 	@echo "  CC   $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -c -o $@ $<

@@ -41,10 +41,20 @@ void dr_s3_url_free(struct dr_s3_url *u);
 int dr_s3_address(const char *endpoint, int custom, const char *bucket, const char *key,
                   char **base_url, char **path);
 
-/* Content-Type for a file name, from its extension (case-insensitive), as
- * the aws CLI's mimetypes table gives it; "binary/octet-stream" when unknown.
- * Static string. */
+/* Content-Type for a file name as the aws CLI guesses it: Python's
+ * mimetypes.guess_type(name)[0] (suffix_map, then encodings_map stripped,
+ * then the type of what is left), from its builtin tables (generated into
+ * mimetypes.inc) overlaid by the system files it reads (/etc/mime.types...),
+ * read once on first use. "binary/octet-stream" (S3's default) when unknown.
+ * The string lives as long as the process. Thread-safe. */
 const char *dr_s3_content_type(const char *name);
+
+/* The same guess against builtins overlaid by the given files only (in
+ * order, later lines win), for tests. NULL out of memory. */
+struct dr_s3_mime_db;
+struct dr_s3_mime_db *dr_s3_mime_open(const char *const *files, size_t nfiles);
+const char *dr_s3_mime_guess(const struct dr_s3_mime_db *db, const char *name);
+void dr_s3_mime_free(struct dr_s3_mime_db *db);
 
 /* ETag helpers. S3 quotes ETags; dr_s3_etag_strip copies without quotes (at
  * most outlen-1 bytes). A multipart ETag is "<md5 of md5s>-<parts>". */

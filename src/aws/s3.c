@@ -119,51 +119,7 @@ int dr_s3_address(const char *endpoint, int custom, const char *bucket, const ch
     return 0;
 }
 
-/* ---- content types and ETags ---------------------------------------------- */
-
-const char *dr_s3_content_type(const char *name)
-{
-    /* The types Python's mimetypes (the aws CLI's source) gives on a stock
-     * Linux; what it does not know stays binary/octet-stream, as there. */
-    static const char *const table[][2] = {
-        {"html", "text/html"},
-        {"htm", "text/html"},
-        {"css", "text/css"},
-        {"js", "text/javascript"},
-        {"mjs", "text/javascript"},
-        {"json", "application/json"},
-        {"svg", "image/svg+xml"},
-        {"png", "image/png"},
-        {"jpg", "image/jpeg"},
-        {"jpeg", "image/jpeg"},
-        {"gif", "image/gif"},
-        {"webp", "image/webp"},
-        {"ico", "image/vnd.microsoft.icon"},
-        {"txt", "text/plain"},
-        {"csv", "text/csv"},
-        {"tsv", "text/tab-separated-values"},
-        {"md", "text/markdown"},
-        {"xml", "application/xml"},
-        {"pdf", "application/pdf"},
-        {"zip", "application/zip"},
-        {"wasm", "application/wasm"},
-        {"sql", "application/sql"},
-        {"woff", "font/woff"},
-        {"woff2", "font/woff2"},
-        {"ttf", "font/ttf"},
-        {"otf", "font/otf"},
-        {"eot", "application/vnd.ms-fontobject"},
-        {"bin", "application/octet-stream"},
-    };
-    const char *base = strrchr(name, '/');
-    base = base ? base + 1 : name;
-    const char *dot = strrchr(base, '.');
-    if (dot && dot != base)
-        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-            if (strcasecmp(dot + 1, table[i][0]) == 0)
-                return table[i][1];
-    return "binary/octet-stream";
-}
+/* ---- ETags (content types: mime.c) ---------------------------------------------- */
 
 void dr_s3_etag_strip(const char *etag, char *out, size_t outlen)
 {

@@ -253,6 +253,40 @@ def test_seed_docs_sync_matches_the_aws_cli(run, aws, s3, bucket, tmp_path):
     assert r.returncode == 0 and r.stdout == ""
 
 
+MIME_NAMES = ["index.html", "a.HTM", "style.css", "app.js", "mod.mjs", "manifest.json",
+              "q.sql", "README.md", "seeds.csv", "t.tsv", "notes.txt", "doc.xml", "logo.svg",
+              "x.png", "x.webp", "f.woff2", "run.py", "deploy.sh", "dist.tar", "dist.tgz",
+              "dist.tar.gz", "dist.TAR.GZ", "dist.tar.bz2", "dist.txz", "rows.json.gz",
+              "seeds.csv.gz", "img.svgz", "old.tar.Z", "raw.gz", "x.json.br", "graph.gpickle",
+              "p.msgpack", "dbt_project.yml", "Makefile", ".hidden.json", "..json", "a.b.c.pdf"]
+
+
+def test_content_types_match_the_aws_cli(run, aws, s3, bucket, tmp_path):
+    """Whatever the aws CLI's mimetypes guesses on this machine (builtins plus
+    /etc/mime.types), dbtrun sends the same Content-Type, and, like the CLI,
+    no Content-Encoding for .gz and friends."""
+    src = tmp_path / "files"
+    src.mkdir()
+    for n in MIME_NAMES:
+        (src / n).write_bytes(b"x")
+    r = run("sync", src, f"s3://{bucket}/mine/")
+    assert r.returncode == 0, r.stderr
+    a = aws("sync", src, f"s3://{bucket}/theirs/", "--no-progress")
+    assert a.returncode == 0, a.stderr
+    got = {}
+    for n in MIME_NAMES:
+        h1 = s3.head_object(Bucket=bucket, Key="mine/" + n)
+        h2 = s3.head_object(Bucket=bucket, Key="theirs/" + n)
+        got[n] = (h1["ContentType"], h1.get("ContentEncoding"))
+        assert got[n] == (h2["ContentType"], h2.get("ContentEncoding")), n
+    # the cases the old hand table got wrong, whatever /etc/mime.types says
+    assert got["dist.tar.gz"][0] == got["dist.tgz"][0] == "application/x-tar"
+    assert got["rows.json.gz"][0] == "application/json"
+    assert got["seeds.csv.gz"][0] == "text/csv"
+    assert got["run.py"][0] == "text/x-python"
+    assert got["raw.gz"] == ("binary/octet-stream", None)
+
+
 @pytest.mark.parametrize("args", [
     [],
     ["--delete"],

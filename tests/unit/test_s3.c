@@ -76,22 +76,109 @@ static void test_address(void)
     check_address("http://h", 1, "b", "../x/./y", "http://h", "/b/../x/./y");
 }
 
+/* Expectations are Python 3.11's mimetypes.MimeTypes(filenames=()).guess_type
+ * (name)[0], written out by hand, None as binary/octet-stream. */
+static const char *const builtin_cases[][2] = {
+    {"target/index.html", "text/html"},
+    {"INDEX.HTML", "text/html"},
+    {"a.css", "text/css"},
+    {"a.js", "application/javascript"},
+    {"manifest.json", "application/json"},
+    {"logo.svg", "image/svg+xml"},
+    {"notes.txt", "text/plain"},
+    {"graph.gpickle", "binary/octet-stream"},
+    {"partial_parse.msgpack", "binary/octet-stream"},
+    {"Makefile", "binary/octet-stream"},
+    {".json", "binary/octet-stream"}, /* a dot file: no extension */
+    {"..json", "binary/octet-stream"},
+    {"...a.json", "application/json"},
+    {"dir.html/file", "binary/octet-stream"},
+    {"archive.tar.gz", "application/x-tar"},
+    {"a.tgz", "application/x-tar"},
+    {"a.TGZ", "application/x-tar"},      /* suffix_map is looked up lowercased */
+    {"a.tar.GZ", "binary/octet-stream"}, /* encodings_map is case-sensitive */
+    {"a.TAR.gz", "application/x-tar"},
+    {"seeds.csv.gz", "text/csv"},
+    {"x.json.gz", "application/json"},
+    {"x.json.bz2", "application/json"},
+    {"x.json.xz", "application/json"},
+    {"x.json.br", "application/json"},
+    {"x.tar.Z", "application/x-tar"},
+    {"x.tar.z", "binary/octet-stream"},
+    {"a.gz", "binary/octet-stream"},
+    {".gz", "binary/octet-stream"},
+    {"x.gz.gz", "binary/octet-stream"}, /* only one encoding is stripped */
+    {"x.tgz.gz", "binary/octet-stream"},
+    {".tgz", "binary/octet-stream"},
+    {"a.svgz", "image/svg+xml"},
+    {"a.txz", "application/x-tar"},
+    {"a.tbz2", "application/x-tar"},
+    {"a.taz", "application/x-tar"},
+    {"a.tz", "application/x-tar"},
+    {"run.py", "text/x-python"},
+    {"a.PY", "text/x-python"},
+    {"deploy.sh", "application/x-sh"},
+    {"a.sql", "binary/octet-stream"},
+    {"a.md", "binary/octet-stream"},
+    {"a.xml", "text/xml"},
+    {"a.yml", "binary/octet-stream"},
+    {"a.", "binary/octet-stream"},
+    {"a.html.", "binary/octet-stream"},
+    {"/abs/dir.d/x.CSV", "text/csv"},
+    {"a.b.c.pdf", "application/pdf"},
+    {"x.tar", "application/x-tar"},
+    {"a.tgz/", "binary/octet-stream"},
+};
+
 static void test_content_type(void)
 {
+    struct dr_s3_mime_db *db = dr_s3_mime_open(NULL, 0);
+    CHECK(db != NULL);
+    for (size_t i = 0; i < sizeof builtin_cases / sizeof builtin_cases[0]; i++)
+        CHECK_STR(dr_s3_mime_guess(db, builtin_cases[i][0]), builtin_cases[i][1]);
+    dr_s3_mime_free(db);
+    /* the process-wide guess: the same where no system file disagrees */
     CHECK_STR(dr_s3_content_type("target/index.html"), "text/html");
-    CHECK_STR(dr_s3_content_type("INDEX.HTML"), "text/html");
-    CHECK_STR(dr_s3_content_type("a.css"), "text/css");
-    CHECK_STR(dr_s3_content_type("a.js"), "text/javascript");
-    CHECK_STR(dr_s3_content_type("manifest.json"), "application/json");
-    CHECK_STR(dr_s3_content_type("logo.svg"), "image/svg+xml");
-    CHECK_STR(dr_s3_content_type("x.png"), "image/png");
-    CHECK_STR(dr_s3_content_type("notes.txt"), "text/plain");
+    CHECK_STR(dr_s3_content_type("a.tar.gz"), "application/x-tar");
     CHECK_STR(dr_s3_content_type("graph.gpickle"), "binary/octet-stream");
-    CHECK_STR(dr_s3_content_type("partial_parse.msgpack"), "binary/octet-stream");
-    CHECK_STR(dr_s3_content_type("Makefile"), "binary/octet-stream");
-    CHECK_STR(dr_s3_content_type(".json"), "binary/octet-stream"); /* a dot file, no extension */
-    CHECK_STR(dr_s3_content_type("dir.html/file"), "binary/octet-stream");
-    CHECK_STR(dr_s3_content_type("archive.tar.gz"), "binary/octet-stream");
+}
+
+/* System files overlay the builtins as MimeTypes.read does: later lines and
+ * files win, '#' words end a line, a suffix written with capitals never
+ * matches (lookups are lowercased), absent files are skipped. */
+static void test_content_type_system_files(void)
+{
+    char p1[] = "/tmp/dr_mime_XXXXXX", p2[] = "/tmp/dr_mime_XXXXXX";
+    int f1 = mkstemp(p1), f2 = mkstemp(p2);
+    FILE *a = fdopen(f1, "w"), *b = fdopen(f2, "w");
+    CHECK(a && b);
+    fputs("# comment line\n"
+          "text/javascript\tjs mjs\n"
+          "application/sql sql # text/x-nope yml\n"
+          "text/x-upper SQLX\n"
+          "\n"
+          "text/first dup\n"
+          "text/second dup\n",
+          a);
+    fputs("text/markdown md\ntext/third dup\n", b);
+    fclose(a);
+    fclose(b);
+    const char *files[] = {p1, "/nonexistent/mime.types", p2};
+    struct dr_s3_mime_db *db = dr_s3_mime_open(files, 3);
+    CHECK(db != NULL);
+    CHECK_STR(dr_s3_mime_guess(db, "a.js"), "text/javascript");
+    CHECK_STR(dr_s3_mime_guess(db, "a.MJS"), "text/javascript");
+    CHECK_STR(dr_s3_mime_guess(db, "q.sql"), "application/sql");
+    CHECK_STR(dr_s3_mime_guess(db, "q.sql.gz"), "application/sql");
+    CHECK_STR(dr_s3_mime_guess(db, "c.yml"), "binary/octet-stream");
+    CHECK_STR(dr_s3_mime_guess(db, "x.sqlx"), "binary/octet-stream");
+    CHECK_STR(dr_s3_mime_guess(db, "x.SQLX"), "binary/octet-stream");
+    CHECK_STR(dr_s3_mime_guess(db, "x.dup"), "text/third");
+    CHECK_STR(dr_s3_mime_guess(db, "README.md"), "text/markdown");
+    CHECK_STR(dr_s3_mime_guess(db, "index.html"), "text/html"); /* builtins stay */
+    dr_s3_mime_free(db);
+    unlink(p1);
+    unlink(p2);
 }
 
 static void test_etags(void)
@@ -463,7 +550,7 @@ static void test_parallel(void)
     CHECK(dr_s3_parallel(0, 8, count_job, &c) == 0);
 }
 
-TEST_MAIN(test_url_parse, test_address, test_content_type, test_etags, test_hashes, test_file_etag,
+TEST_MAIN(test_url_parse, test_address, test_content_type, test_content_type_system_files, test_etags, test_hashes, test_file_etag,
           test_local_path, test_local_name_problem, test_parse_time, test_list_page,
           test_list_page_url_encoded, test_xml_escape, test_xml_find, test_buckets_parse,
           test_parallel)
