@@ -15,6 +15,8 @@ static void stream_through(const char *text, size_t len, const char *chunks, FIL
     size_t at = 0, c = 0, nchunks = strlen(chunks);
     while (at < len) {
         size_t step = nchunks ? (size_t)(chunks[c++ % nchunks] & 15) : len;
+        if (step == 0 && c > nchunks) /* empty writes once, then progress */
+            step = 1;
         if (step > len - at)
             step = len - at;
         dr_mask_stream_write(&s, text + at, step);
