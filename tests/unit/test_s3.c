@@ -550,7 +550,7 @@ static void test_parallel(void)
     CHECK(dr_s3_parallel(0, 8, count_job, &c) == 0);
 }
 
-TEST_MAIN(test_url_parse, test_address, test_content_type, test_content_type_system_files, test_etags, test_hashes, test_file_etag,
-          test_local_path, test_local_name_problem, test_parse_time, test_list_page,
-          test_list_page_url_encoded, test_xml_escape, test_xml_find, test_buckets_parse,
-          test_parallel)
+TEST_MAIN(test_url_parse, test_address, test_content_type, test_content_type_system_files,
+          test_etags, test_hashes, test_file_etag, test_local_path, test_local_name_problem,
+          test_parse_time, test_list_page, test_list_page_url_encoded, test_xml_escape,
+          test_xml_find, test_buckets_parse, test_parallel)
