@@ -1,6 +1,7 @@
 # dbtrun — one plain Makefile. `make help` lists the targets.
 #
-# Layout: src/ (pure C core), src/lua/ (Lua bindings), runner/ (CLI entry),
+# Layout (docs/architecture.md): src/base/ (utilities), src/aws/ (AWS), src/dbt/
+# (dbt knowledge), src/lua/ (Lua bindings), runner/ (CLI entry),
 # lua/ + tasks/ (embedded into the binary at build time by tools/embed.c).
 
 PREFIX  ?= /usr/local
@@ -11,7 +12,7 @@ V       ?= 0
 Q        = $(if $(filter 1,$(V)),,@)
 PKGS     = lua5.4 libcurl libcrypto libcjson expat
 # libcurl and libcrypto are compiled against but loaded with dlopen on first
-# use (src/aws/dl.c), so they are not linked.
+# use (src/base/dl.c), so they are not linked.
 LINKED   = lua5.4 libcjson expat
 
 WARN     = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -32,7 +33,7 @@ endif
 VERSION := $(shell cat VERSION)
 CFLAGS  += -DDR_VERSION='"$(VERSION)"'
 
-CORE_SRC = $(wildcard src/*.c src/aws/*.c src/lua/*.c)
+CORE_SRC = $(wildcard src/base/*.c src/aws/*.c src/dbt/*.c src/lua/*.c)
 # runner/ files other than main.c go into the library too, so that unit
 # tests can link them.
 RUNNER_SRC = $(filter-out runner/main.c,$(wildcard runner/*.c))
@@ -127,7 +128,7 @@ bench: all
 	bench/s3.sh
 	bench/plan.sh
 
-FORMAT_FILES = $(wildcard runner/*.c src/*.c src/aws/*.c src/lua/*.c include/dbtrun/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tools/*.c)
+FORMAT_FILES = $(wildcard runner/*.c $(CORE_SRC) include/dbtrun/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h tools/*.c)
 format:
 	clang-format -i $(FORMAT_FILES)
 check-format:

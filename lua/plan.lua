@@ -1,6 +1,6 @@
 -- plan: state:modified+ for tasks — options, dbt parse for a stale manifest,
 -- the report, the GitHub step summary and sticky PR comment (the comparison is
--- native: src/plan.c). dev and ci can call M.run and read its summary
+-- native: src/dbt/plan.c). dev and ci can call M.run and read its summary
 -- (summary.selected == 0: nothing to build).
 
 local native = require("dbtrun.native")

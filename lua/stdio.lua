@@ -2,7 +2,7 @@
 -- install() replaces io.stdout, io.stderr, io.write, io.output's default,
 -- print, os.execute and io.popen for task files and dbtrun's own library.
 -- Writes are unbuffered and share one mask stream per fd with relayed child
--- output (src/mask.c), so they stay in the order written.
+-- output (src/base/mask.c), so they stay in the order written.
 
 local native = require("dbtrun.native")
 local mask = native.mask

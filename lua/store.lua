@@ -1,6 +1,6 @@
 -- store: the artifact store of task files — store.get/put/sync over
 -- `s3://bucket/prefix/` and `file://path/` locations with one set of
--- semantics (src/store.c): atomic replacement, unchanged content not sent,
+-- semantics (src/dbt/store.c): atomic replacement, unchanged content not sent,
 -- a missing artifact raises code "NoSuchKey". S3 locations use the default
 -- AWS client (config.aws); file:// locations never load the AWS code.
 

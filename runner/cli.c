@@ -47,16 +47,16 @@ static int set_flag(struct dr_cli *cli, char c)
 {
     switch (c) {
     case 'l':
-        cli->list = 1;
+        cli->run.list = 1;
         return 0;
     case 'n':
-        cli->dry_run = 1;
+        cli->run.dry_run = 1;
         return 0;
     case 'v':
-        cli->verbose++;
+        cli->run.verbose++;
         return 0;
     case 'q':
-        cli->quiet = 1;
+        cli->run.quiet = 1;
         return 0;
     case 'h':
         cli->help = 1;
@@ -76,11 +76,11 @@ static int set_long_flag(struct dr_cli *cli, const char *name)
         if (strcmp(name, longs[i].name) == 0)
             return set_flag(cli, longs[i].flag);
     if (strcmp(name, "json") == 0)
-        cli->json = 1;
+        cli->run.json = 1;
     else if (strcmp(name, "version") == 0)
         cli->version = 1;
     else if (strcmp(name, "summary") == 0)
-        cli->summary = 1;
+        cli->run.summary = 1;
     else
         return -1;
     return 0;
@@ -93,11 +93,11 @@ static int take_value(struct dr_cli *cli, int argc, char **argv, int i)
     const char *set = NULL;
     struct valued opts[] = {
         {"kill-after", 0, &cli->kill_after},
-        {"file", 'f', &cli->file},
-        {"directory", 'C', &cli->directory},
-        {"color", 0, &cli->color},
-        {"completions", 0, &cli->completions},
-        {"script", 0, &cli->script},
+        {"file", 'f', &cli->run.file},
+        {"directory", 'C', &cli->run.directory},
+        {"color", 0, &cli->run.color},
+        {"completions", 0, &cli->run.completions},
+        {"script", 0, &cli->run.script},
         {"set", 0, &set},
     };
     const char *arg = argv[i];
@@ -123,7 +123,7 @@ static int take_value(struct dr_cli *cli, int argc, char **argv, int i)
         if (set) {
             if (!strchr(set, '='))
                 return fail(cli, "--set takes KEY=VALUE, not '%s'", set);
-            cli->sets[cli->nsets++] = set;
+            cli->run.sets[cli->run.nsets++] = set;
         }
         return 1 + used;
     }
@@ -135,10 +135,10 @@ static int take_value(struct dr_cli *cli, int argc, char **argv, int i)
 static int parse_kill_after(struct dr_cli *cli)
 {
     const char *env = getenv("DBTRUN_KILL_AFTER");
-    cli->kill_after_ms = -1;
-    if (cli->kill_after && dr_proc_parse_seconds(cli->kill_after, &cli->kill_after_ms) != 0)
+    cli->run.kill_after_ms = -1;
+    if (cli->kill_after && dr_proc_parse_seconds(cli->kill_after, &cli->run.kill_after_ms) != 0)
         return fail(cli, "--kill-after takes a number of seconds, not '%.64s'", cli->kill_after);
-    if (!cli->kill_after && env && *env && dr_proc_parse_seconds(env, &cli->kill_after_ms) != 0)
+    if (!cli->kill_after && env && *env && dr_proc_parse_seconds(env, &cli->run.kill_after_ms) != 0)
         return fail(cli, "DBTRUN_KILL_AFTER takes a number of seconds, not '%.64s'", env);
     return 0;
 }
@@ -146,9 +146,9 @@ static int parse_kill_after(struct dr_cli *cli)
 int dr_cli_parse(int argc, char **argv, struct dr_cli *cli)
 {
     memset(cli, 0, sizeof *cli);
-    cli->color = "auto";
-    cli->sets = calloc((size_t)argc + 1, sizeof *cli->sets);
-    if (!cli->sets)
+    cli->run.color = "auto";
+    cli->run.sets = calloc((size_t)argc + 1, sizeof *cli->run.sets);
+    if (!cli->run.sets)
         return fail(cli, "%s", "out of memory");
     int i = 1;
     while (i < argc) {
@@ -176,21 +176,21 @@ int dr_cli_parse(int argc, char **argv, struct dr_cli *cli)
         }
         i++;
     }
-    if (strcmp(cli->color, "auto") != 0 && strcmp(cli->color, "always") != 0 &&
-        strcmp(cli->color, "never") != 0)
-        return fail(cli, "--color takes auto, always or never, not '%s'", cli->color);
+    if (strcmp(cli->run.color, "auto") != 0 && strcmp(cli->run.color, "always") != 0 &&
+        strcmp(cli->run.color, "never") != 0)
+        return fail(cli, "--color takes auto, always or never, not '%s'", cli->run.color);
     if (parse_kill_after(cli) != 0)
         return -1;
     if (i < argc) {
-        cli->task = argv[i];
-        cli->args = argv + i + 1;
-        cli->nargs = argc - i - 1;
+        cli->run.task = argv[i];
+        cli->run.args = argv + i + 1;
+        cli->run.nargs = argc - i - 1;
     }
     return 0;
 }
 
 void dr_cli_free(struct dr_cli *cli)
 {
-    free(cli->sets);
-    cli->sets = NULL;
+    free(cli->run.sets);
+    cli->run.sets = NULL;
 }

@@ -25,12 +25,12 @@ int main(int argc, char **argv)
     } else if (cli.version) {
         printf("dbtrun %s\n", DR_VERSION);
         status = 0;
-    } else if (cli.task && strcmp(cli.task, "aws") == 0) {
-        dr_proc_set_kill_after(cli.kill_after_ms); /* for credential_process */
-        status = dr_aws_cmd(cli.nargs, cli.args, cli.verbose);
+    } else if (cli.run.task && strcmp(cli.run.task, "aws") == 0) {
+        dr_proc_set_kill_after(cli.run.kill_after_ms); /* for credential_process */
+        status = dr_aws_cmd(cli.run.nargs, cli.run.args, cli.run.verbose);
         dr_http_cleanup();
     } else {
-        status = dr_host_run(&cli);
+        status = dr_host_run(&cli.run);
     }
     dr_cli_free(&cli);
     return status;

@@ -1,6 +1,6 @@
 -- The built-in plan task: dbt's state:modified+ computed natively from the
 -- production manifest and the current one, with the reason for every change
--- (the work is in lua/plan.lua and src/plan.c).
+-- (the work is in lua/plan.lua and src/dbt/plan.c).
 
 task("plan", {
   group = "dbt",

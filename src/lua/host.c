@@ -71,14 +71,14 @@ static void install_embedded(lua_State *L)
     }
 }
 
-static void push_cli(lua_State *L, const struct dr_cli *cli)
+static void push_run(lua_State *L, const struct dr_run *run)
 {
     lua_createtable(L, 0, 16);
 #define FLAG(name)                                                                                 \
-    lua_pushboolean(L, cli->name);                                                                 \
+    lua_pushboolean(L, run->name);                                                                 \
     lua_setfield(L, -2, #name)
 #define STR(name)                                                                                  \
-    lua_pushstring(L, cli->name);                                                                  \
+    lua_pushstring(L, run->name);                                                                  \
     lua_setfield(L, -2, #name)
     FLAG(list);
     FLAG(dry_run);
@@ -93,17 +93,17 @@ static void push_cli(lua_State *L, const struct dr_cli *cli)
     STR(task);
 #undef FLAG
 #undef STR
-    lua_pushinteger(L, cli->verbose);
+    lua_pushinteger(L, run->verbose);
     lua_setfield(L, -2, "verbose");
-    lua_createtable(L, cli->nsets, 0);
-    for (int i = 0; i < cli->nsets; i++) {
-        lua_pushstring(L, cli->sets[i]);
+    lua_createtable(L, run->nsets, 0);
+    for (int i = 0; i < run->nsets; i++) {
+        lua_pushstring(L, run->sets[i]);
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "sets");
-    lua_createtable(L, cli->nargs, 0);
-    for (int i = 0; i < cli->nargs; i++) {
-        lua_pushstring(L, cli->args[i]);
+    lua_createtable(L, run->nargs, 0);
+    for (int i = 0; i < run->nargs; i++) {
+        lua_pushstring(L, run->args[i]);
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "args");
@@ -130,7 +130,7 @@ static int open_native(lua_State *L)
 /* Everything that can raise runs in here, under lua_pcall. */
 static int protected_main(lua_State *L)
 {
-    const struct dr_cli *cli = lua_touserdata(L, 1);
+    const struct dr_run *run = lua_touserdata(L, 1);
     /* Loading allocates little garbage: collecting starts when a task runs
      * (main.lua restarts the collector), so --list never pays for it. */
     lua_gc(L, LUA_GCSTOP);
@@ -144,12 +144,12 @@ static int protected_main(lua_State *L)
     lua_pushliteral(L, "dbtrun.main");
     lua_call(L, 1, 1);
     lua_getfield(L, LUA_REGISTRYINDEX, "dbtrun.builtin_sources");
-    push_cli(L, cli);
+    push_run(L, run);
     lua_call(L, 2, 1);
     return 1;
 }
 
-int dr_host_run(const struct dr_cli *cli)
+int dr_host_run(const struct dr_run *run)
 {
     lua_State *L = luaL_newstate();
     int status = 1;
@@ -158,10 +158,10 @@ int dr_host_run(const struct dr_cli *cli)
         return 1;
     }
     signal_state = L;
-    dr_proc_set_kill_after(cli->kill_after_ms);
+    dr_proc_set_kill_after(run->kill_after_ms);
     dr_proc_init_signals(on_signal);
     lua_pushcfunction(L, protected_main);
-    lua_pushlightuserdata(L, (void *)cli);
+    lua_pushlightuserdata(L, (void *)run);
     int rc = lua_pcall(L, 1, 1, 0);
     /* Text the mask held back in case more of a secret followed: nothing follows now. */
     dr_mask_stream_flush(dr_mask_std(1));

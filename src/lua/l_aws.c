@@ -1,5 +1,5 @@
 /* l_aws: the raw AWS and artifact-store binding — clients as userdata and one
- * function per operation of the C core (src/aws/, src/store.c). Failures
+ * function per operation of the C core (src/aws/, src/dbt/store.c). Failures
  * return nil, text, info with info = {op, target, code, status, message,
  * request_id}; lua/aws.lua and lua/store.lua raise them as error values. */
 #include "dbtrun/aws.h"

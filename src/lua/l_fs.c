@@ -1,4 +1,4 @@
-/* l_fs: raw file-system binding over src/fs.c. Operational failures return
+/* l_fs: raw file-system binding over src/base/fs.c. Operational failures return
  * nil, msg; lua/fs.lua turns them into raised errors. */
 #include "dbtrun/fs.h"
 #include "bindings.h"

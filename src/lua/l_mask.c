@@ -1,4 +1,4 @@
-/* l_mask: the secret registry (src/mask.c) for the Lua library: secret()
+/* l_mask: the secret registry (src/base/mask.c) for the Lua library: secret()
  * registers; apply masks a string; write and flush are the masked stdout and
  * stderr that lua/stdio.lua installs as io.stdout, io.stderr, io.write, print. */
 #include "dbtrun/mask.h"

@@ -1,4 +1,4 @@
-/* l_plan: the state comparison (src/manifest.c, src/plan.c) for Lua. Thin:
+/* l_plan: the state comparison (src/dbt/manifest.c, src/dbt/plan.c) for Lua. Thin:
  * options in, report text and a summary table out. Everything allocated is
  * held by a userdata box created first, so a Lua error at any point (out of
  * memory while pushing) still frees it through __gc. */

@@ -1,4 +1,4 @@
-/* The manifest reader (src/manifest.c over src/jsonpull.c) on any bytes; a
+/* The manifest reader (src/dbt/manifest.c over src/base/jsonpull.c) on any bytes; a
  * manifest that loads is also compared with itself and rendered, which reads
  * every field the plan uses. */
 #include "dbtrun/manifest.h"

@@ -1,4 +1,4 @@
-/* The streaming mask (src/mask.c) against whole-text masking: the input's
+/* The streaming mask (src/base/mask.c) against whole-text masking: the input's
  * first line gives the chunk sizes (one byte each, 0-15) and, in its first
  * byte, how many of the next lines are secrets (1-4); the rest is the text.
  * Streamed in those chunks, the text must come out exactly as dr_mask_apply

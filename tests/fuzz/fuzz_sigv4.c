@@ -1,6 +1,6 @@
 /* SigV4 canonicalisation (src/aws/sigv4.c): lines are flags, method, path,
  * query, then header name/value pairs; signed with fixed credentials.
- * libcrypto is dlopened by src/aws/dl.c on the first signature. */
+ * libcrypto is dlopened by src/base/dl.c on the first signature. */
 #include "dbtrun/sigv4.h"
 #include "fuzz.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for src/buf.c: the escaping of keys for one-line output. */
+/* Unit tests for src/base/buf.c: the escaping of keys for one-line output. */
 #include "dbtrun/buf.h"
 #include "harness.h"
 

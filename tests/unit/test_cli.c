@@ -19,8 +19,8 @@ static void test_no_arguments_lists(void)
 {
     struct dr_cli cli;
     CHECK(parse("", &cli) == 0);
-    CHECK(cli.task == NULL);
-    CHECK_STR(cli.color, "auto");
+    CHECK(cli.run.task == NULL);
+    CHECK_STR(cli.run.color, "auto");
     dr_cli_free(&cli);
 }
 
@@ -28,13 +28,13 @@ static void test_task_arguments_pass_untouched(void)
 {
     struct dr_cli cli;
     CHECK(parse("-n|dev|--fail-fast|-v|a b|--set|x=y", &cli) == 0);
-    CHECK(cli.dry_run == 1);
-    CHECK(cli.verbose == 0); /* -v after the task belongs to the task */
-    CHECK(cli.nsets == 0);
-    CHECK_STR(cli.task, "dev");
-    CHECK(cli.nargs == 5);
-    CHECK_STR(cli.args[0], "--fail-fast");
-    CHECK_STR(cli.args[2], "a b");
+    CHECK(cli.run.dry_run == 1);
+    CHECK(cli.run.verbose == 0); /* -v after the task belongs to the task */
+    CHECK(cli.run.nsets == 0);
+    CHECK_STR(cli.run.task, "dev");
+    CHECK(cli.run.nargs == 5);
+    CHECK_STR(cli.run.args[0], "--fail-fast");
+    CHECK_STR(cli.run.args[2], "a b");
     dr_cli_free(&cli);
 }
 
@@ -43,13 +43,13 @@ static void test_values_in_all_forms(void)
     struct dr_cli cli;
     CHECK(parse("-f|x.lua|--directory=sub|--set|a=1|--set=b.c=2|--color|never|-Cother|t", &cli) ==
           0);
-    CHECK_STR(cli.file, "x.lua");
-    CHECK_STR(cli.directory, "other"); /* the last one wins */
-    CHECK(cli.nsets == 2);
-    CHECK_STR(cli.sets[0], "a=1");
-    CHECK_STR(cli.sets[1], "b.c=2");
-    CHECK_STR(cli.color, "never");
-    CHECK_STR(cli.task, "t");
+    CHECK_STR(cli.run.file, "x.lua");
+    CHECK_STR(cli.run.directory, "other"); /* the last one wins */
+    CHECK(cli.run.nsets == 2);
+    CHECK_STR(cli.run.sets[0], "a=1");
+    CHECK_STR(cli.run.sets[1], "b.c=2");
+    CHECK_STR(cli.run.color, "never");
+    CHECK_STR(cli.run.task, "t");
     dr_cli_free(&cli);
 }
 
@@ -57,9 +57,9 @@ static void test_combined_flags_and_double_dash(void)
 {
     struct dr_cli cli;
     CHECK(parse("-nvv|-q|--|-weird-task|x", &cli) == 0);
-    CHECK(cli.dry_run && cli.quiet && cli.verbose == 2);
-    CHECK_STR(cli.task, "-weird-task");
-    CHECK(cli.nargs == 1);
+    CHECK(cli.run.dry_run && cli.run.quiet && cli.run.verbose == 2);
+    CHECK_STR(cli.run.task, "-weird-task");
+    CHECK(cli.run.nargs == 1);
     dr_cli_free(&cli);
 }
 
@@ -87,7 +87,8 @@ static void test_long_flags(void)
 {
     struct dr_cli cli;
     CHECK(parse("--list|--json|--dry-run|--quiet|--verbose|--summary", &cli) == 0);
-    CHECK(cli.list && cli.json && cli.dry_run && cli.quiet && cli.verbose == 1 && cli.summary);
+    CHECK(cli.run.list && cli.run.json && cli.run.dry_run && cli.run.quiet &&
+          cli.run.verbose == 1 && cli.run.summary);
     dr_cli_free(&cli);
     CHECK(parse("--help", &cli) == 0 && cli.help);
     dr_cli_free(&cli);
@@ -99,16 +100,16 @@ static void test_kill_after(void)
 {
     struct dr_cli cli;
     unsetenv("DBTRUN_KILL_AFTER");
-    CHECK(parse("t", &cli) == 0 && cli.kill_after_ms == -1);
+    CHECK(parse("t", &cli) == 0 && cli.run.kill_after_ms == -1);
     dr_cli_free(&cli);
-    CHECK(parse("--kill-after|1.5|t", &cli) == 0 && cli.kill_after_ms == 1500);
+    CHECK(parse("--kill-after|1.5|t", &cli) == 0 && cli.run.kill_after_ms == 1500);
     dr_cli_free(&cli);
     CHECK(parse("--kill-after|abc|t", &cli) == -1 && strstr(cli.err, "'abc'") != NULL);
     dr_cli_free(&cli);
     setenv("DBTRUN_KILL_AFTER", "2", 1);
-    CHECK(parse("t", &cli) == 0 && cli.kill_after_ms == 2000);
+    CHECK(parse("t", &cli) == 0 && cli.run.kill_after_ms == 2000);
     dr_cli_free(&cli);
-    CHECK(parse("--kill-after=0|t", &cli) == 0 && cli.kill_after_ms == 0); /* the option wins */
+    CHECK(parse("--kill-after=0|t", &cli) == 0 && cli.run.kill_after_ms == 0); /* the option wins */
     dr_cli_free(&cli);
     setenv("DBTRUN_KILL_AFTER", "later", 1);
     CHECK(parse("t", &cli) == -1 && strstr(cli.err, "DBTRUN_KILL_AFTER") != NULL);

@@ -1,4 +1,4 @@
-/* Unit tests for src/fs.c: upward search, mkdir -p, rm -rf, atomic writes. */
+/* Unit tests for src/base/fs.c: upward search, mkdir -p, rm -rf, atomic writes. */
 #include "dbtrun/fs.h"
 #include "harness.h"
 #include "scratch.h"

@@ -1,4 +1,4 @@
-/* Unit tests for src/jsonpull.c: token sequences, escapes, errors, skipping,
+/* Unit tests for src/base/jsonpull.c: token sequences, escapes, errors, skipping,
  * and tokens that straddle the read window of a file. */
 #include "dbtrun/jsonpull.h"
 #include "harness.h"

@@ -1,4 +1,4 @@
-/* Unit tests for src/manifest.c: the compact form of small hand-written
+/* Unit tests for src/dbt/manifest.c: the compact form of small hand-written
  * manifests (written with ' for ", turned into JSON by dq), canonical config
  * values, both checksum shapes, child maps, errors and staleness. */
 #include "dbtrun/manifest.h"

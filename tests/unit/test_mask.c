@@ -1,4 +1,4 @@
-/* Unit tests for src/mask.c: whole-text and streamed masking. */
+/* Unit tests for src/base/mask.c: whole-text and streamed masking. */
 #include "dbtrun/mask.h"
 #include "harness.h"
 

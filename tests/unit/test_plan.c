@@ -1,4 +1,4 @@
-/* Unit tests for src/plan.c and src/plan_render.c: one small pair of
+/* Unit tests for src/dbt/plan.c and src/dbt/plan_render.c: one small pair of
  * hand-written manifests (' stands for ") per rule of dbt's state:modified,
  * the downstream closure, the blind-spot warnings and the three reports. */
 #include "dbtrun/plan.h"

@@ -1,4 +1,4 @@
-/* Unit tests for src/proc.c: exit codes, capture, cwd, environment. */
+/* Unit tests for src/base/proc.c: exit codes, capture, cwd, environment. */
 #include "dbtrun/proc.h"
 #include "harness.h"
 #include "procs.h"

@@ -1,4 +1,4 @@
-/* Unit tests for src/store.c with file:// locations (no network): missing
+/* Unit tests for src/dbt/store.c with file:// locations (no network): missing
  * artifacts, atomic replacement, unchanged files left alone, bad names. */
 #include "dbtrun/store.h"
 #include "harness.h"
