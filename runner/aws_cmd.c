@@ -10,6 +10,7 @@
 #include "dbtrun/proc.h"
 #include "dbtrun/secrets.h"
 #include "dbtrun/sts.h"
+#include "dbtrun/wipe.h"
 #include "aws_s3.h"
 
 #include <stdarg.h>
@@ -175,7 +176,7 @@ static int cmd_export_credentials(struct dr_aws_client *c)
         return 1;
     }
     printf("%s\n", json);
-    dr_creds_free_secret(json);
+    dr_free_secret(json);
     return 0;
 }
 

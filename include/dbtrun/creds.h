@@ -29,12 +29,6 @@ struct dr_creds_env {
 /* The value of `name`, or NULL when unset or blank. Borrowed. */
 const char *dr_creds_getenv(const struct dr_creds_env *env, const char *name);
 
-/* Overwrites n bytes at p with zeros in a way the compiler keeps. */
-void dr_creds_wipe(void *p, size_t n);
-
-/* Wipes and frees a NUL-terminated secret; NULL is fine. */
-void dr_creds_free_secret(char *s);
-
 /* ---- settings -------------------------------------------------------------- */
 
 /* The region: `explicit_region`, AWS_REGION, AWS_DEFAULT_REGION, the
@@ -116,7 +110,7 @@ int dr_creds_process_parse(const char *json, size_t len, struct dr_aws_credentia
 /* The credential_process JSON for `c` (what `aws configure
  * export-credentials --format process` prints): Version, AccessKeyId,
  * SecretAccessKey, SessionToken and Expiration when present. Caller frees
- * with dr_creds_free_secret; NULL when out of memory. */
+ * with dr_free_secret; NULL when out of memory. */
 char *dr_creds_process_json(const struct dr_aws_credentials *c);
 
 /* ---- profile plan ---------------------------------------------------------- */

@@ -62,6 +62,9 @@ const char *dr_http_header_get(const struct dr_http_response *resp, const char *
 
 void dr_http_response_free(struct dr_http_response *resp);
 
+/* The same for a response whose body may hold a secret: wiped first. */
+void dr_http_response_free_wiped(struct dr_http_response *resp);
+
 /* Closes the kept-alive connections (at exit, or in tests). */
 void dr_http_cleanup(void);
 

@@ -5,6 +5,7 @@
 #include "dbtrun/aws.h"
 #include "dbtrun/creds.h"
 #include "dbtrun/sigv4.h"
+#include "dbtrun/wipe.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -42,9 +43,9 @@ void dr_aws_credentials_free(struct dr_aws_credentials *c)
 {
     if (!c)
         return;
-    dr_creds_free_secret(c->access_key_id);
-    dr_creds_free_secret(c->secret_access_key);
-    dr_creds_free_secret(c->session_token);
+    dr_free_secret(c->access_key_id);
+    dr_free_secret(c->secret_access_key);
+    dr_free_secret(c->session_token);
     memset(c, 0, sizeof *c);
 }
 

@@ -4,6 +4,7 @@
  * web identity / GitHub Actions OIDC, ECS, IMDSv2. Network calls go through
  * http.c (IMDS, ECS, GitHub) and sts.c; the client cache is client.c's. */
 #include "dbtrun/creds.h"
+#include "dbtrun/wipe.h"
 #include "dbtrun/http.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
@@ -29,21 +30,6 @@
 #define OIDC_AUDIENCE "sts.amazonaws.com"
 
 /* ---- small helpers ---------------------------------------------------------- */
-
-void dr_creds_wipe(void *p, size_t n)
-{
-    volatile unsigned char *b = p;
-    while (b && n--)
-        *b++ = 0;
-}
-
-void dr_creds_free_secret(char *s)
-{
-    if (s) {
-        dr_creds_wipe(s, strlen(s));
-        free(s);
-    }
-}
 
 const char *dr_creds_getenv(const struct dr_creds_env *env, const char *name)
 {
@@ -115,7 +101,7 @@ static void json_wipe(cJSON *item)
 {
     for (; item; item = item->next) {
         if (item->valuestring)
-            dr_creds_wipe(item->valuestring, strlen(item->valuestring));
+            dr_wipe(item->valuestring, strlen(item->valuestring));
         json_wipe(item->child);
     }
 }
@@ -849,7 +835,7 @@ static int header_safe(const char *s)
 }
 
 /* Reads a small file holding a secret (a token), trailing blanks cut.
- * 0 with *out (free with dr_creds_free_secret), or -1 with errno set. */
+ * 0 with *out (free with dr_free_secret), or -1 with errno set. */
 static int read_secret_file(const char *path, size_t max, char **out)
 {
     struct stat st;
@@ -886,20 +872,12 @@ static int read_secret_file(const char *path, size_t max, char **out)
 out:
     saved = errno;
     if (buf) {
-        dr_creds_wipe(buf, len);
+        dr_wipe(buf, len);
         free(buf);
     }
     close(fd);
     errno = saved;
     return rc;
-}
-
-static void response_wipe_free(struct dr_http_response *resp)
-{
-    if (resp->body)
-        dr_creds_wipe(resp->body, resp->body_len);
-    dr_http_response_free(resp);
-    memset(resp, 0, sizeof *resp);
 }
 
 static void sleep_ms(long ms)
@@ -936,7 +914,7 @@ static int fetch(const struct fetch *f, struct dr_http_response *resp)
                                       .max_body = IMDS_BODY_MAX,
                                       .connect_timeout_ms = f->connect_timeout_ms,
                                       .timeout_ms = f->timeout_ms};
-        response_wipe_free(resp);
+        dr_http_response_free_wiped(resp);
         int rc = dr_http_perform(&req, resp);
         if (rc == 0 && !resp->body) { /* http.h promises a body; never index NULL */
             snprintf(resp->error, sizeof resp->error, "out of memory");
@@ -1119,8 +1097,8 @@ static int provider_imds(const struct dr_creds_ctx *ctx, char *tried, size_t tle
     if ((rc = container_creds(&resp, "IMDS", out, err)) == FOUND)
         snprintf(out->provider, sizeof out->provider, "imds");
 out:
-    response_wipe_free(&resp);
-    dr_creds_free_secret(token);
+    dr_http_response_free_wiped(&resp);
+    dr_free_secret(token);
     free(role);
     free(base);
     return rc;
@@ -1172,8 +1150,8 @@ static int provider_ecs(const struct dr_creds_ctx *ctx, char *tried, size_t tlen
     if ((rc = container_creds(&resp, "the container credentials endpoint", out, err)) == FOUND)
         snprintf(out->provider, sizeof out->provider, "ecs");
 out:
-    response_wipe_free(&resp);
-    dr_creds_free_secret(token);
+    dr_http_response_free_wiped(&resp);
+    dr_free_secret(token);
     free(url);
     return rc;
 }
@@ -1210,7 +1188,7 @@ static int github_oidc_available(const struct dr_creds_ctx *ctx)
 }
 
 /* Asks GitHub Actions for an OIDC token with audience sts.amazonaws.com.
- * FOUND with *token (free with dr_creds_free_secret), or FAILED. */
+ * FOUND with *token (free with dr_free_secret), or FAILED. */
 static int github_token(const struct dr_creds_ctx *ctx, char **token, struct dr_aws_error *err)
 {
     const char *base = dr_creds_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_URL");
@@ -1259,8 +1237,8 @@ static int github_token(const struct dr_creds_ctx *ctx, char **token, struct dr_
     rc = FOUND;
 out:
     json_wipe_delete(doc);
-    response_wipe_free(&resp);
-    dr_creds_free_secret(auth);
+    dr_http_response_free_wiped(&resp);
+    dr_free_secret(auth);
     free(url);
     return rc;
 }
@@ -1294,7 +1272,7 @@ static int web_identity_file(const struct dr_creds_ctx *ctx, const struct dr_cre
     if (read_secret_file(file, DR_CREDS_TOKEN_MAX, &token) != 0)
         return cred_fail(err, "cannot read %s %.300s: %s", what, file, strerror(errno));
     int rc = web_identity(ctx, role, token, "web-identity", out, err);
-    dr_creds_free_secret(token);
+    dr_free_secret(token);
     return rc;
 }
 
@@ -1305,7 +1283,7 @@ static int web_identity_github(const struct dr_creds_ctx *ctx, const struct dr_c
     if (github_token(ctx, &token, err) != FOUND)
         return FAILED;
     int rc = web_identity(ctx, role, token, "github-oidc", out, err);
-    dr_creds_free_secret(token);
+    dr_free_secret(token);
     return rc;
 }
 
@@ -1380,7 +1358,7 @@ static int run_process(const struct dr_creds_ctx *ctx, const char *profile, cons
         rc = FOUND;
     }
     if (r.out) {
-        dr_creds_wipe(r.out, r.out_len);
+        dr_wipe(r.out, r.out_len);
         free(r.out);
     }
     free(cmd);

@@ -2,6 +2,7 @@
  * a secret into environment variables the way GitHub's
  * aws-secretsmanager-get-secrets action does it. */
 #include "dbtrun/secrets.h"
+#include "dbtrun/wipe.h"
 #include "dbtrun/dl.h"
 
 #include <cjson/cJSON.h>
@@ -10,17 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *b = p;
-    while (n--)
-        *b++ = 0;
-}
-
 void dr_secrets_free_value(char *value, size_t len)
 {
     if (value) {
-        wipe(value, len);
+        dr_wipe(value, len);
         free(value);
     }
 }
@@ -110,11 +104,9 @@ out:
         /* the parsed copy held the secret too */
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "SecretString");
         if (cJSON_IsString(s))
-            wipe(s->valuestring, strlen(s->valuestring));
+            dr_wipe(s->valuestring, strlen(s->valuestring));
     }
-    if (resp.body)
-        wipe(resp.body, resp.body_len);
-    dr_http_response_free(&resp);
+    dr_http_response_free_wiped(&resp);
     cJSON_Delete(doc);
     cJSON_Delete(req);
     free(body);
@@ -237,7 +229,7 @@ void dr_secrets_free_vars(struct dr_secret_var *vars, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (vars[i].value)
-            wipe(vars[i].value, strlen(vars[i].value));
+            dr_wipe(vars[i].value, strlen(vars[i].value));
         free(vars[i].name);
         free(vars[i].value);
     }

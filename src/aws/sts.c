@@ -2,6 +2,7 @@
  * STS Query protocol (form POST, XML answer) through dr_aws_send and xml.h.
  * Bodies and answers that carry tokens or keys are wiped before release. */
 #include "dbtrun/sts.h"
+#include "dbtrun/wipe.h"
 #include "dbtrun/creds.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/xml.h"
@@ -19,7 +20,7 @@ static void xml_wipe_free(struct dr_xml_node *root)
 {
     struct dr_xml_node *n = root;
     while (n) {
-        dr_creds_wipe(n->text, n->text_len);
+        dr_wipe(n->text, n->text_len);
         if (n->children) {
             n = n->children;
             continue;
@@ -31,16 +32,9 @@ static void xml_wipe_free(struct dr_xml_node *root)
     dr_xml_free(root);
 }
 
-static void response_wipe_free(struct dr_http_response *resp)
-{
-    if (resp->body)
-        dr_creds_wipe(resp->body, resp->body_len);
-    dr_http_response_free(resp);
-}
-
 void dr_sts_free_body(char *body)
 {
-    dr_creds_free_secret(body);
+    dr_free_secret(body);
 }
 
 char *dr_sts_form(const char *action, const struct dr_sts_role_params *p, const char *session)
@@ -69,7 +63,7 @@ char *dr_sts_form(const char *action, const struct dr_sts_role_params *p, const 
             at += (size_t)snprintf(body + at, len - at, "&%s=%s", names[i], enc[i]);
 out:
     for (size_t i = 0; i < N; i++)
-        dr_creds_free_secret(enc[i]);
+        dr_free_secret(enc[i]);
     return body;
 }
 
@@ -214,7 +208,7 @@ static int assume(struct dr_aws_client *c, const char *action, int no_auth,
     rc = 0;
 out:
     dr_sts_free_body(body);
-    response_wipe_free(&resp);
+    dr_http_response_free_wiped(&resp);
     return rc;
 }
 

@@ -3,6 +3,7 @@
  * between calls and threads (s3 part uploads) never share one. Knows nothing
  * of AWS: signing, retries and error bodies are aws.c's. */
 #include "dbtrun/http.h"
+#include "dbtrun/wipe.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/proc.h"
 
@@ -75,15 +76,6 @@ static void release(CURL *h)
         dr_curl.curl_easy_cleanup(h);
 }
 
-/* Overwrites memory that may have held a secret (a secret's value arrives
- * in a response body); volatile so the stores are not optimised away. */
-static void wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
-}
-
 /* Makes room for `need` body bytes plus the NUL, within the cap. Grows by
  * copying and wiping, not realloc, so no stale copy of a body stays behind. */
 static int body_reserve(struct exchange *ex, size_t need)
@@ -101,7 +93,7 @@ static int body_reserve(struct exchange *ex, size_t need)
         return -1;
     if (r->body) {
         memcpy(grown, r->body, r->body_len + 1);
-        wipe(r->body, ex->body_cap);
+        dr_wipe(r->body, ex->body_cap);
         free(r->body);
     } else {
         grown[0] = '\0';
@@ -552,4 +544,12 @@ void dr_http_cleanup(void)
     while (pool_len > 0)
         dr_curl.curl_easy_cleanup(pool[--pool_len]);
     pthread_mutex_unlock(&pool_lock);
+}
+
+void dr_http_response_free_wiped(struct dr_http_response *resp)
+{
+    if (resp->body)
+        dr_wipe(resp->body, resp->body_len);
+    dr_http_response_free(resp);
+    memset(resp, 0, sizeof *resp);
 }

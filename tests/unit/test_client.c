@@ -12,6 +12,7 @@
 #include "dbtrun/creds.h"
 #include "dbtrun/ini.h"
 #include "dbtrun/sts.h"
+#include "dbtrun/wipe.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -381,12 +382,12 @@ static void test_process_json_round_trip(void)
     CHECK_STR(out.session_token, token);
     CHECK(out.expiration == in.expiration);
     dr_aws_credentials_free(&out);
-    dr_creds_free_secret(json);
+    dr_free_secret(json);
     in.session_token = NULL;
     in.expiration = 0;
     json = dr_creds_process_json(&in);
     CHECK(json && !strstr(json, "SessionToken") && !strstr(json, "Expiration"));
-    dr_creds_free_secret(json);
+    dr_free_secret(json);
 }
 
 /* ---- the profile plan ------------------------------------------------------------------ */

@@ -1,0 +1,14 @@
+/* wipe: erasing memory that held a secret before it is released — keys,
+ * tokens, response bodies. The one home for it; everything above uses these. */
+#ifndef DR_WIPE_H
+#define DR_WIPE_H
+
+#include <stddef.h>
+
+/* Overwrites n bytes at p with zeros in a way the compiler keeps. NULL is fine. */
+void dr_wipe(void *p, size_t n);
+
+/* Wipes and frees a NUL-terminated secret; NULL is fine. */
+void dr_free_secret(char *s);
+
+#endif
