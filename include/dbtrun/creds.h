@@ -1,102 +1,23 @@
-/* creds: where an AWS client's settings and credentials come from — region,
- * endpoints, IMDS and ECS addresses, the plan a shared-config profile makes
- * (assume-role chains, credential_process, web identity), and the default
- * credential chain that runs it. Internal to client.c, sts.c and the tests;
- * everything else goes through aws.h. */
+/* creds: where an AWS client's credentials come from — the plan a
+ * shared-config profile makes (assume-role chains, credential_process, web
+ * identity) and the default credential chain that runs it. It sits above
+ * client.c and sts.c: it installs itself as the resolver of the clients that
+ * dr_aws_client_new makes. Settings (region, endpoints) are settings.h's. */
 #ifndef DR_CREDS_H
 #define DR_CREDS_H
 
 #include "dbtrun/aws.h"
+#include "dbtrun/client.h"
 #include "dbtrun/ini.h"
+#include "dbtrun/settings.h"
 
 #include <stddef.h>
 #include <time.h>
 
-#define DR_CREDS_REFRESH_S 300             /* refresh this long before expiration */
 #define DR_CREDS_CHAIN_MAX 16              /* cap on chained assume-role profiles */
 #define DR_CREDS_PROCESS_MAX (64u << 10)   /* cap on credential_process output */
 #define DR_CREDS_PROCESS_TIMEOUT_MS 60000L /* default credential_process time limit */
 #define DR_CREDS_TOKEN_MAX (64u << 10)     /* cap on a token file / OIDC token */
-#define DR_CREDS_REGION_MAX 64
-
-/* Where environment variables come from: fn NULL means getenv(3). Values
- * that are empty or only blanks count as unset. */
-struct dr_creds_env {
-    dr_ini_getenv_fn fn;
-    void *ud;
-};
-
-/* The value of `name`, or NULL when unset or blank. Borrowed. */
-const char *dr_creds_getenv(const struct dr_creds_env *env, const char *name);
-
-/* ---- settings -------------------------------------------------------------- */
-
-/* The region: `explicit_region`, AWS_REGION, AWS_DEFAULT_REGION, the
- * profile's `region`, else "us-east-1". Borrowed from the arguments. */
-const char *dr_creds_region(const char *explicit_region, const struct dr_creds_env *env,
-                            const struct dr_ini_section *profile);
-
-/* Attempts per request: `explicit_attempts` (> 0), else AWS_MAX_ATTEMPTS,
- * else the profile's max_attempts, else 3 — or 5 when the retry mode
- * (AWS_RETRY_MODE, else the profile's retry_mode) is "legacy"; "standard"
- * and "adaptive" both retry the standard way. 0 with *out, or -1 with a
- * message naming the bad setting. */
-int dr_creds_max_attempts(int explicit_attempts, const struct dr_creds_env *env,
-                          const struct dr_ini_section *profile, int *out, char *msg, size_t len);
-
-/* 1 when `region` is fit to go into a host name (a-z, 0-9, '-'). */
-int dr_creds_region_valid(const char *region);
-
-/* The base URL for `service` ("s3", "sts", "secretsmanager", "cloudfront",
- * or another service id), without a trailing slash: `explicit_url`; unless
- * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS / ignore_configured_endpoint_urls is
- * true, AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the profile's
- * `services` section, the profile's `endpoint_url`; else the AWS host for
- * the region (FIPS / dual-stack variants from AWS_USE_FIPS_ENDPOINT,
- * AWS_USE_DUALSTACK_ENDPOINT or the profile). *custom is set when the URL
- * was configured. ini and profile may be NULL. Caller frees; NULL when out
- * of memory. */
-char *dr_creds_endpoint(const char *service, const char *explicit_url,
-                        const struct dr_creds_env *env, const struct dr_ini *ini,
-                        const struct dr_ini_section *profile, const char *region, int *custom);
-
-/* The region to sign `service` with: "us-east-1" for CloudFront (a global
- * service), else `region`. Borrowed. */
-const char *dr_creds_signing_region(const char *service, const char *region);
-
-/* The IMDS base URL (no trailing slash): AWS_EC2_METADATA_SERVICE_ENDPOINT,
- * the profile's ec2_metadata_service_endpoint, else the address for the
- * endpoint mode (AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE or the profile's
- * ec2_metadata_service_endpoint_mode: IPv4 or IPv6, any case). 0 with *url
- * (caller frees), or -1 with a message in err. */
-int dr_creds_imds_endpoint(const struct dr_creds_env *env, const struct dr_ini_section *profile,
-                           char **url, char *err, size_t errlen);
-
-/* The ECS / EKS Pod Identity credentials URL:
- * AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (on 169.254.170.2) wins over
- * AWS_CONTAINER_CREDENTIALS_FULL_URI, which must be https, or http to a
- * loopback address or to the ECS / EKS agent (169.254.170.2,
- * 169.254.170.23, fd00:ec2::23). 0 with *url (caller frees); 1 when neither
- * variable is set; -1 with a message in err. */
-int dr_creds_ecs_url(const struct dr_creds_env *env, char **url, char *err, size_t errlen);
-
-/* ---- time ------------------------------------------------------------------ */
-
-/* Parses an RFC 3339 / ISO 8601 time: "2021-09-21T18:41:26Z", with optional
- * fraction and a "Z", "+HH:MM" or "+HHMM" offset ('t', 'z' and ' ' also
- * accepted). 0 with *t (UTC epoch), or -1. */
-int dr_creds_parse_time(const char *s, time_t *t);
-
-/* Formats t as "2021-09-21T18:41:26Z" into out. */
-void dr_creds_format_time(time_t t, char out[32]);
-
-/* 1 when cached credentials can be used as they are at `now`: they never
- * expire, or expire more than DR_CREDS_REFRESH_S later. */
-int dr_creds_fresh(const struct dr_aws_credentials *c, time_t now);
-
-/* 1 when credentials have not expired yet at `now` (still usable when a
- * refresh fails). */
-int dr_creds_unexpired(const struct dr_aws_credentials *c, time_t now);
 
 /* ---- credential_process ---------------------------------------------------- */
 
@@ -174,19 +95,6 @@ int dr_creds_plan(const struct dr_ini *ini, const char *name, int github_oidc,
 
 /* ---- the chain ------------------------------------------------------------- */
 
-/* Everything the default chain reads. */
-struct dr_creds_ctx {
-    struct dr_aws_client *client; /* STS calls go out with its region, endpoints, -v */
-    const struct dr_creds_env *env;
-    const struct dr_ini *ini;
-    const char *profile;
-    int profile_explicit;                       /* chosen by opts or AWS_PROFILE, not the default */
-    int files_exist;                            /* the config or the credentials file exists */
-    const char *config_path, *credentials_path; /* for messages; may be NULL */
-    time_t now;
-    int verbose;
-};
-
 /* Runs the default chain: environment, shared profile, web identity (token
  * file or GitHub Actions OIDC), ECS, IMDSv2. A profile asked for by name
  * that is not in the files is an error, unless neither file exists (a CI
@@ -197,20 +105,9 @@ struct dr_creds_ctx {
 int dr_creds_resolve(const struct dr_creds_ctx *ctx, struct dr_aws_credentials *out,
                      struct dr_aws_error *err);
 
-/* ---- client internals (client.c) -------------------------------------------- */
-
 /* Like dr_aws_client_new with environment lookups through `env` (tests);
  * env->ud must outlive the client. */
-int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr_creds_env *env,
+int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr_settings_env *env,
                           struct dr_aws_client **out, struct dr_aws_error *err);
-
-/* A client that shares `parent`'s region, profile and settings (the parent
- * must outlive it) but signs with a copy of `cred` (NULL: none, for unsigned
- * calls) and never resolves credentials itself; it also ignores the parent's
- * explicit endpoint_url: the chain's STS calls go where AWS_ENDPOINT_URL_STS
- * and the profile say, not where --endpoint-url points. Free with
- * dr_aws_client_free. 0, or -1 (out of memory). */
-int dr_aws_client_derive(const struct dr_aws_client *parent, const struct dr_aws_credentials *cred,
-                         struct dr_aws_client **out);
 
 #endif

@@ -1,9 +1,10 @@
 /* client: the AWS client object — region, profile, the shared config and
  * credentials files (read once, at creation; no network then), endpoint
- * overrides, and the credentials cache: resolved through creds.c on first
- * use, refreshed before they expire, safe to share between threads. */
+ * overrides, and the credentials cache: resolved on first use through the
+ * resolver the client was created with (the default chain installs itself,
+ * see creds.c), refreshed before they expire, safe to share between threads. */
+#include "dbtrun/client.h"
 #include "dbtrun/aws.h"
-#include "dbtrun/creds.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/wipe.h"
 
@@ -18,7 +19,7 @@
 #define RETIRED_MAX 16
 
 struct dr_aws_client {
-    struct dr_creds_env env;
+    struct dr_settings_env env;
     char *profile;
     int profile_explicit;
     int files_exist; /* the config or the credentials file was there */
@@ -33,11 +34,22 @@ struct dr_aws_client {
     struct dr_ini_paths paths;        /* config and credentials files; NULL without home */
     const struct dr_aws_client *root; /* the client whose settings a derived one uses */
     int fixed;                        /* derived: credentials given, never resolved */
+    dr_aws_resolve_fn resolve;        /* where fresh credentials come from */
     pthread_mutex_t lock;
     struct dr_aws_credentials *current;
     struct dr_aws_credentials *retired[RETIRED_MAX];
     size_t nretired;
 };
+
+int dr_aws_credentials_fresh(const struct dr_aws_credentials *c, time_t now)
+{
+    return c && (c->expiration == 0 || now + DR_CREDS_REFRESH_S < c->expiration);
+}
+
+int dr_aws_credentials_unexpired(const struct dr_aws_credentials *c, time_t now)
+{
+    return c && (c->expiration == 0 || now < c->expiration);
+}
 
 void dr_aws_credentials_free(struct dr_aws_credentials *c)
 {
@@ -58,7 +70,7 @@ static void creds_destroy(struct dr_aws_credentials *c)
 /* The variable through the client's lookup, as the files are resolved. */
 static const char *env_raw(void *ud, const char *name)
 {
-    const struct dr_creds_env *env = ud;
+    const struct dr_settings_env *env = ud;
     return env->fn ? env->fn(env->ud, name) : getenv(name);
 }
 
@@ -66,9 +78,9 @@ static const char *env_raw(void *ud, const char *name)
  * AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE count. 0, or -1 (memory). */
 static int paths_without_home(struct dr_aws_client *c)
 {
-    const char *cfg = dr_creds_getenv(&c->env, "AWS_CONFIG_FILE");
-    const char *cred = dr_creds_getenv(&c->env, "AWS_SHARED_CREDENTIALS_FILE");
-    const char *profile = dr_creds_getenv(&c->env, "AWS_PROFILE");
+    const char *cfg = dr_settings_getenv(&c->env, "AWS_CONFIG_FILE");
+    const char *cred = dr_settings_getenv(&c->env, "AWS_SHARED_CREDENTIALS_FILE");
+    const char *profile = dr_settings_getenv(&c->env, "AWS_PROFILE");
     memset(&c->paths, 0, sizeof c->paths);
     if ((cfg && cfg[0] == '/' && !(c->paths.config = strdup(cfg))) ||
         (cred && cred[0] == '/' && !(c->paths.credentials = strdup(cred))) ||
@@ -89,8 +101,9 @@ static int load_files(struct dr_aws_client *c, struct dr_aws_error *err)
     return 0;
 }
 
-int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr_creds_env *env,
-                          struct dr_aws_client **out, struct dr_aws_error *err)
+int dr_aws_client_create(const struct dr_aws_client_opts *opts, const struct dr_settings_env *env,
+                         dr_aws_resolve_fn resolve, struct dr_aws_client **out,
+                         struct dr_aws_error *err)
 {
     static const struct dr_aws_client_opts none = {0};
     struct dr_aws_client *c = calloc(1, sizeof *c);
@@ -109,6 +122,7 @@ int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr
     }
     c->root = c;
     c->settings = &c->ini;
+    c->resolve = resolve;
     if (env)
         c->env = *env;
     int prc = dr_ini_paths_resolve(&c->paths, env_raw, &c->env, DR_INI_POSIX, &st);
@@ -119,7 +133,7 @@ int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr
         goto out;
     }
     c->profile_explicit =
-        (opts->profile && *opts->profile) || dr_creds_getenv(&c->env, "AWS_PROFILE") != NULL;
+        (opts->profile && *opts->profile) || dr_settings_getenv(&c->env, "AWS_PROFILE") != NULL;
     if (!(c->profile =
               strdup(opts->profile && *opts->profile ? opts->profile : c->paths.profile))) {
         dr_aws_fail(err, "", "", "InternalError", "out of memory");
@@ -130,8 +144,8 @@ int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr
     c->files_exist = (c->paths.config && access(c->paths.config, F_OK) == 0) ||
                      (c->paths.credentials && access(c->paths.credentials, F_OK) == 0);
     const char *region =
-        dr_creds_region(opts->region, &c->env, dr_ini_profile(&c->ini, c->profile));
-    if (!dr_creds_region_valid(region)) {
+        dr_settings_region(opts->region, &c->env, dr_ini_profile(&c->ini, c->profile));
+    if (!dr_settings_region_valid(region)) {
         dr_aws_fail(err, "", "", "ConfigError", "invalid region '%.64s'", region);
         goto out;
     }
@@ -144,8 +158,8 @@ int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr
     c->connect_timeout_ms = opts->connect_timeout_ms;
     c->read_timeout_s = opts->read_timeout_s;
     char msg[160];
-    if (dr_creds_max_attempts(opts->max_attempts, &c->env, dr_ini_profile(&c->ini, c->profile),
-                              &c->max_attempts, msg, sizeof msg) != 0) {
+    if (dr_settings_max_attempts(opts->max_attempts, &c->env, dr_ini_profile(&c->ini, c->profile),
+                                 &c->max_attempts, msg, sizeof msg) != 0) {
         dr_aws_fail(err, "", "", "ConfigError", "%s", msg);
         goto out;
     }
@@ -166,12 +180,6 @@ out:
         free(c);
     }
     return rc;
-}
-
-int dr_aws_client_new(const struct dr_aws_client_opts *opts, struct dr_aws_client **out,
-                      struct dr_aws_error *err)
-{
-    return dr_aws_client_new_env(opts, NULL, out, err);
 }
 
 int dr_aws_client_derive(const struct dr_aws_client *parent, const struct dr_aws_credentials *cred,
@@ -253,13 +261,13 @@ int dr_aws_client_verbose(const struct dr_aws_client *c)
 
 char *dr_aws_endpoint(const struct dr_aws_client *c, const char *service, int *custom)
 {
-    return dr_creds_endpoint(service, c->endpoint_url, &c->env, c->settings,
-                             dr_ini_profile(c->settings, c->profile), c->region, custom);
+    return dr_settings_endpoint(service, c->endpoint_url, &c->env, c->settings,
+                                dr_ini_profile(c->settings, c->profile), c->region, custom);
 }
 
 const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *service)
 {
-    return dr_creds_signing_region(service, c->region);
+    return dr_settings_signing_region(service, c->region);
 }
 
 /* Keeps `old` alive for threads that may still use it. */
@@ -299,7 +307,7 @@ const struct dr_aws_credentials *dr_aws_credentials_get(struct dr_aws_client *c,
         dr_aws_fail(err, "", "", "ConfigError", "%s", msg);
         goto out;
     }
-    if (c->current && dr_creds_fresh(c->current, now)) {
+    if (c->current && dr_aws_credentials_fresh(c->current, now)) {
         result = c->current;
         goto out;
     }
@@ -317,8 +325,8 @@ const struct dr_aws_credentials *dr_aws_credentials_get(struct dr_aws_client *c,
                                .credentials_path = c->paths.credentials,
                                .now = now,
                                .verbose = c->verbose};
-    if (dr_creds_resolve(&ctx, fresh, err) != 0) {
-        if (c->current && dr_creds_unexpired(c->current, now)) {
+    if (c->resolve(&ctx, fresh, err) != 0) {
+        if (c->current && dr_aws_credentials_unexpired(c->current, now)) {
             /* a failed refresh of credentials still valid: use them while they last */
             if (c->verbose > 0)
                 fprintf(stderr, "aws: refreshing credentials failed, using the current ones\n");

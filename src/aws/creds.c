@@ -1,9 +1,9 @@
-/* creds: the settings a client reads (region, endpoints, IMDS and ECS
- * addresses) and the default credential chain of the AWS SDKs: environment,
+/* creds: the default credential chain of the AWS SDKs: environment,
  * shared profile (assume-role chains, credential_process, web identity),
  * web identity / GitHub Actions OIDC, ECS, IMDSv2. Network calls go through
  * http.c (IMDS, ECS, GitHub) and sts.c; the client cache is client.c's. */
 #include "dbtrun/creds.h"
+#include "dbtrun/isotime.h"
 #include "dbtrun/wipe.h"
 #include "dbtrun/http.h"
 #include "dbtrun/proc.h"
@@ -22,45 +22,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ECS_HOST "http://169.254.170.2"
-#define IMDS_IPV4 "http://169.254.169.254"
-#define IMDS_IPV6 "http://[fd00:ec2::254]"
 #define IMDS_TOKEN_TTL "21600"
 #define IMDS_BODY_MAX (64u << 10)
 #define OIDC_AUDIENCE "sts.amazonaws.com"
 
 /* ---- small helpers ---------------------------------------------------------- */
-
-const char *dr_creds_getenv(const struct dr_creds_env *env, const char *name)
-{
-    const char *v = env && env->fn ? env->fn(env->ud, name) : getenv(name);
-    if (!v)
-        return NULL;
-    for (const char *p = v; *p; p++)
-        if (!isspace((unsigned char)*p))
-            return v;
-    return NULL;
-}
-
-/* A profile setting; empty values count as unset. Borrowed. */
-static const char *prof(const struct dr_ini_section *p, const char *key)
-{
-    const char *v = p ? dr_ini_get(p, key) : NULL;
-    return v && *v ? v : NULL;
-}
-
-static int is_true(const char *v)
-{
-    return v && strcasecmp(v, "true") == 0;
-}
-
-/* The environment variable `env_name`, else the profile's `key`. Borrowed. */
-static const char *setting(const struct dr_creds_env *env, const char *env_name,
-                           const struct dr_ini_section *p, const char *key)
-{
-    const char *v = dr_creds_getenv(env, env_name);
-    return v ? v : prof(p, key);
-}
 
 /* Appends printf text to a fixed buffer, truncating. */
 static void note(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -112,376 +78,6 @@ static void json_wipe_delete(cJSON *doc)
     cJSON_Delete(doc);
 }
 
-/* ---- region and endpoints --------------------------------------------------- */
-
-const char *dr_creds_region(const char *explicit_region, const struct dr_creds_env *env,
-                            const struct dr_ini_section *profile)
-{
-    const char *r = explicit_region && *explicit_region ? explicit_region : NULL;
-    if (!r)
-        r = dr_creds_getenv(env, "AWS_REGION");
-    if (!r)
-        r = dr_creds_getenv(env, "AWS_DEFAULT_REGION");
-    if (!r)
-        r = prof(profile, "region");
-    return r ? r : "us-east-1";
-}
-
-int dr_creds_max_attempts(int explicit_attempts, const struct dr_creds_env *env,
-                          const struct dr_ini_section *profile, int *out, char *msg, size_t len)
-{
-    const char *mode = dr_creds_getenv(env, "AWS_RETRY_MODE"), *mode_from = "AWS_RETRY_MODE";
-    const char *v = dr_creds_getenv(env, "AWS_MAX_ATTEMPTS"), *from = "AWS_MAX_ATTEMPTS";
-    if (!mode) {
-        mode = prof(profile, "retry_mode");
-        mode_from = "the profile's retry_mode";
-    }
-    if (mode && strcmp(mode, "standard") != 0 && strcmp(mode, "adaptive") != 0 &&
-        strcmp(mode, "legacy") != 0) {
-        snprintf(msg, len, "%s must be standard, adaptive or legacy, not '%.32s'", mode_from, mode);
-        return -1;
-    }
-    *out = mode && strcmp(mode, "legacy") == 0 ? 5 : DR_AWS_MAX_ATTEMPTS;
-    if (explicit_attempts > 0) {
-        *out = explicit_attempts;
-        return 0;
-    }
-    if (!v) {
-        v = prof(profile, "max_attempts");
-        from = "the profile's max_attempts";
-    }
-    if (!v)
-        return 0;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < 1 || n > DR_AWS_ATTEMPTS_LIMIT) {
-        snprintf(msg, len, "%s must be a whole number from 1 to %d, not '%.32s'", from,
-                 DR_AWS_ATTEMPTS_LIMIT, v);
-        return -1;
-    }
-    *out = (int)n;
-    return 0;
-}
-
-int dr_creds_region_valid(const char *region)
-{
-    size_t n = region ? strlen(region) : 0;
-    if (n == 0 || n > DR_CREDS_REGION_MAX || region[0] == '-' || region[n - 1] == '-')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)region[i]) && !isdigit((unsigned char)region[i]) &&
-            region[i] != '-')
-            return 0;
-    return 1;
-}
-
-struct service {
-    const char *name;       /* dbtrun's name, the signing name */
-    const char *env_id;     /* AWS_ENDPOINT_URL_<env_id> */
-    const char *config_key; /* key in a [services] section */
-    int global;             /* one endpoint for all regions */
-};
-
-static const struct service services[] = {
-    {"s3", "S3", "s3", 0},
-    {"sts", "STS", "sts", 0},
-    {"secretsmanager", "SECRETS_MANAGER", "secrets_manager", 0},
-    {"cloudfront", "CLOUDFRONT", "cloudfront", 1},
-};
-
-static const struct service *service_find(const char *name)
-{
-    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
-        if (strcmp(services[i].name, name) == 0)
-            return &services[i];
-    return NULL;
-}
-
-/* A configured URL without its trailing slashes; NULL when out of memory. */
-static char *url_trimmed(const char *url)
-{
-    size_t n = strlen(url);
-    while (n > 0 && url[n - 1] == '/')
-        n--;
-    char *s = malloc(n + 1);
-    if (s) {
-        memcpy(s, url, n);
-        s[n] = '\0';
-    }
-    return s;
-}
-
-char *dr_creds_endpoint(const char *service, const char *explicit_url,
-                        const struct dr_creds_env *env, const struct dr_ini *ini,
-                        const struct dr_ini_section *profile, const char *region, int *custom)
-{
-    const struct service *svc = service_find(service);
-    char env_name[96], env_id[64], config_key[64];
-    const char *v = NULL;
-    int dummy;
-    if (!custom)
-        custom = &dummy;
-    *custom = 1;
-    if (explicit_url && *explicit_url)
-        return url_trimmed(explicit_url);
-    /* ids of services dbtrun does not know: upper case for the variable, lower for the key */
-    size_t i = 0;
-    for (; service[i] && i + 1 < sizeof env_id; i++) {
-        unsigned char ch = (unsigned char)service[i];
-        env_id[i] = isalnum(ch) ? (char)toupper(ch) : '_';
-        config_key[i] = isalnum(ch) ? (char)tolower(ch) : '_';
-    }
-    env_id[i] = config_key[i] = '\0';
-    snprintf(env_name, sizeof env_name, "AWS_ENDPOINT_URL_%s", svc ? svc->env_id : env_id);
-    if (!is_true(setting(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", profile,
-                         "ignore_configured_endpoint_urls"))) {
-        const char *section = prof(profile, "services");
-        v = dr_creds_getenv(env, env_name);
-        if (!v)
-            v = dr_creds_getenv(env, "AWS_ENDPOINT_URL");
-        if (!v && section && ini) {
-            const char *sub = dr_ini_get_sub(dr_ini_find(&ini->services, section),
-                                             svc ? svc->config_key : config_key, "endpoint_url");
-            v = sub && *sub ? sub : NULL;
-        }
-        if (!v)
-            v = prof(profile, "endpoint_url");
-        if (v)
-            return url_trimmed(v);
-    }
-    *custom = 0;
-    int fips = is_true(setting(env, "AWS_USE_FIPS_ENDPOINT", profile, "use_fips_endpoint"));
-    int dual =
-        is_true(setting(env, "AWS_USE_DUALSTACK_ENDPOINT", profile, "use_dualstack_endpoint"));
-    int china = region && strncmp(region, "cn-", 3) == 0;
-    const char *suffix = china ? "amazonaws.com.cn" : "amazonaws.com";
-    const char *dual_suffix = china ? "api.amazonwebservices.com.cn" : "api.aws";
-    const char *name = svc ? svc->name : config_key;
-    char url[256];
-    if (svc && svc->global)
-        snprintf(url, sizeof url, "https://%s.%s", name, suffix);
-    else if (strcmp(name, "s3") == 0)
-        snprintf(url, sizeof url, "https://s3%s%s.%s.%s", fips ? "-fips" : "",
-                 dual ? ".dualstack" : "", region, suffix);
-    else
-        snprintf(url, sizeof url, "https://%s%s.%s.%s", name, fips ? "-fips" : "", region,
-                 dual ? dual_suffix : suffix);
-    return strdup(url);
-}
-
-const char *dr_creds_signing_region(const char *service, const char *region)
-{
-    const struct service *svc = service ? service_find(service) : NULL;
-    if (svc && svc->global && !(region && strncmp(region, "cn-", 3) == 0))
-        return "us-east-1";
-    return region;
-}
-
-/* Splits a URL's host (brackets kept for IPv6) into host[hostlen].
- * 0, or -1 when the URL has no scheme://host or holds blanks or controls. */
-static int url_host(const char *url, char *scheme, size_t scheme_len, char *host, size_t hostlen)
-{
-    const char *sep = strstr(url, "://");
-    if (!sep || sep == url || (size_t)(sep - url) >= scheme_len)
-        return -1;
-    for (const char *p = url; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return -1;
-    for (const char *p = url; p < sep; p++)
-        if (!isalpha((unsigned char)*p))
-            return -1;
-    memcpy(scheme, url, (size_t)(sep - url));
-    scheme[sep - url] = '\0';
-    const char *h = sep + 3, *end;
-    if (*h == '[') {
-        if (!(end = strchr(h, ']')))
-            return -1;
-        end++;
-    } else {
-        end = h + strcspn(h, ":/?#");
-    }
-    if (end == h || (size_t)(end - h) >= hostlen || memchr(h, '@', (size_t)(end - h)))
-        return -1;
-    if (*end && !strchr(":/?#", *end))
-        return -1;
-    memcpy(host, h, (size_t)(end - h));
-    host[end - h] = '\0';
-    return 0;
-}
-
-int dr_creds_imds_endpoint(const struct dr_creds_env *env, const struct dr_ini_section *profile,
-                           char **url, char *err, size_t errlen)
-{
-    const char *v =
-        setting(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT", profile, "ec2_metadata_service_endpoint");
-    char scheme[16], host[256];
-    *url = NULL;
-    if (v) {
-        if (url_host(v, scheme, sizeof scheme, host, sizeof host) != 0 ||
-            (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
-            snprintf(err, errlen, "invalid IMDS endpoint '%.200s'", v);
-            return -1;
-        }
-    } else {
-        const char *mode = setting(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", profile,
-                                   "ec2_metadata_service_endpoint_mode");
-        if (!mode || strcasecmp(mode, "IPv4") == 0) {
-            v = IMDS_IPV4;
-        } else if (strcasecmp(mode, "IPv6") == 0) {
-            v = IMDS_IPV6;
-        } else {
-            snprintf(err, errlen, "'%.64s' is not a valid IMDS endpoint mode (IPv4 or IPv6)", mode);
-            return -1;
-        }
-    }
-    if (!(*url = url_trimmed(v))) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
-/* 1 when an http:// host may serve container credentials: loopback, or the
- * ECS and EKS Pod Identity agents. */
-static int container_host_allowed(const char *host)
-{
-    static const char *const agents[] = {"169.254.170.2", "169.254.170.23", "[fd00:ec2::23]",
-                                         "localhost", "[::1]"};
-    for (size_t i = 0; i < sizeof agents / sizeof agents[0]; i++)
-        if (strcasecmp(host, agents[i]) == 0)
-            return 1;
-    if (strncmp(host, "127.", 4) != 0)
-        return 0;
-    int dots = 0;
-    for (const char *p = host + 4; *p; p++) {
-        if (*p == '.')
-            dots++;
-        else if (!isdigit((unsigned char)*p))
-            return 0;
-    }
-    return dots == 2;
-}
-
-int dr_creds_ecs_url(const struct dr_creds_env *env, char **url, char *err, size_t errlen)
-{
-    const char *rel = dr_creds_getenv(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-    const char *full = dr_creds_getenv(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
-    char scheme[16], host[256];
-    *url = NULL;
-    if (rel) {
-        size_t n = strlen(ECS_HOST) + strlen(rel) + 2;
-        for (const char *p = rel; *p; p++) {
-            if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-                snprintf(err, errlen, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI holds a blank");
-                return -1;
-            }
-        }
-        if (!(*url = malloc(n))) {
-            snprintf(err, errlen, "out of memory");
-            return -1;
-        }
-        snprintf(*url, n, "%s%s%s", ECS_HOST, rel[0] == '/' ? "" : "/", rel);
-        return 0;
-    }
-    if (!full)
-        return 1;
-    if (url_host(full, scheme, sizeof scheme, host, sizeof host) != 0) {
-        snprintf(err, errlen, "AWS_CONTAINER_CREDENTIALS_FULL_URI '%.200s' names no host", full);
-        return -1;
-    }
-    if (strcasecmp(scheme, "https") != 0 &&
-        !(strcasecmp(scheme, "http") == 0 && container_host_allowed(host))) {
-        snprintf(err, errlen,
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI must use https, or http to a loopback "
-                 "address or the ECS / EKS agent; '%.200s' does not",
-                 host);
-        return -1;
-    }
-    if (!(*url = strdup(full))) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- time ------------------------------------------------------------------- */
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
-static long long days_from_civil(long long y, int m, int d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    long long yoe = y - era * 400;
-    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* Reads exactly n digits at *s into *v and advances. 0, or -1. */
-static int digits(const char **s, int n, int *v)
-{
-    *v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)(*s)[i]))
-            return -1;
-        *v = *v * 10 + ((*s)[i] - '0');
-    }
-    *s += n;
-    return 0;
-}
-
-int dr_creds_parse_time(const char *s, time_t *t)
-{
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
-    if (!s || digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' ||
-        digits(&s, 2, &d) || (*s != 'T' && *s != 't' && *s != ' ') || !*s++ || digits(&s, 2, &h) ||
-        *s++ != ':' || digits(&s, 2, &mi) || *s++ != ':' || digits(&s, 2, &se))
-        return -1;
-    if (*s == '.' || *s == ',') {
-        s++;
-        if (!isdigit((unsigned char)*s))
-            return -1;
-        while (isdigit((unsigned char)*s))
-            s++;
-    }
-    if (*s == 'Z' || *s == 'z') {
-        s++;
-    } else if (*s == '+' || *s == '-') {
-        sign = *s++ == '+' ? 1 : -1;
-        if (digits(&s, 2, &oh) || (*s == ':' && !*s++) || digits(&s, 2, &om))
-            return -1;
-    } else {
-        return -1;
-    }
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (*s || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap) || h > 23 ||
-        mi > 59 || se > 60 || oh > 23 || om > 59)
-        return -1;
-    long long secs = days_from_civil(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + se -
-                     sign * (oh * 3600LL + om * 60LL);
-    *t = (time_t)secs;
-    return 0;
-}
-
-void dr_creds_format_time(time_t t, char out[32])
-{
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, 32, "1970-01-01T00:00:00Z");
-}
-
-int dr_creds_fresh(const struct dr_aws_credentials *c, time_t now)
-{
-    return c && (c->expiration == 0 || now + DR_CREDS_REFRESH_S < c->expiration);
-}
-
-int dr_creds_unexpired(const struct dr_aws_credentials *c, time_t now)
-{
-    return c && (c->expiration == 0 || now < c->expiration);
-}
-
 /* ---- credential_process ----------------------------------------------------- */
 
 /* A string member of a JSON object, or NULL. */
@@ -517,7 +113,7 @@ int dr_creds_process_parse(const char *json, size_t len, struct dr_aws_credentia
         snprintf(err, errlen, "output lacks AccessKeyId or SecretAccessKey");
         goto out;
     }
-    if (exp && dr_creds_parse_time(exp, &expiration) != 0) {
+    if (exp && dr_isotime_parse(exp, &expiration) != 0) {
         snprintf(err, errlen, "output has an Expiration that is not an ISO 8601 time");
         goto out;
     }
@@ -575,7 +171,7 @@ char *dr_creds_process_json(const struct dr_aws_credentials *c)
         n += json_quote(json + n, values[i]);
     }
     if (c->expiration) {
-        dr_creds_format_time(c->expiration, when);
+        dr_isotime_format(c->expiration, when);
         n += (size_t)snprintf(json + n, cap - n, ",\n    \"Expiration\": \"%s\"", when);
     }
     snprintf(json + n, cap - n, "\n}\n");
@@ -587,10 +183,10 @@ char *dr_creds_process_json(const struct dr_aws_credentials *c)
 static void role_from(const struct dr_ini_section *p, struct dr_creds_role *r)
 {
     r->profile = p->name;
-    r->role_arn = prof(p, "role_arn");
-    r->session_name = prof(p, "role_session_name");
-    r->external_id = prof(p, "external_id");
-    r->duration_seconds = prof(p, "duration_seconds");
+    r->role_arn = dr_settings_value(p, "role_arn");
+    r->session_name = dr_settings_value(p, "role_session_name");
+    r->external_id = dr_settings_value(p, "external_id");
+    r->duration_seconds = dr_settings_value(p, "duration_seconds");
 }
 
 static int parse_source(const char *v, enum dr_creds_source *out)
@@ -608,16 +204,18 @@ static int parse_source(const char *v, enum dr_creds_source *out)
 
 static int has_sso(const struct dr_ini_section *p)
 {
-    return prof(p, "sso_session") || prof(p, "sso_start_url") || prof(p, "sso_account_id") ||
-           prof(p, "sso_role_name") || prof(p, "sso_region");
+    return dr_settings_value(p, "sso_session") || dr_settings_value(p, "sso_start_url") ||
+           dr_settings_value(p, "sso_account_id") || dr_settings_value(p, "sso_role_name") ||
+           dr_settings_value(p, "sso_region");
 }
 
 /* Checks sso_* settings the way the SDKs do. 0, or -1 with err. */
 static int sso_check(const struct dr_ini *ini, const struct dr_ini_section *p, char *err,
                      size_t errlen)
 {
-    const char *session = prof(p, "sso_session");
-    const char *account = prof(p, "sso_account_id"), *role = prof(p, "sso_role_name");
+    const char *session = dr_settings_value(p, "sso_session");
+    const char *account = dr_settings_value(p, "sso_account_id"),
+               *role = dr_settings_value(p, "sso_role_name");
     if (role && !account) {
         snprintf(err, errlen, "profile '%s': sso_role_name is set but sso_account_id is not",
                  p->name);
@@ -633,7 +231,7 @@ static int sso_check(const struct dr_ini *ini, const struct dr_ini_section *p, c
                  p->name);
         return -1;
     }
-    if (session && prof(p, "sso_region")) {
+    if (session && dr_settings_value(p, "sso_region")) {
         snprintf(err, errlen, "profile '%s': sso_region belongs in the [sso-session %s] section",
                  p->name, session);
         return -1;
@@ -646,8 +244,9 @@ static int sso_check(const struct dr_ini *ini, const struct dr_ini_section *p, c
 static int plan_base(const struct dr_ini *ini, const struct dr_ini_section *p,
                      struct dr_creds_plan *plan, char *err, size_t errlen)
 {
-    const char *source = prof(p, "credential_source");
-    const char *akid = prof(p, "aws_access_key_id"), *secret = prof(p, "aws_secret_access_key");
+    const char *source = dr_settings_value(p, "credential_source");
+    const char *akid = dr_settings_value(p, "aws_access_key_id"),
+               *secret = dr_settings_value(p, "aws_secret_access_key");
     plan->base_profile = p->name;
     if (source) {
         plan->base = DR_CREDS_BASE_SOURCE;
@@ -660,8 +259,8 @@ static int plan_base(const struct dr_ini *ini, const struct dr_ini_section *p,
         }
         return DR_CREDS_PLAN_OK;
     }
-    if ((plan->token_file = prof(p, "web_identity_token_file"))) {
-        if (!prof(p, "role_arn")) {
+    if ((plan->token_file = dr_settings_value(p, "web_identity_token_file"))) {
+        if (!dr_settings_value(p, "role_arn")) {
             snprintf(err, errlen,
                      "profile '%s': web_identity_token_file was specified but role_arn was "
                      "missing",
@@ -676,7 +275,7 @@ static int plan_base(const struct dr_ini *ini, const struct dr_ini_section *p,
         plan->base = DR_CREDS_BASE_SSO;
         return sso_check(ini, p, err, errlen) == 0 ? DR_CREDS_PLAN_OK : DR_CREDS_PLAN_ERROR;
     }
-    if ((plan->command = prof(p, "credential_process"))) {
+    if ((plan->command = dr_settings_value(p, "credential_process"))) {
         plan->base = DR_CREDS_BASE_PROCESS;
         return DR_CREDS_PLAN_OK;
     }
@@ -684,7 +283,7 @@ static int plan_base(const struct dr_ini *ini, const struct dr_ini_section *p,
         plan->base = DR_CREDS_BASE_STATIC;
         plan->access_key_id = akid;
         plan->secret_access_key = secret;
-        plan->session_token = prof(p, "aws_session_token");
+        plan->session_token = dr_settings_value(p, "aws_session_token");
         return DR_CREDS_PLAN_OK;
     }
     if (akid || secret) {
@@ -724,15 +323,16 @@ int dr_creds_plan(const struct dr_ini *ini, const char *name, int github_oidc,
         }
         visited[nvisited++] = p->name;
         /* a source profile's own keys end the chain, even beside a role_arn */
-        if (nvisited > 1 && prof(p, "aws_access_key_id") && prof(p, "aws_secret_access_key")) {
+        if (nvisited > 1 && dr_settings_value(p, "aws_access_key_id") &&
+            dr_settings_value(p, "aws_secret_access_key")) {
             plan->base = DR_CREDS_BASE_STATIC;
-            plan->access_key_id = prof(p, "aws_access_key_id");
-            plan->secret_access_key = prof(p, "aws_secret_access_key");
-            plan->session_token = prof(p, "aws_session_token");
+            plan->access_key_id = dr_settings_value(p, "aws_access_key_id");
+            plan->secret_access_key = dr_settings_value(p, "aws_secret_access_key");
+            plan->session_token = dr_settings_value(p, "aws_session_token");
             plan->base_profile = p->name;
             break;
         }
-        if (!prof(p, "role_arn") || prof(p, "web_identity_token_file")) {
+        if (!dr_settings_value(p, "role_arn") || dr_settings_value(p, "web_identity_token_file")) {
             rc = plan_base(ini, p, plan, err, errlen);
             if (rc == DR_CREDS_PLAN_EMPTY && nvisited > 1) {
                 snprintf(err, errlen, "source profile '%s' (named by '%s') holds no credentials",
@@ -743,14 +343,14 @@ int dr_creds_plan(const struct dr_ini *ini, const char *name, int github_oidc,
                 return rc;
             break;
         }
-        const char *source_profile = prof(p, "source_profile");
-        const char *source = prof(p, "credential_source");
+        const char *source_profile = dr_settings_value(p, "source_profile");
+        const char *source = dr_settings_value(p, "credential_source");
         if (source_profile && source) {
             snprintf(err, errlen, "profile '%s' has both source_profile and credential_source",
                      p->name);
             return DR_CREDS_PLAN_ERROR;
         }
-        if (prof(p, "mfa_serial")) {
+        if (dr_settings_value(p, "mfa_serial")) {
             snprintf(err, errlen,
                      "profile '%s' needs an MFA code (mfa_serial), which dbtrun cannot ask for",
                      p->name);
@@ -961,7 +561,7 @@ static int container_creds(const struct dr_http_response *resp, const char *what
         cred_fail(err, "%s answered without AccessKeyId or SecretAccessKey", what);
         goto out;
     }
-    if (exp && dr_creds_parse_time(exp, &expiration) != 0) {
+    if (exp && dr_isotime_parse(exp, &expiration) != 0) {
         cred_fail(err, "%s answered an Expiration that is not an ISO 8601 time", what);
         goto out;
     }
@@ -976,11 +576,11 @@ out:
 }
 
 /* Reads a number setting, clamped to [lo, hi]; `def` when unset or bad. */
-static double number_setting(const struct dr_creds_env *env, const char *env_name,
+static double number_setting(const struct dr_settings_env *env, const char *env_name,
                              const struct dr_ini_section *p, const char *key, double def, double lo,
                              double hi)
 {
-    const char *v = setting(env, env_name, p, key);
+    const char *v = dr_settings_lookup(env, env_name, p, key);
     char *end;
     double d = v ? strtod(v, &end) : def;
     if (!v || end == v || *end || d != d)
@@ -997,19 +597,19 @@ static int provider_imds(const struct dr_creds_ctx *ctx, char *tried, size_t tle
     struct dr_http_response resp = {0};
     char *base = NULL, *token = NULL, *role = NULL, url[1024], origin[256], msg[256];
     int rc = FAILED;
-    if (is_true(dr_creds_getenv(ctx->env, "AWS_EC2_METADATA_DISABLED"))) {
+    if (dr_settings_true(dr_settings_getenv(ctx->env, "AWS_EC2_METADATA_DISABLED"))) {
         note(tried, tlen, "IMDS (disabled by AWS_EC2_METADATA_DISABLED)");
         return SKIPPED;
     }
-    if (dr_creds_imds_endpoint(ctx->env, p, &base, msg, sizeof msg) != 0)
+    if (dr_settings_imds_endpoint(ctx->env, p, &base, msg, sizeof msg) != 0)
         return cred_fail(err, "%s", msg);
     url_origin(base, origin, sizeof origin);
     long timeout_ms = (long)(1000 * number_setting(ctx->env, "AWS_METADATA_SERVICE_TIMEOUT", p,
                                                    "metadata_service_timeout", 1, 0.1, 60));
     int attempts = (int)number_setting(ctx->env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", p,
                                        "metadata_service_num_attempts", 3, 1, 10);
-    int v1_disabled =
-        is_true(setting(ctx->env, "AWS_EC2_METADATA_V1_DISABLED", p, "ec2_metadata_v1_disabled"));
+    int v1_disabled = dr_settings_true(dr_settings_lookup(ctx->env, "AWS_EC2_METADATA_V1_DISABLED",
+                                                          p, "ec2_metadata_v1_disabled"));
     struct dr_http_header ttl = {"x-aws-ec2-metadata-token-ttl-seconds", IMDS_TOKEN_TTL};
     struct fetch f = {"PUT", url, &ttl, 1, timeout_ms, timeout_ms, attempts, 0};
     snprintf(url, sizeof url, "%s/latest/api/token", base);
@@ -1111,9 +711,9 @@ static int provider_ecs(const struct dr_creds_ctx *ctx, char *tried, size_t tlen
     struct dr_http_response resp = {0};
     struct dr_http_header headers[2] = {{"Accept", "application/json"}, {"Authorization", NULL}};
     char *url = NULL, *token = NULL, origin[256], msg[256];
-    const char *file = dr_creds_getenv(ctx->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-    const char *value = dr_creds_getenv(ctx->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
-    int rc = dr_creds_ecs_url(ctx->env, &url, msg, sizeof msg);
+    const char *file = dr_settings_getenv(ctx->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    const char *value = dr_settings_getenv(ctx->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    int rc = dr_settings_ecs_url(ctx->env, &url, msg, sizeof msg);
     if (rc == 1) {
         note(tried, tlen, "ECS (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI not set)");
         return SKIPPED;
@@ -1159,10 +759,10 @@ out:
 static int provider_env(const struct dr_creds_ctx *ctx, struct dr_aws_credentials *out,
                         struct dr_aws_error *err)
 {
-    const char *akid = dr_creds_getenv(ctx->env, "AWS_ACCESS_KEY_ID");
-    const char *secret = dr_creds_getenv(ctx->env, "AWS_SECRET_ACCESS_KEY");
-    const char *token = dr_creds_getenv(ctx->env, "AWS_SESSION_TOKEN");
-    const char *exp = dr_creds_getenv(ctx->env, "AWS_CREDENTIAL_EXPIRATION");
+    const char *akid = dr_settings_getenv(ctx->env, "AWS_ACCESS_KEY_ID");
+    const char *secret = dr_settings_getenv(ctx->env, "AWS_SECRET_ACCESS_KEY");
+    const char *token = dr_settings_getenv(ctx->env, "AWS_SESSION_TOKEN");
+    const char *exp = dr_settings_getenv(ctx->env, "AWS_CREDENTIAL_EXPIRATION");
     time_t expiration = 0;
     if (!akid && !secret)
         return SKIPPED;
@@ -1171,8 +771,8 @@ static int provider_env(const struct dr_creds_ctx *ctx, struct dr_aws_credential
                          akid ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
                          akid ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
     if (!token)
-        token = dr_creds_getenv(ctx->env, "AWS_SECURITY_TOKEN");
-    if (exp && dr_creds_parse_time(exp, &expiration) != 0)
+        token = dr_settings_getenv(ctx->env, "AWS_SECURITY_TOKEN");
+    if (exp && dr_isotime_parse(exp, &expiration) != 0)
         return cred_fail(err, "AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 time");
     if (creds_copy(out, akid, secret, token, expiration) != 0)
         return cred_fail(err, "out of memory");
@@ -1183,16 +783,16 @@ static int provider_env(const struct dr_creds_ctx *ctx, struct dr_aws_credential
 /* 1 when this is a GitHub Actions job allowed to ask for an OIDC token. */
 static int github_oidc_available(const struct dr_creds_ctx *ctx)
 {
-    return dr_creds_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_URL") &&
-           dr_creds_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    return dr_settings_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_URL") &&
+           dr_settings_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
 }
 
 /* Asks GitHub Actions for an OIDC token with audience sts.amazonaws.com.
  * FOUND with *token (free with dr_free_secret), or FAILED. */
 static int github_token(const struct dr_creds_ctx *ctx, char **token, struct dr_aws_error *err)
 {
-    const char *base = dr_creds_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_URL");
-    const char *bearer = dr_creds_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    const char *base = dr_settings_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_URL");
+    const char *bearer = dr_settings_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN");
     struct dr_http_response resp = {0};
     char *url = NULL, *auth = NULL, origin[256];
     cJSON *doc = NULL;
@@ -1291,7 +891,7 @@ static int web_identity_github(const struct dr_creds_ctx *ctx, const struct dr_c
  * seconds, else DR_CREDS_PROCESS_TIMEOUT_MS. -1 for a bad setting. */
 static long process_timeout_ms(const struct dr_creds_ctx *ctx, struct dr_aws_error *err)
 {
-    const char *v = dr_creds_getenv(ctx->env, "DBTRUN_CREDENTIAL_PROCESS_TIMEOUT");
+    const char *v = dr_settings_getenv(ctx->env, "DBTRUN_CREDENTIAL_PROCESS_TIMEOUT");
     long ms = DR_CREDS_PROCESS_TIMEOUT_MS;
     if (v && *v && (dr_proc_parse_seconds(v, &ms) != 0 || ms == 0)) {
         cred_fail(err,
@@ -1347,8 +947,8 @@ static int run_process(const struct dr_creds_ctx *ctx, const char *profile, cons
         ; /* err says why */
     } else if (dr_creds_process_parse(r.out, r.out_len, out, msg, sizeof msg) != 0) {
         cred_fail(err, "profile '%s': credential_process %s", profile, msg);
-    } else if (!dr_creds_unexpired(out, ctx->now)) {
-        dr_creds_format_time(out->expiration, when);
+    } else if (!dr_aws_credentials_unexpired(out, ctx->now)) {
+        dr_isotime_format(out->expiration, when);
         cred_fail(err,
                   "credential_process for profile '%s' returned credentials that expired at %s",
                   profile, when);
@@ -1509,10 +1109,10 @@ static int provider_profile(const struct dr_creds_ctx *ctx, char *tried, size_t 
 static int provider_web_identity(const struct dr_creds_ctx *ctx, char *tried, size_t tlen,
                                  struct dr_aws_credentials *out, struct dr_aws_error *err)
 {
-    const char *file = dr_creds_getenv(ctx->env, "AWS_WEB_IDENTITY_TOKEN_FILE");
-    struct dr_creds_role role = {.role_arn = dr_creds_getenv(ctx->env, "AWS_ROLE_ARN"),
+    const char *file = dr_settings_getenv(ctx->env, "AWS_WEB_IDENTITY_TOKEN_FILE");
+    struct dr_creds_role role = {.role_arn = dr_settings_getenv(ctx->env, "AWS_ROLE_ARN"),
                                  .session_name =
-                                     dr_creds_getenv(ctx->env, "AWS_ROLE_SESSION_NAME")};
+                                     dr_settings_getenv(ctx->env, "AWS_ROLE_SESSION_NAME")};
     if (!role.role_arn && !file) {
         note(tried, tlen, "web identity (AWS_ROLE_ARN not set)");
         return SKIPPED;
@@ -1523,7 +1123,7 @@ static int provider_web_identity(const struct dr_creds_ctx *ctx, char *tried, si
         return web_identity_file(ctx, &role, file, "AWS_WEB_IDENTITY_TOKEN_FILE", out, err);
     if (github_oidc_available(ctx))
         return web_identity_github(ctx, &role, out, err);
-    if (is_true(dr_creds_getenv(ctx->env, "GITHUB_ACTIONS")))
+    if (dr_settings_true(dr_settings_getenv(ctx->env, "GITHUB_ACTIONS")))
         note(tried, tlen,
              "web identity (AWS_ROLE_ARN is set, but GitHub gives no OIDC token: the job needs "
              "`permissions: id-token: write`)");
@@ -1557,4 +1157,18 @@ out:
     else if (rc != FOUND && ctx->verbose > 0 && tried[0])
         fprintf(stderr, "aws: credentials: checked %s\n", tried);
     return rc == FOUND ? 0 : -1;
+}
+
+/* ---- clients that resolve through the chain --------------------------------- */
+
+int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr_settings_env *env,
+                          struct dr_aws_client **out, struct dr_aws_error *err)
+{
+    return dr_aws_client_create(opts, env, dr_creds_resolve, out, err);
+}
+
+int dr_aws_client_new(const struct dr_aws_client_opts *opts, struct dr_aws_client **out,
+                      struct dr_aws_error *err)
+{
+    return dr_aws_client_create(opts, NULL, dr_creds_resolve, out, err);
 }

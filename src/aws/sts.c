@@ -3,7 +3,8 @@
  * Bodies and answers that carry tokens or keys are wiped before release. */
 #include "dbtrun/sts.h"
 #include "dbtrun/wipe.h"
-#include "dbtrun/creds.h"
+#include "dbtrun/client.h"
+#include "dbtrun/isotime.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/xml.h"
 
@@ -99,7 +100,7 @@ int dr_sts_parse_credentials(const char *xml, size_t len, struct dr_aws_credenti
         snprintf(err, errlen, "STS answer without AccessKeyId, SecretAccessKey or SessionToken");
         goto out;
     }
-    if ((exp = dr_xml_text(cred, "Expiration")) && dr_creds_parse_time(exp, &out->expiration)) {
+    if ((exp = dr_xml_text(cred, "Expiration")) && dr_isotime_parse(exp, &out->expiration)) {
         snprintf(err, errlen, "STS answer with a bad Expiration");
         goto out;
     }

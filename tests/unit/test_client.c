@@ -10,6 +10,7 @@
 
 #include "dbtrun/aws.h"
 #include "dbtrun/creds.h"
+#include "dbtrun/isotime.h"
 #include "dbtrun/ini.h"
 #include "dbtrun/sts.h"
 #include "dbtrun/wipe.h"
@@ -33,7 +34,7 @@ static const char *fake_getenv(void *ud, const char *name)
 }
 
 #define ENVS(...) ((const char *[]){__VA_ARGS__, NULL})
-#define ENV_OF(arr) ((struct dr_creds_env){fake_getenv, (void *)(arr)})
+#define ENV_OF(arr) ((struct dr_settings_env){fake_getenv, (void *)(arr)})
 
 static void ini_from(struct dr_ini *ini, const char *config, const char *credentials)
 {
@@ -73,11 +74,11 @@ static char *endpoint(const char *service, const char *explicit_url, const char 
                       const char *config, const char *profile, const char *region, int *custom)
 {
     struct dr_ini ini;
-    struct dr_creds_env env = ENV_OF(vars);
+    struct dr_settings_env env = ENV_OF(vars);
     ini_from(&ini, config, NULL);
-    char *url = dr_creds_endpoint(service, explicit_url, &env, &ini,
-                                  dr_ini_profile(&ini, profile ? profile : "default"),
-                                  region ? region : "us-east-1", custom);
+    char *url = dr_settings_endpoint(service, explicit_url, &env, &ini,
+                                     dr_ini_profile(&ini, profile ? profile : "default"),
+                                     region ? region : "us-east-1", custom);
     dr_ini_free(&ini);
     return url;
 }
@@ -98,23 +99,24 @@ static void test_region(void)
     struct dr_ini ini;
     ini_from(&ini, "[default]\nregion = eu-central-1\n[profile dev]\nregion = ap-south-1\n", NULL);
     const struct dr_ini_section *def = dr_ini_profile(&ini, "default");
-    struct dr_creds_env both = ENV_OF(ENVS("AWS_REGION=eu-west-1", "AWS_DEFAULT_REGION=us-west-2"));
-    struct dr_creds_env legacy = ENV_OF(ENVS("AWS_DEFAULT_REGION=us-west-2"));
-    struct dr_creds_env blank = ENV_OF(ENVS("AWS_REGION= ", "AWS_DEFAULT_REGION="));
-    struct dr_creds_env none = ENV_OF(ENVS("HOME=/x"));
-    CHECK_STR(dr_creds_region("sa-east-1", &both, def), "sa-east-1");
-    CHECK_STR(dr_creds_region(NULL, &both, def), "eu-west-1");
-    CHECK_STR(dr_creds_region("", &legacy, def), "us-west-2");
-    CHECK_STR(dr_creds_region(NULL, &blank, def), "eu-central-1");
-    CHECK_STR(dr_creds_region(NULL, &none, dr_ini_profile(&ini, "dev")), "ap-south-1");
-    CHECK_STR(dr_creds_region(NULL, &none, NULL), "us-east-1");
-    CHECK(dr_creds_region_valid("eu-west-1"));
-    CHECK(dr_creds_region_valid("us-gov-west-1"));
-    CHECK(!dr_creds_region_valid("EU-WEST-1"));
-    CHECK(!dr_creds_region_valid("evil.com/x"));
-    CHECK(!dr_creds_region_valid(""));
-    CHECK(!dr_creds_region_valid("-a"));
-    CHECK(!dr_creds_region_valid("a b"));
+    struct dr_settings_env both =
+        ENV_OF(ENVS("AWS_REGION=eu-west-1", "AWS_DEFAULT_REGION=us-west-2"));
+    struct dr_settings_env legacy = ENV_OF(ENVS("AWS_DEFAULT_REGION=us-west-2"));
+    struct dr_settings_env blank = ENV_OF(ENVS("AWS_REGION= ", "AWS_DEFAULT_REGION="));
+    struct dr_settings_env none = ENV_OF(ENVS("HOME=/x"));
+    CHECK_STR(dr_settings_region("sa-east-1", &both, def), "sa-east-1");
+    CHECK_STR(dr_settings_region(NULL, &both, def), "eu-west-1");
+    CHECK_STR(dr_settings_region("", &legacy, def), "us-west-2");
+    CHECK_STR(dr_settings_region(NULL, &blank, def), "eu-central-1");
+    CHECK_STR(dr_settings_region(NULL, &none, dr_ini_profile(&ini, "dev")), "ap-south-1");
+    CHECK_STR(dr_settings_region(NULL, &none, NULL), "us-east-1");
+    CHECK(dr_settings_region_valid("eu-west-1"));
+    CHECK(dr_settings_region_valid("us-gov-west-1"));
+    CHECK(!dr_settings_region_valid("EU-WEST-1"));
+    CHECK(!dr_settings_region_valid("evil.com/x"));
+    CHECK(!dr_settings_region_valid(""));
+    CHECK(!dr_settings_region_valid("-a"));
+    CHECK(!dr_settings_region_valid("a b"));
     dr_ini_free(&ini);
 }
 
@@ -142,9 +144,9 @@ static void test_endpoint_defaults(void)
     CHECK_ENDPOINT("https://s3-fips.dualstack.us-east-1.amazonaws.com", 0, "s3", NULL,
                    ENVS("AWS_USE_DUALSTACK_ENDPOINT=true", "AWS_USE_FIPS_ENDPOINT=true"), NULL,
                    NULL, NULL);
-    CHECK_STR(dr_creds_signing_region("cloudfront", "eu-west-1"), "us-east-1");
-    CHECK_STR(dr_creds_signing_region("s3", "eu-west-1"), "eu-west-1");
-    CHECK_STR(dr_creds_signing_region("sts", "ap-south-1"), "ap-south-1");
+    CHECK_STR(dr_settings_signing_region("cloudfront", "eu-west-1"), "us-east-1");
+    CHECK_STR(dr_settings_signing_region("s3", "eu-west-1"), "eu-west-1");
+    CHECK_STR(dr_settings_signing_region("sts", "ap-south-1"), "ap-south-1");
 }
 
 static void test_endpoint_overrides(void)
@@ -208,14 +210,14 @@ static void test_imds_endpoint_suite(void)
         if (cJSON_GetObjectItem(t, "endpoint_override") || cJSON_GetObjectItem(t, "mode_override"))
             continue; /* parameters of the Rust API, not settings */
         char **vars = env_from_json(cJSON_GetObjectItem(t, "env"));
-        struct dr_creds_env env = ENV_OF(vars);
+        struct dr_settings_env env = ENV_OF(vars);
         const cJSON *cfg = cJSON_GetObjectItem(cJSON_GetObjectItem(t, "fs"), "config");
         const cJSON *ok = cJSON_GetObjectItem(cJSON_GetObjectItem(t, "result"), "Ok");
         struct dr_ini ini;
         char *url = NULL, err[256] = "", want[256];
         ini_from(&ini, cJSON_IsString(cfg) ? cfg->valuestring : NULL, NULL);
         int rc =
-            dr_creds_imds_endpoint(&env, dr_ini_profile(&ini, "default"), &url, err, sizeof err);
+            dr_settings_imds_endpoint(&env, dr_ini_profile(&ini, "default"), &url, err, sizeof err);
         if (ok) {
             snprintf(want, sizeof want, "%s", ok->valuestring);
             char *cut = strstr(want, "/latest/api/token");
@@ -243,11 +245,11 @@ static void test_ecs_url_suite(void)
         cJSON_ArrayForEach(t, cJSON_GetObjectItem(doc, "tests"))
         {
             char **vars = env_from_json(cJSON_GetObjectItem(t, "env"));
-            struct dr_creds_env env = ENV_OF(vars);
+            struct dr_settings_env env = ENV_OF(vars);
             const cJSON *result = cJSON_GetObjectItem(t, "result");
             const cJSON *ok = cJSON_GetObjectItem(result, "Ok");
             char *url = NULL, err[256] = "";
-            int rc = dr_creds_ecs_url(&env, &url, err, sizeof err);
+            int rc = dr_settings_ecs_url(&env, &url, err, sizeof err);
             if (ok) {
                 CHECK(rc == 0);
                 CHECK_STR(url, ok->valuestring);
@@ -266,14 +268,14 @@ static void test_ecs_url_suite(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char var[128], *url = NULL, err[256];
         snprintf(var, sizeof var, "AWS_CONTAINER_CREDENTIALS_FULL_URI=%s", bad[i]);
-        struct dr_creds_env env = ENV_OF(ENVS(var));
-        CHECK(dr_creds_ecs_url(&env, &url, err, sizeof err) == -1);
+        struct dr_settings_env env = ENV_OF(ENVS(var));
+        CHECK(dr_settings_ecs_url(&env, &url, err, sizeof err) == -1);
         CHECK(url == NULL);
     }
     char *url = NULL, err[256];
-    struct dr_creds_env env =
+    struct dr_settings_env env =
         ENV_OF(ENVS("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:8080/v1/credentials"));
-    CHECK(dr_creds_ecs_url(&env, &url, err, sizeof err) == 0);
+    CHECK(dr_settings_ecs_url(&env, &url, err, sizeof err) == 0);
     CHECK_STR(url, "http://127.0.0.1:8080/v1/credentials");
     free(url);
 }
@@ -284,14 +286,14 @@ static void test_time(void)
 {
     time_t t = 0;
     char buf[32];
-    CHECK(dr_creds_parse_time("2021-09-21T18:41:26Z", &t) == 0 && t == 1632249686);
-    CHECK(dr_creds_parse_time("2022-05-02T18:36:00+00:00", &t) == 0 && t == 1651516560);
-    CHECK(dr_creds_parse_time("2022-05-02T20:36:00+02:00", &t) == 0 && t == 1651516560);
-    CHECK(dr_creds_parse_time("2022-05-02T13:36:00-0500", &t) == 0 && t == 1651516560);
-    CHECK(dr_creds_parse_time("2022-05-02t18:36:00.123456z", &t) == 0 && t == 1651516560);
-    CHECK(dr_creds_parse_time("2009-02-13T23:31:30Z", &t) == 0 && t == 1234567890);
-    CHECK(dr_creds_parse_time("2020-02-29T00:00:00Z", &t) == 0);
-    CHECK(dr_creds_parse_time("1969-12-31T23:59:59Z", &t) == 0 && t == -1);
+    CHECK(dr_isotime_parse("2021-09-21T18:41:26Z", &t) == 0 && t == 1632249686);
+    CHECK(dr_isotime_parse("2022-05-02T18:36:00+00:00", &t) == 0 && t == 1651516560);
+    CHECK(dr_isotime_parse("2022-05-02T20:36:00+02:00", &t) == 0 && t == 1651516560);
+    CHECK(dr_isotime_parse("2022-05-02T13:36:00-0500", &t) == 0 && t == 1651516560);
+    CHECK(dr_isotime_parse("2022-05-02t18:36:00.123456z", &t) == 0 && t == 1651516560);
+    CHECK(dr_isotime_parse("2009-02-13T23:31:30Z", &t) == 0 && t == 1234567890);
+    CHECK(dr_isotime_parse("2020-02-29T00:00:00Z", &t) == 0);
+    CHECK(dr_isotime_parse("1969-12-31T23:59:59Z", &t) == 0 && t == -1);
     const char *bad[] = {"",
                          "2021-02-29T00:00:00Z",
                          "2021-09-21T18:41:26",
@@ -303,8 +305,8 @@ static void test_time(void)
                          "2021-09-21T18:41:26.Z",
                          "2021-09-21T18:41:26+1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        CHECK(dr_creds_parse_time(bad[i], &t) == -1);
-    dr_creds_format_time(1632249686, buf);
+        CHECK(dr_isotime_parse(bad[i], &t) == -1);
+    dr_isotime_format(1632249686, buf);
     CHECK_STR(buf, "2021-09-21T18:41:26Z");
 }
 
@@ -312,17 +314,18 @@ static void test_fresh(void)
 {
     struct dr_aws_credentials c = {0};
     time_t now = 1700000000;
-    CHECK(dr_creds_fresh(&c, now) && dr_creds_unexpired(&c, now)); /* never expires */
+    CHECK(dr_aws_credentials_fresh(&c, now) &&
+          dr_aws_credentials_unexpired(&c, now)); /* never expires */
     c.expiration = now + DR_CREDS_REFRESH_S + 1;
-    CHECK(dr_creds_fresh(&c, now));
+    CHECK(dr_aws_credentials_fresh(&c, now));
     c.expiration = now + DR_CREDS_REFRESH_S;
-    CHECK(!dr_creds_fresh(&c, now));
-    CHECK(dr_creds_unexpired(&c, now));
+    CHECK(!dr_aws_credentials_fresh(&c, now));
+    CHECK(dr_aws_credentials_unexpired(&c, now));
     c.expiration = now + 1;
-    CHECK(dr_creds_unexpired(&c, now));
+    CHECK(dr_aws_credentials_unexpired(&c, now));
     c.expiration = now;
-    CHECK(!dr_creds_unexpired(&c, now) && !dr_creds_fresh(&c, now));
-    CHECK(!dr_creds_fresh(NULL, now));
+    CHECK(!dr_aws_credentials_unexpired(&c, now) && !dr_aws_credentials_fresh(&c, now));
+    CHECK(!dr_aws_credentials_fresh(NULL, now));
 }
 
 /* ---- credential_process ------------------------------------------------------------- */
@@ -664,7 +667,7 @@ static void test_client_settings(void)
     struct dr_aws_client *c = NULL;
     struct dr_aws_error err;
     const char *vars[] = {home_var, "AWS_EC2_METADATA_DISABLED=true", NULL};
-    struct dr_creds_env env = ENV_OF(vars);
+    struct dr_settings_env env = ENV_OF(vars);
     int custom = -1;
     CHECK(dr_aws_client_new_env(NULL, &env, &c, &err) == 0);
     CHECK_STR(dr_aws_client_region(c), "eu-central-1");
@@ -707,13 +710,13 @@ static void test_client_settings(void)
     CHECK_STR(err.code, "ConfigError");
     /* a broken config file is reported at creation */
     const char *bad[] = {home_var, config_var, NULL};
-    struct dr_creds_env bad_env = ENV_OF(bad);
+    struct dr_settings_env bad_env = ENV_OF(bad);
     CHECK(dr_aws_client_new_env(NULL, &bad_env, &c, &err) == -1);
     CHECK_STR(err.code, "ConfigError");
     CHECK(strstr(err.message, "bad-config") != NULL);
     /* no home folder: no files, no failure */
     const char *homeless[] = {"AWS_EC2_METADATA_DISABLED=true", NULL};
-    struct dr_creds_env homeless_env = ENV_OF(homeless);
+    struct dr_settings_env homeless_env = ENV_OF(homeless);
     CHECK(dr_aws_client_new_env(NULL, &homeless_env, &c, &err) == 0);
     CHECK_STR(dr_aws_client_region(c), "us-east-1");
     CHECK(dr_aws_credentials_get(c, &err) == NULL);
@@ -735,7 +738,7 @@ static void test_client_profiles(void)
     struct dr_aws_error err;
     const struct dr_aws_credentials *cred;
     const char *vars[] = {home_var, "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=proc", NULL};
-    struct dr_creds_env env = ENV_OF(vars);
+    struct dr_settings_env env = ENV_OF(vars);
     CHECK(dr_aws_client_new_env(NULL, &env, &c, &err) == 0);
     cred = dr_aws_credentials_get(c, &err);
     CHECK(cred && strcmp(cred->access_key_id, "AKIDPROC") == 0);
@@ -754,7 +757,7 @@ static void test_client_profiles(void)
     dr_aws_client_free(c);
     const char *with_keys[] = {home_var, "AWS_ACCESS_KEY_ID=AKIDENV", "AWS_SECRET_ACCESS_KEY=s",
                                NULL};
-    struct dr_creds_env keys_env = ENV_OF(with_keys);
+    struct dr_settings_env keys_env = ENV_OF(with_keys);
     CHECK(dr_aws_client_new_env(&opts, &keys_env, &c, &err) == 0);
     cred = dr_aws_credentials_get(c, &err);
     CHECK(cred && strcmp(cred->provider, "environment") == 0);
@@ -768,7 +771,7 @@ static void test_client_refresh(void)
     const char *vars[] = {"AWS_EC2_METADATA_DISABLED=true", "AWS_ACCESS_KEY_ID=AKID1",
                           "AWS_SECRET_ACCESS_KEY=s",
                           "AWS_CREDENTIAL_EXPIRATION=2030-01-01T00:10:00Z", NULL};
-    struct dr_creds_env env = ENV_OF(vars);
+    struct dr_settings_env env = ENV_OF(vars);
     CHECK(dr_aws_client_new_env(NULL, &env, &c, &err) == 0);
     setenv("DBTRUN_TEST_CLOCK", "20300101T000000Z", 1);
     const struct dr_aws_credentials *first = dr_aws_credentials_get(c, &err);
@@ -816,7 +819,7 @@ static const struct dr_aws_credentials *process_creds(const char *name, const ch
     snprintf(config_file, sizeof config_file, "AWS_CONFIG_FILE=%s/%s", dir, name);
     write_file(name, config);
     const char *vars[] = {home_var, "AWS_EC2_METADATA_DISABLED=true", config_file, timeout, NULL};
-    struct dr_creds_env env = ENV_OF(vars);
+    struct dr_settings_env env = ENV_OF(vars);
     *c = NULL;
     CHECK(dr_aws_client_new_env(NULL, &env, c, err) == 0);
     return *c ? dr_aws_credentials_get(*c, err) : NULL;

@@ -1,0 +1,58 @@
+/* client: the parts of the AWS client object that the credential chain and
+ * the tests need beyond aws.h — what a resolver is given, creating a client
+ * with a resolver of one's own, and derived clients for the chain's STS
+ * calls. client.c knows no credential source: it calls the resolver it was
+ * given, so aws.c, client.c and sigv4.c read without the chain. */
+#ifndef DR_CLIENT_H
+#define DR_CLIENT_H
+
+#include "dbtrun/aws.h"
+#include "dbtrun/ini.h"
+#include "dbtrun/settings.h"
+
+#include <time.h>
+
+#define DR_CREDS_REFRESH_S 300 /* refresh this long before expiration */
+
+/* Everything the default chain reads. */
+struct dr_creds_ctx {
+    struct dr_aws_client *client; /* STS calls go out with its region, endpoints, -v */
+    const struct dr_settings_env *env;
+    const struct dr_ini *ini;
+    const char *profile;
+    int profile_explicit;                       /* chosen by opts or AWS_PROFILE, not the default */
+    int files_exist;                            /* the config or the credentials file exists */
+    const char *config_path, *credentials_path; /* for messages; may be NULL */
+    time_t now;
+    int verbose;
+};
+
+/* Resolves fresh credentials for a client: fills *out (free with
+ * dr_aws_credentials_free), 0; or -1 with err. */
+typedef int (*dr_aws_resolve_fn)(const struct dr_creds_ctx *ctx, struct dr_aws_credentials *out,
+                                 struct dr_aws_error *err);
+
+/* dr_aws_client_new with environment lookups through `env` (NULL: getenv;
+ * env->ud must outlive the client) and credentials from `resolve`. */
+int dr_aws_client_create(const struct dr_aws_client_opts *opts, const struct dr_settings_env *env,
+                         dr_aws_resolve_fn resolve, struct dr_aws_client **out,
+                         struct dr_aws_error *err);
+
+/* A client that shares `parent`'s region, profile and settings (the parent
+ * must outlive it) but signs with a copy of `cred` (NULL: none, for unsigned
+ * calls) and never resolves credentials itself; it also ignores the parent's
+ * explicit endpoint_url: the chain's STS calls go where AWS_ENDPOINT_URL_STS
+ * and the profile say, not where --endpoint-url points. Free with
+ * dr_aws_client_free. 0, or -1 (out of memory). */
+int dr_aws_client_derive(const struct dr_aws_client *parent, const struct dr_aws_credentials *cred,
+                         struct dr_aws_client **out);
+
+/* 1 when cached credentials can be used as they are at `now`: they never
+ * expire, or expire more than DR_CREDS_REFRESH_S later. */
+int dr_aws_credentials_fresh(const struct dr_aws_credentials *c, time_t now);
+
+/* 1 when credentials have not expired yet at `now` (still usable when a
+ * refresh fails). */
+int dr_aws_credentials_unexpired(const struct dr_aws_credentials *c, time_t now);
+
+#endif
