@@ -43,7 +43,7 @@ EMBEDDED = $(sort $(wildcard lua/*.lua tasks/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit asan fuzz fuzz-build check bench format check-format install clean help
+.PHONY: all test unit asan fuzz fuzz-build check check-layers bench format check-format install clean help
 
 all: $(BUILD)/dbtrun
 
@@ -119,9 +119,13 @@ fuzz: fuzz-build
 	    tail -n 1 $(FUZZ_BUILD)/fuzz_$$t.log; \
 	done
 
-# Everything CI runs: formatting, the suites, the suites under sanitizers,
-# and the fuzzers (6 x FUZZ_SECONDS).
-check: check-format test asan fuzz
+# Everything CI runs: formatting, the layer rule, the suites, the suites
+# under sanitizers, and the fuzzers (6 x FUZZ_SECONDS).
+check: check-format check-layers test asan fuzz
+
+# No include across a forbidden line (docs/architecture.md).
+check-layers:
+	$(Q)tools/check-layers.sh
 
 bench: all
 	bench/startup.sh
@@ -142,6 +146,6 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 help:
-	@echo "make [all|test|asan|fuzz [FUZZ_SECONDS=N]|check|bench|format|check-format|install PREFIX=...|clean]"
+	@echo "make [all|test|asan|fuzz [FUZZ_SECONDS=N]|check|check-layers|bench|format|check-format|install PREFIX=...|clean]"
 
 -include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)
