@@ -588,6 +588,100 @@ static double number_setting(const struct dr_settings_env *env, const char *env_
     return d < lo ? lo : d > hi ? hi : d;
 }
 
+/* One IMDS conversation: where it goes, how patiently, and the notes for
+ * the "tried" list. */
+struct imds {
+    const char *base; /* no trailing slash */
+    char origin[256]; /* for messages */
+    long timeout_ms;  /* connect and whole-request limit of each call */
+    int attempts;     /* AWS_METADATA_SERVICE_NUM_ATTEMPTS */
+    int v1_disabled;  /* no fallback to IMDSv1 */
+    char *tried;
+    size_t tlen;
+    char url[1024];
+};
+
+/* Step 1: the IMDSv2 session token. FOUND with *token (NULL: IMDSv1, the
+ * token call is not known there), SKIPPED when nothing answers, or FAILED. */
+static int imds_token(struct imds *im, char **token, struct dr_http_response *resp,
+                      struct dr_aws_error *err)
+{
+    struct dr_http_header ttl = {"x-aws-ec2-metadata-token-ttl-seconds", IMDS_TOKEN_TTL};
+    struct fetch f = {"PUT", im->url, &ttl, 1, im->timeout_ms, im->timeout_ms, im->attempts, 0};
+    *token = NULL;
+    snprintf(im->url, sizeof im->url, "%s/latest/api/token", im->base);
+    if (fetch(&f, resp) != 0) {
+        note(im->tried, im->tlen, "IMDS (no answer from %s)", im->origin);
+        return SKIPPED;
+    }
+    if (resp->status == 200) {
+        size_t n = resp->body_len;
+        while (n > 0 && isspace((unsigned char)resp->body[n - 1]))
+            n--;
+        resp->body[n] = '\0';
+        if (n == 0 || n != strlen(resp->body) || !header_safe(resp->body))
+            return cred_fail(err, "IMDS at %s answered an unusable session token", im->origin);
+        if (!(*token = strdup(resp->body)))
+            return cred_fail(err, "out of memory");
+        return FOUND;
+    }
+    if (resp->status == 403)
+        return cred_fail(err,
+                         "IMDS at %s refused a session token (HTTP 403): IMDS is disabled on this "
+                         "instance",
+                         im->origin);
+    if ((resp->status == 404 || resp->status == 405) && !im->v1_disabled)
+        return FOUND;
+    return cred_fail(err, "IMDS at %s answered HTTP %ld to the session token request", im->origin,
+                     resp->status);
+}
+
+/* Step 2: the instance's role name. FOUND with *role, SKIPPED when there is
+ * none (or IMDSv1 does not answer), or FAILED. */
+static int imds_role(struct imds *im, const struct fetch *f, char **role,
+                     struct dr_http_response *resp, struct dr_aws_error *err)
+{
+    snprintf(im->url, sizeof im->url, "%s/latest/meta-data/iam/security-credentials/", im->base);
+    if (fetch(f, resp) != 0) {
+        if (f->nheaders)
+            return cred_fail(err, "IMDS at %s stopped answering: %s", im->origin, resp->error);
+        note(im->tried, im->tlen, "IMDS (no answer from %s)", im->origin);
+        return SKIPPED;
+    }
+    if (resp->status != 200 && resp->status != 404)
+        return cred_fail(err, "IMDS at %s answered HTTP %ld to the role list request", im->origin,
+                         resp->status);
+    size_t n = resp->status == 200 ? strcspn(resp->body, "\r\n") : 0;
+    while (n > 0 && isspace((unsigned char)resp->body[n - 1]))
+        n--;
+    if (n == 0) {
+        note(im->tried, im->tlen, "IMDS (no IAM role attached to the instance)");
+        return SKIPPED;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)resp->body[i]) && !strchr("+=,.@_-", resp->body[i]))
+            return cred_fail(err, "IMDS at %s named an instance role that is not a role name",
+                             im->origin);
+    if (!(*role = strndup(resp->body, n)))
+        return cred_fail(err, "out of memory");
+    return FOUND;
+}
+
+/* Step 3: the role's credentials. FOUND with *out, or FAILED. */
+static int imds_credentials(struct imds *im, const struct fetch *f, const char *role,
+                            struct dr_http_response *resp, struct dr_aws_credentials *out,
+                            struct dr_aws_error *err)
+{
+    snprintf(im->url, sizeof im->url, "%s/latest/meta-data/iam/security-credentials/%s", im->base,
+             role);
+    if (fetch(f, resp) != 0)
+        return cred_fail(err, "IMDS at %s stopped answering: %s", im->origin, resp->error);
+    if (resp->status != 200)
+        return cred_fail(err, "IMDS at %s answered HTTP %ld for the credentials of role %s",
+                         im->origin, resp->status, role);
+    return container_creds(resp, "IMDS", out, err);
+}
+
 /* IMDSv2 (falling back to IMDSv1 when the token call is not known), with
  * 1 s timeouts so that a machine without IMDS moves on quickly. */
 static int provider_imds(const struct dr_creds_ctx *ctx, char *tried, size_t tlen,
@@ -595,106 +689,32 @@ static int provider_imds(const struct dr_creds_ctx *ctx, char *tried, size_t tle
 {
     const struct dr_ini_section *p = ctx_profile(ctx);
     struct dr_http_response resp = {0};
-    char *base = NULL, *token = NULL, *role = NULL, url[1024], origin[256], msg[256];
-    int rc = FAILED;
+    struct imds im = {.tried = tried, .tlen = tlen};
+    char *base = NULL, *token = NULL, *role = NULL, msg[256];
+    int rc;
     if (dr_settings_true(dr_settings_getenv(ctx->env, "AWS_EC2_METADATA_DISABLED"))) {
         note(tried, tlen, "IMDS (disabled by AWS_EC2_METADATA_DISABLED)");
         return SKIPPED;
     }
     if (dr_settings_imds_endpoint(ctx->env, p, &base, msg, sizeof msg) != 0)
         return cred_fail(err, "%s", msg);
-    url_origin(base, origin, sizeof origin);
-    long timeout_ms = (long)(1000 * number_setting(ctx->env, "AWS_METADATA_SERVICE_TIMEOUT", p,
-                                                   "metadata_service_timeout", 1, 0.1, 60));
-    int attempts = (int)number_setting(ctx->env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", p,
-                                       "metadata_service_num_attempts", 3, 1, 10);
-    int v1_disabled = dr_settings_true(dr_settings_lookup(ctx->env, "AWS_EC2_METADATA_V1_DISABLED",
-                                                          p, "ec2_metadata_v1_disabled"));
-    struct dr_http_header ttl = {"x-aws-ec2-metadata-token-ttl-seconds", IMDS_TOKEN_TTL};
-    struct fetch f = {"PUT", url, &ttl, 1, timeout_ms, timeout_ms, attempts, 0};
-    snprintf(url, sizeof url, "%s/latest/api/token", base);
-    if (fetch(&f, &resp) != 0) {
-        note(tried, tlen, "IMDS (no answer from %s)", origin);
-        rc = SKIPPED;
+    im.base = base;
+    url_origin(base, im.origin, sizeof im.origin);
+    im.timeout_ms = (long)(1000 * number_setting(ctx->env, "AWS_METADATA_SERVICE_TIMEOUT", p,
+                                                 "metadata_service_timeout", 1, 0.1, 60));
+    im.attempts = (int)number_setting(ctx->env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", p,
+                                      "metadata_service_num_attempts", 3, 1, 10);
+    im.v1_disabled = dr_settings_true(dr_settings_lookup(ctx->env, "AWS_EC2_METADATA_V1_DISABLED",
+                                                         p, "ec2_metadata_v1_disabled"));
+    if ((rc = imds_token(&im, &token, &resp, err)) != FOUND)
         goto out;
-    }
-    if (resp.status == 200) {
-        size_t n = resp.body_len;
-        while (n > 0 && isspace((unsigned char)resp.body[n - 1]))
-            n--;
-        resp.body[n] = '\0';
-        if (n == 0 || n != strlen(resp.body) || !header_safe(resp.body)) {
-            cred_fail(err, "IMDS at %s answered an unusable session token", origin);
-            goto out;
-        }
-        if (!(token = strdup(resp.body))) {
-            cred_fail(err, "out of memory");
-            goto out;
-        }
-    } else if (resp.status == 403) {
-        cred_fail(err,
-                  "IMDS at %s refused a session token (HTTP 403): IMDS is disabled on this "
-                  "instance",
-                  origin);
-        goto out;
-    } else if (!((resp.status == 404 || resp.status == 405) && !v1_disabled)) {
-        cred_fail(err, "IMDS at %s answered HTTP %ld to the session token request", origin,
-                  resp.status);
-        goto out;
-    }
-    /* the list of roles, then the role's credentials */
+    /* with a token, calls that stop answering are retried: IMDS is there */
     struct dr_http_header auth = {"x-aws-ec2-metadata-token", token};
-    f = (struct fetch){"GET",      url,      token ? &auth : NULL, token ? 1 : 0, timeout_ms,
-                       timeout_ms, attempts, token != NULL};
-    snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/", base);
-    if (fetch(&f, &resp) != 0) {
-        if (!token) {
-            note(tried, tlen, "IMDS (no answer from %s)", origin);
-            rc = SKIPPED;
-        } else {
-            cred_fail(err, "IMDS at %s stopped answering: %s", origin, resp.error);
-        }
+    struct fetch f = {"GET",         im.url,        token ? &auth : NULL, token ? 1 : 0,
+                      im.timeout_ms, im.timeout_ms, im.attempts,          token != NULL};
+    if ((rc = imds_role(&im, &f, &role, &resp, err)) != FOUND)
         goto out;
-    }
-    if (resp.status == 404) {
-        note(tried, tlen, "IMDS (no IAM role attached to the instance)");
-        rc = SKIPPED;
-        goto out;
-    }
-    if (resp.status != 200) {
-        cred_fail(err, "IMDS at %s answered HTTP %ld to the role list request", origin,
-                  resp.status);
-        goto out;
-    }
-    size_t n = strcspn(resp.body, "\r\n");
-    while (n > 0 && isspace((unsigned char)resp.body[n - 1]))
-        n--;
-    if (n == 0) {
-        note(tried, tlen, "IMDS (no IAM role attached to the instance)");
-        rc = SKIPPED;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!isalnum((unsigned char)resp.body[i]) && !strchr("+=,.@_-", resp.body[i])) {
-            cred_fail(err, "IMDS at %s named an instance role that is not a role name", origin);
-            goto out;
-        }
-    }
-    if (!(role = strndup(resp.body, n))) {
-        cred_fail(err, "out of memory");
-        goto out;
-    }
-    snprintf(url, sizeof url, "%s/latest/meta-data/iam/security-credentials/%s", base, role);
-    if (fetch(&f, &resp) != 0) {
-        cred_fail(err, "IMDS at %s stopped answering: %s", origin, resp.error);
-        goto out;
-    }
-    if (resp.status != 200) {
-        cred_fail(err, "IMDS at %s answered HTTP %ld for the credentials of role %s", origin,
-                  resp.status, role);
-        goto out;
-    }
-    if ((rc = container_creds(&resp, "IMDS", out, err)) == FOUND)
+    if ((rc = imds_credentials(&im, &f, role, &resp, out, err)) == FOUND)
         snprintf(out->provider, sizeof out->provider, "imds");
 out:
     dr_http_response_free_wiped(&resp);
