@@ -31,4 +31,13 @@ int dr_fs_read(const char *path, char **data, size_t *len);
  * mode < 0 means 0666 less the umask. 0, or -1 with errno. */
 int dr_fs_write_atomic(const char *path, const void *data, size_t len, int mode);
 
+/* Feeds fn the bytes of the file at `path` from `offset`: `len` bytes (len
+ * < 0: to the end) in chunks of at most DR_FS_CHUNK, read with pread. A file
+ * that ends before offset + len fails with EIO (it shrank under us). 0, or
+ * -1 with errno (EIO when fn returned non-zero). */
+#define DR_FS_CHUNK (256u << 10)
+typedef int (*dr_fs_chunk_fn)(void *ctx, const void *data, size_t n);
+int dr_fs_read_chunks(const char *path, long long offset, long long len, dr_fs_chunk_fn fn,
+                      void *ctx);
+
 #endif

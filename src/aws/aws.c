@@ -6,6 +6,7 @@
 #include "dbtrun/aws.h"
 #include "dbtrun/buf.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/fs.h"
 #include "dbtrun/mask.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
@@ -183,69 +184,47 @@ static void log_attempt(const struct dr_aws_request *r, const char *url, const c
 
 /* ---- sending -------------------------------------------------------------- */
 
+struct two_digests {
+    EVP_MD_CTX *md5, *sha;
+};
+
+static int update_two(void *ctx, const void *data, size_t n)
+{
+    struct two_digests *d = ctx;
+    return (d->md5 && !dr_crypto.EVP_DigestUpdate(d->md5, data, n)) ||
+           (d->sha && !dr_crypto.EVP_DigestUpdate(d->sha, data, n));
+}
+
 int dr_aws_hash_file(const char *path, long long offset, long long len, unsigned char *md5_out,
                      unsigned char *sha_out)
 {
-    enum { CHUNK = 256 << 10 };
-    EVP_MD_CTX *md5 = NULL, *sha = NULL;
-    unsigned char *buf = NULL;
+    struct two_digests d = {NULL, NULL};
     unsigned int mdlen = 0;
-    int fd = -1, rc = -1, saved = EIO;
+    int rc = -1, saved = EIO;
     char msg[160];
     if (dr_dl_crypto(msg, sizeof msg) != 0) {
         errno = EIO;
         return -1;
     }
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || !(buf = malloc(CHUNK))) {
+    d.md5 = md5_out ? dr_crypto.EVP_MD_CTX_new() : NULL;
+    d.sha = sha_out ? dr_crypto.EVP_MD_CTX_new() : NULL;
+    if ((md5_out && !d.md5) || (sha_out && !d.sha) ||
+        (d.md5 && !dr_crypto.EVP_DigestInit_ex(d.md5, dr_crypto.EVP_md5(), NULL)) ||
+        (d.sha && !dr_crypto.EVP_DigestInit_ex(d.sha, dr_crypto.EVP_sha256(), NULL)))
+        goto out;
+    if (dr_fs_read_chunks(path, offset, len, update_two, &d) != 0) {
         saved = errno;
         goto out;
     }
-    md5 = md5_out ? dr_crypto.EVP_MD_CTX_new() : NULL;
-    sha = sha_out ? dr_crypto.EVP_MD_CTX_new() : NULL;
-    if ((md5_out && !md5) || (sha_out && !sha) ||
-        (md5 && !dr_crypto.EVP_DigestInit_ex(md5, dr_crypto.EVP_md5(), NULL)) ||
-        (sha && !dr_crypto.EVP_DigestInit_ex(sha, dr_crypto.EVP_sha256(), NULL)))
-        goto out;
-    for (long long pos = offset, left = len;;) {
-        size_t want = CHUNK;
-        if (len >= 0) {
-            if (left == 0)
-                break;
-            if ((long long)want > left)
-                want = (size_t)left;
-        }
-        ssize_t got = pread(fd, buf, want, (off_t)pos);
-        if (got == -1 && errno == EINTR)
-            continue;
-        if (got == -1) {
-            saved = errno;
-            goto out;
-        }
-        if (got == 0) {
-            if (len >= 0) { /* the file shrank under us */
-                saved = EIO;
-                goto out;
-            }
-            break;
-        }
-        if ((md5 && !dr_crypto.EVP_DigestUpdate(md5, buf, (size_t)got)) ||
-            (sha && !dr_crypto.EVP_DigestUpdate(sha, buf, (size_t)got)))
-            goto out;
-        pos += got;
-        left -= got;
-    }
-    if ((md5 && !dr_crypto.EVP_DigestFinal_ex(md5, md5_out, &mdlen)) ||
-        (sha && !dr_crypto.EVP_DigestFinal_ex(sha, sha_out, &mdlen)))
+    if ((d.md5 && !dr_crypto.EVP_DigestFinal_ex(d.md5, md5_out, &mdlen)) ||
+        (d.sha && !dr_crypto.EVP_DigestFinal_ex(d.sha, sha_out, &mdlen)))
         goto out;
     rc = 0;
 out:
-    if (md5)
-        dr_crypto.EVP_MD_CTX_free(md5);
-    if (sha)
-        dr_crypto.EVP_MD_CTX_free(sha);
-    free(buf);
-    if (fd >= 0)
-        close(fd);
+    if (d.md5)
+        dr_crypto.EVP_MD_CTX_free(d.md5);
+    if (d.sha)
+        dr_crypto.EVP_MD_CTX_free(d.sha);
     if (rc != 0)
         errno = saved;
     return rc;

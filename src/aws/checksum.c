@@ -3,6 +3,7 @@
  * checksum headers of its GetObject response. Knows nothing of requests. */
 #include "dbtrun/checksum.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/fs.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,8 +13,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-#define CHUNK (256u << 10)
 
 static const struct {
     uint64_t poly; /* reflected */
@@ -100,42 +99,41 @@ static int pick_claim(const struct dr_http_response *resp, struct claim *c)
     return 1;
 }
 
+struct running {
+    const struct claim *claim;
+    EVP_MD_CTX *ctx; /* a digest claim */
+    uint64_t crc;    /* a CRC claim */
+};
+
+static int update_running(void *ctx, const void *data, size_t n)
+{
+    struct running *r = ctx;
+    if (r->claim->crc >= 0) {
+        r->crc = dr_checksum_crc((enum dr_crc)r->claim->crc, r->crc, data, n);
+        return 0;
+    }
+    return !dr_crypto.EVP_DigestUpdate(r->ctx, data, n);
+}
+
 /* Computes the claim's checksum of the file into got (base64 or hex). */
 static int compute(const struct claim *c, const char *path, char *got, size_t len)
 {
-    unsigned char *buf = NULL, digest[EVP_MAX_MD_SIZE], raw[8];
+    unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int dlen = 0;
-    EVP_MD_CTX *ctx = NULL;
-    uint64_t crc = 0;
-    int fd = -1, rc = -1, saved = EIO;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || !(buf = malloc(CHUNK))) {
+    struct running r = {c, NULL, 0};
+    int rc = -1, saved = EIO;
+    if (c->crc < 0 &&
+        (!(r.ctx = dr_crypto.EVP_MD_CTX_new()) || !dr_crypto.EVP_DigestInit_ex(r.ctx, c->md, NULL)))
+        goto out;
+    if (dr_fs_read_chunks(path, 0, -1, update_running, &r) != 0) {
         saved = errno;
         goto out;
-    }
-    if (c->crc < 0 &&
-        (!(ctx = dr_crypto.EVP_MD_CTX_new()) || !dr_crypto.EVP_DigestInit_ex(ctx, c->md, NULL)))
-        goto out;
-    for (;;) {
-        ssize_t n = read(fd, buf, CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            saved = errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        if (c->crc >= 0)
-            crc = dr_checksum_crc((enum dr_crc)c->crc, crc, buf, (size_t)n);
-        else if (!dr_crypto.EVP_DigestUpdate(ctx, buf, (size_t)n))
-            goto out;
     }
     if (c->crc >= 0) {
         dlen = c->crc == DR_CRC64NVME ? 8 : 4;
         for (unsigned i = 0; i < dlen; i++) /* big-endian, as AWS sends it */
-            raw[i] = (unsigned char)(crc >> (8 * (dlen - 1 - i)));
-        memcpy(digest, raw, dlen);
-    } else if (!dr_crypto.EVP_DigestFinal_ex(ctx, digest, &dlen)) {
+            digest[i] = (unsigned char)(r.crc >> (8 * (dlen - 1 - i)));
+    } else if (!dr_crypto.EVP_DigestFinal_ex(r.ctx, digest, &dlen)) {
         goto out;
     }
     if (c->hex) {
@@ -148,11 +146,8 @@ static int compute(const struct claim *c, const char *path, char *got, size_t le
     }
     rc = 0;
 out:
-    if (ctx)
-        dr_crypto.EVP_MD_CTX_free(ctx);
-    free(buf);
-    if (fd >= 0)
-        close(fd);
+    if (r.ctx)
+        dr_crypto.EVP_MD_CTX_free(r.ctx);
     if (rc != 0)
         errno = saved;
     return rc;

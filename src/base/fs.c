@@ -198,3 +198,41 @@ out:
     errno = saved;
     return rc;
 }
+
+int dr_fs_read_chunks(const char *path, long long offset, long long len, dr_fs_chunk_fn fn,
+                      void *ctx)
+{
+    unsigned char *buf = NULL;
+    int fd = -1, rc = -1, saved = EIO;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || !(buf = malloc(DR_FS_CHUNK))) {
+        saved = errno;
+        goto out;
+    }
+    for (long long pos = offset, left = len; len < 0 || left > 0;) {
+        size_t want = len >= 0 && left < (long long)DR_FS_CHUNK ? (size_t)left : DR_FS_CHUNK;
+        ssize_t got = pread(fd, buf, want, (off_t)pos);
+        if (got == -1 && errno == EINTR)
+            continue;
+        if (got == -1) {
+            saved = errno;
+            goto out;
+        }
+        if (got == 0) {
+            if (len >= 0) /* the file shrank under us */
+                goto out;
+            break;
+        }
+        if (fn(ctx, buf, (size_t)got) != 0)
+            goto out;
+        pos += got;
+        left -= got;
+    }
+    rc = 0;
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        errno = saved;
+    return rc;
+}

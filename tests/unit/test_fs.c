@@ -99,6 +99,53 @@ static void test_read_errors(void)
     free(data);
 }
 
+struct collected {
+    char text[1 << 20];
+    size_t len, calls, fail_at;
+};
+
+static int collect(void *ctx, const void *data, size_t n)
+{
+    struct collected *c = ctx;
+    if (++c->calls == c->fail_at)
+        return 1;
+    CHECK(n > 0 && n <= DR_FS_CHUNK && c->len + n <= sizeof c->text);
+    memcpy(c->text + c->len, data, n);
+    c->len += n;
+    return 0;
+}
+
+static void test_read_chunks(void)
+{
+    static struct collected c;
+    static char big[DR_FS_CHUNK * 2 + 100];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    CHECK(dr_fs_write_atomic(in_root("big"), big, sizeof big, 0644) == 0);
+    memset(&c, 0, sizeof c);
+    CHECK(dr_fs_read_chunks(in_root("big"), 0, -1, collect, &c) == 0);
+    CHECK(c.len == sizeof big && c.calls == 3 && memcmp(c.text, big, sizeof big) == 0);
+    /* a range: offset and length, across a chunk boundary */
+    memset(&c, 0, sizeof c);
+    CHECK(dr_fs_read_chunks(in_root("big"), DR_FS_CHUNK - 10, 20, collect, &c) == 0);
+    CHECK(c.len == 20 && memcmp(c.text, big + DR_FS_CHUNK - 10, 20) == 0);
+    memset(&c, 0, sizeof c);
+    CHECK(dr_fs_read_chunks(in_root("big"), 5, 0, collect, &c) == 0 && c.calls == 0);
+    /* a file shorter than the range asked for: it shrank under us */
+    memset(&c, 0, sizeof c);
+    errno = 0;
+    CHECK(dr_fs_read_chunks(in_root("big"), 0, (long long)sizeof big + 1, collect, &c) == -1);
+    CHECK(errno == EIO);
+    /* the callback refusing stops the read */
+    memset(&c, 0, sizeof c);
+    c.fail_at = 2;
+    errno = 0;
+    CHECK(dr_fs_read_chunks(in_root("big"), 0, -1, collect, &c) == -1 && errno == EIO);
+    CHECK(c.calls == 2);
+    errno = 0;
+    CHECK(dr_fs_read_chunks(in_root("missing"), 0, -1, collect, &c) == -1 && errno == ENOENT);
+}
+
 static void setup(void)
 {
     if (!mkdtemp(root)) {
@@ -113,4 +160,5 @@ static void teardown(void)
 }
 
 TEST_MAIN(setup, test_find_upward, test_mkdir_over_a_file_fails, test_rm_rf_does_not_follow_links,
-          test_write_atomic_modes, test_failed_write_keeps_the_old_file, test_read_errors, teardown)
+          test_write_atomic_modes, test_failed_write_keeps_the_old_file, test_read_errors,
+          test_read_chunks, teardown)
