@@ -342,6 +342,38 @@ static void credentials_error(const struct dr_aws_request *r, struct dr_aws_erro
     snprintf(err->request_id, sizeof err->request_id, "%s", inner.request_id);
 }
 
+/* Signs the request with the client's credentials (resolving them on first
+ * use): the headers to add are in *sig. 0, or -1 with err. */
+static int sign(struct dr_aws_client *c, const struct dr_aws_request *r, const struct target *t,
+                const struct dr_sigv4_header *sign_headers, struct dr_sigv4_result *sig,
+                struct dr_aws_error *err)
+{
+    const struct dr_aws_credentials *cred = dr_aws_credentials_get(c, err);
+    char msg[256];
+    time_t now;
+    if (!cred) {
+        credentials_error(r, err);
+        return -1;
+    }
+    if (dr_sigv4_now(&now, msg, sizeof msg) != 0)
+        return dr_aws_fail(err, r->op, r->target, "ConfigError", "%s", msg);
+    struct dr_sigv4_credentials sc = {cred->access_key_id, cred->secret_access_key,
+                                      cred->session_token};
+    struct dr_sigv4_request sr = {.method = r->method,
+                                  .path = t->signed_path,
+                                  .query = r->query,
+                                  .headers = sign_headers,
+                                  .nheaders = r->nheaders + 1,
+                                  .payload_sha256 = t->payload};
+    struct dr_sigv4_params sp = {.region = dr_aws_signing_region(c, r->service),
+                                 .service = r->service,
+                                 .time = now,
+                                 .flags = r->s3 ? DR_SIGV4_S3 : 0};
+    if (dr_sigv4_sign(&sr, &sc, &sp, sig, msg, sizeof msg) != 0)
+        return dr_aws_fail(err, r->op, r->target, "InternalError", "cannot sign: %s", msg);
+    return 0;
+}
+
 /* Signs and sends one attempt. 0 when a response arrived (any status), -1
  * with err when none did or the request could not be made. *fatal is set
  * when the failure is not worth retrying. */
@@ -353,7 +385,6 @@ static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, cons
     struct dr_sigv4_header *sign_headers = NULL;
     struct dr_http_header *headers = NULL;
     size_t n = 0;
-    char msg[256];
     int rc = -1;
     *fatal = 1;
     if (r->nheaders >= DR_SIGV4_MAX_HEADERS) {
@@ -372,32 +403,8 @@ static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, cons
         sign_headers[i + 1] = (struct dr_sigv4_header){r->headers[i].name, r->headers[i].value};
     }
     if (!r->no_auth) {
-        const struct dr_aws_credentials *cred = dr_aws_credentials_get(c, err);
-        time_t now;
-        if (!cred) {
-            credentials_error(r, err);
+        if (sign(c, r, t, sign_headers, &sig, err) != 0)
             goto out;
-        }
-        if (dr_sigv4_now(&now, msg, sizeof msg) != 0) {
-            dr_aws_fail(err, r->op, r->target, "ConfigError", "%s", msg);
-            goto out;
-        }
-        struct dr_sigv4_credentials sc = {cred->access_key_id, cred->secret_access_key,
-                                          cred->session_token};
-        struct dr_sigv4_request sr = {.method = r->method,
-                                      .path = t->signed_path,
-                                      .query = r->query,
-                                      .headers = sign_headers,
-                                      .nheaders = r->nheaders + 1,
-                                      .payload_sha256 = t->payload};
-        struct dr_sigv4_params sp = {.region = dr_aws_signing_region(c, r->service),
-                                     .service = r->service,
-                                     .time = now,
-                                     .flags = r->s3 ? DR_SIGV4_S3 : 0};
-        if (dr_sigv4_sign(&sr, &sc, &sp, &sig, msg, sizeof msg) != 0) {
-            dr_aws_fail(err, r->op, r->target, "InternalError", "cannot sign: %s", msg);
-            goto out;
-        }
         for (size_t i = 0; i < sig.nadd; i++)
             headers[n++] = (struct dr_http_header){sig.add[i].name, sig.add[i].value};
     }
