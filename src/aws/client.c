@@ -101,13 +101,56 @@ static int load_files(struct dr_aws_client *c, struct dr_aws_error *err)
     return 0;
 }
 
+/* Where the files are, which profile, and what they hold. 0, or -1 with err. */
+static int read_config(struct dr_aws_client *c, const struct dr_aws_client_opts *opts,
+                       struct dr_aws_error *err)
+{
+    struct dr_ini_status st = {0};
+    int prc = dr_ini_paths_resolve(&c->paths, env_raw, &c->env, DR_INI_POSIX, &st);
+    if (prc == DR_INI_ENOHOME ? paths_without_home(c) != 0 : prc != DR_INI_OK)
+        return dr_aws_fail(err, "", "",
+                           prc == DR_INI_ENOMEM || prc == DR_INI_ENOHOME ? "InternalError"
+                                                                         : "ConfigError",
+                           "%s", st.msg[0] ? st.msg : "out of memory");
+    c->profile_explicit =
+        (opts->profile && *opts->profile) || dr_settings_getenv(&c->env, "AWS_PROFILE") != NULL;
+    if (!(c->profile = strdup(opts->profile && *opts->profile ? opts->profile : c->paths.profile)))
+        return dr_aws_fail(err, "", "", "InternalError", "out of memory");
+    if (load_files(c, err) != 0)
+        return -1;
+    c->files_exist = (c->paths.config && access(c->paths.config, F_OK) == 0) ||
+                     (c->paths.credentials && access(c->paths.credentials, F_OK) == 0);
+    return 0;
+}
+
+/* Region, endpoint, timeouts and attempts from opts, the environment and
+ * the profile. 0, or -1 with err. */
+static int apply_settings(struct dr_aws_client *c, const struct dr_aws_client_opts *opts,
+                          struct dr_aws_error *err)
+{
+    const struct dr_ini_section *profile = dr_ini_profile(&c->ini, c->profile);
+    const char *region = dr_settings_region(opts->region, &c->env, profile);
+    char msg[160];
+    if (!dr_settings_region_valid(region))
+        return dr_aws_fail(err, "", "", "ConfigError", "invalid region '%.64s'", region);
+    if (!(c->region = strdup(region)) || (opts->endpoint_url && *opts->endpoint_url &&
+                                          !(c->endpoint_url = strdup(opts->endpoint_url))))
+        return dr_aws_fail(err, "", "", "InternalError", "out of memory");
+    c->verbose = opts->verbose;
+    c->connect_timeout_ms = opts->connect_timeout_ms;
+    c->read_timeout_s = opts->read_timeout_s;
+    if (dr_settings_max_attempts(opts->max_attempts, &c->env, profile, &c->max_attempts, msg,
+                                 sizeof msg) != 0)
+        return dr_aws_fail(err, "", "", "ConfigError", "%s", msg);
+    return 0;
+}
+
 int dr_aws_client_create(const struct dr_aws_client_opts *opts, const struct dr_settings_env *env,
                          dr_aws_resolve_fn resolve, struct dr_aws_client **out,
                          struct dr_aws_error *err)
 {
     static const struct dr_aws_client_opts none = {0};
     struct dr_aws_client *c = calloc(1, sizeof *c);
-    struct dr_ini_status st = {0};
     struct dr_aws_error local;
     int rc = -1;
     if (!err)
@@ -125,44 +168,8 @@ int dr_aws_client_create(const struct dr_aws_client_opts *opts, const struct dr_
     c->resolve = resolve;
     if (env)
         c->env = *env;
-    int prc = dr_ini_paths_resolve(&c->paths, env_raw, &c->env, DR_INI_POSIX, &st);
-    if (prc == DR_INI_ENOHOME ? paths_without_home(c) != 0 : prc != DR_INI_OK) {
-        dr_aws_fail(err, "", "",
-                    prc == DR_INI_ENOMEM || prc == DR_INI_ENOHOME ? "InternalError" : "ConfigError",
-                    "%s", st.msg[0] ? st.msg : "out of memory");
+    if (read_config(c, opts, err) != 0 || apply_settings(c, opts, err) != 0)
         goto out;
-    }
-    c->profile_explicit =
-        (opts->profile && *opts->profile) || dr_settings_getenv(&c->env, "AWS_PROFILE") != NULL;
-    if (!(c->profile =
-              strdup(opts->profile && *opts->profile ? opts->profile : c->paths.profile))) {
-        dr_aws_fail(err, "", "", "InternalError", "out of memory");
-        goto out;
-    }
-    if (load_files(c, err) != 0)
-        goto out;
-    c->files_exist = (c->paths.config && access(c->paths.config, F_OK) == 0) ||
-                     (c->paths.credentials && access(c->paths.credentials, F_OK) == 0);
-    const char *region =
-        dr_settings_region(opts->region, &c->env, dr_ini_profile(&c->ini, c->profile));
-    if (!dr_settings_region_valid(region)) {
-        dr_aws_fail(err, "", "", "ConfigError", "invalid region '%.64s'", region);
-        goto out;
-    }
-    if (!(c->region = strdup(region)) || (opts->endpoint_url && *opts->endpoint_url &&
-                                          !(c->endpoint_url = strdup(opts->endpoint_url)))) {
-        dr_aws_fail(err, "", "", "InternalError", "out of memory");
-        goto out;
-    }
-    c->verbose = opts->verbose;
-    c->connect_timeout_ms = opts->connect_timeout_ms;
-    c->read_timeout_s = opts->read_timeout_s;
-    char msg[160];
-    if (dr_settings_max_attempts(opts->max_attempts, &c->env, dr_ini_profile(&c->ini, c->profile),
-                                 &c->max_attempts, msg, sizeof msg) != 0) {
-        dr_aws_fail(err, "", "", "ConfigError", "%s", msg);
-        goto out;
-    }
     if (pthread_mutex_init(&c->lock, NULL) != 0) {
         dr_aws_fail(err, "", "", "InternalError", "cannot make a mutex");
         goto out;
