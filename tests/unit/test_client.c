@@ -12,7 +12,6 @@
 #include "dbtrun/creds.h"
 #include "dbtrun/isotime.h"
 #include "dbtrun/ini.h"
-#include "dbtrun/sts.h"
 #include "dbtrun/wipe.h"
 
 #include <cjson/cJSON.h>
@@ -583,54 +582,6 @@ static void test_plan_rules(void)
     dr_ini_free(&ini);
 }
 
-/* ---- STS bodies and answers ---------------------------------------------------------------- */
-
-static void test_sts_form(void)
-{
-    struct dr_sts_role_params p = {.role_arn = "arn:aws:iam::123456789012:role/ci",
-                                   .external_id = "ext id",
-                                   .duration_seconds = "900"};
-    char *body = dr_sts_form("AssumeRole", &p, "dbtrun-1");
-    CHECK_STR(body, "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A"
-                    "123456789012%3Arole%2Fci&RoleSessionName=dbtrun-1&ExternalId=ext%20id&"
-                    "DurationSeconds=900");
-    dr_sts_free_body(body);
-    p = (struct dr_sts_role_params){.role_arn = "arn:r", .web_identity_token = "a.b+c/d="};
-    body = dr_sts_form("AssumeRoleWithWebIdentity", &p, "s");
-    CHECK_STR(body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Ar&"
-                    "RoleSessionName=s&WebIdentityToken=a.b%2Bc%2Fd%3D");
-    dr_sts_free_body(body);
-}
-
-static void test_sts_parse(void)
-{
-    const char *xml = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
-                      "<AssumeRoleResult><AssumedRoleUser><Arn>arn:x</Arn></AssumedRoleUser>"
-                      "<Credentials><AccessKeyId>ASIA1</AccessKeyId>"
-                      "<SecretAccessKey>sk&amp;1</SecretAccessKey>"
-                      "<SessionToken>tok</SessionToken>"
-                      "<Expiration>2021-09-21T18:41:26Z</Expiration></Credentials>"
-                      "</AssumeRoleResult></AssumeRoleResponse>";
-    struct dr_aws_credentials c;
-    char err[200];
-    CHECK(dr_sts_parse_credentials(xml, strlen(xml), &c, err, sizeof err) == 0);
-    CHECK_STR(c.access_key_id, "ASIA1");
-    CHECK_STR(c.secret_access_key, "sk&1");
-    CHECK_STR(c.session_token, "tok");
-    CHECK(c.expiration == 1632249686);
-    dr_aws_credentials_free(&c);
-    const char *bad[] = {"<AssumeRoleResponse><AssumeRoleResult/></AssumeRoleResponse>",
-                         "<a><Credentials><AccessKeyId>A</AccessKeyId></Credentials></a>",
-                         "<a><Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>S"
-                         "</SecretAccessKey><SessionToken>T</SessionToken><Expiration>soon"
-                         "</Expiration></Credentials></a>",
-                         "not xml"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        CHECK(dr_sts_parse_credentials(bad[i], strlen(bad[i]), &c, err, sizeof err) == -1);
-        CHECK(c.access_key_id == NULL && err[0]);
-    }
-}
-
 /* ---- the client ------------------------------------------------------------------------------ */
 
 static char dir[] = "/tmp/dbtrun-test-client-XXXXXX";
@@ -869,6 +820,6 @@ static void test_process_expired(void)
 
 TEST_MAIN(test_region, test_endpoint_defaults, test_endpoint_overrides, test_imds_endpoint_suite,
           test_ecs_url_suite, test_time, test_fresh, test_process_output,
-          test_process_json_round_trip, test_plan_suite, test_plan_rules, test_sts_form,
-          test_sts_parse, client_setup, test_client_settings, test_client_profiles,
-          test_process_timeout, test_process_expired, test_client_refresh, client_cleanup)
+          test_process_json_round_trip, test_plan_suite, test_plan_rules, client_setup,
+          test_client_settings, test_client_profiles, test_process_timeout, test_process_expired,
+          test_client_refresh, client_cleanup)
