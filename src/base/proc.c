@@ -42,6 +42,16 @@ static void on_signal(int sig)
     errno = saved;
 }
 
+/* A Ctrl-C that the terminal delivered to the child's group (see the ear
+ * below): counted like a signal to dbtrun, not forwarded — the child has it. */
+static void note_interrupt(void)
+{
+    last_signal = SIGINT;
+    signal_count++;
+    if (signal_hook)
+        signal_hook(SIGINT);
+}
+
 /* Installs on_signal for the forwarded signals; old[] (may be NULL) gets
  * the dispositions it replaced. */
 static void install_handlers(struct sigaction old[N_FORWARDED])
@@ -140,7 +150,12 @@ static int give_terminal(pid_t pgid)
 {
     if (!isatty(STDIN_FILENO) || tcgetpgrp(STDIN_FILENO) != getpgrp())
         return 0;
-    return tcsetpgrp(STDIN_FILENO, pgid) == 0;
+    if (tcsetpgrp(STDIN_FILENO, pgid) != 0)
+        return 0;
+    /* The child runs from the spawn on: if it touched the terminal before
+     * it was its own (a prompt), SIGTTIN stopped it. Now it may go on. */
+    kill(-pgid, SIGCONT);
+    return 1;
 }
 
 static void take_terminal_back(void)
@@ -152,6 +167,113 @@ static void take_terminal_back(void)
     sigaction(SIGTTOU, &ign, &old);
     tcsetpgrp(STDIN_FILENO, getpgrp());
     sigaction(SIGTTOU, &old, NULL);
+}
+
+/* The terminal's ear. While the child's group holds the terminal, Ctrl-C
+ * goes to that group and dbtrun never sees it, so a child that ignores it
+ * would keep dbtrun waiting. A small forked process joins the group and
+ * writes a byte to dbtrun for every SIGINT it gets there; dbtrun counts it
+ * as an interrupt (grace period, then SIGKILL; a second Ctrl-C at once). It
+ * ends when dbtrun closes `keep`, or with the group. */
+struct ear {
+    pid_t pid;
+    int fd;   /* dbtrun's read end: one byte per Ctrl-C; -1 when none */
+    int keep; /* dbtrun's end of the pipe whose EOF ends the ear */
+};
+
+static volatile sig_atomic_t ear_out = -1;
+
+static void ear_on_sigint(int sig)
+{
+    char c = 'i';
+    (void)sig;
+    if (write(ear_out, &c, 1) == -1) {
+        /* dbtrun is gone: nothing to tell */
+    }
+}
+
+/* The ear's whole life, in the forked process: async-signal-safe calls only. */
+static void ear_listen(int out, int keep)
+{
+    struct sigaction sa;
+    sigset_t none;
+    char c;
+    for (int fd = 0; fd < 1024; fd++)
+        if (fd != out && fd != keep)
+            close(fd);
+    ear_out = out;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < N_FORWARDED; i++)
+        sigaction(forwarded[i], &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    sa.sa_handler = ear_on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    while (read(keep, &c, 1) == -1 && errno == EINTR)
+        ;
+    _exit(0);
+}
+
+static void ear_open(struct ear *e, pid_t pgid)
+{
+    int sig[2], keep[2];
+    *e = (struct ear){-1, -1, -1};
+    if (pipe(sig) == -1)
+        return;
+    if (pipe(keep) == -1) {
+        close(sig[0]);
+        close(sig[1]);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, pgid);
+        ear_listen(sig[1], keep[0]);
+    }
+    close(sig[1]);
+    close(keep[0]);
+    if (pid < 0) {
+        close(sig[0]);
+        close(keep[1]);
+        return;
+    }
+    setpgid(pid, pgid); /* on both sides, so the ear is in the group before anyone returns */
+    fcntl(sig[0], F_SETFD, FD_CLOEXEC);
+    fcntl(keep[1], F_SETFD, FD_CLOEXEC);
+    *e = (struct ear){pid, sig[0], keep[1]};
+}
+
+/* Reads what the ear has said: an interrupt per byte; EOF when it is gone. */
+static void ear_hear(struct ear *e)
+{
+    char buf[64];
+    ssize_t n = read(e->fd, buf, sizeof buf);
+    if (n == -1 && errno == EINTR)
+        return;
+    if (n <= 0) {
+        close(e->fd);
+        e->fd = -1;
+        return;
+    }
+    for (ssize_t i = 0; i < n; i++)
+        note_interrupt();
+}
+
+static void ear_close(struct ear *e)
+{
+    if (e->fd >= 0)
+        close(e->fd);
+    if (e->keep >= 0)
+        close(e->keep);
+    if (e->pid > 0)
+        kill(e->pid, SIGKILL); /* it holds nothing; even stopped (Ctrl-Z), it must end */
+    if (e->pid > 0)
+        while (waitpid(e->pid, NULL, 0) == -1 && errno == EINTR)
+            ;
+    *e = (struct ear){-1, -1, -1};
 }
 
 static int spawn_child(const struct dr_proc_opts *o, int out_fd, int err_fd, pid_t *pid)
@@ -278,7 +400,8 @@ static long check_deadlines(struct watch *w)
  * ppoll (`wait_mask`). Returns once the leader is reaped and either both
  * pipes are closed or the run was interrupted or timed out: then members
  * holding a pipe are ended by end_group, not waited for. */
-static void watch_child(struct watch *w, struct output *o, const sigset_t *wait_mask)
+static void watch_child(struct watch *w, struct output *o, struct ear *ear,
+                        const sigset_t *wait_mask)
 {
     for (;;) {
         if (!w->reaped && waitpid(w->pid, &w->status, WNOHANG) == w->pid)
@@ -287,9 +410,11 @@ static void watch_child(struct watch *w, struct output *o, const sigset_t *wait_
         int stopping = w->timed_out || signal_count != w->signals_before;
         if (w->reaped && ((o->fd[0] < 0 && o->fd[1] < 0) || stopping))
             return;
-        struct pollfd p[2] = {{o->fd[0], POLLIN, 0}, {o->fd[1], POLLIN, 0}};
+        struct pollfd p[3] = {{o->fd[0], POLLIN, 0}, {o->fd[1], POLLIN, 0}, {ear->fd, POLLIN, 0}};
         struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
-        int n = ppoll(p, 2, wait < 0 ? NULL : &ts, wait_mask);
+        int n = ppoll(p, 3, wait < 0 ? NULL : &ts, wait_mask);
+        if (n > 0 && p[2].revents)
+            ear_hear(ear);
         if (n > 0)
             read_ready(o, p);
         else if (n == -1 && errno != EINTR)
@@ -335,12 +460,16 @@ static int exit_code_of(int status)
 static void run_to_end(struct watch *w, struct output *out, const sigset_t *wait_mask,
                        struct dr_proc_result *r)
 {
+    struct ear ear = {-1, -1, -1};
     int has_terminal = give_terminal(w->pid);
-    watch_child(w, out, wait_mask);
+    if (has_terminal)
+        ear_open(&ear, w->pid);
+    watch_child(w, out, &ear, wait_mask);
     r->exit_code = exit_code_of(w->status);
     r->timed_out = w->timed_out;
     if (has_terminal)
         take_terminal_back();
+    ear_close(&ear);
     child_pgid = 0;
     int ended = 0;
     if (signal_count != w->signals_before) {

@@ -149,3 +149,82 @@ def test_help_lists_kill_after():
     r = subprocess.run([DBTRUN, "--help"], capture_output=True, text=True, timeout=20)
     assert r.returncode == 0
     assert "--kill-after" in r.stdout and "DBTRUN_KILL_AFTER" in r.stdout
+
+
+def start_on_terminal(project, args=(), task=None):
+    """dbtrun on a pseudo-terminal it controls, so the command holds the
+    terminal and Ctrl-C (a \\x03 typed on the master) goes to its group."""
+    import pty
+    marker = f"{300 + os.getpid() % 1000}.{time.monotonic_ns() % 100000}"
+    d = project(task(marker) if task else hanging_task(marker))
+    pid, master = pty.fork()
+    if pid == 0:  # the child: a new session with the pty as its terminal
+        os.chdir(d)
+        os.execv(DBTRUN, [DBTRUN, *args, "hang"])
+    assert wait_for(lambda: processes_with(f"sleep {marker}")), "the command did not start"
+    time.sleep(0.3)  # let sh install its traps
+    return d, pid, master, f"sleep {marker}"
+
+
+def end_of(pid, master, timeout=30):
+    """Reads the terminal until dbtrun exits; returns (exit code, output)."""
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        try:
+            import select
+            if select.select([master], [], [], 0.05)[0]:
+                out += os.read(master, 65536)
+        except OSError:
+            pass
+        if done:
+            os.close(master)
+            return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+    ps = subprocess.run(["ps", "-o", "pid,pgid,tpgid,stat,wchan:20,cmd", "-s", str(pid)],
+                        capture_output=True, text=True).stdout
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"dbtrun did not end: {out!r}\n{ps}")
+
+
+def test_ctrl_c_on_the_terminal_applies_the_grace_period(project):
+    # The command holds the terminal, so Ctrl-C reaches its group, not dbtrun;
+    # dbtrun must still end it after the grace period, run always() and exit 130.
+    d, pid, master, marker = start_on_terminal(project, ["--kill-after", "1"])
+    start = time.monotonic()
+    os.write(master, b"\x03")
+    code, out = end_of(pid, master)
+    assert time.monotonic() - start < 15, "the grace period was not applied"
+    assert code == 130, out
+    assert wait_for(lambda: not processes_with(marker), timeout=5), "a process survived"
+    assert (d / "always.txt").read_text() == "ran"
+
+
+def test_second_ctrl_c_on_the_terminal_kills_at_once(project):
+    d, pid, master, marker = start_on_terminal(project, ["--kill-after", "300"])
+    os.write(master, b"\x03")
+    time.sleep(0.5)
+    assert os.waitpid(pid, os.WNOHANG)[0] == 0, "dbtrun ended before the grace period"
+    start = time.monotonic()
+    os.write(master, b"\x03")
+    code, out = end_of(pid, master)
+    assert time.monotonic() - start < 15
+    assert code == 130, out
+    assert wait_for(lambda: not processes_with(marker), timeout=5), "a process survived"
+    assert (d / "always.txt").read_text() == "ran"
+
+
+def test_command_on_the_terminal_can_read_it(project):
+    # The command still holds the terminal: it reads what is typed there.
+    def reader(marker):
+        return (
+            'task("hang", {}, function()\n'
+            f'  run {{ "sh", "-c", "sleep {marker} & read line; echo got:$line > typed.txt; kill $!" }}\n'
+            'end)\n'
+        )
+    d, pid, master, _ = start_on_terminal(project, task=reader)
+    os.write(master, b"hello\r")
+    code, out = end_of(pid, master)
+    assert code == 0, out
+    assert (d / "typed.txt").read_text() == "got:hello\n"
