@@ -184,3 +184,88 @@ def test_random_syncs_plan_as_the_aws_cli_does(moto, s3, tmp_path, seed):
             disagree.append({"case": i, "argv": argv, "aws": sorted(want), "dbtrun": sorted(got),
                              "local": sorted(case["local"]), "remote": sorted(case["remote"])})
     assert not disagree, json.dumps(disagree[:5], ensure_ascii=False, indent=1)
+
+
+def _both(moto, tmp_path, argv, bucket, prefix, local):
+    (arc, aout, aerr), = aws_batch(moto, tmp_path, [argv])
+    drc, dout, derr = dbtrun_sync(moto, tmp_path, argv)
+    return (planned(aout, aerr, bucket, prefix, local), planned(dout, derr, bucket, prefix, local),
+            derr)
+
+
+def test_deliberate_differences(moto, s3, tmp_path):
+    """Each difference the README lists, on purpose: dbtrun's side is asserted."""
+    bucket = "delib-" + uuid.uuid4().hex[:12]
+    s3.create_bucket(Bucket=bucket)
+    # content, not size+mtime: same size but other bytes and an old local
+    # file is "same" for the aws CLI, an upload for dbtrun; the same bytes
+    # in a newer file are an upload for the aws CLI, nothing for dbtrun
+    w = tmp_path / "w"
+    w.mkdir()
+    (w / "same-size.txt").write_bytes(b"new!")
+    os.utime(w / "same-size.txt", (OLD, OLD))
+    (w / "rewritten.txt").write_bytes(b"same")
+    s3.put_object(Bucket=bucket, Key="p/same-size.txt", Body=b"old!")
+    s3.put_object(Bucket=bucket, Key="p/rewritten.txt", Body=b"same")
+    os.utime(w / "rewritten.txt", (2**32, 2**32))  # newer than the object
+    argv = ["s3", "sync", "w", f"s3://{bucket}/p/", "--dryrun"]
+    aws, ours, _ = _both(moto, tmp_path, argv, bucket, "p/", "w")
+    assert aws == {("upload", "rewritten.txt")}
+    assert ours == {("upload", "same-size.txt")}
+    # --size-only gives the aws CLI's own --size-only rule
+    aws, ours, _ = _both(moto, tmp_path, argv + ["--size-only"], bucket, "p/", "w")
+    assert aws == ours == set()
+
+    # a source folder with glob characters: the aws CLI joins the pattern to
+    # it, so its filters match nothing; dbtrun matches the relative path
+    g = tmp_path / "w[1]"
+    g.mkdir()
+    (g / "a.txt").write_bytes(b"a")
+    (g / "b.txt").write_bytes(b"b")
+    argv = ["s3", "sync", "w[1]", f"s3://{bucket}/g/", "--dryrun", "--exclude", "a.txt"]
+    aws, ours, _ = _both(moto, tmp_path, argv, bucket, "g/", "w[1]")
+    assert aws == {("upload", "a.txt"), ("upload", "b.txt")}
+    assert ours == {("upload", "b.txt")}
+
+    # `/*`: os.path.join makes it absolute for the aws CLI, excluding every
+    # local file but no key; for dbtrun no relative path starts with '/'
+    argv = ["s3", "sync", "w[1]", f"s3://{bucket}/s/", "--dryrun", "--exclude", "/*"]
+    aws, ours, _ = _both(moto, tmp_path, argv, bucket, "s/", "w[1]")
+    assert aws == set()
+    assert ours == {("upload", "a.txt"), ("upload", "b.txt")}
+
+    # a key with a ".." segment is refused even when it stays inside
+    s3.put_object(Bucket=bucket, Key="u/x/../in.txt", Body=b"i")
+    argv = ["s3", "sync", f"s3://{bucket}/u/", "d", "--dryrun"]
+    drc, dout, derr = dbtrun_sync(moto, tmp_path, argv)
+    assert drc == 1 and "UnsafeKey" in derr and "x/../in.txt" in derr
+    assert "(dryrun) download" not in dout
+
+
+def test_slash_keys_and_empty_patterns(moto, s3, tmp_path):
+    """Issue 19, cases 4 and 5, spelt out: a stale non-empty `d/` and the
+    prefix's own object are deleted by --delete, an empty marker is not, and
+    `--exclude ''` (accepted) keeps the prefix's own object."""
+    bucket = "slash-" + uuid.uuid4().hex[:12]
+    s3.create_bucket(Bucket=bucket)
+    for key, body in [("p/", b"x"), ("p/d/", b"yy"), ("p/e/", b""), ("p/a.txt", b"a")]:
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    w = tmp_path / "w"
+    w.mkdir()
+    (w / "a.txt").write_bytes(b"a")
+    os.utime(w / "a.txt", (OLD, OLD))
+    argv = ["s3", "sync", "w", f"s3://{bucket}/p/", "--dryrun", "--delete"]
+    aws, ours, _ = _both(moto, tmp_path, argv, bucket, "p/", "w")
+    assert aws == ours == {("delete", ""), ("delete", "d/")}
+    aws, ours, _ = _both(moto, tmp_path, argv + ["--exclude", ""], bucket, "p/", "w")
+    assert aws == ours == {("delete", "d/")}
+    # downloading them cannot work (no file name): dbtrun says so at once
+    argv = ["s3", "sync", f"s3://{bucket}/p/", "w", "--dryrun"]
+    aws, ours, derr = _both(moto, tmp_path, argv, bucket, "p/", "w")
+    assert aws == ours == {("download", ""), ("download", "d/")}
+    assert "has no file name" in derr
+    # and a real upload sync removes them
+    r = dbtrun_sync(moto, tmp_path, argv[:2] + ["w", f"s3://{bucket}/p/", "--delete"])
+    assert r[0] == 0, r[2]
+    left = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert left == {"p/e/", "p/a.txt"}
