@@ -56,9 +56,14 @@ void dr_sync_list_free(struct dr_sync_list *l);
 int dr_sync_list_local(const char *root, int flags, struct dr_sync_list *l, char *err,
                        size_t errlen);
 
+/* 1 when an object at `rel` (its key relative to the prefix) of `size`
+ * bytes takes part in a sync: all but empty "folder" markers (keys ending
+ * in '/', the prefix itself included), as in the aws CLI. */
+int dr_sync_s3_listed(const char *rel, long long size);
+
 /* Lists the objects under s3://bucket/prefix into l, sorted, with paths
- * relative to the prefix; "folder" markers (keys ending in '/') are left
- * out. 0, or -1 with err. */
+ * relative to the prefix, as dr_sync_s3_listed picks them (a non-empty
+ * object named as the prefix itself has path ""). 0, or -1 with err. */
 int dr_sync_list_s3(struct dr_aws_client *c, const char *bucket, const char *prefix,
                     struct dr_sync_list *l, struct dr_aws_error *err);
 

@@ -195,15 +195,24 @@ struct s3_collect {
     size_t prefix_len;
 };
 
+int dr_sync_s3_listed(const char *rel, long long size)
+{
+    size_t n = strlen(rel);
+    /* the aws CLI's filegenerator skips only empty "folder" markers; a key
+     * ending in '/' with data (the prefix itself too) is an item, which
+     * --delete removes and a download cannot save */
+    return size != 0 || (n > 0 && rel[n - 1] != '/');
+}
+
 static int collect_object(void *ctx, const struct dr_s3_object *obj, const char *prefix)
 {
     struct s3_collect *sc = ctx;
     (void)prefix;
-    if (!obj || strlen(obj->key) <= sc->prefix_len)
+    if (!obj || strlen(obj->key) < sc->prefix_len)
         return 0;
     const char *rel = obj->key + sc->prefix_len;
-    if (rel[strlen(rel) - 1] == '/')
-        return 0; /* a "folder" marker: nothing to copy */
+    if (!dr_sync_s3_listed(rel, obj->size))
+        return 0;
     return dr_sync_list_add(sc->l, rel, obj->size, obj->last_modified, obj->etag) == 0 ? 0 : 1;
 }
 

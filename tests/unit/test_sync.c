@@ -430,6 +430,40 @@ static void setup(void)
     CHECK(mkdtemp(root) != NULL);
 }
 
+/* Issue 19, case 4: like the aws CLI, only empty "folder" markers are left
+ * out of an S3 listing; a stale non-empty `d/` (or the prefix itself, path
+ * "") is an item that --delete removes. */
+static void test_slash_keys(void)
+{
+    CHECK(dr_sync_s3_listed("d/", 0) == 0);
+    CHECK(dr_sync_s3_listed("", 0) == 0);
+    CHECK(dr_sync_s3_listed("d/", 2) == 1);
+    CHECK(dr_sync_s3_listed("", 1) == 1);
+    CHECK(dr_sync_s3_listed("a.txt", 0) == 1);
+    CHECK(dr_sync_s3_listed("a/b", 3) == 1);
+    struct dr_sync_list src = {0}, dst = {0};
+    struct dr_sync_plan plan;
+    struct dr_sync_opts o = {.delete_extra = 1};
+    char err[128];
+    add_local(&src, "d/x", 1, 1, MD5_OTHER);
+    add_remote(&dst, "", 1, 1, MD5_OTHER);
+    add_remote(&dst, "d/", 2, 1, MD5_OTHER);
+    add_remote(&dst, "d/x", 1, 1, MD5_OTHER);
+    CHECK(dr_sync_plan_make(&src, &dst, &o, &plan, err, sizeof err) == 0);
+    CHECK_STR(plan_text(&plan, &src, &dst), "delete \ndelete d/\n");
+    dr_sync_plan_free(&plan);
+    /* an empty pattern matches the prefix's own object only: it stays */
+    struct dr_filter f = {0};
+    CHECK(dr_filter_add(&f, 0, "") == 0);
+    o.filter = &f;
+    CHECK(dr_sync_plan_make(&src, &dst, &o, &plan, err, sizeof err) == 0);
+    CHECK_STR(plan_text(&plan, &src, &dst), "delete d/\n");
+    dr_sync_plan_free(&plan);
+    dr_filter_free(&f);
+    dr_sync_list_free(&src);
+    dr_sync_list_free(&dst);
+}
+
 TEST_MAIN(setup, test_seed_docs_upload, test_unchanged_tree, test_multipart_rule,
           test_download_plan, test_lazy_md5, test_multipart_etag_match, test_local_walk,
-          test_display_path, test_run_local, test_run_through_symlink, cleanup)
+          test_display_path, test_run_local, test_run_through_symlink, test_slash_keys, cleanup)
