@@ -244,8 +244,8 @@ def test_ci_builds_the_edit_and_its_children_in_the_pr_schema_then_drops_them(wo
     sql = (work / "target/compiled/snowflake_contacts/models/marts/fct_contacts.sql").read_text()
     assert "ANALYTICS.MARTS.country_currencies" in sql
     assert "run-operation drop_ci_schemas" in err
-    assert "Dropped 2 schema(s) of CI_PR_7 in ANALYTICS_DEV: CI_PR_7, CI_PR_7_staging" in r.stdout
     assert ci_schemas(cloud, 7) == set()
+    assert "Dropped 2 schema(s) of CI_PR_7 in ANALYTICS_DEV: CI_PR_7, CI_PR_7_staging" in r.stdout
     assert {"MARTS", "MARTS_STAGING"} <= warehouse_schemas(cloud, "ANALYTICS")
     no_secret_in(cloud, r.stdout + r.stderr)
 
@@ -274,6 +274,6 @@ def test_ci_drops_its_schemas_after_sigint_mid_build(work, cloud):
     time.sleep(0.1)
     err = "".join(stderr)
     assert "interrupted by SIGINT" in err and "run-operation drop_ci_schemas" in err
-    assert "Dropped " in rest
     assert ci_schemas(cloud, 9) == set()
+    assert "Dropped " in rest
     no_secret_in(cloud, "".join(seen) + rest + err)
