@@ -33,7 +33,8 @@ import pytest
 from conftest import DBTRUN, ROOT, _free_port, create_distribution, dbtrun
 
 VENV_BIN = ROOT / ".venv" / "bin"
-FAKESNOW = ROOT / ".venv-fakesnow" / "bin" / "fakesnow"
+# DBTRUN_FAKESNOW_VENV: as for tools/venv-fakesnow.sh
+FAKESNOW = Path(os.environ.get("DBTRUN_FAKESNOW_VENV") or ROOT / ".venv-fakesnow") / "bin" / "fakesnow"
 EXAMPLE = ROOT / "examples" / "snowflake_contacts"
 REGION = "eu-west-1"  # the example's aws.region
 SECRET_ID = "dbt/snowflake-credentials"  # the seed's, unchanged
