@@ -10,8 +10,10 @@
     does (called through dispatch: the seed's drop_schema(schema_name,
     database_name) shadows the name, so adapter.drop_schema would call it
     with the wrong arguments; hence the commit it would do, which DuckDB
-    needs). A schema
-    still there afterwards is an error: a clean-up is never silently undone.
+    needs). Names are kept as spelled (Postgres may hold both CI_PR_1 and
+    ci_pr_1); a spelling that is gone already is skipped by the check. A
+    schema still there afterwards is an error: a clean-up is never silently
+    undone.
     `dbtrun ci` calls it when it ends, also after a failure or Ctrl-C (and
     turns an error into a warning):
       dbt run-operation drop_ci_schemas --args '{"prefix": "CI_PR_12"}' --target ci -#}
@@ -30,8 +32,8 @@
 {% endfor %}
 {% for name in candidates %}
   {% if name is string and (name | lower == wanted or (name | lower).startswith(wanted ~ '_'))
-        and (name | lower) not in seen %}
-    {% do seen.append(name | lower) %}
+        and name not in seen %}
+    {% do seen.append(name) %}
     {% do names.append(name) %}
   {% endif %}
 {% endfor %}
