@@ -672,9 +672,22 @@ function M.has_macro(name)
   return false
 end
 
+-- One clean-up run-operation. A failure does not fail ci (the seed's
+-- clean-up step is continue-on-error) but is never silent: a warning on
+-- stderr and, on GitHub Actions, a ::warning annotation naming the schemas
+-- left in the warehouse.
+local function drop_step(title, words, what)
+  local code = M.step(title, words, { check = false })
+  if code ~= 0 and not ui.dry_run then
+    local note = ("%s exited %d: %s may be left in the warehouse (drop it by hand)"):format(title, code, what)
+    ui.warn(note)
+    require("dbtrun.github").annotate("warning", note, { title = "CI schema clean-up" })
+  end
+end
+
 -- Drops the CI schema and every schema it prefixes through the project's
--- macros: drop_ci_schemas(prefix) lists the warehouse's schemas and calls
--- drop_schema for each (dbtrun init writes both); without it, drop_schema
+-- macros: drop_ci_schemas(prefix) finds them with the adapter's API and
+-- drops each (dbtrun init writes it); without it, the project's drop_schema
 -- for each schema target/manifest.json puts under the prefix.
 function M.drop_ci_schemas(schema, target)
   local database = config.get("ci.database")
@@ -682,7 +695,8 @@ function M.drop_ci_schemas(schema, target)
   local tail = { target and { "--target", target } or {}, "--no-write-json" }
   if M.has_macro("drop_ci_schemas") then
     local args = native.json.encode({ prefix = schema, database_name = not blank(database) and database or nil })
-    M.step("drop " .. schema .. "*", { "run-operation", "drop_ci_schemas", "--args", args, tail })
+    drop_step("drop " .. schema .. "*", { "run-operation", "drop_ci_schemas", "--args", args, tail },
+      ("schema %s or one of %s_*"):format(schema, schema))
     return
   end
   ui.warn("no drop_ci_schemas macro in the project (dbtrun init writes it): dropping the schemas "
@@ -697,7 +711,7 @@ function M.drop_ci_schemas(schema, target)
   for _, name in ipairs(names) do
     local db = not blank(database) and database or found[name] or nil
     local args = native.json.encode({ schema_name = name, database_name = db })
-    M.step("drop " .. name, { "run-operation", "drop_schema", "--args", args, tail })
+    drop_step("drop " .. name, { "run-operation", "drop_schema", "--args", args, tail }, "schema " .. name)
   end
 end
 

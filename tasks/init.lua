@@ -47,6 +47,10 @@ local PROFILE = [==[
 # DBT_CI_SCHEMA (CI_PR_<n>) and DBT_PRIVATE_KEY_PATH set by dbtrun;
 # ${NAME:-default} falls back to default; in double quotes values are escaped
 # for YAML. dbt's {{ env_var('NAME') }} works too and keeps a value off the disk.
+# Only for an emulator or a private endpoint (the defaults are Snowflake's own):
+#   SNOWFLAKE_HOST, SNOWFLAKE_PORT, SNOWFLAKE_PROTOCOL   e.g. 127.0.0.1, 8080, http
+#   SNOWFLAKE_PROD_SCHEMA   the seed's ANALYTICS (the fakesnow emulator cannot
+#                           tell the database ANALYTICS from a schema ANALYTICS)
 %s:
   target: ci
   outputs:
@@ -60,6 +64,9 @@ local PROFILE = [==[
       database: ANALYTICS_DEV
       schema: "${DBT_CI_SCHEMA:-CI}"
       threads: 4
+      host: "${SNOWFLAKE_HOST:-}"
+      port: ${SNOWFLAKE_PORT:-443}
+      protocol: "${SNOWFLAKE_PROTOCOL:-https}"
     prod:
       type: snowflake
       account: "${SNOWFLAKE_ACCOUNT}"
@@ -68,8 +75,11 @@ local PROFILE = [==[
       role: "${SNOWFLAKE_ROLE}"
       warehouse: "${SNOWFLAKE_WAREHOUSE}"
       database: ANALYTICS
-      schema: ANALYTICS
+      schema: "${SNOWFLAKE_PROD_SCHEMA:-ANALYTICS}"
       threads: 8
+      host: "${SNOWFLAKE_HOST:-}"
+      port: ${SNOWFLAKE_PORT:-443}
+      protocol: "${SNOWFLAKE_PROTOCOL:-https}"
 ]==]
 
 local DROP_SCHEMA = [==[
@@ -84,17 +94,62 @@ drop schema if exists {{ database_name }}.{{ schema_name }} cascade
 
 local DROP_CI_SCHEMAS = [==[
 {#- Drops a CI schema and every schema it prefixes (CI_PR_12, CI_PR_12_staging,
-    ... but never CI_PR_123) through drop_schema. `dbtrun ci` calls it when
-    it ends, also after a failure or Ctrl-C:
+    ... but never CI_PR_123) in one database, so schemas of models removed
+    since are dropped too. Adapter-neutral: the candidates are the schemas
+    this project's nodes use and every value of the adapter's list_schemas()
+    that matches, whatever its column (row[0] of Snowflake's `show terse
+    schemas` is created_on, not the name; adapter.list_schemas, which gives
+    names, is not callable from Jinja); names match case-insensitively
+    (Snowflake upper-cases them); adapter.check_schema_exists and the
+    adapter's own drop_schema(relation) do the rest, quoting as the adapter
+    does (called through dispatch: the seed's drop_schema(schema_name,
+    database_name) shadows the name, so adapter.drop_schema would call it
+    with the wrong arguments; hence the commit it would do, which DuckDB
+    needs). Names are kept as spelled (Postgres may hold both CI_PR_1 and
+    ci_pr_1); a spelling that is gone already is skipped by the check. A
+    schema still there afterwards is an error: a clean-up is never silently
+    undone.
+    `dbtrun ci` calls it when it ends, also after a failure or Ctrl-C (and
+    turns an error into a warning):
       dbt run-operation drop_ci_schemas --args '{"prefix": "CI_PR_12"}' --target ci -#}
 {% macro drop_ci_schemas(prefix, database_name=target.database) %}
 {% set wanted = prefix | lower %}
+{% set names = [] %}
+{% set seen = [] %}
+{% set candidates = [] %}
+{% for node in graph.nodes.values() %}
+  {% do candidates.append(node.schema) %}
+{% endfor %}
 {% for row in list_schemas(database_name) %}
-  {% set name = row[0] %}
-  {% if name | lower == wanted or (name | lower).startswith(wanted ~ '_') %}
-    {% do drop_schema(name, database_name) %}
+  {% for value in row %}
+    {% do candidates.append(value) %}
+  {% endfor %}
+{% endfor %}
+{% for name in candidates %}
+  {% if name is string and (name | lower == wanted or (name | lower).startswith(wanted ~ '_'))
+        and name not in seen %}
+    {% do seen.append(name) %}
+    {% do names.append(name) %}
   {% endif %}
 {% endfor %}
+{% set dropped = [] %}
+{% for name in names %}
+  {% if adapter.check_schema_exists(database_name, name) %}
+    {% do adapter.dispatch('drop_schema', 'dbt')(api.Relation.create(database=database_name, schema=name)) %}
+    {% do adapter.commit() %}
+    {% do dropped.append(name) %}
+  {% endif %}
+{% endfor %}
+{% set left = [] %}
+{% for name in dropped %}
+  {% if adapter.check_schema_exists(database_name, name) %}
+    {% do left.append(name) %}
+  {% endif %}
+{% endfor %}
+{% if left %}
+  {% do exceptions.raise_compiler_error("drop_ci_schemas: still in " ~ database_name ~ " after the drop: " ~ left | join(", ")) %}
+{% endif %}
+{{ log("Dropped " ~ dropped | length ~ " schema(s) of " ~ prefix ~ " in " ~ database_name ~ (": " ~ dropped | join(", ") if dropped else ""), info=True) }}
 {% endmacro %}
 ]==]
 

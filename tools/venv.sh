@@ -8,7 +8,9 @@
 #   tools/venv.sh --clean    delete the venv and build it again from scratch
 #
 # Environment: PYTHON (interpreter that creates the venv, default python3),
-# DBTRUN_VENV (venv directory, default <repo>/.venv).
+# DBTRUN_VENV (venv directory, default <repo>/.venv), DBTRUN_REQUIREMENTS
+# (the requirements file, default <repo>/requirements.txt; tools/venv-fakesnow.sh
+# sets both for .venv-fakesnow).
 # The stamp .venv/.requirements.stamp holds the hash of requirements.txt and
 # the interpreter version of the last successful install. Concurrent runs are
 # serialised with flock(1) on .venv/.lock when flock is available.
@@ -16,7 +18,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${DBTRUN_VENV:-$root/.venv}
-req=$root/requirements.txt
+req=${DBTRUN_REQUIREMENTS:-$root/requirements.txt}
 python=${PYTHON:-python3}
 stamp=$venv/.requirements.stamp
 

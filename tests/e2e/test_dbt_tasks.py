@@ -349,6 +349,7 @@ if [ -n "$DBT_PRIVATE_KEY_PATH" ]; then
   cp "$DBT_PRIVATE_KEY_PATH" "$(dirname "$log")/key.seen"
 fi
 echo "ENV schema=$DBT_CI_SCHEMA target=$DBT_TARGET" >> "$log"
+[ "$1" = "${FAKE_DBT_FAIL:-}" ] && exit 1
 exit 0
 """
 
@@ -439,6 +440,22 @@ def test_ci_without_drop_ci_schemas_macro_uses_drop_schema(fake):
         'run-operation drop_schema --args {"database_name":"ANALYTICS_DEV","schema_name":"CI_PR_5_staging"} '
         "--target ci --no-write-json",
     ]
+
+
+@pytest.mark.parametrize("github", [False, True])
+def test_ci_warns_when_the_schemas_cannot_be_dropped(fake, github, tmp_path):
+    (fake.dir / "macros" / "drop_ci_schemas.sql").write_text("{% macro drop_ci_schemas(prefix) %}{% endmacro %}\n")
+    env = dict(fake.env, FAKE_DBT_FAIL="run-operation", GITHUB_ACTIONS="true" if github else "",
+               GITHUB_STEP_SUMMARY=str(tmp_path / "summary.md") if github else "")
+    r = dbtrun("--set", "pr=43", "ci", cwd=fake.dir, env=env)
+    assert r.returncode == 0, r.stderr  # the seed's clean-up is continue-on-error
+    note = "drop CI_PR_43* exited 1: schema CI_PR_43 or one of CI_PR_43_* may be left in the warehouse"
+    assert note in r.stderr
+    annotations = [line for line in r.stdout.splitlines() if line.startswith("::warning ")]
+    if github:
+        assert any(note in a and "title=CI schema clean-up" in a for a in annotations), r.stdout
+    else:
+        assert annotations == []
 
 
 def test_team_override_calls_the_builtin(fake):

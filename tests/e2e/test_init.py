@@ -79,3 +79,31 @@ def test_init_workflows_pass_actionlint(tmp_path):
     p = subprocess.run([tool, ".github/workflows/ci.yml", ".github/workflows/deploy.yml"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_init_on_a_snowflake_project_writes_the_seeds_template_and_adapter_neutral_macros(tmp_path):
+    """A dbt-snowflake project (the seed's): the template renders to the seed's
+    two outputs, Snowflake's own endpoint unless SNOWFLAKE_HOST/PORT/PROTOCOL
+    say otherwise; the clean-up macro is the adapter-neutral one, the same file
+    examples/snowflake_contacts runs on the emulator (tests/e2e/test_snowflake.py)
+    and examples/jaffle_contacts on DuckDB (tests/e2e/test_dbt_tasks.py)."""
+    (tmp_path / "dbt_project.yml").write_text("name: dbt_transform\nprofile: dbt_transform\n")
+    (tmp_path / "profiles.yml").write_text(
+        "dbt_transform:\n  target: dev\n  outputs:\n    dev:\n      type: snowflake\n      account: acme\n")
+    r = dbtrun("init", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (tmp_path / "render.lua").write_text(RENDER)
+    p = subprocess.run([DBTRUN, "--script", str(tmp_path / "render.lua")], capture_output=True, text=True,
+                       timeout=30, env=dict(os.environ, DBTRUN_TEST_TEMPLATE=str(tmp_path / "ci/profiles.yml")))
+    assert p.returncode == 0, p.stderr
+    outputs = yaml.safe_load(p.stdout)["dbt_transform"]["outputs"]
+    common = {"type": "snowflake", "account": "acme", "user": "DBT_CI", "private_key_path": "/tmp/k.pem",
+              "role": "TRANSFORMER", "warehouse": "CI_WH", "host": "", "port": 443, "protocol": "https"}
+    assert outputs["ci"] == dict(common, database="ANALYTICS_DEV", schema="CI_PR_3", threads=4)
+    assert outputs["prod"] == dict(common, database="ANALYTICS", schema="ANALYTICS", threads=8)
+    macro = (tmp_path / "macros/drop_ci_schemas.sql").read_text()
+    assert "name = row[0]" not in macro and "adapter.check_schema_exists" in macro
+    assert "adapter.dispatch('drop_schema', 'dbt')" in macro
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert macro == (examples / "snowflake_contacts/macros/drop_ci_schemas.sql").read_text()
+    assert macro == (examples / "jaffle_contacts/macros/drop_ci_schemas.sql").read_text()
