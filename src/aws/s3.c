@@ -528,17 +528,87 @@ int dr_s3_parallel(size_t n, int jobs, int (*fn)(void *ctx, size_t i), void *ctx
 
 /* ---- requests ------------------------------------------------------------- */
 
-/* Fills base/path for bucket/key on client c. 0, or -1 with err. */
-static int resolve(struct dr_aws_client *c, const char *op, const char *target, const char *bucket,
-                   const char *key, char **base, char **path, struct dr_aws_error *err)
+/* One S3 operation on one bucket and key: what every request shares (the
+ * target errors name, the resolved base URL and path, the last response),
+ * so each dr_s3_* states only what differs (method, query, headers, body).
+ * call_init, then call_resolve (or let call_send do it); call_free frees it
+ * at any point after call_init. */
+struct s3_call {
+    struct dr_aws_client *c;
+    const char *op;           /* for errors and -v logs */
+    const char *bucket, *key; /* bucket NULL: the service itself (ListBuckets) */
+    char target[TARGET_MAX];
+    char *base, *path;
+    struct dr_http_response resp;
+    struct dr_aws_error *err;
+};
+
+static void call_init(struct s3_call *k, struct dr_aws_client *c, const char *op,
+                      const char *bucket, const char *key, struct dr_aws_error *err)
 {
-    int custom = 0;
-    char *endpoint = dr_aws_endpoint(c, "s3", &custom);
-    int rc = endpoint ? dr_s3_address(endpoint, custom, bucket, key, base, path) : -1;
+    memset(k, 0, sizeof *k);
+    k->c = c;
+    k->op = op;
+    k->bucket = bucket;
+    k->key = key;
+    k->err = err;
+    if (bucket)
+        make_target(k->target, sizeof k->target, bucket, key);
+    else
+        snprintf(k->target, sizeof k->target, "s3://");
+}
+
+/* Fills k's base and path. 0, or -1 with err. */
+static int call_resolve(struct s3_call *k)
+{
+    int custom = 0, rc = -1;
+    char *endpoint = dr_aws_endpoint(k->c, "s3", &custom);
+    if (endpoint && !k->bucket) {
+        k->base = endpoint;
+        endpoint = NULL;
+        rc = (k->path = strdup("/")) ? 0 : -1;
+    } else if (endpoint) {
+        rc = dr_s3_address(endpoint, custom, k->bucket, k->key, &k->base, &k->path);
+    }
     free(endpoint);
     if (rc != 0)
-        return dr_aws_fail(err, op, target, "InternalError", "out of memory");
+        return dr_aws_fail(k->err, k->op, k->target, "InternalError", "out of memory");
     return 0;
+}
+
+/* Completes r with what every S3 request shares (its op only when r names
+ * none, so one call also sends UploadPart, CompleteMultipartUpload...) and
+ * sends it into resp and err. Reads k only, so part threads share one call.
+ * 0 or -1 as dr_aws_send; k must be resolved. */
+static int call_send_to(const struct s3_call *k, struct dr_aws_request *r,
+                        struct dr_http_response *resp, struct dr_aws_error *err)
+{
+    r->service = "s3";
+    if (!r->op)
+        r->op = k->op;
+    r->target = k->target;
+    r->base_url = k->base;
+    r->path = k->path;
+    r->s3 = 1;
+    return dr_aws_send(k->c, r, resp, err);
+}
+
+/* Resolves k if not yet done, then call_send_to into k's own response (the
+ * previous one freed) and err. 0, or -1 with err. */
+static int call_send(struct s3_call *k, struct dr_aws_request *r)
+{
+    if (!k->base && call_resolve(k) != 0)
+        return -1;
+    dr_http_response_free(&k->resp);
+    return call_send_to(k, r, &k->resp, k->err);
+}
+
+static void call_free(struct s3_call *k)
+{
+    dr_http_response_free(&k->resp);
+    free(k->base);
+    free(k->path);
+    k->base = k->path = NULL;
 }
 
 static void info_from_headers(const struct dr_http_response *resp, struct dr_s3_info *info)
@@ -558,33 +628,18 @@ static void info_from_headers(const struct dr_http_response *resp, struct dr_s3_
 int dr_s3_head(struct dr_aws_client *c, const char *bucket, const char *key,
                struct dr_s3_info *info, struct dr_aws_error *err)
 {
-    char target[TARGET_MAX], *base = NULL, *path = NULL;
-    struct dr_http_response resp = {0};
-    int rc = -1;
+    struct s3_call k;
+    struct dr_aws_request r = {.method = "HEAD"};
     memset(info, 0, sizeof *info);
-    make_target(target, sizeof target, bucket, key);
-    if (resolve(c, "HeadObject", target, bucket, key, &base, &path, err) != 0)
-        goto out;
-    struct dr_aws_request r = {.service = "s3",
-                               .op = "HeadObject",
-                               .target = target,
-                               .method = "HEAD",
-                               .base_url = base,
-                               .path = path,
-                               .s3 = 1};
-    if (dr_aws_send(c, &r, &resp, err) != 0) {
-        if (resp.status == 404 && !err->code[0]) {
-            snprintf(err->code, sizeof err->code, "NotFound");
-            snprintf(err->message, sizeof err->message, "Not Found");
-        }
-        goto out;
+    call_init(&k, c, "HeadObject", bucket, key, err);
+    int rc = call_send(&k, &r);
+    if (rc != 0 && k.resp.status == 404 && !err->code[0]) {
+        snprintf(err->code, sizeof err->code, "NotFound");
+        snprintf(err->message, sizeof err->message, "Not Found");
     }
-    info_from_headers(&resp, info);
-    rc = 0;
-out:
-    dr_http_response_free(&resp);
-    free(base);
-    free(path);
+    if (rc == 0)
+        info_from_headers(&k.resp, info);
+    call_free(&k);
     return rc;
 }
 
@@ -695,9 +750,8 @@ static int body_check(const struct dr_http_response *resp, const char *tmp, cons
 int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_get_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
-    char target[TARGET_MAX], *base = NULL, *rpath = NULL, *tmp = NULL, etag[128] = "";
-    char quoted[132];
-    struct dr_http_response resp = {0};
+    char *tmp = NULL, etag[128] = "", quoted[132];
+    struct s3_call k;
     struct dr_s3_info local = {0};
     struct dr_http_header headers[2];
     struct stat st;
@@ -705,9 +759,9 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
     if (!info)
         info = &local;
     memset(info, 0, sizeof *info);
-    make_target(target, sizeof target, bucket, key);
+    call_init(&k, c, "GetObject", bucket, key, err);
     if (crypto_ready() != 0)
-        return dr_aws_fail(err, "GetObject", target, "InternalError", "libcrypto unavailable");
+        return dr_aws_fail(err, "GetObject", k.target, "InternalError", "libcrypto unavailable");
     if (o && o->if_none_match && strcmp(o->if_none_match, DR_S3_ETAG_AUTO) == 0) {
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
             recorded_etag(path, &st, etag, sizeof etag) != 0 &&
@@ -716,10 +770,10 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
     } else if (o && o->if_none_match) {
         dr_s3_etag_strip(o->if_none_match, etag, sizeof etag);
     }
-    if (resolve(c, "GetObject", target, bucket, key, &base, &rpath, err) != 0)
+    if (call_resolve(&k) != 0)
         goto out;
     if (make_temp(path, &tmp) != 0) {
-        dr_aws_fail(err, "GetObject", target, "LocalError", "cannot create a file next to %s: %s",
+        dr_aws_fail(err, "GetObject", k.target, "LocalError", "cannot create a file next to %s: %s",
                     path, strerror(errno));
         goto out;
     }
@@ -727,24 +781,17 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
     /* checksum mode: S3 sends back the object's flexible checksum, if any */
     headers[0] = (struct dr_http_header){"x-amz-checksum-mode", "ENABLED"};
     headers[1] = (struct dr_http_header){"If-None-Match", quoted};
-    struct dr_aws_request r = {.service = "s3",
-                               .op = "GetObject",
-                               .target = target,
-                               .method = "GET",
-                               .base_url = base,
-                               .path = rpath,
+    struct dr_aws_request r = {.method = "GET",
                                .headers = headers,
                                .nheaders = etag[0] ? 2 : 1,
                                .out_path = tmp,
-                               .s3 = 1,
                                .signals = &signals};
     /* a body that fails its checks is fetched again, as the SDKs do */
     for (int n = 1;; n++) {
-        dr_http_response_free(&resp);
-        if (dr_aws_send(c, &r, &resp, err) != 0) {
-            if (resp.status == 304) {
+        if (call_send(&k, &r) != 0) {
+            if (k.resp.status == 304) {
                 memset(err, 0, sizeof *err);
-                info_from_headers(&resp, info);
+                info_from_headers(&k.resp, info);
                 snprintf(info->etag, sizeof info->etag, "%s", etag);
                 if (stat(path, &st) == 0)
                     info->size = (long long)st.st_size;
@@ -753,13 +800,13 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
             }
             goto out;
         }
-        if (body_check(&resp, tmp, path, target, err) == 0)
+        if (body_check(&k.resp, tmp, path, k.target, err) == 0)
             break;
         if (n >= dr_aws_client_max_attempts(c) || dr_proc_signal_count() != signals ||
             strcmp(err->code, "LocalError") == 0)
             goto out;
     }
-    info_from_headers(&resp, info);
+    info_from_headers(&k.resp, info);
     if (stat(tmp, &st) == 0)
         info->size = (long long)st.st_size;
     if (!(o && o->keep_mtime) && info->last_modified > 0) {
@@ -768,12 +815,12 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
     }
     record_etag(tmp, info->etag);
     if (dr_proc_signal_count() != signals) { /* nothing replaced once the user asked to stop */
-        dr_aws_fail(err, "GetObject", target, "Interrupted", "interrupted by signal %d",
+        dr_aws_fail(err, "GetObject", k.target, "Interrupted", "interrupted by signal %d",
                     dr_proc_last_signal());
         goto out;
     }
     if (rename(tmp, path) != 0) {
-        dr_aws_fail(err, "GetObject", target, "LocalError", "cannot write %s: %s", path,
+        dr_aws_fail(err, "GetObject", k.target, "LocalError", "cannot write %s: %s", path,
                     strerror(errno));
         goto out;
     }
@@ -784,16 +831,14 @@ out:
     if (tmp)
         unlink(tmp);
     free(tmp);
-    dr_http_response_free(&resp);
-    free(base);
-    free(rpath);
+    call_free(&k);
     return rc;
 }
 
 /* Part-upload state shared by the worker threads. */
 struct multipart {
-    struct dr_aws_client *c;
-    const char *path, *base, *rpath, *target;
+    const struct s3_call *call; /* the PutObject call: client, target, base and path */
+    const char *path;
     char *upload_id_enc;
     long long size, part_size;
     size_t nparts;
@@ -806,6 +851,7 @@ struct multipart {
 static int upload_part(void *ctx, size_t i)
 {
     struct multipart *m = ctx;
+    const char *target = m->call->target;
     long long offset = (long long)i * m->part_size;
     long long len = m->size - offset < m->part_size ? m->size - offset : m->part_size;
     char md5_b64[25], sha[65], *query = NULL;
@@ -813,35 +859,29 @@ static int upload_part(void *ctx, size_t i)
     struct dr_aws_error err = {0};
     int rc = -1;
     if (dr_s3_hash_file(m->path, offset, len, NULL, md5_b64, sha) != 0) {
-        dr_aws_fail(&err, "UploadPart", m->target, "LocalError", "cannot read %s: %s", m->path,
+        dr_aws_fail(&err, "UploadPart", target, "LocalError", "cannot read %s: %s", m->path,
                     strerror(errno));
         goto out;
     }
     if (!(query = dr_strprintf("partNumber=%zu&uploadId=%s", i + 1, m->upload_id_enc))) {
-        dr_aws_fail(&err, "UploadPart", m->target, "InternalError", "out of memory");
+        dr_aws_fail(&err, "UploadPart", target, "InternalError", "out of memory");
         goto out;
     }
     struct dr_http_header header = {"Content-MD5", md5_b64};
-    struct dr_aws_request r = {.service = "s3",
-                               .op = "UploadPart",
-                               .target = m->target,
+    struct dr_aws_request r = {.op = "UploadPart",
                                .method = "PUT",
-                               .base_url = m->base,
-                               .path = m->rpath,
                                .query = query,
                                .headers = &header,
                                .nheaders = 1,
                                .body_path = m->path,
                                .body_offset = offset,
                                .body_len = (size_t)len,
-                               .payload_sha256 = sha,
-                               .s3 = 1};
-    if (dr_aws_send(m->c, &r, &resp, &err) != 0)
+                               .payload_sha256 = sha};
+    if (call_send_to(m->call, &r, &resp, &err) != 0)
         goto out;
     const char *etag = dr_http_header_get(&resp, "etag");
     if (!etag) {
-        dr_aws_fail(&err, "UploadPart", m->target, "InvalidResponse", "part %zu has no ETag",
-                    i + 1);
+        dr_aws_fail(&err, "UploadPart", target, "InvalidResponse", "part %zu has no ETag", i + 1);
         goto out;
     }
     dr_s3_etag_strip(etag, m->etags[i], sizeof m->etags[i]);
@@ -926,13 +966,13 @@ static int error_in_body(const struct dr_http_response *resp, const char *op, co
     return -1;
 }
 
-static int put_multipart(struct dr_aws_client *c, const char *base, const char *rpath,
-                         const char *target, const char *path, long long size,
+static int put_multipart(struct s3_call *k, const char *path, long long size,
                          const char *content_type, const struct dr_s3_put_opts *o,
-                         struct dr_s3_info *info, struct dr_aws_error *err)
+                         struct dr_s3_info *info)
 {
-    struct dr_http_response resp = {0};
-    struct multipart m = {.c = c, .path = path, .base = base, .rpath = rpath, .target = target};
+    struct dr_aws_error *err = k->err;
+    const char *target = k->target;
+    struct multipart m = {.call = k, .path = path};
     char *upload_id = NULL, *body = NULL, *query = NULL, *etag = NULL;
     size_t bodylen = 0, bodycap;
     int rc = -1, lock_ready = 0;
@@ -946,25 +986,19 @@ static int put_multipart(struct dr_aws_client *c, const char *base, const char *
     m.nparts = (size_t)((size + part - 1) / part);
 
     struct dr_http_header ct = {"Content-Type", content_type};
-    struct dr_aws_request create = {.service = "s3",
-                                    .op = "CreateMultipartUpload",
-                                    .target = target,
+    struct dr_aws_request create = {.op = "CreateMultipartUpload",
                                     .method = "POST",
-                                    .base_url = base,
-                                    .path = rpath,
                                     .query = "uploads",
                                     .headers = &ct,
-                                    .nheaders = 1,
-                                    .s3 = 1};
-    if (dr_aws_send(c, &create, &resp, err) != 0)
+                                    .nheaders = 1};
+    if (call_send(k, &create) != 0)
         goto out;
-    if (dr_s3_xml_find(resp.body, resp.body_len, "UploadId", &upload_id) != 0 || !upload_id ||
+    if (dr_s3_xml_find(k->resp.body, k->resp.body_len, "UploadId", &upload_id) != 0 || !upload_id ||
         !*upload_id) {
         dr_aws_fail(err, "CreateMultipartUpload", target, "InvalidResponse", "no UploadId");
         goto out;
     }
-    dr_http_response_free(&resp);
-    memset(&resp, 0, sizeof resp);
+    dr_http_response_free(&k->resp);
     if (!(m.upload_id_enc = dr_sigv4_uri_encode(upload_id, strlen(upload_id), 0)) ||
         !(m.etags = calloc(m.nparts, sizeof *m.etags)) || pthread_mutex_init(&m.lock, NULL) != 0) {
         dr_aws_fail(err, "UploadPart", target, "InternalError", "out of memory");
@@ -987,22 +1021,17 @@ static int put_multipart(struct dr_aws_client *c, const char *base, const char *
                                     "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag></Part>",
                                     i + 1, m.etags[i]);
     bodylen += (size_t)snprintf(body + bodylen, bodycap - bodylen, "</CompleteMultipartUpload>");
-    struct dr_aws_request complete = {.service = "s3",
-                                      .op = "CompleteMultipartUpload",
-                                      .target = target,
+    struct dr_aws_request complete = {.op = "CompleteMultipartUpload",
                                       .method = "POST",
-                                      .base_url = base,
-                                      .path = rpath,
                                       .query = query,
                                       .body = body,
-                                      .body_len = bodylen,
-                                      .s3 = 1};
-    if (dr_aws_send(c, &complete, &resp, err) != 0 ||
-        error_in_body(&resp, "CompleteMultipartUpload", target, err) != 0)
+                                      .body_len = bodylen};
+    if (call_send(k, &complete) != 0 ||
+        error_in_body(&k->resp, "CompleteMultipartUpload", target, err) != 0)
         goto fail_abort;
     if (info) {
         info->size = size;
-        if (dr_s3_xml_find(resp.body, resp.body_len, "ETag", &etag) == 0 && etag)
+        if (dr_s3_xml_find(k->resp.body, k->resp.body_len, "ETag", &etag) == 0 && etag)
             dr_s3_etag_strip(etag, info->etag, sizeof info->etag);
     }
     rc = 0;
@@ -1013,23 +1042,16 @@ fail_abort:
         struct dr_aws_error ignored = {0};
         struct dr_http_response aresp = {0};
         char *aquery = dr_strprintf("uploadId=%s", m.upload_id_enc);
-        struct dr_aws_request abort_req = {.service = "s3",
-                                           .op = "AbortMultipartUpload",
-                                           .target = target,
-                                           .method = "DELETE",
-                                           .base_url = base,
-                                           .path = rpath,
-                                           .query = aquery,
-                                           .s3 = 1};
+        struct dr_aws_request abort_req = {
+            .op = "AbortMultipartUpload", .method = "DELETE", .query = aquery};
         if (aquery)
-            dr_aws_send(c, &abort_req, &aresp, &ignored);
+            call_send_to(k, &abort_req, &aresp, &ignored);
         dr_http_response_free(&aresp);
         free(aquery);
     }
 out:
     if (lock_ready)
         pthread_mutex_destroy(&m.lock);
-    dr_http_response_free(&resp);
     free(m.etags);
     free(m.upload_id_enc);
     free(upload_id);
@@ -1042,8 +1064,8 @@ out:
 int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_put_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
-    char target[TARGET_MAX], *base = NULL, *rpath = NULL, md5_b64[25], sha[65];
-    struct dr_http_response resp = {0};
+    char md5_b64[25], sha[65];
+    struct s3_call k;
     struct stat st;
     int rc = -1;
     const char *content_type = o && o->content_type ? o->content_type : dr_s3_content_type(path);
@@ -1051,91 +1073,65 @@ int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, cons
         o && o->multipart_threshold ? o->multipart_threshold : DR_S3_MULTIPART_THRESHOLD;
     if (info)
         memset(info, 0, sizeof *info);
-    make_target(target, sizeof target, bucket, key);
+    call_init(&k, c, "PutObject", bucket, key, err);
     if (strlen(key) == 0 || strlen(key) > DR_S3_KEY_MAX)
-        return dr_aws_fail(err, "PutObject", target, "InvalidArgument", "bad key length");
+        return dr_aws_fail(err, "PutObject", k.target, "InvalidArgument", "bad key length");
     if (stat(path, &st) != 0)
-        return dr_aws_fail(err, "PutObject", target, "LocalError", "cannot read %s: %s", path,
+        return dr_aws_fail(err, "PutObject", k.target, "LocalError", "cannot read %s: %s", path,
                            strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return dr_aws_fail(err, "PutObject", target, "LocalError", "%s is not a file", path);
-    if (resolve(c, "PutObject", target, bucket, key, &base, &rpath, err) != 0)
+        return dr_aws_fail(err, "PutObject", k.target, "LocalError", "%s is not a file", path);
+    if (call_resolve(&k) != 0)
         goto out;
     if ((long long)st.st_size >= threshold) {
-        rc = put_multipart(c, base, rpath, target, path, (long long)st.st_size, content_type, o,
-                           info, err);
+        rc = put_multipart(&k, path, (long long)st.st_size, content_type, o, info);
         goto out;
     }
     if (dr_s3_hash_file(path, 0, (long long)st.st_size, NULL, md5_b64, sha) != 0) {
-        dr_aws_fail(err, "PutObject", target, "LocalError", "cannot read %s: %s", path,
+        dr_aws_fail(err, "PutObject", k.target, "LocalError", "cannot read %s: %s", path,
                     strerror(errno));
         goto out;
     }
     struct dr_http_header headers[] = {{"Content-Type", content_type}, {"Content-MD5", md5_b64}};
-    struct dr_aws_request r = {.service = "s3",
-                               .op = "PutObject",
-                               .target = target,
-                               .method = "PUT",
-                               .base_url = base,
-                               .path = rpath,
+    struct dr_aws_request r = {.method = "PUT",
                                .headers = headers,
                                .nheaders = 2,
                                .body_path = path,
                                .body_len = (size_t)st.st_size,
-                               .payload_sha256 = sha,
-                               .s3 = 1};
-    if (dr_aws_send(c, &r, &resp, err) != 0)
+                               .payload_sha256 = sha};
+    if (call_send(&k, &r) != 0)
         goto out;
     if (info) {
-        info_from_headers(&resp, info);
+        info_from_headers(&k.resp, info);
         info->size = (long long)st.st_size;
         snprintf(info->content_type, sizeof info->content_type, "%s", content_type);
     }
     rc = 0;
 out:
-    dr_http_response_free(&resp);
-    free(base);
-    free(rpath);
+    call_free(&k);
     return rc;
 }
 
 int dr_s3_delete(struct dr_aws_client *c, const char *bucket, const char *key,
                  struct dr_aws_error *err)
 {
-    char target[TARGET_MAX], *base = NULL, *rpath = NULL;
-    struct dr_http_response resp = {0};
-    int rc = -1;
-    make_target(target, sizeof target, bucket, key);
+    struct s3_call k;
+    struct dr_aws_request r = {.method = "DELETE"};
+    call_init(&k, c, "DeleteObject", bucket, key, err);
     if (!key || !*key)
-        return dr_aws_fail(err, "DeleteObject", target, "InvalidArgument", "no key");
-    if (resolve(c, "DeleteObject", target, bucket, key, &base, &rpath, err) != 0)
-        goto out;
-    struct dr_aws_request r = {.service = "s3",
-                               .op = "DeleteObject",
-                               .target = target,
-                               .method = "DELETE",
-                               .base_url = base,
-                               .path = rpath,
-                               .s3 = 1};
-    rc = dr_aws_send(c, &r, &resp, err);
-out:
-    dr_http_response_free(&resp);
-    free(base);
-    free(rpath);
+        return dr_aws_fail(err, "DeleteObject", k.target, "InvalidArgument", "no key");
+    int rc = call_send(&k, &r);
+    call_free(&k);
     return rc;
 }
 
-/* One DeleteObjects request for keys[0..n-1]. */
-static int delete_batch(struct dr_aws_client *c, const char *base, const char *rpath,
-                        const char *bucket, const char *const *keys, size_t n,
-                        struct dr_aws_error *err)
+/* One DeleteObjects request for keys[0..n-1] on k (resolved). */
+static int delete_batch(struct s3_call *k, const char *const *keys, size_t n)
 {
     char target[TARGET_MAX], md5_b64[25];
-    struct dr_http_response resp = {0};
     char *body = NULL, *code = NULL, *key = NULL, *message = NULL;
     size_t len = 0, cap = 64;
     int rc = -1;
-    make_target(target, sizeof target, bucket, "");
     for (size_t i = 0; i < n; i++)
         cap += 40 + 6 * strlen(keys[i]);
     if (!(body = malloc(cap)))
@@ -1153,36 +1149,30 @@ static int delete_batch(struct dr_aws_client *c, const char *base, const char *r
         goto oom;
     struct dr_http_header headers[] = {{"Content-Type", "application/xml"},
                                        {"Content-MD5", md5_b64}};
-    struct dr_aws_request r = {.service = "s3",
-                               .op = "DeleteObjects",
-                               .target = target,
-                               .method = "POST",
-                               .base_url = base,
-                               .path = rpath,
+    struct dr_aws_request r = {.method = "POST",
                                .query = "delete",
                                .headers = headers,
                                .nheaders = 2,
                                .body = body,
-                               .body_len = len,
-                               .s3 = 1};
-    if (dr_aws_send(c, &r, &resp, err) != 0)
+                               .body_len = len};
+    if (call_send(k, &r) != 0)
         goto out;
     /* quiet mode: the body lists only the keys that failed */
-    if (resp.body && strstr(resp.body, "<Error>")) {
-        dr_s3_xml_find(resp.body, resp.body_len, "Key", &key);
-        dr_s3_xml_find(resp.body, resp.body_len, "Code", &code);
-        dr_s3_xml_find(resp.body, resp.body_len, "Message", &message);
-        make_target(target, sizeof target, bucket, key ? key : "?");
-        dr_aws_fail(err, "DeleteObjects", target, code ? code : "InternalError", "%s",
+    const struct dr_http_response *resp = &k->resp;
+    if (resp->body && strstr(resp->body, "<Error>")) {
+        dr_s3_xml_find(resp->body, resp->body_len, "Key", &key);
+        dr_s3_xml_find(resp->body, resp->body_len, "Code", &code);
+        dr_s3_xml_find(resp->body, resp->body_len, "Message", &message);
+        make_target(target, sizeof target, k->bucket, key ? key : "?");
+        dr_aws_fail(k->err, "DeleteObjects", target, code ? code : "InternalError", "%s",
                     message ? message : "delete failed");
         goto out;
     }
     rc = 0;
     goto out;
 oom:
-    dr_aws_fail(err, "DeleteObjects", target, "InternalError", "out of memory");
+    dr_aws_fail(k->err, "DeleteObjects", k->target, "InternalError", "out of memory");
 out:
-    dr_http_response_free(&resp);
     free(body);
     free(code);
     free(key);
@@ -1193,21 +1183,22 @@ out:
 int dr_s3_delete_many(struct dr_aws_client *c, const char *bucket, const char *const *keys,
                       size_t nkeys, size_t *ndeleted, struct dr_aws_error *err)
 {
-    char target[TARGET_MAX], *base = NULL, *rpath = NULL;
+    struct s3_call k;
     int rc = -1;
     size_t done = 0;
-    make_target(target, sizeof target, bucket, "");
+    call_init(&k, c, "DeleteObjects", bucket, "", err);
     if (ndeleted)
         *ndeleted = 0;
     if (nkeys == 0)
         return 0;
     if (crypto_ready() != 0)
-        return dr_aws_fail(err, "DeleteObjects", target, "InternalError", "libcrypto unavailable");
-    if (resolve(c, "DeleteObjects", target, bucket, "", &base, &rpath, err) != 0)
+        return dr_aws_fail(err, "DeleteObjects", k.target, "InternalError",
+                           "libcrypto unavailable");
+    if (call_resolve(&k) != 0)
         goto out;
     while (done < nkeys) {
         size_t n = nkeys - done < DR_S3_DELETE_BATCH ? nkeys - done : DR_S3_DELETE_BATCH;
-        if (delete_batch(c, base, rpath, bucket, keys + done, n, err) != 0)
+        if (delete_batch(&k, keys + done, n) != 0)
             goto out;
         done += n;
         if (ndeleted)
@@ -1215,24 +1206,23 @@ int dr_s3_delete_many(struct dr_aws_client *c, const char *bucket, const char *c
     }
     rc = 0;
 out:
-    free(base);
-    free(rpath);
+    call_free(&k);
     return rc;
 }
 
 int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
                const char *delimiter, dr_s3_list_fn fn, void *ctx, struct dr_aws_error *err)
 {
-    char target[TARGET_MAX], *base = NULL, *rpath = NULL, *query = NULL, *token = NULL;
-    char *eprefix = NULL, *edelim = NULL, msg[256];
-    struct dr_http_response resp = {0};
+    char *query = NULL, *token = NULL, *eprefix = NULL, *edelim = NULL, msg[256];
+    struct s3_call k;
     struct dr_s3_list_page page = {0};
     size_t seen = 0;
     int rc = -1;
-    make_target(target, sizeof target, bucket, prefix);
+    call_init(&k, c, "ListObjectsV2", bucket, "", err);
+    make_target(k.target, sizeof k.target, bucket, prefix); /* errors name the prefix */
     if (!prefix)
         prefix = "";
-    if (resolve(c, "ListObjectsV2", target, bucket, "", &base, &rpath, err) != 0)
+    if (call_resolve(&k) != 0)
         goto out;
     eprefix = dr_sigv4_uri_encode(prefix, strlen(prefix), 0);
     edelim = delimiter ? dr_sigv4_uri_encode(delimiter, strlen(delimiter), 0) : strdup("");
@@ -1252,25 +1242,17 @@ int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
         free(etoken);
         if (!query)
             goto oom;
-        struct dr_aws_request r = {.service = "s3",
-                                   .op = "ListObjectsV2",
-                                   .target = target,
-                                   .method = "GET",
-                                   .base_url = base,
-                                   .path = rpath,
-                                   .query = query,
-                                   .s3 = 1};
-        if (dr_aws_send(c, &r, &resp, err) != 0)
+        struct dr_aws_request r = {.method = "GET", .query = query};
+        if (call_send(&k, &r) != 0)
             goto out;
-        if (dr_s3_list_page_parse(resp.body, resp.body_len, &page, msg, sizeof msg) != 0) {
-            dr_aws_fail(err, "ListObjectsV2", target, "InvalidResponse", "%s", msg);
+        if (dr_s3_list_page_parse(k.resp.body, k.resp.body_len, &page, msg, sizeof msg) != 0) {
+            dr_aws_fail(err, "ListObjectsV2", k.target, "InvalidResponse", "%s", msg);
             goto out;
         }
-        dr_http_response_free(&resp);
-        memset(&resp, 0, sizeof resp);
+        dr_http_response_free(&k.resp);
         seen += page.nobjects + page.nprefixes;
         if (seen > DR_S3_LIST_MAX) {
-            dr_aws_fail(err, "ListObjectsV2", target, "LimitExceeded",
+            dr_aws_fail(err, "ListObjectsV2", k.target, "LimitExceeded",
                         "more than %d keys under the prefix", DR_S3_LIST_MAX);
             goto out;
         }
@@ -1292,12 +1274,10 @@ int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
     rc = 0;
     goto out;
 oom:
-    dr_aws_fail(err, "ListObjectsV2", target, "InternalError", "out of memory");
+    dr_aws_fail(err, "ListObjectsV2", k.target, "InternalError", "out of memory");
 out:
     dr_s3_list_page_free(&page);
-    dr_http_response_free(&resp);
-    free(base);
-    free(rpath);
+    call_free(&k);
     free(query);
     free(token);
     free(eprefix);
@@ -1308,55 +1288,46 @@ out:
 int dr_s3_list_buckets(struct dr_aws_client *c, dr_s3_bucket_fn fn, void *ctx,
                        struct dr_aws_error *err)
 {
-    struct dr_http_response resp = {0};
+    struct s3_call k;
+    struct dr_aws_request r = {.method = "GET"};
     char msg[256];
-    int custom = 0, rc = -1;
-    char *endpoint = dr_aws_endpoint(c, "s3", &custom);
-    if (!endpoint)
-        return dr_aws_fail(err, "ListBuckets", "s3://", "InternalError", "out of memory");
-    struct dr_aws_request r = {.service = "s3",
-                               .op = "ListBuckets",
-                               .target = "s3://",
-                               .method = "GET",
-                               .base_url = endpoint,
-                               .path = "/",
-                               .s3 = 1};
-    if (dr_aws_send(c, &r, &resp, err) != 0)
-        goto out;
-    rc = dr_s3_buckets_parse(resp.body, resp.body_len, fn, ctx, msg, sizeof msg);
-    if (rc < 0)
-        dr_aws_fail(err, "ListBuckets", "s3://", "InvalidResponse", "%s", msg);
-out:
-    dr_http_response_free(&resp);
-    free(endpoint);
+    call_init(&k, c, "ListBuckets", NULL, NULL, err);
+    int rc = call_send(&k, &r);
+    if (rc == 0) {
+        rc = dr_s3_buckets_parse(k.resp.body, k.resp.body_len, fn, ctx, msg, sizeof msg);
+        if (rc < 0)
+            dr_aws_fail(err, "ListBuckets", k.target, "InvalidResponse", "%s", msg);
+    }
+    call_free(&k);
     return rc;
 }
 
 int dr_s3_presign(struct dr_aws_client *c, const char *bucket, const char *key, unsigned expires,
                   char **url, struct dr_aws_error *err)
 {
-    char target[TARGET_MAX], *base = NULL, *rpath = NULL, msg[256];
+    char msg[256];
+    struct s3_call k;
     struct dr_sigv4_result res = {0};
     int rc = -1;
     time_t now;
     *url = NULL;
-    make_target(target, sizeof target, bucket, key);
+    call_init(&k, c, "Presign", bucket, key, err);
     if (expires < 1 || expires > DR_SIGV4_EXPIRES_MAX)
-        return dr_aws_fail(err, "Presign", target, "InvalidArgument",
+        return dr_aws_fail(err, "Presign", k.target, "InvalidArgument",
                            "expiry must be 1..%d seconds", DR_SIGV4_EXPIRES_MAX);
     const struct dr_aws_credentials *cred = dr_aws_credentials_get(c, err);
     if (!cred)
         return -1;
-    if (resolve(c, "Presign", target, bucket, key, &base, &rpath, err) != 0)
+    if (call_resolve(&k) != 0)
         goto out;
     if (dr_sigv4_now(&now, msg, sizeof msg) != 0) {
-        dr_aws_fail(err, "Presign", target, "ConfigError", "%s", msg);
+        dr_aws_fail(err, "Presign", k.target, "ConfigError", "%s", msg);
         goto out;
     }
-    const char *host = strstr(base, "://");
-    host = host ? host + 3 : base;
+    const char *host = strstr(k.base, "://");
+    host = host ? host + 3 : k.base;
     struct dr_sigv4_header h = {"host", host};
-    struct dr_sigv4_request req = {.method = "GET", .path = rpath, .headers = &h, .nheaders = 1};
+    struct dr_sigv4_request req = {.method = "GET", .path = k.path, .headers = &h, .nheaders = 1};
     struct dr_sigv4_credentials sc = {cred->access_key_id, cred->secret_access_key,
                                       cred->session_token};
     struct dr_sigv4_params p = {.region = dr_aws_client_region(c),
@@ -1365,17 +1336,16 @@ int dr_s3_presign(struct dr_aws_client *c, const char *bucket, const char *key, 
                                 .flags = DR_SIGV4_S3 | DR_SIGV4_PRESIGN,
                                 .expires = expires};
     if (dr_sigv4_sign(&req, &sc, &p, &res, msg, sizeof msg) != 0) {
-        dr_aws_fail(err, "Presign", target, "InternalError", "%s", msg);
+        dr_aws_fail(err, "Presign", k.target, "InternalError", "%s", msg);
         goto out;
     }
-    if (!(*url = dr_strprintf("%s%s?%s", base, rpath, res.query))) {
-        dr_aws_fail(err, "Presign", target, "InternalError", "out of memory");
+    if (!(*url = dr_strprintf("%s%s?%s", k.base, k.path, res.query))) {
+        dr_aws_fail(err, "Presign", k.target, "InternalError", "out of memory");
         goto out;
     }
     rc = 0;
 out:
     dr_sigv4_result_free(&res);
-    free(base);
-    free(rpath);
+    call_free(&k);
     return rc;
 }
