@@ -837,13 +837,14 @@ out:
 
 /* Part-upload state shared by the worker threads. */
 struct multipart {
-    const struct s3_call *call; /* the PutObject call: client, target, base and path */
+    struct s3_call *call; /* the PutObject call: client, target, base, path, err */
     const char *path;
-    char *upload_id_enc;
+    char *upload_id_enc; /* set once CreateMultipartUpload answered: abort from then on */
     long long size, part_size;
     size_t nparts;
     char (*etags)[128];
     pthread_mutex_t lock;
+    int lock_ready;
     struct dr_aws_error first; /* the first part failure */
     int failed;
 };
@@ -966,60 +967,85 @@ static int error_in_body(const struct dr_http_response *resp, const char *op, co
     return -1;
 }
 
-static int put_multipart(struct s3_call *k, const char *path, long long size,
-                         const char *content_type, const struct dr_s3_put_opts *o,
-                         struct dr_s3_info *info)
+/* Sets up m for uploading `size` bytes of `path` on k: the part size as the
+ * aws CLI picks it (at least 5 MiB, grown so no more than DR_S3_MAX_PARTS). */
+static void upload_plan(struct multipart *m, struct s3_call *k, const char *path, long long size,
+                        const struct dr_s3_put_opts *o)
 {
-    struct dr_aws_error *err = k->err;
-    const char *target = k->target;
-    struct multipart m = {.call = k, .path = path};
-    char *upload_id = NULL, *body = NULL, *query = NULL, *etag = NULL;
-    size_t bodylen = 0, bodycap;
-    int rc = -1, lock_ready = 0;
     long long part = o && o->part_size ? o->part_size : DR_S3_PART_SIZE;
     if (part < (5LL << 20))
         part = 5LL << 20;
     while ((size + part - 1) / part > DR_S3_MAX_PARTS)
         part += 1LL << 20;
-    m.size = size;
-    m.part_size = part;
-    m.nparts = (size_t)((size + part - 1) / part);
+    memset(m, 0, sizeof *m);
+    m->call = k;
+    m->path = path;
+    m->size = size;
+    m->part_size = part;
+    m->nparts = (size_t)((size + part - 1) / part);
+}
 
+/* CreateMultipartUpload, then the part table and its lock. 0, or -1 with err. */
+static int upload_init(struct multipart *m, const char *content_type)
+{
+    struct s3_call *k = m->call;
     struct dr_http_header ct = {"Content-Type", content_type};
     struct dr_aws_request create = {.op = "CreateMultipartUpload",
                                     .method = "POST",
                                     .query = "uploads",
                                     .headers = &ct,
                                     .nheaders = 1};
+    char *upload_id = NULL;
+    int rc = -1;
     if (call_send(k, &create) != 0)
         goto out;
     if (dr_s3_xml_find(k->resp.body, k->resp.body_len, "UploadId", &upload_id) != 0 || !upload_id ||
         !*upload_id) {
-        dr_aws_fail(err, "CreateMultipartUpload", target, "InvalidResponse", "no UploadId");
+        dr_aws_fail(k->err, "CreateMultipartUpload", k->target, "InvalidResponse", "no UploadId");
         goto out;
     }
     dr_http_response_free(&k->resp);
-    if (!(m.upload_id_enc = dr_sigv4_uri_encode(upload_id, strlen(upload_id), 0)) ||
-        !(m.etags = calloc(m.nparts, sizeof *m.etags)) || pthread_mutex_init(&m.lock, NULL) != 0) {
-        dr_aws_fail(err, "UploadPart", target, "InternalError", "out of memory");
-        goto fail_abort;
+    if (!(m->upload_id_enc = dr_sigv4_uri_encode(upload_id, strlen(upload_id), 0)) ||
+        !(m->etags = calloc(m->nparts, sizeof *m->etags)) ||
+        pthread_mutex_init(&m->lock, NULL) != 0) {
+        dr_aws_fail(k->err, "UploadPart", k->target, "InternalError", "out of memory");
+        goto out;
     }
-    lock_ready = 1;
-    if (dr_s3_parallel(m.nparts, o && o->jobs ? o->jobs : 8, upload_part, &m) != 0) {
-        *err = m.first;
-        goto fail_abort;
-    }
+    m->lock_ready = 1;
+    rc = 0;
+out:
+    free(upload_id);
+    return rc;
+}
+
+/* Every part, `jobs` at a time. 0, or -1 with err the first part failure. */
+static int upload_parts(struct multipart *m, int jobs)
+{
+    if (dr_s3_parallel(m->nparts, jobs, upload_part, m) == 0)
+        return 0;
+    *m->call->err = m->first;
+    return -1;
+}
+
+/* CompleteMultipartUpload with the parts' ETags; info (may be NULL) gets the
+ * size and the object's ETag. 0, or -1 with err. */
+static int upload_complete(struct multipart *m, struct dr_s3_info *info)
+{
+    struct s3_call *k = m->call;
+    char *body = NULL, *query = NULL, *etag = NULL;
+    size_t bodylen = 0;
+    int rc = -1;
     /* <Part> is at most ~200 bytes with a 128-byte ETag */
-    bodycap = 128 + m.nparts * 200;
-    if (!(body = malloc(bodycap)) || !(query = dr_strprintf("uploadId=%s", m.upload_id_enc))) {
-        dr_aws_fail(err, "CompleteMultipartUpload", target, "InternalError", "out of memory");
-        goto fail_abort;
+    size_t bodycap = 128 + m->nparts * 200;
+    if (!(body = malloc(bodycap)) || !(query = dr_strprintf("uploadId=%s", m->upload_id_enc))) {
+        dr_aws_fail(k->err, "CompleteMultipartUpload", k->target, "InternalError", "out of memory");
+        goto out;
     }
     bodylen = (size_t)snprintf(body, bodycap, "<CompleteMultipartUpload>");
-    for (size_t i = 0; i < m.nparts; i++)
+    for (size_t i = 0; i < m->nparts; i++)
         bodylen += (size_t)snprintf(body + bodylen, bodycap - bodylen,
                                     "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag></Part>",
-                                    i + 1, m.etags[i]);
+                                    i + 1, m->etags[i]);
     bodylen += (size_t)snprintf(body + bodylen, bodycap - bodylen, "</CompleteMultipartUpload>");
     struct dr_aws_request complete = {.op = "CompleteMultipartUpload",
                                       .method = "POST",
@@ -1027,37 +1053,62 @@ static int put_multipart(struct s3_call *k, const char *path, long long size,
                                       .body = body,
                                       .body_len = bodylen};
     if (call_send(k, &complete) != 0 ||
-        error_in_body(&k->resp, "CompleteMultipartUpload", target, err) != 0)
-        goto fail_abort;
+        error_in_body(&k->resp, "CompleteMultipartUpload", k->target, k->err) != 0)
+        goto out;
     if (info) {
-        info->size = size;
+        info->size = m->size;
         if (dr_s3_xml_find(k->resp.body, k->resp.body_len, "ETag", &etag) == 0 && etag)
             dr_s3_etag_strip(etag, info->etag, sizeof info->etag);
     }
     rc = 0;
-    goto out;
-fail_abort:
-    if (m.upload_id_enc) {
-        /* best effort: the original error is what the caller needs */
-        struct dr_aws_error ignored = {0};
-        struct dr_http_response aresp = {0};
-        char *aquery = dr_strprintf("uploadId=%s", m.upload_id_enc);
-        struct dr_aws_request abort_req = {
-            .op = "AbortMultipartUpload", .method = "DELETE", .query = aquery};
-        if (aquery)
-            call_send_to(k, &abort_req, &aresp, &ignored);
-        dr_http_response_free(&aresp);
-        free(aquery);
-    }
 out:
-    if (lock_ready)
-        pthread_mutex_destroy(&m.lock);
-    free(m.etags);
-    free(m.upload_id_enc);
-    free(upload_id);
     free(body);
     free(query);
     free(etag);
+    return rc;
+}
+
+/* AbortMultipartUpload, best effort: the original error is what the caller
+ * needs, so err is left as it is. */
+static void upload_abort(const struct multipart *m)
+{
+    struct dr_aws_error ignored = {0};
+    struct dr_http_response resp = {0};
+    char *query = dr_strprintf("uploadId=%s", m->upload_id_enc);
+    struct dr_aws_request r = {.op = "AbortMultipartUpload", .method = "DELETE", .query = query};
+    if (query)
+        call_send_to(m->call, &r, &resp, &ignored);
+    dr_http_response_free(&resp);
+    free(query);
+}
+
+static void upload_free(struct multipart *m)
+{
+    if (m->lock_ready)
+        pthread_mutex_destroy(&m->lock);
+    free(m->etags);
+    free(m->upload_id_enc);
+    m->etags = NULL;
+    m->upload_id_enc = NULL;
+    m->lock_ready = 0;
+}
+
+/* PutObject as a multipart upload: init, parts, complete; any failure after
+ * S3 handed out an upload id aborts it. 0, or -1 with k's err. */
+static int put_multipart(struct s3_call *k, const char *path, long long size,
+                         const char *content_type, const struct dr_s3_put_opts *o,
+                         struct dr_s3_info *info)
+{
+    struct multipart m;
+    upload_plan(&m, k, path, size, o);
+    int rc = upload_init(&m, content_type);
+    if (rc == 0)
+        rc = upload_parts(&m, o && o->jobs ? o->jobs : 8);
+    if (rc == 0)
+        rc = upload_complete(&m, info);
+    if (rc != 0 && m.upload_id_enc)
+        upload_abort(&m);
+    upload_free(&m);
     return rc;
 }
 
