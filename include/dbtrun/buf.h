@@ -57,4 +57,13 @@ char *dr_buf_take(struct dr_buf *b, size_t *len);
 /* Frees the buffer's memory. */
 void dr_buf_free(struct dr_buf *b);
 
+/* The one array-growth rule: makes room for `need` (>= 1) elements of
+ * `elem` bytes in array p, whose capacity *cap counts elements, at least
+ * doubling it and never past `max` elements (0: DR_BUF_DEFAULT_MAX bytes'
+ * worth). Returns the array (p itself when it already fits; *cap updated
+ * when it moved), or NULL with errno EFBIG when need is past the cap or
+ * ENOMEM; p then stays valid and unchanged. Returns the pointer rather than
+ * taking a void ** so callers need no cast that breaks aliasing rules. */
+void *dr_grow(void *p, size_t *cap, size_t need, size_t elem, size_t max);
+
 #endif

@@ -3,6 +3,7 @@
  * normalised — prefixes, name checks, [profile default] over [default] — and
  * merged into the caller's struct dr_ini. Pure C: no Lua, no AWS calls. */
 #include "dbtrun/ini.h"
+#include "dbtrun/buf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -163,14 +164,10 @@ static int grow(void **items, size_t *cap, size_t n, size_t size)
         return DR_INI_OK;
     if (n >= DR_INI_ENTRIES_MAX)
         return DR_INI_ELIMIT;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    if (ncap > DR_INI_ENTRIES_MAX)
-        ncap = DR_INI_ENTRIES_MAX;
-    void *p = realloc(*items, ncap * size);
+    void *p = dr_grow(*items, cap, n + 1, size, DR_INI_ENTRIES_MAX);
     if (!p)
         return DR_INI_ENOMEM;
     *items = p;
-    *cap = ncap;
     return DR_INI_OK;
 }
 
@@ -491,16 +488,13 @@ int dr_ini_load(struct dr_ini *ini, enum dr_ini_kind kind, const char *path,
                 rc = set_status(st, DR_INI_ELIMIT, path, 0, "file too large");
                 goto out;
             }
-            size_t ncap = cap ? cap * 2 : 4096;
-            if (ncap > DR_INI_FILE_MAX + 1)
-                ncap = DR_INI_FILE_MAX + 1; /* one byte past the cap tells "too large" */
-            char *p = realloc(buf, ncap);
+            /* one byte past the cap tells "too large" */
+            char *p = dr_grow(buf, &cap, len + 1, 1, DR_INI_FILE_MAX + 1);
             if (!p) {
                 rc = set_status(st, DR_INI_ENOMEM, path, 0, "out of memory");
                 goto out;
             }
             buf = p;
-            cap = ncap;
         }
         size_t got = fread(buf + len, 1, cap - len, f);
         len += got;

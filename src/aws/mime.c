@@ -6,6 +6,7 @@
  * and the system files Python's mimetypes.init() reads on top of them are
  * read here too, once, on first use, so start-up and --list never touch them. */
 #include "dbtrun/s3.h"
+#include "dbtrun/buf.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -158,14 +159,10 @@ const char *dr_s3_mime_guess(const struct dr_s3_mime_db *db, const char *name)
 
 static int overlay_add(struct dr_s3_mime_db *db, const char *type, const char *word)
 {
-    if (db->n == db->cap) {
-        size_t cap = db->cap ? db->cap * 2 : 256;
-        struct overlay_entry *v = realloc(db->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        db->v = v;
-        db->cap = cap;
-    }
+    struct overlay_entry *v = dr_grow(db->v, &db->cap, db->n + 1, sizeof *v, 0);
+    if (!v)
+        return -1;
+    db->v = v;
     struct overlay_entry *o = &db->v[db->n];
     o->key = malloc(strlen(word) + 2);
     o->value = strdup(type);

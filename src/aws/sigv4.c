@@ -14,66 +14,42 @@
 
 #define SCOPE_TERMINATOR "aws4_request"
 
-/* ---- size-capped text builder: errors are sticky, checked once at the end */
+/* ---- size-capped text: every string the signer builds is a dr_buf capped at
+ * DR_SIGV4_MAX; a refused append marks it, checked once in text_take */
 
-struct text {
-    char *p;
-    size_t len, cap;
-    int failed;
-};
+#define TEXT_INIT                                                                                  \
+    {                                                                                              \
+        .max = DR_SIGV4_MAX                                                                        \
+    }
 
-static void text_putn(struct text *t, const char *s, size_t n)
+static void text_putn(struct dr_buf *t, const char *s, size_t n)
 {
-    if (t->failed)
-        return;
-    if (n > DR_SIGV4_MAX - t->len) {
-        t->failed = 1;
-        return;
-    }
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *p = realloc(t->p, cap);
-        if (!p) {
-            t->failed = 1;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->len, s, n);
-    t->len += n;
-    t->p[t->len] = '\0';
+    (void)dr_buf_add(t, s, n); /* a refusal stays marked on t */
 }
 
-static void text_puts(struct text *t, const char *s)
+static void text_puts(struct dr_buf *t, const char *s)
 {
     text_putn(t, s, strlen(s));
 }
 
-static void text_putc(struct text *t, char c)
+static void text_putc(struct dr_buf *t, char c)
 {
     text_putn(t, &c, 1);
 }
 
-/* Hands over the built string (caller frees), or NULL after any failure. */
-static char *text_take(struct text *t)
+/* Hands over the built string (caller frees), or NULL after any failure;
+ * t is left empty. */
+static char *text_take(struct dr_buf *t)
 {
-    if (!t->failed && !t->p)
-        text_putn(t, "", 0);
-    if (t->failed) {
-        free(t->p);
-        t->p = NULL;
-    }
-    char *p = t->p;
-    memset(t, 0, sizeof *t);
+    char *p = t->overflowed || t->out_of_mem ? NULL : dr_buf_take(t, NULL);
+    dr_buf_free(t);
+    t->overflowed = t->out_of_mem = 0;
     return p;
 }
 
 static char *concat(const char *first, ...)
 {
-    struct text t = {0};
+    struct dr_buf t = TEXT_INIT;
     va_list ap;
     va_start(ap, first);
     for (const char *s = first; s; s = va_arg(ap, const char *))
@@ -96,7 +72,7 @@ static int is_unreserved(unsigned char c)
            c == '.' || c == '_' || c == '~';
 }
 
-static void put_encoded(struct text *t, const char *s, size_t len, int keep_slash)
+static void put_encoded(struct dr_buf *t, const char *s, size_t len, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < len; i++) {
@@ -113,7 +89,7 @@ static void put_encoded(struct text *t, const char *s, size_t len, int keep_slas
 /* SigV4 percent-encoding of `len` bytes; caller frees; NULL on OOM or cap. */
 char *dr_sigv4_uri_encode(const char *s, size_t len, int keep_slash)
 {
-    struct text t = {0};
+    struct dr_buf t = TEXT_INIT;
     put_encoded(&t, s, len, keep_slash);
     return text_take(&t);
 }
@@ -309,7 +285,7 @@ static char *normalize_path(const char *path)
 
 /* Generic rules encode the sent path once more (so "%20" signs as "%2520");
  * S3 decodes it first so that the key is encoded exactly once. */
-static const char *put_canonical_uri(struct text *t, const char *path, unsigned flags)
+static const char *put_canonical_uri(struct dr_buf *t, const char *path, unsigned flags)
 {
     size_t len = 0;
     char *work;
@@ -355,15 +331,10 @@ static void params_free(struct params *ps)
 /* Adds one parameter from raw (decoded) bytes. 0, or -1 on failure. */
 static int params_add(struct params *ps, const char *k, size_t klen, const char *v, size_t vlen)
 {
-    if (ps->n == ps->cap) {
-        size_t cap = ps->cap ? ps->cap * 2 : 16;
-        struct param *nv =
-            cap <= DR_SIGV4_MAX / sizeof *nv ? realloc(ps->v, cap * sizeof *nv) : NULL;
-        if (!nv)
-            return -1;
-        ps->v = nv;
-        ps->cap = cap;
-    }
+    struct param *nv = dr_grow(ps->v, &ps->cap, ps->n + 1, sizeof *nv, DR_SIGV4_MAX / sizeof *nv);
+    if (!nv)
+        return -1;
+    ps->v = nv;
     struct param *p = &ps->v[ps->n];
     p->key = dr_sigv4_uri_encode(k, klen, 0);
     p->value = dr_sigv4_uri_encode(v, vlen, 0);
@@ -408,7 +379,7 @@ static int param_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->value, y->value);
 }
 
-static void put_params(struct text *t, struct params *ps)
+static void put_params(struct dr_buf *t, struct params *ps)
 {
     if (ps->n > 1)
         qsort(ps->v, ps->n, sizeof *ps->v, param_cmp);
@@ -517,7 +488,8 @@ static int header_cmp(const void *a, const void *b)
 
 /* Writes "name:v1,v2\n" per distinct name into `canonical` and "a;b" into
  * `signed_names`; the list must be sorted. */
-static void put_headers(const struct headers *hs, struct text *canonical, struct text *signed_names)
+static void put_headers(const struct headers *hs, struct dr_buf *canonical,
+                        struct dr_buf *signed_names)
 {
     for (size_t i = 0; i < hs->n; i++) {
         int first = i == 0 || strcmp(hs->v[i].name, hs->v[i - 1].name) != 0;
@@ -635,7 +607,7 @@ static const char *collect_request_headers(struct signing *s, int *has_host)
 static const char *collect_headers(struct signing *s, struct dr_sigv4_result *out)
 {
     int has_host = 0, sign_token = s->token && !(s->p->flags & DR_SIGV4_TOKEN_UNSIGNED);
-    struct text canonical = {0}, names = {0};
+    struct dr_buf canonical = TEXT_INIT, names = TEXT_INIT;
     const char *why;
     s->headers.v = calloc(s->req->nheaders + 3, sizeof *s->headers.v);
     if (!s->headers.v)
@@ -656,7 +628,7 @@ static const char *collect_headers(struct signing *s, struct dr_sigv4_result *ou
 
 static const char *collect_params(struct signing *s, struct dr_sigv4_result *out)
 {
-    struct text t = {0};
+    struct dr_buf t = TEXT_INIT;
     char expires[16];
     if (params_parse(&s->params, s->req->query, s->presign))
         return "query too large or out of memory";
@@ -678,7 +650,7 @@ static const char *collect_params(struct signing *s, struct dr_sigv4_result *out
 
 static const char *build_canonical_request(struct signing *s, struct dr_sigv4_result *out)
 {
-    struct text t = {0};
+    struct dr_buf t = TEXT_INIT;
     const char *why;
     text_puts(&t, s->req->method);
     text_putc(&t, '\n');
@@ -755,7 +727,7 @@ static const char *finish_header_mode(struct signing *s, struct dr_sigv4_result 
 
 static const char *finish_presign(struct signing *s, struct dr_sigv4_result *out)
 {
-    struct text t = {0};
+    struct dr_buf t = TEXT_INIT;
     text_puts(&t, s->canonical_query);
     text_puts(&t, "&X-Amz-Signature=");
     text_puts(&t, out->signature);

@@ -2,6 +2,7 @@
  * management; no I/O. */
 #include "dbtrun/buf.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,8 @@ void dr_buf_init(struct dr_buf *b, size_t max)
 /* Makes room for `extra` more bytes plus a NUL. */
 static int reserve(struct dr_buf *b, size_t extra)
 {
-    if (extra > b->max || b->len > b->max - extra) {
+    size_t max = b->max ? b->max : DR_BUF_DEFAULT_MAX; /* a zeroed buffer is valid */
+    if (extra > max || b->len > max - extra) {
         b->overflowed = 1;
         return -1;
     }
@@ -184,6 +186,30 @@ void dr_buf_free(struct dr_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+void *dr_grow(void *p, size_t *cap, size_t need, size_t elem, size_t max)
+{
+    if (!max)
+        max = DR_BUF_DEFAULT_MAX / elem;
+    if (need > max || max > ((size_t)-1) / elem) {
+        errno = EFBIG;
+        return NULL;
+    }
+    if (need <= *cap && p)
+        return p;
+    size_t ncap = *cap > max / 2 ? max : *cap * 2;
+    if (ncap < 8)
+        ncap = 8 < max ? 8 : max;
+    if (ncap < need)
+        ncap = need;
+    void *grown = realloc(p, ncap * elem);
+    if (!grown) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    *cap = ncap;
+    return grown;
 }
 
 char *dr_strprintf(const char *fmt, ...)

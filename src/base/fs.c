@@ -2,6 +2,7 @@
  * knows nothing of Lua. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "dbtrun/fs.h"
+#include "dbtrun/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,14 +115,13 @@ int dr_fs_read(const char *path, char **data, size_t *len)
     if (!(buf = malloc(cap)))
         goto out;
     for (;;) {
-        if (used + 1 == cap) {
-            char *grown = cap > DR_FS_READ_MAX ? NULL : realloc(buf, cap * 2);
+        if (used + 1 == cap) { /* room for one more byte and the NUL */
+            char *grown = dr_grow(buf, &cap, used + 2, 1, DR_FS_READ_MAX + 1);
             if (!grown) {
                 errno = EFBIG;
                 goto out;
             }
             buf = grown;
-            cap *= 2;
         }
         ssize_t n = read(fd, buf + used, cap - used - 1);
         if (n == -1 && errno == EINTR)

@@ -3,6 +3,7 @@
  * between calls and threads (s3 part uploads) never share one. Knows nothing
  * of AWS: signing, retries and error bodies are aws.c's. */
 #include "dbtrun/http.h"
+#include "dbtrun/buf.h"
 #include "dbtrun/wipe.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/proc.h"
@@ -77,7 +78,9 @@ static void release(CURL *h)
 }
 
 /* Makes room for `need` body bytes plus the NUL, within the cap. Grows by
- * copying and wiping, not realloc, so no stale copy of a body stays behind. */
+ * copying and wiping, not realloc, so no stale copy of a body stays behind:
+ * that is why this is not a dr_buf (which reallocs), as bodies carry
+ * credentials (STS, IMDS, Secrets Manager). */
 static int body_reserve(struct exchange *ex, size_t need)
 {
     struct dr_http_response *r = ex->resp;
@@ -155,14 +158,11 @@ static int header_add(struct exchange *ex, const char *line, size_t len)
         snprintf(ex->failure, sizeof ex->failure, "response headers too large");
         return -1;
     }
-    if (r->nheaders == ex->headers_cap) {
-        size_t cap = ex->headers_cap ? ex->headers_cap * 2 : 16;
-        struct dr_http_header *grown = realloc(r->headers, cap * sizeof *grown);
-        if (!grown)
-            goto oom;
-        r->headers = grown;
-        ex->headers_cap = cap;
-    }
+    struct dr_http_header *grown =
+        dr_grow(r->headers, &ex->headers_cap, r->nheaders + 1, sizeof *grown, HEADERS_MAX);
+    if (!grown)
+        goto oom;
+    r->headers = grown;
     char *text = malloc(nlen + vlen + 2);
     if (!text)
         goto oom;

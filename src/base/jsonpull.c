@@ -3,6 +3,7 @@
  * reused buffer; skipped containers — most of a manifest — are scanned
  * without decoding. */
 #include "dbtrun/jsonpull.h"
+#include "dbtrun/buf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -123,19 +124,13 @@ static int str_reserve(struct dr_jsonpull *p, size_t extra)
         fail(p, "string longer than the limit");
         return -1;
     }
-    size_t need = p->len + extra + 1;
-    if (need <= p->str_cap)
-        return 0;
-    size_t cap = p->str_cap ? p->str_cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *s = realloc(p->str, cap);
+    /* dr_grow, not dr_buf: str/len are the reader's public view of a token */
+    char *s = dr_grow(p->str, &p->str_cap, p->len + extra + 1, 1, DR_JSONPULL_STRING_MAX + 1);
     if (!s) {
         fail(p, "out of memory");
         return -1;
     }
     p->str = s;
-    p->str_cap = cap;
     return 0;
 }
 

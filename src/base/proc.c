@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "dbtrun/proc.h"
 #include "dbtrun/mask.h"
+#include "dbtrun/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -313,31 +314,14 @@ struct output {
     int fd[2];                      /* read ends for stdout, stderr; -1 when not piped */
     struct dr_mask_stream *mask[2]; /* dr_mask_std(1), dr_mask_std(2) */
     int capture;
-    char *buf; /* captured stdout */
-    size_t len, cap;
-    int over; /* capture cap exceeded */
+    struct dr_buf out; /* captured stdout, capped at DR_PROC_CAPTURE_MAX */
+    int over;          /* capture cap exceeded (or out of memory) */
 };
 
 static void keep_captured(struct output *o, const char *data, size_t n)
 {
-    if (o->over || o->len + n > DR_PROC_CAPTURE_MAX) {
+    if (!o->over && dr_buf_add(&o->out, data, n) != 0)
         o->over = 1; /* keep draining so the child is not blocked */
-        return;
-    }
-    if (o->len + n + 1 > o->cap) {
-        size_t want = o->cap ? o->cap * 2 : 65536;
-        while (want < o->len + n + 1)
-            want *= 2;
-        char *grown = realloc(o->buf, want);
-        if (!grown) {
-            o->over = 1;
-            return;
-        }
-        o->buf = grown;
-        o->cap = want;
-    }
-    memcpy(o->buf + o->len, data, n);
-    o->len += n;
 }
 
 /* Reads whatever the pipes have ready; closes a pipe at its end. */
@@ -489,9 +473,10 @@ static void run_to_end(struct watch *w, struct output *out, const sigset_t *wait
 
 int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *err, size_t errlen)
 {
-    struct output out = {
-        {-1, -1}, {dr_mask_std(STDOUT_FILENO), dr_mask_std(STDERR_FILENO)}, o->capture, NULL, 0, 0,
-        0};
+    struct output out = {.fd = {-1, -1},
+                         .mask = {dr_mask_std(STDOUT_FILENO), dr_mask_std(STDERR_FILENO)},
+                         .capture = o->capture,
+                         .out = {.max = DR_PROC_CAPTURE_MAX}};
     int child_end[2] = {-1, -1}, rc = -1, relay = dr_mask_active();
     int temporary = !signals_installed;
     struct sigaction old_handlers[N_FORWARDED], old_chld, chld;
@@ -549,17 +534,13 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
         goto out;
     }
     if (o->capture) {
-        r->out = out.buf ? out.buf : calloc(1, 1);
-        r->out_len = out.len;
-        if (out.buf)
-            out.buf[out.len] = '\0';
-        out.buf = NULL;
+        r->out = dr_buf_take(&out.out, &r->out_len);
     }
     rc = 0;
 out:
     for (int i = 0; i < 2; i++)
         if (out.fd[i] >= 0)
             close(out.fd[i]);
-    free(out.buf);
+    dr_buf_free(&out.out);
     return rc;
 }

@@ -322,16 +322,10 @@ struct vec {
 
 static void *vec_push(struct vec *v)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 16;
-        if (cap > VEC_MAX)
-            return NULL;
-        void *data = realloc(v->data, cap * v->size);
-        if (!data)
-            return NULL;
-        v->data = data;
-        v->cap = cap;
-    }
+    void *data = dr_grow(v->data, &v->cap, v->n + 1, v->size, VEC_MAX);
+    if (!data)
+        return NULL;
+    v->data = data;
     return (char *)v->data + v->size * v->n++;
 }
 

@@ -38,17 +38,13 @@ static const char *keep(struct dr_plan *plan, struct dr_buf *b, int *oom)
         return NULL;
     }
     struct dr_plan_priv *pv = plan->priv;
-    if (pv->nstrings == pv->cap) {
-        size_t cap = pv->cap ? pv->cap * 2 : 64;
-        char **s = realloc(pv->strings, cap * sizeof *s);
-        if (!s) {
-            *oom = 1;
-            dr_buf_free(b);
-            return NULL;
-        }
-        pv->strings = s;
-        pv->cap = cap;
+    char **s = dr_grow(pv->strings, &pv->cap, pv->nstrings + 1, sizeof *s, 0);
+    if (!s) {
+        *oom = 1;
+        dr_buf_free(b);
+        return NULL;
     }
+    pv->strings = s;
     char *text = dr_buf_take(b, NULL);
     if (!text) {
         *oom = 1;
@@ -536,16 +532,13 @@ struct ctx {
 static struct dr_plan_entry *add_entry(struct ctx *cx, const struct dr_manifest_node *n,
                                        enum dr_plan_status status)
 {
-    if (cx->nentries == cx->cap) {
-        size_t cap = cx->cap ? cx->cap * 2 : 64;
-        struct dr_plan_entry *e = realloc(cx->entries, cap * sizeof *e);
-        if (!e) {
-            cx->oom = 1;
-            return NULL;
-        }
-        cx->entries = e;
-        cx->cap = cap;
+    struct dr_plan_entry *grown =
+        dr_grow(cx->entries, &cx->cap, cx->nentries + 1, sizeof *grown, 0);
+    if (!grown) {
+        cx->oom = 1;
+        return NULL;
     }
+    cx->entries = grown;
     struct dr_plan_entry *e = &cx->entries[cx->nentries++];
     memset(e, 0, sizeof *e);
     e->unique_id = n->unique_id;
