@@ -75,6 +75,7 @@ struct dr_creds_plan {
     size_t nroles;
     const char *missing_source; /* on DR_CREDS_PLAN_ERROR: a source_profile not in the files */
     const char *missing_by;     /* ...and the profile that named it */
+    const char *role_alone;     /* on DR_CREDS_PLAN_ERROR: a role_arn with nothing to assume it */
 };
 
 enum dr_creds_plan_rc {

@@ -396,6 +396,7 @@ int dr_creds_plan(const struct dr_ini *ini, const char *name, int github_oidc,
                  "profile '%s' has role_arn but no source_profile, credential_source or "
                  "web_identity_token_file",
                  p->name);
+        plan->role_alone = p->name;
         return DR_CREDS_PLAN_ERROR;
     }
     for (size_t i = 0; i < nstack; i++)
@@ -1158,6 +1159,11 @@ static int provider_profile(const struct dr_creds_ctx *ctx, char *tried, size_t 
         if (plan.missing_source)
             return cred_fail(err, "source profile '%s' (named by profile '%s') not found %s",
                              plan.missing_source, plan.missing_by, files);
+        if (plan.role_alone && dr_settings_true(dr_settings_getenv(ctx->env, "GITHUB_ACTIONS")))
+            return cred_fail(err,
+                             "%s: on GitHub Actions it would use the job's OIDC token, but this "
+                             "job gets none: it lacks `permissions: id-token: write`",
+                             msg);
         return cred_fail(err, "%s", msg);
     }
 }

@@ -711,3 +711,16 @@ def test_empty_chain_on_github_actions_without_id_token_permission(tmp_path):
     web = ("web identity: AWS_ROLE_ARN is set, but this GitHub Actions job gets no OIDC token: "
            "it lacks `permissions: id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL is not set)")
     assert r.stderr == LS + chain(ENV_LINE, profile, web, ECS_LINE, IMDS_OFF) + "\n"
+
+
+def test_profile_role_on_github_actions_without_id_token_permission(tmp_path):
+    """A profile with role_arn alone is assumed with GitHub's OIDC token;
+    without the permission the error says what the job lacks."""
+    r, _ = clean_run(tmp_path, ["aws", "s3", "ls", "s3://b"],
+                     {"AWS_EC2_METADATA_DISABLED": "true", "GITHUB_ACTIONS": "true"},
+                     config=f"[default]\nrole_arn = {ROLE}\n")
+    assert r.returncode == 1
+    assert r.stderr == (f"{LS}profile 'default' has role_arn but no source_profile, "
+                        "credential_source or web_identity_token_file: on GitHub Actions it would "
+                        "use the job's OIDC token, but this job gets none: it lacks "
+                        "`permissions: id-token: write`\n")

@@ -552,6 +552,7 @@ static void test_plan_rules(void)
                         "duration_seconds = 900\n";
     CHECK(plan_of(alone, NULL, "b", 0, &p, &ini, err, sizeof err) == DR_CREDS_PLAN_ERROR);
     CHECK(strstr(err, "source_profile") != NULL);
+    CHECK_STR(p.role_alone, "b"); /* the chain adds the id-token hint on GitHub Actions */
     CHECK(dr_creds_plan(&ini, "a", 1, &p, err, sizeof err) == DR_CREDS_PLAN_OK);
     CHECK(p.base == DR_CREDS_BASE_GITHUB_OIDC && p.nroles == 1);
     CHECK_STR(p.identity.role_arn, "arn:b");
