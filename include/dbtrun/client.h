@@ -14,14 +14,17 @@
 
 #define DR_CREDS_REFRESH_S 300 /* refresh this long before expiration */
 
+/* Where the client's profile name came from (a missing named profile is an
+ * error that says which). */
+enum { DR_CREDS_PROFILE_DEFAULT = 0, DR_CREDS_PROFILE_OPTS = 1, DR_CREDS_PROFILE_ENV = 2 };
+
 /* Everything the default chain reads. */
 struct dr_creds_ctx {
     struct dr_aws_client *client; /* STS calls go out with its region, endpoints, -v */
     const struct dr_settings_env *env;
     const struct dr_ini *ini;
     const char *profile;
-    int profile_explicit;                       /* chosen by opts or AWS_PROFILE, not the default */
-    int files_exist;                            /* the config or the credentials file exists */
+    int profile_explicit; /* DR_CREDS_PROFILE_*: named by opts or AWS_PROFILE, or the default */
     const char *config_path, *credentials_path; /* for messages; may be NULL */
     time_t now;
     int verbose;

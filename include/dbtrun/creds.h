@@ -73,6 +73,9 @@ struct dr_creds_plan {
     const char *command;           /* PROCESS */
     struct dr_creds_role roles[DR_CREDS_CHAIN_MAX];
     size_t nroles;
+    const char *missing_source; /* on DR_CREDS_PLAN_ERROR: a source_profile not in the files */
+    const char *missing_by;     /* ...and the profile that named it */
+    const char *role_alone;     /* on DR_CREDS_PLAN_ERROR: a role_arn with nothing to assume it */
 };
 
 enum dr_creds_plan_rc {
@@ -97,11 +100,13 @@ int dr_creds_plan(const struct dr_ini *ini, const char *name, int github_oidc,
 
 /* Runs the default chain: environment, shared profile, web identity (token
  * file or GitHub Actions OIDC), ECS, IMDSv2. A profile asked for by name
- * that is not in the files is an error, unless neither file exists (a CI
- * machine whose credentials come from web identity, ECS or IMDS). Fills *out (free with
+ * (opts or AWS_PROFILE) that is not in the files is an error naming it and
+ * the files searched, as the aws CLI does, even when neither file exists;
+ * environment keys still come first. Fills *out (free with
  * dr_aws_credentials_free; provider says which source). 0, or -1 with err
- * (code CredentialsError unless AWS answered with its own). Messages name
- * what was tried and never hold a secret. */
+ * (code CredentialsError unless AWS answered with its own). When no source
+ * gives credentials the message lists each one, a line each, with why it
+ * gave nothing. Messages never hold a secret. */
 int dr_creds_resolve(const struct dr_creds_ctx *ctx, struct dr_aws_credentials *out,
                      struct dr_aws_error *err);
 

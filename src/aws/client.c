@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Replaced credentials stay alive until the client is freed, because a
  * thread may still be signing with them; the oldest go past this many. */
@@ -21,8 +20,7 @@
 struct dr_aws_client {
     struct dr_settings_env env;
     char *profile;
-    int profile_explicit;
-    int files_exist; /* the config or the credentials file was there */
+    int profile_explicit; /* DR_CREDS_PROFILE_* */
     char *region;
     char *endpoint_url; /* opts->endpoint_url; NULL in derived clients */
     int verbose;
@@ -112,14 +110,13 @@ static int read_config(struct dr_aws_client *c, const struct dr_aws_client_opts 
                            prc == DR_INI_ENOMEM || prc == DR_INI_ENOHOME ? "InternalError"
                                                                          : "ConfigError",
                            "%s", st.msg[0] ? st.msg : "out of memory");
-    c->profile_explicit =
-        (opts->profile && *opts->profile) || dr_settings_getenv(&c->env, "AWS_PROFILE") != NULL;
+    c->profile_explicit = opts->profile && *opts->profile              ? DR_CREDS_PROFILE_OPTS
+                          : dr_settings_getenv(&c->env, "AWS_PROFILE") ? DR_CREDS_PROFILE_ENV
+                                                                       : DR_CREDS_PROFILE_DEFAULT;
     if (!(c->profile = strdup(opts->profile && *opts->profile ? opts->profile : c->paths.profile)))
         return dr_aws_fail(err, "", "", "InternalError", "out of memory");
     if (load_files(c, err) != 0)
         return -1;
-    c->files_exist = (c->paths.config && access(c->paths.config, F_OK) == 0) ||
-                     (c->paths.credentials && access(c->paths.credentials, F_OK) == 0);
     return 0;
 }
 
@@ -327,7 +324,6 @@ const struct dr_aws_credentials *dr_aws_credentials_get(struct dr_aws_client *c,
                                .ini = c->settings,
                                .profile = c->profile,
                                .profile_explicit = c->profile_explicit,
-                               .files_exist = c->root->files_exist,
                                .config_path = c->paths.config,
                                .credentials_path = c->paths.credentials,
                                .now = now,

@@ -28,7 +28,9 @@
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-/* Appends printf text to a fixed buffer, truncating. */
+/* Appends "<printf text>" to the chain's list of what it tried (a fixed
+ * buffer, truncated), "; " between sources: one line, because S3 commands
+ * escape line breaks in errors and annotations take one line. */
 static void note(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void note(char *buf, size_t len, const char *fmt, ...)
 {
@@ -37,7 +39,7 @@ static void note(char *buf, size_t len, const char *fmt, ...)
     if (used + 1 >= len)
         return;
     if (used > 0)
-        used += (size_t)snprintf(buf + used, len - used, ", ");
+        used += (size_t)snprintf(buf + used, len - used, "; ");
     if (used + 1 >= len)
         return;
     va_start(ap, fmt);
@@ -377,6 +379,8 @@ int dr_creds_plan(const struct dr_ini *ini, const char *name, int github_oidc,
             if (!next) {
                 snprintf(err, errlen, "source profile '%s' (named by '%s') was not found",
                          source_profile, p->name);
+                plan->missing_source = source_profile;
+                plan->missing_by = p->name;
                 return DR_CREDS_PLAN_ERROR;
             }
             p = next;
@@ -392,6 +396,7 @@ int dr_creds_plan(const struct dr_ini *ini, const char *name, int github_oidc,
                  "profile '%s' has role_arn but no source_profile, credential_source or "
                  "web_identity_token_file",
                  p->name);
+        plan->role_alone = p->name;
         return DR_CREDS_PLAN_ERROR;
     }
     for (size_t i = 0; i < nstack; i++)
@@ -611,7 +616,7 @@ static int imds_token(struct imds *im, char **token, struct dr_http_response *re
     *token = NULL;
     snprintf(im->url, sizeof im->url, "%s/latest/api/token", im->base);
     if (fetch(&f, resp) != 0) {
-        note(im->tried, im->tlen, "IMDS (no answer from %s)", im->origin);
+        note(im->tried, im->tlen, "IMDS: no answer from %s (%s)", im->origin, resp->error);
         return SKIPPED;
     }
     if (resp->status == 200) {
@@ -645,7 +650,7 @@ static int imds_role(struct imds *im, const struct fetch *f, char **role,
     if (fetch(f, resp) != 0) {
         if (f->nheaders)
             return cred_fail(err, "IMDS at %s stopped answering: %s", im->origin, resp->error);
-        note(im->tried, im->tlen, "IMDS (no answer from %s)", im->origin);
+        note(im->tried, im->tlen, "IMDS: no answer from %s (%s)", im->origin, resp->error);
         return SKIPPED;
     }
     if (resp->status != 200 && resp->status != 404)
@@ -655,7 +660,7 @@ static int imds_role(struct imds *im, const struct fetch *f, char **role,
     while (n > 0 && isspace((unsigned char)resp->body[n - 1]))
         n--;
     if (n == 0) {
-        note(im->tried, im->tlen, "IMDS (no IAM role attached to the instance)");
+        note(im->tried, im->tlen, "IMDS: no IAM role attached to the instance (%s)", im->origin);
         return SKIPPED;
     }
     for (size_t i = 0; i < n; i++)
@@ -693,7 +698,7 @@ static int provider_imds(const struct dr_creds_ctx *ctx, char *tried, size_t tle
     char *base = NULL, *token = NULL, *role = NULL, msg[256];
     int rc;
     if (dr_settings_true(dr_settings_getenv(ctx->env, "AWS_EC2_METADATA_DISABLED"))) {
-        note(tried, tlen, "IMDS (disabled by AWS_EC2_METADATA_DISABLED)");
+        note(tried, tlen, "IMDS: disabled by AWS_EC2_METADATA_DISABLED");
         return SKIPPED;
     }
     if (dr_settings_imds_endpoint(ctx->env, p, &base, msg, sizeof msg) != 0)
@@ -735,7 +740,8 @@ static int provider_ecs(const struct dr_creds_ctx *ctx, char *tried, size_t tlen
     const char *value = dr_settings_getenv(ctx->env, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
     int rc = dr_settings_ecs_url(ctx->env, &url, msg, sizeof msg);
     if (rc == 1) {
-        note(tried, tlen, "ECS (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI not set)");
+        note(tried, tlen,
+             "ECS: not configured (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI not set)");
         return SKIPPED;
     }
     if (rc != 0)
@@ -1097,32 +1103,87 @@ out:
     return rc;
 }
 
+/* One shared file for messages: its path, marked when it is not there. */
+static void file_searched(const char *path, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.300s%s", path, access(path, F_OK) == 0 ? "" : " (no such file)");
+}
+
+/* Where a profile was looked for, for "not found <here>" messages. */
+static void files_searched(const struct dr_creds_ctx *ctx, char *buf, size_t len)
+{
+    char cfg[340] = "", cred[340] = "";
+    if (!ctx->config_path && !ctx->credentials_path) {
+        snprintf(buf, len,
+                 "(no config or credentials file: no home folder, and AWS_CONFIG_FILE and "
+                 "AWS_SHARED_CREDENTIALS_FILE are not set)");
+        return;
+    }
+    if (ctx->config_path)
+        file_searched(ctx->config_path, cfg, sizeof cfg);
+    if (ctx->credentials_path)
+        file_searched(ctx->credentials_path, cred, sizeof cred);
+    snprintf(buf, len, "in %s%s%s", cfg, cfg[0] && cred[0] ? " or " : "", cred);
+}
+
+/* A profile asked for by name is not in the files: an error, as in the aws
+ * CLI, so that a typo never ends in another source's (IMDS's) message. */
+static int profile_missing(const struct dr_creds_ctx *ctx, const char *files,
+                           struct dr_aws_error *err)
+{
+    return cred_fail(err, "profile '%s'%s not found %s", ctx->profile,
+                     ctx->profile_explicit == DR_CREDS_PROFILE_ENV ? " (from AWS_PROFILE)" : "",
+                     files);
+}
+
 static int provider_profile(const struct dr_creds_ctx *ctx, char *tried, size_t tlen,
                             struct dr_aws_credentials *out, struct dr_aws_error *err)
 {
     struct dr_creds_plan plan;
-    char msg[512], files[600];
-    const char *cfg = ctx->config_path, *cred = ctx->credentials_path;
-    if (cfg || cred)
-        snprintf(files, sizeof files, "not in %s%s%s", cfg ? cfg : "", cfg && cred ? " or " : "",
-                 cred ? cred : "");
-    else
-        snprintf(files, sizeof files, "no config files: no home folder");
-    switch (
-        dr_creds_plan(ctx->ini, ctx->profile, github_oidc_available(ctx), &plan, msg, sizeof msg)) {
+    char msg[512], files[720];
+    int rc =
+        dr_creds_plan(ctx->ini, ctx->profile, github_oidc_available(ctx), &plan, msg, sizeof msg);
+    if (rc == DR_CREDS_PLAN_OK)
+        return run_plan(ctx, &plan, out, err);
+    files_searched(ctx, files, sizeof files);
+    switch (rc) {
     case DR_CREDS_PLAN_MISSING:
-        if (ctx->profile_explicit && ctx->files_exist)
-            return cred_fail(err, "profile '%s' not found: %s", ctx->profile, files);
-        note(tried, tlen, "profile '%s' (%s)", ctx->profile, files);
+        if (ctx->profile_explicit != DR_CREDS_PROFILE_DEFAULT)
+            return profile_missing(ctx, files, err);
+        note(tried, tlen, "profile '%s': not found %s", ctx->profile, files);
         return SKIPPED;
     case DR_CREDS_PLAN_EMPTY:
-        note(tried, tlen, "profile '%s' (no credentials in it)", ctx->profile);
+        note(tried, tlen, "profile '%s': no credentials in it", ctx->profile);
         return SKIPPED;
-    case DR_CREDS_PLAN_OK:
-        return run_plan(ctx, &plan, out, err);
     default:
+        if (plan.missing_source)
+            return cred_fail(err, "source profile '%s' (named by profile '%s') not found %s",
+                             plan.missing_source, plan.missing_by, files);
+        if (plan.role_alone && dr_settings_true(dr_settings_getenv(ctx->env, "GITHUB_ACTIONS")))
+            return cred_fail(err,
+                             "%s: on GitHub Actions it would use the job's OIDC token, but this "
+                             "job gets none: it lacks `permissions: id-token: write`",
+                             msg);
         return cred_fail(err, "%s", msg);
     }
+}
+
+/* Why GitHub Actions gave no OIDC token, for the list of what was tried:
+ * GitHub sets ACTIONS_ID_TOKEN_REQUEST_URL only for jobs with `permissions:
+ * id-token: write`. */
+static void github_note(const struct dr_creds_ctx *ctx, char *tried, size_t tlen)
+{
+    if (!dr_settings_true(dr_settings_getenv(ctx->env, "GITHUB_ACTIONS"))) {
+        note(tried, tlen,
+             "web identity: AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not");
+        return;
+    }
+    note(tried, tlen,
+         "web identity: AWS_ROLE_ARN is set, but this GitHub Actions job gets no OIDC token: "
+         "it lacks `permissions: id-token: write` (%s is not set)",
+         dr_settings_getenv(ctx->env, "ACTIONS_ID_TOKEN_REQUEST_URL")
+             ? "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+             : "ACTIONS_ID_TOKEN_REQUEST_URL");
 }
 
 /* AWS_ROLE_ARN with AWS_WEB_IDENTITY_TOKEN_FILE, or GitHub Actions OIDC. */
@@ -1134,7 +1195,7 @@ static int provider_web_identity(const struct dr_creds_ctx *ctx, char *tried, si
                                  .session_name =
                                      dr_settings_getenv(ctx->env, "AWS_ROLE_SESSION_NAME")};
     if (!role.role_arn && !file) {
-        note(tried, tlen, "web identity (AWS_ROLE_ARN not set)");
+        note(tried, tlen, "web identity: AWS_ROLE_ARN is not set");
         return SKIPPED;
     }
     if (!role.role_arn)
@@ -1143,25 +1204,20 @@ static int provider_web_identity(const struct dr_creds_ctx *ctx, char *tried, si
         return web_identity_file(ctx, &role, file, "AWS_WEB_IDENTITY_TOKEN_FILE", out, err);
     if (github_oidc_available(ctx))
         return web_identity_github(ctx, &role, out, err);
-    if (dr_settings_true(dr_settings_getenv(ctx->env, "GITHUB_ACTIONS")))
-        note(tried, tlen,
-             "web identity (AWS_ROLE_ARN is set, but GitHub gives no OIDC token: the job needs "
-             "`permissions: id-token: write`)");
-    else
-        note(tried, tlen, "web identity (AWS_ROLE_ARN is set, AWS_WEB_IDENTITY_TOKEN_FILE is not)");
+    github_note(ctx, tried, tlen);
     return SKIPPED;
 }
 
 int dr_creds_resolve(const struct dr_creds_ctx *ctx, struct dr_aws_credentials *out,
                      struct dr_aws_error *err)
 {
-    char tried[900] = "";
+    char tried[sizeof err->message] = "";
     int rc;
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);
     if ((rc = provider_env(ctx, out, err)) != SKIPPED)
         goto out;
-    note(tried, sizeof tried, "environment (AWS_ACCESS_KEY_ID not set)");
+    note(tried, sizeof tried, "environment: AWS_ACCESS_KEY_ID is not set");
     if ((rc = provider_profile(ctx, tried, sizeof tried, out, err)) != SKIPPED)
         goto out;
     if ((rc = provider_web_identity(ctx, tried, sizeof tried, out, err)) != SKIPPED)
@@ -1170,12 +1226,12 @@ int dr_creds_resolve(const struct dr_creds_ctx *ctx, struct dr_aws_credentials *
         goto out;
     if ((rc = provider_imds(ctx, tried, sizeof tried, out, err)) != SKIPPED)
         goto out;
-    rc = cred_fail(err, "no credentials: checked %s", tried);
+    rc = cred_fail(err, "no AWS credentials found; tried in order: %s", tried);
 out:
     if (rc == FOUND && ctx->verbose > 0)
         fprintf(stderr, "aws: credentials from %s\n", out->provider);
     else if (rc != FOUND && ctx->verbose > 0 && tried[0])
-        fprintf(stderr, "aws: credentials: checked %s\n", tried);
+        fprintf(stderr, "aws: credentials: tried in order: %s\n", tried);
     return rc == FOUND ? 0 : -1;
 }
 

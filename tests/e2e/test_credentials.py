@@ -41,8 +41,10 @@ SKIPPED = {
 # the Rust SDK's wording).
 ERRORS = {
     "eks_pod_identity_no_token_file": ["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "No such file"],
-    "imds_default_chain_error": ["no credentials: checked", "no IAM role attached"],
-    "imds_disabled": ["no credentials: checked", "IMDS (disabled"],
+    "imds_default_chain_error": ["no AWS credentials found; tried in order: ",
+                                 "; IMDS: no IAM role attached to the instance"],
+    "imds_disabled": ["no AWS credentials found; tried in order: ",
+                      "; IMDS: disabled by AWS_EC2_METADATA_DISABLED"],
     "imds_no_iam_role": ["credential_source = Ec2InstanceMetadata", "no IAM role attached"],
     "imds_token_fail": ["HTTP 403", "IMDS is disabled"],
     "profile_overrides_web_identity": ["credential_source = Environment", "AWS_ACCESS_KEY_ID"],
@@ -52,7 +54,7 @@ ERRORS = {
     "web_identity_token_invalid_jwt": ["InvalidIdentityToken", "No OpenIDConnect provider found"],
     "credential_process_failure": ["credential_process exited with status 1"],
     "credential_process_invalid": ["credential_process output is not a JSON object"],
-    "empty_config": ["no credentials: checked", "profile 'default' (not in"],
+    "empty_config": ["no AWS credentials found; tried in order: ", "; profile 'default': not found in "],
     "invalid_config": ["ConfigError"],
     "invalid_sso_credentials_config": ["IAM Identity Center"],
 }
@@ -449,8 +451,8 @@ def test_github_actions_oidc_with_role_from_profile(tmp_path, has_export_credent
 def test_github_actions_without_id_token_permission(tmp_path, has_export_credentials):
     r, replay = run_scripted(tmp_path, [], {"AWS_ROLE_ARN": ROLE, "GITHUB_ACTIONS": "true"})
     assert r.returncode == 1
-    assert "no credentials: checked" in r.stderr
-    assert "id-token: write" in r.stderr
+    assert "no AWS credentials found; tried in order: " in r.stderr
+    assert "this GitHub Actions job gets no OIDC token: it lacks `permissions: id-token: write`" in r.stderr
     assert replay.requests == []
 
 
@@ -492,7 +494,7 @@ def test_named_profile_missing_from_existing_files(tmp_path, has_export_credenti
     r, replay = run_scripted(tmp_path, [], {"AWS_PROFILE": "typo"},
                              config="[profile real]\nregion = eu-west-1\n")
     assert r.returncode == 1
-    assert "profile 'typo' not found" in r.stderr
+    assert "profile 'typo' (from AWS_PROFILE) not found in " in r.stderr
     assert replay.requests == []
 
 
@@ -555,3 +557,170 @@ def test_credential_process_expired_result_is_refused(tmp_path, has_export_crede
     assert ("credential_process for profile 'default' returned credentials that expired at "
             "2029-12-31T23:00:00Z") in r.stderr
     assert "AKIDOLD" not in r.stdout
+
+
+# ---- errors that say why, without -v (issue 13) ------------------------------------
+#
+# The real binary, a fresh home, and nothing of the caller's environment but
+# PATH: `dbtrun aws s3 ls` and task files using aws.* and store.* must name
+# a missing profile and the files searched, and list each source of an empty
+# chain with why it gave nothing. Nothing here reaches 169.254.169.254: IMDS
+# is disabled or pointed at a loopback port.
+
+
+def closed_port():
+    """A loopback port nothing listens on (connections are refused)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_run(tmp_path, args, env, config=None, credentials=None, task=None):
+    """Runs dbtrun with only `env` (plus PATH, a fresh HOME and an S3
+    endpoint nobody answers) in a folder holding `task` as dbtrun.lua."""
+    home = tmp_path / "home"
+    (home / ".aws").mkdir(parents=True, exist_ok=True)
+    if config is not None:
+        (home / ".aws" / "config").write_text(config)
+    if credentials is not None:
+        (home / ".aws" / "credentials").write_text(credentials)
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    if task is not None:
+        (work / "dbtrun.lua").write_text(task)
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}", "AWS_REGION": "us-east-1"}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            full[k] = os.environ[k]
+    full.update(env)
+    r = subprocess.run([DBTRUN, *args], env=full, cwd=work, capture_output=True, text=True,
+                       timeout=60)
+    return r, home / ".aws"
+
+
+LS = "error: ListObjectsV2 s3://b/: CredentialsError: "
+ENV_LINE = "environment: AWS_ACCESS_KEY_ID is not set"
+WEB_LINE = "web identity: AWS_ROLE_ARN is not set"
+ECS_LINE = "ECS: not configured (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI not set)"
+IMDS_OFF = "IMDS: disabled by AWS_EC2_METADATA_DISABLED"
+REAL = "[profile real]\nregion = eu-west-1\n"
+
+
+def chain(*lines):
+    return "no AWS credentials found; tried in order: " + "; ".join(lines)
+
+
+def test_unknown_profile_flag_names_profile_and_files(tmp_path):
+    r, aws = clean_run(tmp_path, ["aws", "--profile", "typo", "s3", "ls", "s3://b"],
+                       {"AWS_EC2_METADATA_DISABLED": "true"}, config=REAL)
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == (f"{LS}profile 'typo' not found in {aws}/config or "
+                        f"{aws}/credentials (no such file)\n")
+
+
+def test_unknown_profile_without_files_is_not_an_imds_error(tmp_path):
+    """Neither file exists (a fresh CI machine): still the profile's error,
+    and IMDS (a loopback stand-in here) is never asked."""
+    with Replay([]) as imds:
+        r, aws = clean_run(tmp_path, ["aws", "--profile", "typo", "s3", "ls", "s3://b"],
+                           {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url})
+    assert r.returncode == 1
+    assert r.stderr == (f"{LS}profile 'typo' not found in {aws}/config (no such file) or "
+                        f"{aws}/credentials (no such file)\n")
+    assert imds.requests == []
+
+
+def test_unknown_aws_profile_honours_file_variables(tmp_path):
+    cfg, cred = tmp_path / "team-config", tmp_path / "team-credentials"
+    cfg.write_text(REAL)
+    cred.write_text("[real]\naws_access_key_id = AKIDREAL\naws_secret_access_key = s3cr3t\n")
+    r, _ = clean_run(tmp_path, ["aws", "s3", "ls", "s3://b"],
+                     {"AWS_PROFILE": "typo", "AWS_EC2_METADATA_DISABLED": "true",
+                      "AWS_CONFIG_FILE": str(cfg), "AWS_SHARED_CREDENTIALS_FILE": str(cred)})
+    assert r.returncode == 1
+    assert r.stderr == f"{LS}profile 'typo' (from AWS_PROFILE) not found in {cfg} or {cred}\n"
+    assert "s3cr3t" not in r.stderr and "AKIDREAL" not in r.stderr
+
+
+TASK = """config { aws = { profile = "typo" } }
+task("list", function()
+  aws.s3.list("s3://b/")
+end)
+task("fetch", function()
+  store.get("s3://b/artifacts/", "manifest.json", "manifest.json")
+end)
+"""
+
+
+@pytest.mark.parametrize("task,op", [("list", "ListObjectsV2 s3://b/"),
+                                     ("fetch", "GetObject s3://b/artifacts/manifest.json")])
+def test_unknown_config_aws_profile_in_a_task(tmp_path, task, op):
+    r, aws = clean_run(tmp_path, [task], {"AWS_EC2_METADATA_DISABLED": "true"}, config=REAL,
+                       task=TASK)
+    assert r.returncode == 1
+    assert r.stderr == (f"error: task '{task}' failed: {op}: CredentialsError: profile 'typo' "
+                        f"not found in {aws}/config or {aws}/credentials (no such file)\n")
+
+
+def test_missing_source_profile_names_it_and_the_files(tmp_path):
+    config = REAL + "[profile dev]\nrole_arn = arn:aws:iam::123456789012:role/dev\nsource_profile = gone\n"
+    r, aws = clean_run(tmp_path, ["aws", "s3", "ls", "s3://b"],
+                       {"AWS_PROFILE": "dev", "AWS_EC2_METADATA_DISABLED": "true"}, config=config)
+    assert r.returncode == 1
+    assert r.stderr == (f"{LS}source profile 'gone' (named by profile 'dev') not found in "
+                        f"{aws}/config or {aws}/credentials (no such file)\n")
+
+
+def test_empty_chain_with_imds_disabled_lists_each_source(tmp_path):
+    r, aws = clean_run(tmp_path, ["aws", "s3", "ls", "s3://b"],
+                       {"AWS_EC2_METADATA_DISABLED": "true"}, config=REAL)
+    assert r.returncode == 1
+    profile = f"profile 'default': not found in {aws}/config or {aws}/credentials (no such file)"
+    assert r.stderr == LS + chain(ENV_LINE, profile, WEB_LINE, ECS_LINE, IMDS_OFF) + "\n"
+    # -v still says where it looked, before the error
+    v, _ = clean_run(tmp_path, ["-v", "aws", "s3", "ls", "s3://b"],
+                     {"AWS_EC2_METADATA_DISABLED": "true"}, config=REAL)
+    assert v.returncode == 1
+    assert "aws: credentials: tried in order: " + "; ".join(
+        [ENV_LINE, profile, WEB_LINE, ECS_LINE, IMDS_OFF]) in v.stderr
+
+
+def test_empty_chain_with_imds_refusing_names_address_and_reason(tmp_path):
+    port = closed_port()
+    r, aws = clean_run(tmp_path, ["aws", "s3", "ls", "s3://b"],
+                       {"AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{port}"},
+                       credentials="[default]\nregion = eu-west-1\n")
+    assert r.returncode == 1
+    profile = "profile 'default': no credentials in it"
+    head = LS + chain(ENV_LINE, profile, WEB_LINE, ECS_LINE, f"IMDS: no answer from http://127.0.0.1:{port} (")
+    assert r.stderr.startswith(head), r.stderr
+    # curl's own words for the refusal, then the end of the message
+    assert re.fullmatch(rf"Failed to connect to 127\.0\.0\.1 port {port}\b[^\n]*\)\n",
+                        r.stderr[len(head):]), r.stderr
+
+
+def test_empty_chain_on_github_actions_without_id_token_permission(tmp_path):
+    r, aws = clean_run(tmp_path, ["aws", "s3", "ls", "s3://b"],
+                       {"AWS_EC2_METADATA_DISABLED": "true", "GITHUB_ACTIONS": "true",
+                        "AWS_ROLE_ARN": ROLE})
+    assert r.returncode == 1
+    profile = (f"profile 'default': not found in {aws}/config (no such file) or "
+               f"{aws}/credentials (no such file)")
+    web = ("web identity: AWS_ROLE_ARN is set, but this GitHub Actions job gets no OIDC token: "
+           "it lacks `permissions: id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL is not set)")
+    assert r.stderr == LS + chain(ENV_LINE, profile, web, ECS_LINE, IMDS_OFF) + "\n"
+
+
+def test_profile_role_on_github_actions_without_id_token_permission(tmp_path):
+    """A profile with role_arn alone is assumed with GitHub's OIDC token;
+    without the permission the error says what the job lacks."""
+    r, _ = clean_run(tmp_path, ["aws", "s3", "ls", "s3://b"],
+                     {"AWS_EC2_METADATA_DISABLED": "true", "GITHUB_ACTIONS": "true"},
+                     config=f"[default]\nrole_arn = {ROLE}\n")
+    assert r.returncode == 1
+    assert r.stderr == (f"{LS}profile 'default' has role_arn but no source_profile, "
+                        "credential_source or web_identity_token_file: on GitHub Actions it would "
+                        "use the job's OIDC token, but this job gets none: it lacks "
+                        "`permissions: id-token: write`\n")

@@ -552,6 +552,7 @@ static void test_plan_rules(void)
                         "duration_seconds = 900\n";
     CHECK(plan_of(alone, NULL, "b", 0, &p, &ini, err, sizeof err) == DR_CREDS_PLAN_ERROR);
     CHECK(strstr(err, "source_profile") != NULL);
+    CHECK_STR(p.role_alone, "b"); /* the chain adds the id-token hint on GitHub Actions */
     CHECK(dr_creds_plan(&ini, "a", 1, &p, err, sizeof err) == DR_CREDS_PLAN_OK);
     CHECK(p.base == DR_CREDS_BASE_GITHUB_OIDC && p.nroles == 1);
     CHECK_STR(p.identity.role_arn, "arn:b");
@@ -580,6 +581,15 @@ static void test_plan_rules(void)
                   NULL, "default", 0, &p, &ini, err, sizeof err) == DR_CREDS_PLAN_ERROR);
     CHECK(strstr(err, "mfa_serial") != NULL);
     dr_ini_free(&ini);
+    /* a missing source_profile is named, with the profile naming it, for the
+     * chain's "not found in <files>" message */
+    CHECK(plan_of("[profile dev]\nrole_arn = arn:r\nsource_profile = gone\n", NULL, "dev", 0, &p,
+                  &ini, err, sizeof err) == DR_CREDS_PLAN_ERROR);
+    CHECK_STR(p.missing_source, "gone");
+    CHECK_STR(p.missing_by, "dev");
+    CHECK(dr_creds_plan(&ini, "nope", 0, &p, err, sizeof err) == DR_CREDS_PLAN_MISSING);
+    CHECK(p.missing_source == NULL);
+    dr_ini_free(&ini);
 }
 
 /* ---- the client ------------------------------------------------------------------------------ */
@@ -607,7 +617,9 @@ static void client_setup(void)
                               "endpoint_url = http://127.0.0.1:5000\n"
                               "[profile proc]\ncredential_process = printf '{\"Version\": 1, "
                               "\"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"s\"}'\n"
-                              "[profile fails]\ncredential_process = exit 3\n");
+                              "[profile fails]\ncredential_process = exit 3\n"
+                              "[profile orphan]\nrole_arn = arn:aws:iam::1:role/r\n"
+                              "source_profile = gone\n");
     write_file(".aws/credentials", "[default]\naws_access_key_id = AKIDFILE\n"
                                    "aws_secret_access_key = SKFILE\n");
     write_file("bad-config", "[default]\n= eu-west-1\n");
@@ -671,15 +683,77 @@ static void test_client_settings(void)
     CHECK(dr_aws_client_new_env(NULL, &homeless_env, &c, &err) == 0);
     CHECK_STR(dr_aws_client_region(c), "us-east-1");
     CHECK(dr_aws_credentials_get(c, &err) == NULL);
-    CHECK(strstr(err.message, "no credentials: checked environment") != NULL);
-    CHECK(strstr(err.message, "IMDS (disabled") != NULL);
+    CHECK_STR(err.code, "CredentialsError");
+    CHECK_STR(err.message,
+              "no AWS credentials found; tried in order: "
+              "environment: AWS_ACCESS_KEY_ID is not set; "
+              "profile 'default': not found (no config or credentials file: no home folder, and "
+              "AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE are not set); "
+              "web identity: AWS_ROLE_ARN is not set; "
+              "ECS: not configured (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI not set); "
+              "IMDS: disabled by AWS_EC2_METADATA_DISABLED");
     dr_aws_client_free(c);
-    /* ... and a profile named without files is no error of its own (CI) */
+    /* ... but a profile named without files is an error naming it, never
+     * the next source's (the aws CLI's "config profile could not be found") */
     opts = (struct dr_aws_client_opts){.profile = "ci"};
     CHECK(dr_aws_client_new_env(&opts, &homeless_env, &c, &err) == 0);
     CHECK(dr_aws_credentials_get(c, &err) == NULL);
-    CHECK(strstr(err.message, "profile 'ci' (no config files: no home folder)") != NULL);
-    CHECK(strstr(err.message, "web identity") != NULL);
+    CHECK_STR(err.message, "profile 'ci' not found (no config or credentials file: no home "
+                           "folder, and AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE are not "
+                           "set)");
+    dr_aws_client_free(c);
+}
+
+/* What the chain says when it finds nothing: each source, in order, and why
+ * it gave nothing; GitHub Actions jobs without the id-token permission are
+ * told so. */
+static void test_client_empty_chain(void)
+{
+    struct dr_aws_client *c = NULL;
+    struct dr_aws_error err;
+    char config_file[200], credentials_file[200], want[1024];
+    snprintf(config_file, sizeof config_file, "AWS_CONFIG_FILE=%s/none-config", dir);
+    snprintf(credentials_file, sizeof credentials_file,
+             "AWS_SHARED_CREDENTIALS_FILE=%s/.aws/config", dir);
+    const char *vars[] = {home_var,
+                          config_file,
+                          credentials_file,
+                          "AWS_EC2_METADATA_DISABLED=true",
+                          "AWS_PROFILE=typo",
+                          "AWS_ROLE_ARN=arn:aws:iam::1:role/ci",
+                          "GITHUB_ACTIONS=true",
+                          NULL};
+    struct dr_settings_env env = ENV_OF(vars);
+    /* AWS_PROFILE names a profile that is in neither file */
+    CHECK(dr_aws_client_new_env(NULL, &env, &c, &err) == 0);
+    CHECK(dr_aws_credentials_get(c, &err) == NULL);
+    snprintf(want, sizeof want,
+             "profile 'typo' (from AWS_PROFILE) not found in %s/none-config (no such file) or "
+             "%s/.aws/config",
+             dir, dir);
+    CHECK_STR(err.message, want);
+    dr_aws_client_free(c);
+    /* the default profile is missing: the list goes on to the end */
+    vars[4] = "AWS_PROFILE=";
+    CHECK(dr_aws_client_new_env(NULL, &env, &c, &err) == 0);
+    CHECK(dr_aws_credentials_get(c, &err) == NULL);
+    snprintf(
+        want, sizeof want,
+        "no AWS credentials found; tried in order: "
+        "environment: AWS_ACCESS_KEY_ID is not set; "
+        "profile 'default': no credentials in it; "
+        "web identity: AWS_ROLE_ARN is set, but this GitHub Actions job gets no OIDC token: it "
+        "lacks `permissions: id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL is not set); "
+        "ECS: not configured (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI not set); "
+        "IMDS: disabled by AWS_EC2_METADATA_DISABLED");
+    CHECK_STR(err.message, want);
+    dr_aws_client_free(c);
+    /* outside GitHub Actions the token file is what is missing */
+    vars[6] = "GITHUB_ACTIONS=false";
+    CHECK(dr_aws_client_new_env(NULL, &env, &c, &err) == 0);
+    CHECK(dr_aws_credentials_get(c, &err) == NULL);
+    CHECK(strstr(err.message, "; web identity: AWS_ROLE_ARN is set but "
+                              "AWS_WEB_IDENTITY_TOKEN_FILE is not; ECS: ") != NULL);
     dr_aws_client_free(c);
 }
 
@@ -687,6 +761,7 @@ static void test_client_profiles(void)
 {
     struct dr_aws_client *c = NULL;
     struct dr_aws_error err;
+    char want[1024];
     const struct dr_aws_credentials *cred;
     const char *vars[] = {home_var, "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=proc", NULL};
     struct dr_settings_env env = ENV_OF(vars);
@@ -704,7 +779,19 @@ static void test_client_profiles(void)
     opts.profile = "nope";
     CHECK(dr_aws_client_new_env(&opts, &env, &c, &err) == 0);
     CHECK(dr_aws_credentials_get(c, &err) == NULL);
-    CHECK(strstr(err.message, "profile 'nope' not found: not in ") != NULL);
+    snprintf(want, sizeof want, "profile 'nope' not found in %s/.aws/config or %s/.aws/credentials",
+             dir, dir);
+    CHECK_STR(err.message, want);
+    dr_aws_client_free(c);
+    /* so is a source_profile, named with the profile that names it */
+    opts.profile = "orphan";
+    CHECK(dr_aws_client_new_env(&opts, &env, &c, &err) == 0);
+    CHECK(dr_aws_credentials_get(c, &err) == NULL);
+    snprintf(want, sizeof want,
+             "source profile 'gone' (named by profile 'orphan') not found in %s/.aws/config or "
+             "%s/.aws/credentials",
+             dir, dir);
+    CHECK_STR(err.message, want);
     dr_aws_client_free(c);
     const char *with_keys[] = {home_var, "AWS_ACCESS_KEY_ID=AKIDENV", "AWS_SECRET_ACCESS_KEY=s",
                                NULL};
@@ -821,5 +908,5 @@ static void test_process_expired(void)
 TEST_MAIN(test_region, test_endpoint_defaults, test_endpoint_overrides, test_imds_endpoint_suite,
           test_ecs_url_suite, test_time, test_fresh, test_process_output,
           test_process_json_round_trip, test_plan_suite, test_plan_rules, client_setup,
-          test_client_settings, test_client_profiles, test_process_timeout, test_process_expired,
-          test_client_refresh, client_cleanup)
+          test_client_settings, test_client_profiles, test_client_empty_chain, test_process_timeout,
+          test_process_expired, test_client_refresh, client_cleanup)
