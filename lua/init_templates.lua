@@ -324,7 +324,10 @@ local function install_steps(ctx)
         run: echo "$GITHUB_WORKSPACE/.venv/bin" >> "$GITHUB_PATH"
 ]==]):format(M.PYTHON, M.PYTHON, ctx.uv_locked and " --locked" or "")
   end
-  local files = { ctx.project_requirements, M.REQUIREMENTS }
+  local files = { M.REQUIREMENTS }
+  if ctx.project_requirements then
+    table.insert(files, 1, ctx.project_requirements)
+  end
   local paths, args = {}, {}
   for _, f in ipairs(files) do
     paths[#paths + 1] = "            " .. f

@@ -20,13 +20,21 @@ local function read(path)
   return native.fs.stat(path) == "file" and native.fs.read(path) or nil
 end
 
-local function unquote(s)
+-- A scalar as written, without a trailing comment.
+local function strip_comment(s)
   s = s:match("^%s*(.-)%s*$")
-  local q, inner = s:match("^([\"'])(.*)%1$")
-  if q then
-    return inner
+  local q = s:sub(1, 1)
+  local close = (q == '"' or q == "'") and s:find(q, 2, true)
+  if close then
+    return s:sub(1, close)
   end
   return (s:gsub("%s+#.*$", ""))
+end
+
+local function unquote(s)
+  s = strip_comment(s)
+  local q, inner = s:match("^([\"'])(.*)%1$")
+  return q and inner or s
 end
 
 --- A small YAML reader ----------------------------------------------------------
@@ -82,7 +90,7 @@ function M.yaml(text)
             node.alias = alias
           elseif value ~= "" then
             node.value = unquote(value)
-            node.raw = value:gsub("%s+#[^\"']*$", "")
+            node.raw = strip_comment(value)
           end
           if not parent.map[key] then
             parent.keys[#parent.keys + 1] = key
