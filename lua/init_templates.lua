@@ -321,8 +321,8 @@ local function install_steps(ctx)
       - name: Install dbt and dbtrun (pyproject.toml)
         run: uv sync --python %s%s
       - name: Add the venv to PATH
-        run: echo "$GITHUB_WORKSPACE/.venv/bin" >> "$GITHUB_PATH"
-]==]):format(M.PYTHON, M.PYTHON, ctx.uv_locked and " --locked" or "")
+        run: echo "$GITHUB_WORKSPACE/%s.venv/bin" >> "$GITHUB_PATH"
+]==]):format(M.PYTHON, M.PYTHON, ctx.uv_locked and " --locked" or "", ctx.workdir and (ctx.workdir .. "/") or "")
   end
   local files = { M.REQUIREMENTS }
   if ctx.project_requirements then
@@ -330,7 +330,7 @@ local function install_steps(ctx)
   end
   local paths, args = {}, {}
   for _, f in ipairs(files) do
-    paths[#paths + 1] = "            " .. f
+    paths[#paths + 1] = "            " .. (ctx.workdir and (ctx.workdir .. "/") or "") .. f
     args[#args + 1] = "-r " .. f
   end
   return ([==[
@@ -401,6 +401,9 @@ jobs:
       AWS_ROLE_ARN: ${{ vars.AWS_ROLE_ARN }}
       AWS_REGION: ${{ vars.AWS_REGION }}
 ]==]
+  end
+  if ctx.workdir then -- the dbt project is a folder of the repository
+    head = head .. ("    defaults:\n      run:\n        working-directory: %s\n"):format(ctx.workdir)
   end
   return head .. "    steps:\n      - name: Checkout\n        uses: actions/checkout@v4\n"
     .. install_steps(ctx)

@@ -332,6 +332,18 @@ function M.has_macro(dir, name, except)
   return scan(dir, 0)
 end
 
+-- The folder of the git repository holding dir (a .git folder, or a .git
+-- file in a worktree), or nil.
+function M.git_root(dir)
+  while dir and dir ~= "" do
+    if native.fs.stat(dir .. "/.git") then
+      return dir
+    end
+    dir = dir:match("^(.*)/[^/]*$")
+  end
+  return native.fs.stat("/.git") and "/" or nil
+end
+
 --- .gitignore --------------------------------------------------------------------
 
 -- Whether an ignore line already covers `want` (".dbtrun/" is covered by

@@ -51,6 +51,10 @@ local function detect(scaffold, project, flags)
   end
   if profile and profile.type then
     return profile.type, profile
+  elseif profile then
+    error(("init: profile '%s' in %s has no type for target %s (an output with `type:` is what tells the adapter); "
+      .. "name it: dbtrun init --adapter NAME (one of %s)"):format(project.profile, profile.path,
+      tostring(profile.target), table.concat(scaffold.ADAPTERS, ", ")), 0)
   end
   local declared, files = scaffold.declared_adapters()
   if #declared == 1 then
@@ -137,6 +141,16 @@ task("init", {
   end
   log(("adapter  %s; workflows install with %s"):format(adapter, installer == "uv" and "uv sync"
     or ("pip (" .. templates.REQUIREMENTS .. ")")))
+  -- GitHub reads workflows at the repository's root only: a project in a
+  -- folder of it gets them there, running in that folder.
+  local cwd = fs.cwd()
+  local git = scaffold.git_root(cwd)
+  local workflows = ".github/workflows/"
+  if git and git ~= cwd then
+    ctx.workdir = cwd:sub(#git + 2)
+    workflows = ctx.workdir:gsub("[^/]+", "..") .. "/" .. workflows
+    log(("repository %s: the workflows go to its .github/workflows/ and run in %s/"):format(git, ctx.workdir))
+  end
   local kept = {}
   put("dbtrun.lua", templates.starter(ctx), flags.force, kept)
   if template then
@@ -153,8 +167,8 @@ task("init", {
   if installer == "pip" then
     put(templates.REQUIREMENTS, templates.requirements(ctx), flags.force, kept)
   end
-  put(".github/workflows/ci.yml", templates.workflow("ci", ctx), flags.force, kept)
-  put(".github/workflows/deploy.yml", templates.workflow("deploy", ctx), flags.force, kept)
+  put(workflows .. "ci.yml", templates.workflow("ci", ctx), flags.force, kept)
+  put(workflows .. "deploy.yml", templates.workflow("deploy", ctx), flags.force, kept)
   merge_gitignore(scaffold)
   if #kept > 0 then
     log(("kept %d file(s) that differ from what init writes: %s (dbtrun init --force replaces them)")

@@ -225,6 +225,14 @@ def test_without_a_profile_init_says_what_it_searched_and_takes_a_hint(tmp_path)
     assert "type: redshift" in (proj2 / "ci/profiles.yml").read_text()
 
 
+def test_a_profile_without_a_type_is_named(tmp_path):
+    proj = make_project(tmp_path / "p", "duckdb", output="path: x.duckdb")
+    r = run(["init"], proj, clean_env(tmp_path))
+    assert r.returncode != 0
+    assert "profile 'acme_wh' in profiles.yml has no type for target dev" in r.stderr
+    assert run(["init", "--adapter", "duckdb"], proj, clean_env(tmp_path)).returncode == 0
+
+
 def test_adapter_flag_errors_and_overrides(tmp_path):
     proj = make_project(tmp_path / "p", "duckdb")
     env = clean_env(tmp_path)
@@ -523,3 +531,26 @@ def test_init_then_deploy_and_dev_with_no_aws(tmp_path):
     compiled = (proj / "target/compiled/orchard/models/fruit_count.sql").read_text()
     assert '"prod"."fruits"' in compiled
     assert "AWS" not in r.stderr and "169.254" not in r.stderr
+
+
+def test_a_project_in_a_folder_of_the_repository_gets_workflows_at_the_root(tmp_path):
+    """GitHub reads .github/workflows/ at the repository's root only: a dbt
+    project in transform/ gets them there, running in transform/."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    proj = make_project(repo / "transform", "duckdb")
+    r = run(["init"], proj, clean_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert f"repository {repo}: the workflows go to its .github/workflows/ and run in transform/" in r.stderr
+    assert "wrote    ../.github/workflows/ci.yml" in r.stderr
+    assert not (proj / ".github").exists()
+    for name, job in (("ci.yml", "dbt-ci"), ("deploy.yml", "dbt-deploy")):
+        wf = yaml.safe_load((repo / ".github/workflows" / name).read_text())
+        assert wf["jobs"][job]["defaults"] == {"run": {"working-directory": "transform"}}
+        assert steps(wf, job)["Set up Python"]["with"]["cache-dependency-path"] == "transform/requirements-dbtrun.txt\n"
+    assert (proj / "requirements-dbtrun.txt").exists() and (proj / ".gitignore").exists()
+    r = run(["init"], proj, clean_env(tmp_path))
+    assert "kept     ../.github/workflows/deploy.yml (unchanged)" in r.stderr
+    p = subprocess.run([actionlint(), ".github/workflows/ci.yml", ".github/workflows/deploy.yml"], cwd=repo,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
