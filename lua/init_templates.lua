@@ -69,9 +69,9 @@ function PROFILES.duckdb(ctx)
     .. "# production relations in the same file.\n"
   return outputs(ctx, function(target)
     local lines = ctx.output_lines("      ")
-    if not lines then
-      lines = { ('      path: "${DBT_DUCKDB_PATH%s}"'):format(default(ctx, "path", (ctx.project_name or "dbt") .. ".duckdb")),
-        "      threads: 4" }
+    if not lines then -- not copyable: the path alone, as written when it can be
+      local path = ctx.raw("path") or ('"${DBT_DUCKDB_PATH:-%s}"'):format((ctx.project_name or "dbt") .. ".duckdb")
+      lines = { "      path: " .. path, "      threads: 4" }
     end
     return "      type: duckdb\n" .. table.concat(lines, "\n") .. "\n" .. schema(ctx, target, "schema", "prod")
   end)

@@ -205,13 +205,45 @@ function M.find_profile(name)
   return nil, searched
 end
 
+-- Whether a line of a profile may hold a credential written out (a key
+-- named like one with a value that is not Jinja, or a token in a URL):
+-- such a line never goes into a file init writes.
+local SECRET_WORDS = { "token", "secret", "password", "passwd", "credential", "key" }
+function M.secretish(line)
+  local lower = line:lower()
+  if lower:find("token=", 1, true) or lower:find("password=", 1, true) then
+    return true
+  end
+  local key, value = lower:match("^%s*%-?%s*([%w_%-]+)%s*:%s*(.-)%s*$")
+  if not key or value == "" or value:find("{{", 1, true) then
+    return false
+  end
+  for _, w in ipairs(SECRET_WORDS) do
+    if key:find(w, 1, true) then
+      return true
+    end
+  end
+  return false
+end
+
 -- The value of field `key` of the profile's output as plain text, or nil
 -- when absent or not a plain value (Jinja, quotes, spaces): only such a value
 -- can be a template's ${NAME:-default}.
 function M.plain(profile, key)
   local node = profile and profile.output and M.get(profile.doc, profile.output, key)
   local v = node and node.value
-  if v and v:match("^[%w%._%-/:@]+$") then
+  if v and v:match("^[%w%._%-/:@]+$") and not M.secretish(key .. ": " .. v) then
+    return v
+  end
+  return nil
+end
+
+-- The value of field `key` as written in the profile (quotes, Jinja), or nil
+-- when absent, a credential, or holding "${" (the template's own syntax).
+function M.raw(profile, key)
+  local node = profile and profile.output and M.get(profile.doc, profile.output, key)
+  local v = node and node.raw
+  if v and not v:find("${", 1, true) and not M.secretish(key .. ": " .. v) then
     return v
   end
   return nil
@@ -219,7 +251,7 @@ end
 
 -- The output block of the profile as written, re-indented by `indent`,
 -- without its `schema:` and `type:` lines; nil when it cannot be copied
--- alone (it merges an anchor defined elsewhere).
+-- alone (it merges an anchor defined elsewhere) or holds a credential.
 function M.output_lines(profile, indent)
   local out = profile and profile.output
   if not out or out.alias or #out.merges > 0 or out.last <= out.first then
@@ -241,7 +273,7 @@ function M.output_lines(profile, indent)
       if lead == base and (line:match("^%s*schema%s*:") or line:match("^%s*type%s*:")) then
         skip_below = lead
         lead = nil
-      elseif line:find("*", 1, true) and line:match(":%s*%*[%w_%-]+%s*$") then
+      elseif (line:find("*", 1, true) and line:match(":%s*%*[%w_%-]+%s*$")) or M.secretish(line) then
         return nil
       end
     end

@@ -129,6 +129,9 @@ task("init", {
     plain = function(field)
       return profile and profile.type == adapter and scaffold.plain(profile, field) or nil
     end,
+    raw = function(field)
+      return profile and profile.type == adapter and scaffold.raw(profile, field) or nil
+    end,
     output_lines = function(indent)
       return profile and profile.type == adapter and scaffold.output_lines(profile, indent) or nil
     end,

@@ -554,3 +554,22 @@ def test_a_project_in_a_folder_of_the_repository_gets_workflows_at_the_root(tmp_
     p = subprocess.run([actionlint(), ".github/workflows/ci.yml", ".github/workflows/deploy.yml"], cwd=repo,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_credentials_in_the_developers_profile_are_never_copied(tmp_path):
+    """A DuckDB output holding a key or a token is not copied: only its path
+    goes into the template (as written, so dev and prod share the file)."""
+    out = ("type: duckdb\npath: \"{{ env_var('SHOP_DB', 'shop.duckdb') }}\"\nsettings:\n"
+           "  s3_access_key_id: AKIAEXAMPLE\n  s3_secret_access_key: wJalrEXAMPLE\nthreads: 2")
+    proj = make_project(tmp_path / "p", "duckdb", output=out)
+    assert run(["init"], proj, clean_env(tmp_path)).returncode == 0
+    text = (proj / "ci/profiles.yml").read_text()
+    assert "EXAMPLE" not in text
+    outputs = render(proj / "ci/profiles.yml", tmp_path, any_name=False)["acme_wh"]["outputs"]
+    assert outputs["prod"] == {"type": "duckdb", "path": "{{ env_var('SHOP_DB', 'shop.duckdb') }}", "threads": 4,
+                               "schema": "prod"}
+    # MotherDuck: a token in the path is not copied either
+    proj = make_project(tmp_path / "md", "duckdb", output="type: duckdb\npath: md:shop?motherduck_token=abc123")
+    assert run(["init"], proj, clean_env(tmp_path)).returncode == 0
+    text = (proj / "ci/profiles.yml").read_text()
+    assert "abc123" not in text and 'path: "${DBT_DUCKDB_PATH:-acme.duckdb}"' in text

@@ -69,6 +69,15 @@ return t.run("test_scaffold", {
     }, "\n"))
     t.eq(scaffold.output_lines(scaffold.read_profile(PROFILES, "shop"), "  "), nil) -- merges an anchor
   end },
+  { "credentials are recognised", function()
+    t.check(scaffold.secretish("      password: hunter2"))
+    t.check(scaffold.secretish("  s3_secret_access_key: abc"))
+    t.check(scaffold.secretish("  motherduck_token: abc"))
+    t.check(scaffold.secretish("path: md:db?motherduck_token=abc"))
+    t.check(not scaffold.secretish([[  password: "{{ env_var('PW') }}"]]))
+    t.check(not scaffold.secretish("  path: shop.duckdb"))
+    t.check(not scaffold.secretish("  settings:"))
+  end },
   { "dbt_project.yml", function()
     local p = scaffold.project("name: shop\nprofile: 'wh'  # the profile\nmacro-paths: [\"m\", \"n\"]\n")
     t.eq(p.name, "shop")
