@@ -85,7 +85,9 @@ local function put(path, text, force, kept)
     fs.mkdir(dir)
   end
   fs.write(path, text)
-  log("wrote    " .. path)
+  if not require("dbtrun.ui").dry_run then -- a dry run has said "write PATH"
+    log("wrote    " .. path)
+  end
   return true
 end
 
