@@ -1,232 +1,183 @@
--- The built-in init task: writes the starter files of a dbtrun project.
--- Existing files are kept (say which); --force replaces them.
+-- The built-in init task: the starter files of a dbtrun project, fitted to
+-- the dbt project it runs in (its profile's adapter, how it installs Python
+-- packages). Existing files are kept (say which); --force replaces them.
+-- The work is in lua/scaffold.lua and lua/init_templates.lua, loaded only
+-- when init runs.
 
-local STARTER = [==[
--- dbtrun.lua: this project's tasks. `dbtrun --list` shows them all; the
--- built-in dbt tasks (fetch-manifest, dev, dev-select, ci, deploy, docs,
--- clean-artifacts, plan) read the settings below. Override any value for one
--- run with --set KEY=VALUE or DBTRUN_<KEY> (DBTRUN_AWS__REGION for aws.region).
-config {
-  -- where production artifacts (manifest.json) and the docs site live
-  -- (default: file://.dbtrun/store/artifacts/ and .../docs/; docs = false: not published)
-  artifacts = "s3://your-org-dbt-artifacts/artifacts/",
-  docs      = "s3://your-org-dbt-artifacts/docs/",
-  cloudfront = "YOUR_DISTRIBUTION_ID",   -- invalidated (/*) after each docs publish
-  aws = {
-    region   = "eu-west-1",
-    -- laptops use a profile; GitHub Actions assumes role_arn with the workflow's OIDC token
-    profile  = env.get("GITHUB_ACTIONS") ~= "true" and "data-engineer" or nil,
-    role_arn = "arn:aws:iam::YOUR_ACCOUNT_ID:role/TerraformGitHubActionsRole",
-  },
-  -- ci, deploy and docs: each secret's JSON keys become PREFIX_KEY variables
-  -- (aws-secretsmanager-get-secrets with parse-json-secrets)...
-  secrets = { { prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" } },
-  -- ...this one is written to a 0600 file named by DBT_PRIVATE_KEY_PATH...
-  private_key = "SNOWFLAKE_PRIVATE_KEY",
-  -- ...and profiles.yml is written (0600, private folder, DBT_PROFILES_DIR)
-  -- from this template: ${NAME} and ${NAME:-default} are replaced
-  profile = "ci/profiles.yml",
-  targets = { ci = "ci", prod = "prod" },  -- targets.dev: --target of dev
-  ci = { schema = "CI_PR_{pr}" },           -- the PR schema (and CI_PR_<n>_*), dropped after every run
-  -- favor_state = true,                    -- add --favor-state to deferred builds
-  -- threads = 8,                           -- --threads for every build
-}
+local USAGE = "init [--force] [--adapter NAME]"
 
--- Run a specific selection with deferral (an example of a team's own task:
--- it replaces the built-in dev-select and still calls it)
--- task("dev-select", { deps = { "fetch-manifest" }, params = { "SELECTION" } }, function(a)
---   builtin("dev-select")(a)
--- end)
-]==]
-
--- The seed's profiles.yml steps of ci.yml and deploy.yml, as one template.
-local PROFILE = [==[
-# profiles.yml for `dbtrun ci`, `dbtrun deploy` and `dbtrun docs`, written
-# with mode 0600 into a private folder (DBT_PROFILES_DIR) that is removed when
-# the task ends. ${NAME} is the variable NAME — the secrets' SNOWFLAKE_*, and
-# DBT_CI_SCHEMA (CI_PR_<n>) and DBT_PRIVATE_KEY_PATH set by dbtrun;
-# ${NAME:-default} falls back to default; in double quotes values are escaped
-# for YAML. dbt's {{ env_var('NAME') }} works too and keeps a value off the disk.
-# Only for an emulator or a private endpoint (the defaults are Snowflake's own):
-#   SNOWFLAKE_HOST, SNOWFLAKE_PORT, SNOWFLAKE_PROTOCOL   e.g. 127.0.0.1, 8080, http
-#   SNOWFLAKE_PROD_SCHEMA   the seed's ANALYTICS (the fakesnow emulator cannot
-#                           tell the database ANALYTICS from a schema ANALYTICS)
-%s:
-  target: ci
-  outputs:
-    ci:
-      type: snowflake
-      account: "${SNOWFLAKE_ACCOUNT}"
-      user: "${SNOWFLAKE_USER}"
-      private_key_path: "${DBT_PRIVATE_KEY_PATH}"
-      role: "${SNOWFLAKE_ROLE}"
-      warehouse: "${SNOWFLAKE_WAREHOUSE}"
-      database: ANALYTICS_DEV
-      schema: "${DBT_CI_SCHEMA:-CI}"
-      threads: 4
-      host: "${SNOWFLAKE_HOST:-}"
-      port: ${SNOWFLAKE_PORT:-443}
-      protocol: "${SNOWFLAKE_PROTOCOL:-https}"
-    prod:
-      type: snowflake
-      account: "${SNOWFLAKE_ACCOUNT}"
-      user: "${SNOWFLAKE_USER}"
-      private_key_path: "${DBT_PRIVATE_KEY_PATH}"
-      role: "${SNOWFLAKE_ROLE}"
-      warehouse: "${SNOWFLAKE_WAREHOUSE}"
-      database: ANALYTICS
-      schema: "${SNOWFLAKE_PROD_SCHEMA:-ANALYTICS}"
-      threads: 8
-      host: "${SNOWFLAKE_HOST:-}"
-      port: ${SNOWFLAKE_PORT:-443}
-      protocol: "${SNOWFLAKE_PROTOCOL:-https}"
-]==]
-
-local DROP_SCHEMA = [==[
-{% macro drop_schema(schema_name, database_name=target.database) %}
-{% set drop_query %}
-drop schema if exists {{ database_name }}.{{ schema_name }} cascade
-{% endset %}
-{% do run_query(drop_query) %}
-{{ log("Dropped schema: " ~ database_name ~ "." ~ schema_name, info=True) }}
-{% endmacro %}
-]==]
-
-local DROP_CI_SCHEMAS = [==[
-{#- Drops a CI schema and every schema it prefixes (CI_PR_12, CI_PR_12_staging,
-    ... but never CI_PR_123) in one database, so schemas of models removed
-    since are dropped too. Adapter-neutral: the candidates are the schemas
-    this project's nodes use and every value of the adapter's list_schemas()
-    that matches, whatever its column (row[0] of Snowflake's `show terse
-    schemas` is created_on, not the name; adapter.list_schemas, which gives
-    names, is not callable from Jinja); names match case-insensitively
-    (Snowflake upper-cases them); adapter.check_schema_exists and the
-    adapter's own drop_schema(relation) do the rest, quoting as the adapter
-    does (called through dispatch: the seed's drop_schema(schema_name,
-    database_name) shadows the name, so adapter.drop_schema would call it
-    with the wrong arguments; hence the commit it would do, which DuckDB
-    needs). Names are kept as spelled (Postgres may hold both CI_PR_1 and
-    ci_pr_1); a spelling that is gone already is skipped by the check. A
-    schema still there afterwards is an error: a clean-up is never silently
-    undone.
-    `dbtrun ci` calls it when it ends, also after a failure or Ctrl-C (and
-    turns an error into a warning):
-      dbt run-operation drop_ci_schemas --args '{"prefix": "CI_PR_12"}' --target ci -#}
-{% macro drop_ci_schemas(prefix, database_name=target.database) %}
-{% set wanted = prefix | lower %}
-{% set names = [] %}
-{% set seen = [] %}
-{% set candidates = [] %}
-{% for node in graph.nodes.values() %}
-  {% do candidates.append(node.schema) %}
-{% endfor %}
-{% for row in list_schemas(database_name) %}
-  {% for value in row %}
-    {% do candidates.append(value) %}
-  {% endfor %}
-{% endfor %}
-{% for name in candidates %}
-  {% if name is string and (name | lower == wanted or (name | lower).startswith(wanted ~ '_'))
-        and name not in seen %}
-    {% do seen.append(name) %}
-    {% do names.append(name) %}
-  {% endif %}
-{% endfor %}
-{% set dropped = [] %}
-{% for name in names %}
-  {% if adapter.check_schema_exists(database_name, name) %}
-    {% do adapter.dispatch('drop_schema', 'dbt')(api.Relation.create(database=database_name, schema=name)) %}
-    {% do adapter.commit() %}
-    {% do dropped.append(name) %}
-  {% endif %}
-{% endfor %}
-{% set left = [] %}
-{% for name in dropped %}
-  {% if adapter.check_schema_exists(database_name, name) %}
-    {% do left.append(name) %}
-  {% endif %}
-{% endfor %}
-{% if left %}
-  {% do exceptions.raise_compiler_error("drop_ci_schemas: still in " ~ database_name ~ " after the drop: " ~ left | join(", ")) %}
-{% endif %}
-{{ log("Dropped " ~ dropped | length ~ " schema(s) of " ~ prefix ~ " in " ~ database_name ~ (": " ~ dropped | join(", ") if dropped else ""), info=True) }}
-{% endmacro %}
-]==]
-
-local function workflow(name, trigger, permissions, job, title, command, extra_env)
-  return ([==[
-name: %s
-on:
-%s
-permissions:
-%s
-jobs:
-  %s:
-    name: %s
-    runs-on: ubuntu-latest
-    env:
-      # dbtrun exchanges the workflow's OIDC token for this role's credentials
-      AWS_ROLE_ARN: ${{ vars.AWS_ROLE_ARN }}
-      AWS_REGION: ${{ vars.AWS_REGION }}
-%s    steps:
-      - name: Checkout
-        uses: actions/checkout@v4
-      - name: Install dbt
-        run: |
-          python3 -m venv .venv
-          .venv/bin/pip install -r requirements.txt
-      - name: Install dbtrun
-        # Replace with your team's way of getting the binary (a release
-        # download, a package, or a build from source with `make install`).
-        run: ${{ vars.DBTRUN_INSTALL_COMMAND }}
-      - name: %s
-        run: %s
-]==]):format(name, trigger, permissions, job, title, extra_env or "", title, command)
+local function parse_flags(words, adapters)
+  local o = {}
+  local i = 1
+  while i <= #words do
+    local w = words[i]
+    local value = w:match("^%-%-adapter=(.*)$")
+    if w == "--adapter" then
+      value, i = words[i + 1], i + 1
+      if not value then
+        error(("init: --adapter needs a name (%s)"):format(table.concat(adapters, ", ")), 0)
+      end
+    end
+    if value then
+      o.adapter = value:lower()
+    elseif w == "--force" then
+      o.force = true
+    else
+      error(("init: unknown flag %s (%s)"):format(w, USAGE), 0)
+    end
+    i = i + 1
+  end
+  if o.adapter and not table.concat(adapters, " "):find("%f[%w]" .. o.adapter .. "%f[^%w]") then
+    error(("init: --adapter %s: no template for it (one of %s)"):format(o.adapter, table.concat(adapters, ", ")), 0)
+  end
+  return o
 end
 
-local CI = workflow("dbt CI", "  pull_request:\n    branches:\n      - main",
-  "  id-token: write\n  contents: read\n  pull-requests: write",
-  "dbt-ci", "Slim CI", "dbtrun ci",
-  "      # the plan's pull-request comment (dbtrun plan), updated on each push\n"
-    .. "      GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}\n")
+-- The adapter: --adapter, else the profile's target type, else the one
+-- adapter the dependency files name. Raises, saying what was searched,
+-- when none says.
+local function detect(scaffold, project, flags)
+  local profile, searched = scaffold.find_profile(project.profile)
+  if profile then
+    log(("profile  %s in %s (%s): target %s, type %s"):format(project.profile, profile.path, profile.label,
+      tostring(profile.target), tostring(profile.type)))
+  end
+  if flags.adapter then
+    if profile and profile.type and profile.type ~= flags.adapter then
+      warn(("--adapter %s: the profile's target is %s; writing %s templates as asked"):format(flags.adapter,
+        profile.type, flags.adapter))
+    end
+    return flags.adapter, profile
+  end
+  if profile and profile.type then
+    return profile.type, profile
+  elseif profile then
+    error(("init: profile '%s' in %s has no type for target %s (an output with `type:` is what tells the adapter); "
+      .. "name it: dbtrun init --adapter NAME (one of %s)"):format(project.profile, profile.path,
+      tostring(profile.target), table.concat(scaffold.ADAPTERS, ", ")), 0)
+  end
+  local declared, files = scaffold.declared_adapters()
+  if #declared == 1 then
+    log(("adapter  %s: named by %s (no profile '%s' found: %s)"):format(declared[1], table.concat(files, ", "),
+      project.profile, table.concat(searched, ", ")))
+    return declared[1], nil
+  end
+  error(("init: cannot tell the adapter: profile '%s' (dbt_project.yml) is not in %s%s; name it: "
+    .. "dbtrun init --adapter NAME (one of %s)"):format(project.profile, table.concat(searched, ", "),
+    #declared > 1 and (", and " .. table.concat(files, ", ") .. " name " .. table.concat(declared, " and "))
+      or (#files > 0 and (", nor named by " .. table.concat(files, ", ")) or ""),
+    table.concat(scaffold.ADAPTERS, ", ")), 0)
+end
 
-local DEPLOY = workflow("dbt Production Deploy", "  push:\n    branches:\n      - main",
-  "  id-token: write\n  contents: read",
-  "dbt-deploy", "Production Run", "dbtrun deploy")
+-- Writes path unless it exists (kept, said; --force replaces). Returns
+-- whether it was written.
+local function put(path, text, force, kept)
+  if fs.exists(path) and not force then
+    local same = fs.isfile(path) and fs.read(path) == text
+    log(("kept     %s (%s)"):format(path, same and "unchanged" or "exists; --force replaces it"))
+    if not same then
+      kept[#kept + 1] = path
+    end
+    return false
+  end
+  local dir = path:match("^(.*)/[^/]*$")
+  if dir then
+    fs.mkdir(dir)
+  end
+  fs.write(path, text)
+  if not require("dbtrun.ui").dry_run then -- a dry run has said "write PATH"
+    log("wrote    " .. path)
+  end
+  return true
+end
+
+local function merge_gitignore(scaffold)
+  local text = fs.isfile(".gitignore") and fs.read(".gitignore") or nil
+  local merged, added = scaffold.gitignore(text, scaffold.IGNORED)
+  if merged then
+    fs.write(".gitignore", merged)
+    log(("%s .gitignore (+ %s)"):format(text and "appended" or "wrote   ", table.concat(added, " ")))
+  else
+    log("kept     .gitignore (has " .. table.concat(scaffold.IGNORED, " ") .. ")")
+  end
+end
 
 task("init", {
   params = { "*FLAGS" },
-  doc = "Write a starter dbtrun.lua, profile template, CI schema macros and GitHub workflows (--force replaces)",
+  doc = "Write dbtrun.lua, a profile template for the project's adapter, CI schema macros, .gitignore lines "
+    .. "and GitHub workflows (--adapter NAME, --force replaces)",
 }, function(a)
-  local force = false
-  for _, flag in ipairs(a.FLAGS) do
-    if flag == "--force" then
-      force = true
-    else
-      error(("init: unknown flag %s (only --force)"):format(flag), 0)
-    end
+  local scaffold = require("dbtrun.scaffold")
+  local templates = require("dbtrun.init_templates")
+  local flags = parse_flags(a.FLAGS, scaffold.ADAPTERS)
+  if not fs.isfile("dbt_project.yml") then
+    error(("init: no dbt_project.yml in %s: run dbtrun init in your dbt project's folder"):format(fs.cwd()), 0)
   end
-  local project = fs.isfile("dbt_project.yml") and fs.read("dbt_project.yml") or ""
-  local profile_name = ("\n" .. project):match("\n%s*profile%s*:%s*[\"']?([%w_%-]+)") or "dbt_transform"
-  local files = {
-    { "dbtrun.lua", STARTER },
-    { "ci/profiles.yml", PROFILE:format(profile_name) },
-    { "macros/drop_schema.sql", DROP_SCHEMA },
-    { "macros/drop_ci_schemas.sql", DROP_CI_SCHEMAS },
-    { ".github/workflows/ci.yml", CI },
-    { ".github/workflows/deploy.yml", DEPLOY },
+  local project = scaffold.project(fs.read("dbt_project.yml"))
+  if not project.profile then
+    error("init: dbt_project.yml names no profile (profile: NAME): dbt needs one, and so do the templates", 0)
+  end
+  local adapter, profile = detect(scaffold, project, flags)
+  local installer, uv_locked = scaffold.installer()
+  local ctx = {
+    adapter = adapter,
+    profile_name = project.profile,
+    project_name = project.name,
+    version = require("dbtrun.native").version,
+    installer = installer,
+    uv_locked = uv_locked,
+    project_requirements = fs.isfile("requirements.txt") and "requirements.txt" or nil,
+    installed = scaffold.installed_version,
+    plain = function(field)
+      return profile and profile.type == adapter and scaffold.plain(profile, field) or nil
+    end,
+    raw = function(field)
+      return profile and profile.type == adapter and scaffold.raw(profile, field) or nil
+    end,
+    output_lines = function(indent)
+      return profile and profile.type == adapter and scaffold.output_lines(profile, indent) or nil
+    end,
   }
-  for _, f in ipairs(files) do
-    local path, text = f[1], f[2]
-    if fs.exists(path) and not force then
-      log("kept     " .. path .. " (exists; --force replaces it)")
+  local template = templates.profile(ctx)
+  ctx.template = template ~= nil
+  if not template then
+    warn(("no profile template for adapter %s: ci, deploy and docs use your profiles.yml's ci and prod "
+      .. "targets (set config profile to a template of your own: README, dbtrun init)"):format(adapter))
+  end
+  log(("adapter  %s; workflows install with %s"):format(adapter, installer == "uv" and "uv sync"
+    or ("pip (" .. templates.REQUIREMENTS .. ")")))
+  -- GitHub reads workflows at the repository's root only: a project in a
+  -- folder of it gets them there, running in that folder.
+  local cwd = fs.cwd()
+  local git = scaffold.git_root(cwd)
+  local workflows = ".github/workflows/"
+  if git and git ~= cwd then
+    ctx.workdir = cwd:sub(#git + 2)
+    workflows = ctx.workdir:gsub("[^/]+", "..") .. "/" .. workflows
+    log(("repository %s: the workflows go to its .github/workflows/ and run in %s/"):format(git, ctx.workdir))
+  end
+  local kept = {}
+  put("dbtrun.lua", templates.starter(ctx), flags.force, kept)
+  if template then
+    put("ci/profiles.yml", template, flags.force, kept)
+  end
+  for _, m in ipairs({ { "drop_schema", templates.DROP_SCHEMA }, { "drop_ci_schemas", templates.DROP_CI_SCHEMAS } }) do
+    local path = project.macro_dir .. "/" .. m[1] .. ".sql"
+    if scaffold.has_macro(project.macro_dir, m[1], path) then
+      log(("kept     %s: macro %s is defined elsewhere in %s/"):format(path, m[1], project.macro_dir))
     else
-      local dir = path:match("^(.*)/[^/]*$")
-      if dir then
-        fs.mkdir(dir)
-      end
-      fs.write(path, text)
-      log("wrote    " .. path)
+      put(path, m[2], flags.force, kept)
     end
   end
+  if installer == "pip" then
+    put(templates.REQUIREMENTS, templates.requirements(ctx), flags.force, kept)
+  end
+  put(workflows .. "ci.yml", templates.workflow("ci", ctx), flags.force, kept)
+  put(workflows .. "deploy.yml", templates.workflow("deploy", ctx), flags.force, kept)
+  merge_gitignore(scaffold)
+  if #kept > 0 then
+    log(("kept %d file(s) that differ from what init writes: %s (dbtrun init --force replaces them)")
+      :format(#kept, table.concat(kept, ", ")))
+  end
+  print(templates.next_steps(ctx))
 end)

@@ -195,7 +195,7 @@ def test_init_writes_what_the_example_runs(tmp_path):
     """The example's template and macros are exactly dbtrun init's: what runs
     here on the emulator is what init gives a Snowflake project."""
     (tmp_path / "dbt_project.yml").write_text("name: shop\nprofile: dbt_transform\n")
-    assert dbtrun("init", cwd=tmp_path).returncode == 0
+    assert dbtrun("init", "--adapter", "snowflake", cwd=tmp_path, env={"HOME": str(tmp_path)}).returncode == 0
     for path in ("ci/profiles.yml", "macros/drop_schema.sql", "macros/drop_ci_schemas.sql"):
         assert (tmp_path / path).read_text() == (EXAMPLE / path).read_text(), path
 
