@@ -178,7 +178,9 @@ dist: portable
 	$(Q)rm -rf $(WHEEL_BUILD)/$(DIST_NAME) && mkdir -p $(WHEEL_BUILD)/$(DIST_NAME) $(DIST)
 	$(Q)install -m 0755 $(WHEEL_BUILD)/dbtrun $(WHEEL_BUILD)/$(DIST_NAME)/dbtrun
 	$(Q)install -m 0644 README.md $(WHEEL_BUILD)/$(DIST_NAME)/README.md
-	$(Q)sed 's/@VERSION@/$(VERSION)/g' tools/INSTALL.release > $(WHEEL_BUILD)/$(DIST_NAME)/INSTALL
+	$(Q)glibc=$$($(PYTHON) tools/wheel.py --binary $(WHEEL_BUILD)/dbtrun --print-glibc) && \
+	    sed -e 's/@VERSION@/$(VERSION)/g' -e "s/@GLIBC@/$$glibc/g" tools/INSTALL.release \
+	        > $(WHEEL_BUILD)/$(DIST_NAME)/INSTALL
 	$(Q)tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$${SOURCE_DATE_EPOCH:-315532800} \
 	        -C $(WHEEL_BUILD) -czf $(DIST)/$(DIST_NAME).tar.gz $(DIST_NAME)
 	@echo "  DIST $(DIST)/$(DIST_NAME).tar.gz"

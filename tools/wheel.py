@@ -2,6 +2,7 @@
 """tools/wheel.py — packs the portable dbtrun binary into a platform wheel.
 
     tools/wheel.py --binary build-wheel/dbtrun --version 0.1.0 --out dist
+    tools/wheel.py --binary build-wheel/dbtrun --print-glibc     # 2.N
 
 writes dist/dbtrun-<version>-py3-none-manylinux_2_<N>_x86_64.whl: the binary
 as dbtrun-<version>.data/scripts/dbtrun (mode 0755), which pip and uv install
@@ -149,11 +150,20 @@ def build(binary, version, out_dir, readme_path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binary", required=True)
-    ap.add_argument("--version", required=True)
+    ap.add_argument("--version")
+    ap.add_argument("--print-glibc", action="store_true",
+                    help="print the glibc the binary needs (2.N) and write nothing")
     ap.add_argument("--out", default="dist")
     ap.add_argument("--readme", default=str(Path(__file__).resolve().parents[1] / "README.md"))
     args = ap.parse_args(argv)
-    if not re.fullmatch(r"\d+(\.\d+)*([ab]|rc)?\d*", args.version):
+    if args.print_glibc:
+        try:
+            print("2." + manylinux_tag(args.binary).split("_")[2])
+        except (OSError, ElfError) as e:
+            print(f"wheel.py: {e}", file=sys.stderr)
+            return 1
+        return 0
+    if not args.version or not re.fullmatch(r"\d+(\.\d+)*([ab]|rc)?\d*", args.version):
         ap.error(f"version {args.version!r} is not a plain release number")
     try:
         out = build(args.binary, args.version, args.out, args.readme)
