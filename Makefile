@@ -32,6 +32,9 @@ EXPAT_A  = $(wildcard $(shell pkg-config --variable=libdir expat)/libexpat.a)
 CJSON_A ?=
 LDLIBS  := $(patsubst -llua5.4,$(or $(LUA_A),-llua5.4),$(patsubst -lexpat,$(or $(EXPAT_A),-lexpat),\
            $(patsubst -lcjson,$(or $(CJSON_A),-lcjson),$(LDLIBS))))
+# tools/glibc_compat.c keeps the portable binary's glibc requirement at what
+# dbtrun itself needs (see there).
+COMPAT_OBJ = $(if $(filter 1,$(PORTABLE)),$(BUILD)/tools/glibc_compat.o)
 ifeq ($(PORTABLE),1)
 ifneq ($(words $(LUA_A) $(EXPAT_A)),2)
 $(error a portable build needs liblua5.4.a and libexpat.a (liblua5.4-dev, libexpat1-dev: tools/deps.sh))
@@ -55,9 +58,9 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/dbtrun
 
-$(BUILD)/dbtrun: $(MAIN_OBJ) $(BUILD)/libdbtrun.a $(CJSON_A)
+$(BUILD)/dbtrun: $(MAIN_OBJ) $(BUILD)/libdbtrun.a $(CJSON_A) $(COMPAT_OBJ)
 	@echo "  LINK $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libdbtrun.a $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(COMPAT_OBJ) $(BUILD)/libdbtrun.a $(LDLIBS)
 
 $(BUILD)/libdbtrun.a: $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -171,6 +174,7 @@ portable:
 # dist/dbtrun-<version>-py3-none-manylinux_2_<N>_x86_64.whl, N read from the
 # binary's glibc symbol versions (tools/wheel.py).
 wheel: portable
+	$(Q)rm -f $(DIST)/dbtrun-$(VERSION)-*.whl
 	$(Q)$(PYTHON) tools/wheel.py --binary $(WHEEL_BUILD)/dbtrun --version $(VERSION) --out $(DIST)
 
 # dist/dbtrun-<version>-linux-x86_64.tar.gz: the same binary, README, INSTALL.
