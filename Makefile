@@ -23,11 +23,22 @@ CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) -Iinclude \
 # so the task runner does not pay for libraries it never calls.
 LDFLAGS += -Wl,--as-needed
 LDLIBS  += $(shell pkg-config --libs $(LINKED)) -lm -ldl
-# Stock Lua linked statically when its archive is installed: it spares the
-# dynamic loader ~0.1 ms at every start.
+# Stock Lua and expat linked statically when their archives are installed:
+# each spares the dynamic loader ~0.1 ms at every start. Debian ships no
+# libcjson.a; `make wheel` builds one (tools/cjson-static.sh) and passes it as
+# CJSON_A, so the wheel's binary needs nothing but glibc.
 LUA_A    = $(wildcard $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a)
-ifneq ($(LUA_A),)
-LDLIBS  := $(LUA_A) $(filter-out -llua5.4,$(LDLIBS))
+EXPAT_A  = $(wildcard $(shell pkg-config --variable=libdir expat)/libexpat.a)
+CJSON_A ?=
+LDLIBS  := $(patsubst -llua5.4,$(or $(LUA_A),-llua5.4),$(patsubst -lexpat,$(or $(EXPAT_A),-lexpat),\
+           $(patsubst -lcjson,$(or $(CJSON_A),-lcjson),$(LDLIBS))))
+# tools/glibc_compat.c keeps the portable binary's glibc requirement at what
+# dbtrun itself needs (see there).
+COMPAT_OBJ = $(if $(filter 1,$(PORTABLE)),$(BUILD)/tools/glibc_compat.o)
+ifeq ($(PORTABLE),1)
+ifneq ($(words $(LUA_A) $(EXPAT_A)),2)
+$(error a portable build needs liblua5.4.a and libexpat.a (liblua5.4-dev, libexpat1-dev: tools/deps.sh))
+endif
 endif
 
 VERSION := $(shell cat VERSION)
@@ -43,13 +54,13 @@ EMBEDDED = $(sort $(wildcard lua/*.lua tasks/*.lua))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test unit asan fuzz fuzz-build check check-layers bench format check-format install clean help
+.PHONY: all test unit asan fuzz fuzz-build check check-layers bench format check-format install portable wheel dist clean help
 
 all: $(BUILD)/dbtrun
 
-$(BUILD)/dbtrun: $(MAIN_OBJ) $(BUILD)/libdbtrun.a
+$(BUILD)/dbtrun: $(MAIN_OBJ) $(BUILD)/libdbtrun.a $(CJSON_A) $(COMPAT_OBJ)
 	@echo "  LINK $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(BUILD)/libdbtrun.a $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(COMPAT_OBJ) $(BUILD)/libdbtrun.a $(LDLIBS)
 
 $(BUILD)/libdbtrun.a: $(CORE_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
@@ -142,10 +153,46 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/dbtrun $(DESTDIR)$(PREFIX)/bin/dbtrun
 
+# The portable binary of the wheel and the release tarball, in its own build
+# folder: no debug info, stripped, Lua, expat and cJSON linked in, so it needs
+# only glibc (libcurl and libcrypto stay dlopened, src/base/dl.c). Flags are
+# given explicitly so that a `make asan` calling this (the wheel test does)
+# cannot pass its sanitizers down.
+PYTHON      ?= python3
+WHEEL_BUILD  = build-wheel
+DIST         = dist
+DIST_NAME    = dbtrun-$(VERSION)-linux-x86_64
+
+$(WHEEL_BUILD)/cjson/libcjson.a: tools/cjson-static.sh
+	@mkdir -p $(dir $@)
+	$(Q)tools/cjson-static.sh $@
+
+portable:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(WHEEL_BUILD) OPT=-O2 LDFLAGS="-Wl,--as-needed -s" \
+	        CJSON_A=$(WHEEL_BUILD)/cjson/libcjson.a PORTABLE=1 $(WHEEL_BUILD)/dbtrun
+
+# dist/dbtrun-<version>-py3-none-manylinux_2_<N>_x86_64.whl, N read from the
+# binary's glibc symbol versions (tools/wheel.py).
+wheel: portable
+	$(Q)rm -f $(DIST)/dbtrun-$(VERSION)-*.whl
+	$(Q)$(PYTHON) tools/wheel.py --binary $(WHEEL_BUILD)/dbtrun --version $(VERSION) --out $(DIST)
+
+# dist/dbtrun-<version>-linux-x86_64.tar.gz: the same binary, README, INSTALL.
+dist: portable
+	$(Q)rm -rf $(WHEEL_BUILD)/$(DIST_NAME) && mkdir -p $(WHEEL_BUILD)/$(DIST_NAME) $(DIST)
+	$(Q)install -m 0755 $(WHEEL_BUILD)/dbtrun $(WHEEL_BUILD)/$(DIST_NAME)/dbtrun
+	$(Q)install -m 0644 README.md $(WHEEL_BUILD)/$(DIST_NAME)/README.md
+	$(Q)glibc=$$($(PYTHON) tools/wheel.py --binary $(WHEEL_BUILD)/dbtrun --print-glibc) && \
+	    sed -e 's/@VERSION@/$(VERSION)/g' -e "s/@GLIBC@/$$glibc/g" tools/INSTALL.release \
+	        > $(WHEEL_BUILD)/$(DIST_NAME)/INSTALL
+	$(Q)tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$${SOURCE_DATE_EPOCH:-315532800} \
+	        -C $(WHEEL_BUILD) -czf $(DIST)/$(DIST_NAME).tar.gz $(DIST_NAME)
+	@echo "  DIST $(DIST)/$(DIST_NAME).tar.gz"
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz $(WHEEL_BUILD) $(DIST)
 
 help:
-	@echo "make [all|test|asan|fuzz [FUZZ_SECONDS=N]|check|check-layers|bench|format|check-format|install PREFIX=...|clean]"
+	@echo "make [all|test|asan|fuzz [FUZZ_SECONDS=N]|check|check-layers|bench|format|check-format|install PREFIX=...|wheel|dist|clean]"
 
 -include $(CORE_OBJ:.o=.d) $(MAIN_OBJ:.o=.d)

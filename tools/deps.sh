@@ -6,20 +6,36 @@
 set -euo pipefail
 
 packages=(
-  build-essential pkg-config
+  build-essential pkg-config dpkg-dev
   liblua5.4-dev libcurl4-openssl-dev libssl-dev libcjson-dev libexpat1-dev
   clang libclang-rt-14-dev clang-format valgrind python3 python3-venv
 )
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
+# `make wheel` builds a static cJSON from Debian's source package
+# (tools/cjson-static.sh: Debian ships no libcjson.a), which needs a deb-src
+# entry: added beside Debian's own deb822 sources file when there is none.
+srcs=/etc/apt/sources.list.d/debian.sources
+deb_src=/etc/apt/sources.list.d/dbtrun-deb-src.sources
+need_update=0
+if [ -f "$srcs" ] && [ ! -f "$deb_src" ] &&
+   ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "deps.sh: adding deb-src entries ($deb_src)"
+  sed 's/^Types: deb$/Types: deb-src/' "$srcs" | $sudo tee "$deb_src" >/dev/null
+  need_update=1
+fi
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "deps.sh: installing ${missing[*]}"
+if [ ${#missing[@]} -gt 0 ] || [ "$need_update" -eq 1 ]; then
   $sudo apt-get update -qq
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps.sh: installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

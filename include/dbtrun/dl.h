@@ -76,10 +76,17 @@ struct dr_curl_api {
 extern struct dr_crypto_api dr_crypto;
 extern struct dr_curl_api dr_curl;
 
-/* Loads libcrypto (once). 0, or -1 with a message in err. */
+/* A buffer this long holds any message of the loaders below whole (the
+ * loader's reason and the package to install). */
+#define DR_DL_ERRLEN 320
+
+/* Loads libcrypto (once). 0, or -1 with a message in err naming libcrypto's
+ * soname, why it did not load and the Debian/Ubuntu package that ships it;
+ * later calls after a failure give the same message. */
 int dr_dl_crypto(char *err, size_t errlen);
 
-/* Loads libcurl (once) and runs curl_global_init. 0, or -1 with a message. */
+/* Loads libcurl (once) and runs curl_global_init. 0, or -1 with a message
+ * as for dr_dl_crypto. */
 int dr_dl_curl(char *err, size_t errlen);
 
 #endif

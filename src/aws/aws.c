@@ -445,7 +445,7 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
                 struct dr_http_response *resp, struct dr_aws_error *err)
 {
     struct target t;
-    char msg[256];
+    char msg[DR_DL_ERRLEN];
     int rc = -1, verbose = c ? dr_aws_client_verbose(c) : 0;
     const char *no_backoff = getenv(DR_AWS_BACKOFF_ENV);
     int signals = r->signals ? *r->signals : dr_proc_signal_count();

@@ -518,8 +518,8 @@ struct signing {
     const char *payload;
     const char *token; /* NULL when there is none */
     int presign, content_header;
-    char dl_err[160]; /* why libcrypto could not be loaded */
-    char *scope;      /* 20150830/us-east-1/service/aws4_request */
+    char dl_err[DR_DL_ERRLEN]; /* why libcrypto could not be loaded */
+    char *scope;               /* 20150830/us-east-1/service/aws4_request */
     char *credential;
     struct headers headers;
     char *canonical_headers;

@@ -9,22 +9,39 @@
 struct dr_crypto_api dr_crypto;
 struct dr_curl_api dr_curl;
 
-/* Opens the first library of `names` that loads and resolves each of the
- * `n` symbols into `slots`. 0, or -1 with a message. */
-static int load(const char *const *names, const char *const *symbols, void **slots, size_t n,
+/* A library dbtrun loads: the file names tried in order (the soname first)
+ * and the Debian/Ubuntu package that ships the soname, so that the error on a
+ * host without it says what to install rather than only what failed. */
+struct lib {
+    const char *what;         /* "libcurl" */
+    const char *const *names; /* "libcurl.so.4", ..., NULL */
+    const char *package;      /* "libcurl4 (libcurl4t64 on Ubuntu 24.04)" */
+};
+
+/* Opens the first name of `lib` that loads and resolves each of the `n`
+ * symbols into `slots`. 0, or -1 with a message naming the soname, the
+ * loader's reason for the soname (not for a later fallback name, whose
+ * "not found" would hide a broken soname) and the package. */
+static int load(const struct lib *lib, const char *const *symbols, void **slots, size_t n,
                 char *err, size_t errlen)
 {
-    void *lib = NULL;
-    for (const char *const *name = names; *name && !lib; name++)
-        lib = dlopen(*name, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(err, errlen, "cannot load %s: %s", names[0], dlerror());
+    void *handle = NULL;
+    char first[160] = "";
+    for (const char *const *name = lib->names; *name && !handle; name++) {
+        handle = dlopen(*name, RTLD_NOW | RTLD_LOCAL);
+        if (!handle && name == lib->names)
+            snprintf(first, sizeof first, "%s", dlerror());
+    }
+    if (!handle) {
+        snprintf(err, errlen, "cannot load %s: %s; install the Debian/Ubuntu package %s", lib->what,
+                 first, lib->package);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        slots[i] = dlsym(lib, symbols[i]);
+        slots[i] = dlsym(handle, symbols[i]);
         if (!slots[i]) {
-            snprintf(err, errlen, "%s has no %s", names[0], symbols[i]);
+            snprintf(err, errlen, "%s has no %s (too old? dbtrun needs the one of package %s)",
+                     lib->names[0], symbols[i], lib->package);
             return -1; /* the library stays loaded: harmless, and never retried */
         }
     }
@@ -33,37 +50,46 @@ static int load(const char *const *names, const char *const *symbols, void **slo
 
 #define DR_DL_NAME(name) #name,
 
+/* The first failure's message is kept and given again to later callers, so
+ * the error a user sees names the package whichever call met it first. */
+static int report(int state, const char *why, char *err, size_t errlen)
+{
+    if (state < 0)
+        snprintf(err, errlen, "%s", why);
+    return state > 0 ? 0 : -1;
+}
+
 int dr_dl_crypto(char *err, size_t errlen)
 {
     static int state; /* 0 not tried, 1 loaded, -1 failed */
+    static char why[DR_DL_ERRLEN];
     static const char *const names[] = {"libcrypto.so.3", "libcrypto.so", NULL};
+    static const struct lib lib = {"libcrypto", names, "libssl3 (libssl3t64 on Ubuntu 24.04)"};
     static const char *const symbols[] = {DR_CRYPTO_FUNCTIONS(DR_DL_NAME)};
     if (state == 0)
-        state = load(names, symbols, (void **)&dr_crypto, sizeof symbols / sizeof symbols[0], err,
-                     errlen) == 0
+        state = load(&lib, symbols, (void **)&dr_crypto, sizeof symbols / sizeof symbols[0], why,
+                     sizeof why) == 0
                     ? 1
                     : -1;
-    else if (state < 0)
-        snprintf(err, errlen, "libcrypto could not be loaded");
-    return state > 0 ? 0 : -1;
+    return report(state, why, err, errlen);
 }
 
 int dr_dl_curl(char *err, size_t errlen)
 {
     static int state;
+    static char why[DR_DL_ERRLEN];
     static const char *const names[] = {"libcurl.so.4", "libcurl.so", NULL};
+    static const struct lib lib = {"libcurl", names, "libcurl4 (libcurl4t64 on Ubuntu 24.04)"};
     static const char *const symbols[] = {DR_CURL_FUNCTIONS(DR_DL_NAME)};
     if (state == 0) {
-        state = load(names, symbols, (void **)&dr_curl, sizeof symbols / sizeof symbols[0], err,
-                     errlen) == 0
+        state = load(&lib, symbols, (void **)&dr_curl, sizeof symbols / sizeof symbols[0], why,
+                     sizeof why) == 0
                     ? 1
                     : -1;
         if (state > 0 && dr_curl.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            snprintf(err, errlen, "curl_global_init failed");
+            snprintf(why, sizeof why, "curl_global_init failed");
             state = -1;
         }
-    } else if (state < 0) {
-        snprintf(err, errlen, "libcurl could not be loaded");
     }
-    return state > 0 ? 0 : -1;
+    return report(state, why, err, errlen);
 }
