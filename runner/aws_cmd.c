@@ -13,6 +13,7 @@
 #include "dbtrun/sts.h"
 #include "dbtrun/wipe.h"
 #include "aws_s3.h"
+#include "aws_sso.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,10 @@ const char dr_aws_usage[] =
     "\n"
     "  whoami [--json]                      account, ARN, credential source and expiry (STS)\n"
     "  export-credentials                   the resolved credentials as credential_process JSON\n"
+    "  sso login [--no-browser]             sign in to IAM Identity Center (device code) for the\n"
+    "                                       profile; the token is cached where the aws CLI keeps "
+    "it\n"
+    "  sso logout                           remove the cached IAM Identity Center tokens\n"
     "  secrets get SECRET_ID [--env [PREFIX]] [--version-stage S] [--version-id V]\n"
     "                                       the value, or `export NAME=...` lines\n"
     "  s3 cp SRC DST [--recursive]          SRC/DST: s3://bucket/key, file://path or a path\n"
@@ -357,6 +362,8 @@ int dr_aws_cmd(int argc, char **argv, int verbose)
         status = cmd_export_credentials(c);
     else if (strcmp(a.words[0], "secrets") == 0 && a.nwords >= 2 && strcmp(a.words[1], "get") == 0)
         status = cmd_secrets_get(c, a.nwords - 2, a.words + 2);
+    else if (strcmp(a.words[0], "sso") == 0 && a.nwords >= 2)
+        status = dr_aws_sso_cmd(c, a.nwords - 1, a.words + 1);
     else if (strcmp(a.words[0], "s3") == 0 && a.nwords >= 2)
         status = dr_aws_s3_cmd(c, a.nwords - 1, a.words + 1);
     else if (strcmp(a.words[0], "cloudfront") == 0 && a.nwords >= 2 &&

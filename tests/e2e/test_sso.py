@@ -64,15 +64,40 @@ def write_cache(home, key, **fields):
     return path
 
 
-@pytest.fixture
-def world(tmp_path, moto_auth, moto):
-    """A home with the config, a stand-in handing out the checked moto's key,
-    and the environment that points dbtrun at them."""
+@pytest.fixture(scope="module")
+def role_credentials(moto_auth):
+    """Temporary credentials of a role on the checked moto, as the portal
+    hands out (an assumed role's key, secret and session token)."""
     url, key_id, secret = moto_auth
+
+    def client(service):
+        return boto3.client(service, endpoint_url=url, aws_access_key_id=key_id,
+                            aws_secret_access_key=secret, region_name="us-east-1")
+
+    iam = client("iam")
+    allow = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", %s}]}'
+    try:
+        iam.create_role(RoleName="DataEngineer", AssumeRolePolicyDocument=allow % (
+            '"Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"'))
+        iam.put_role_policy(RoleName="DataEngineer", PolicyName="all",
+                            PolicyDocument=allow % '"Action": "*", "Resource": "*"')
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    c = client("sts").assume_role(RoleArn="arn:aws:iam::123456789012:role/DataEngineer",
+                                  RoleSessionName="sso-user")["Credentials"]
+    return c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"]
+
+
+@pytest.fixture
+def world(tmp_path, moto_auth, moto, role_credentials):
+    """A home with the config, a stand-in handing out a role's credentials
+    from the checked moto, and the environment that points dbtrun at them."""
+    url = moto_auth[0]
+    key_id, secret, session_token = role_credentials
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)
     (home / ".aws" / "config").write_text(CONFIG)
-    with SsoStandin(key_id, secret) as sso:
+    with SsoStandin(key_id, secret, session_token) as sso:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
                "AWS_EC2_METADATA_DISABLED": "true", "DBTRUN_TEST_NO_BACKOFF": "1",
                "AWS_ENDPOINT_URL_SSO": sso.url, "AWS_ENDPOINT_URL_SSO_OIDC": sso.url,
@@ -81,7 +106,7 @@ def world(tmp_path, moto_auth, moto):
             if k in os.environ:
                 env[k] = os.environ[k]
         yield {"home": home, "sso": sso, "env": env, "moto": (url, key_id, secret),
-               "s3": moto, "tmp": tmp_path}
+               "creds": role_credentials, "s3": moto, "tmp": tmp_path}
     assert not sso.problems, sso.problems
 
 
@@ -91,9 +116,15 @@ def run(world, *args, env=None, timeout=60):
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def no_secrets(r):
+def no_secrets(r, world=None, printed_credentials=False):
+    """Neither tokens nor the client secret nor (unless the command prints
+    them on purpose) the role's credentials are in the output."""
     for s in SECRETS:
         assert s not in r.stdout + r.stderr, s
+    if world:
+        for s in world["creds"][1:]:
+            assert s not in r.stderr
+            assert printed_credentials or s not in r.stdout
 
 
 @pytest.fixture
@@ -116,7 +147,7 @@ def test_s3_ls_with_an_sso_profile(world, bucket, profile, key):
     r = run(world, "aws", "--profile", profile, "s3", "ls", f"s3://{bucket}")
     assert r.returncode == 0, r.stderr
     assert "manifest.json" in r.stdout
-    no_secrets(r)
+    no_secrets(r, world)
     (method, path), *_ = world["sso"].paths()
     assert (method, path) == ("GET", "/federation/credentials")
     _, _, headers, _ = world["sso"].requests[0]
@@ -132,12 +163,12 @@ def test_whoami_names_the_sso_session_and_expiry(world):
     r = run(world, "aws", "--profile", "data-engineer", "whoami", "--json")
     who = json.loads(r.stdout)
     assert who["Provider"] == "sso (session corp)"
-    assert who["Arn"].endswith(":user/ci")  # the checked moto took the portal's key
+    assert who["Arn"].endswith(":assumed-role/DataEngineer/sso-user")  # the portal's key
     assert who["Expiration"].endswith("Z")
     write_cache(world["home"], "https://legacy.awsapps.com/start")
     r = run(world, "aws", "--profile", "legacy", "whoami", "--json")
     assert json.loads(r.stdout)["Provider"] == "sso (profile legacy)"
-    no_secrets(r)
+    no_secrets(r, world)
 
 
 # ---- expired, missing, refreshed ------------------------------------------------------------
@@ -192,7 +223,7 @@ def test_expired_token_is_refreshed_and_written_back(world):
     left = (exp - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
     assert 28000 < left <= 28800
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
-    no_secrets(r)
+    no_secrets(r, world, printed_credentials=True)
 
 
 def test_expired_registration_cannot_refresh(world):
@@ -202,3 +233,108 @@ def test_expired_registration_cannot_refresh(world):
     assert r.returncode == 1
     assert EXPIRED in r.stderr
     assert world["sso"].requests == []
+
+
+# ---- dbtrun aws sso login / logout ------------------------------------------------------------
+
+
+def test_login_writes_the_cache_the_aws_cli_reads(world):
+    r = run(world, "aws", "--profile", "data-engineer", "sso", "login", timeout=60)
+    assert r.returncode == 0, r.stderr
+    sso = world["sso"]
+    assert sso.paths() == [("POST", "/client/register"), ("POST", "/device_authorization"),
+                           ("POST", "/token"), ("POST", "/token")]
+    register, device, pending, token = (x[3] for x in sso.requests)
+    assert register["clientType"] == "public" and register["clientName"]
+    assert register["scopes"] == ["sso:account:access"]
+    assert DEVICE_GRANT in register["grantTypes"] and "refresh_token" in register["grantTypes"]
+    assert device == {"clientId": "cid-1", "clientSecret": "cs-secret-1",
+                      "startUrl": "https://corp.awsapps.com/start"}
+    assert pending == token == {"grantType": DEVICE_GRANT, "clientId": "cid-1",
+                                "clientSecret": "cs-secret-1",
+                                "deviceCode": "device-code-secret-0"}
+    # what the person is told: where to go and the code, nothing secret
+    assert "https://device.sso.example/?user_code=WXYZ-1234" in r.stdout
+    assert "WXYZ-1234" in r.stdout
+    no_secrets(r, world)
+    # the AWS CLI's file: sha1 of the session name, 0600, with the registration inside
+    path = cache_file(world["home"], "corp")
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    doc = json.loads(path.read_text())
+    assert doc["accessToken"] == "at-new-1" and doc["refreshToken"] == "rt-new-1"
+    assert doc["clientId"] == "cid-1" and doc["clientSecret"] == "cs-secret-1"
+    assert doc["startUrl"] == "https://corp.awsapps.com/start" and doc["region"] == "eu-west-1"
+    for key in ("expiresAt", "registrationExpiresAt"):
+        assert datetime.datetime.fromisoformat(doc[key].replace("Z", "+00:00")) > \
+            datetime.datetime.now(datetime.timezone.utc)
+    # and the sign-in works
+    r = run(world, "aws", "--profile", "data-engineer", "whoami", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["Provider"] == "sso (session corp)"
+    assert sso.requests[-1][2]["x-amz-sso_bearer_token"] == "at-new-1"
+
+
+def test_login_legacy_profile_caches_under_the_start_url(world):
+    r = run(world, "aws", "--profile", "legacy", "sso", "login", "--no-browser")
+    assert r.returncode == 0, r.stderr
+    register = world["sso"].requests[0][3]
+    assert "scopes" not in register  # the legacy form registers without scopes
+    path = cache_file(world["home"], "https://legacy.awsapps.com/start")
+    doc = json.loads(path.read_text())
+    assert doc["accessToken"] == "at-new-1" and doc["startUrl"] == "https://legacy.awsapps.com/start"
+    assert "clientSecret" not in doc  # as the CLI: the legacy token file holds no registration
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    no_secrets(r)
+
+
+def test_login_reuses_a_live_registration(world):
+    write_cache(world["home"], "corp", expiresAt=iso(-60), clientId="cid-known",
+                clientSecret="cs-known", registrationExpiresAt=iso(30 * 86400))
+    r = run(world, "aws", "--profile", "data-engineer", "sso", "login")
+    assert r.returncode == 0, r.stderr
+    assert world["sso"].paths()[0] == ("POST", "/device_authorization")
+    doc = json.loads(cache_file(world["home"], "corp").read_text())
+    assert doc["clientId"] == "cid-known" and doc["accessToken"] == "at-new-1"
+
+
+def test_login_for_a_profile_without_sso(world):
+    (world["home"] / ".aws" / "config").write_text(CONFIG + "[profile keys]\nregion = eu-west-1\n")
+    r = run(world, "aws", "--profile", "keys", "sso", "login")
+    assert r.returncode == 1
+    assert "profile keys does not sign in through IAM Identity Center" in r.stderr
+    assert world["sso"].requests == []
+
+
+def test_logout_removes_the_token_caches(world):
+    a = write_cache(world["home"], "corp")
+    b = write_cache(world["home"], "https://legacy.awsapps.com/start")
+    other = a.parent / "botocore-client-id-eu-west-1.json"  # a registration, not a token
+    other.write_text(json.dumps({"clientId": "c", "clientSecret": "s", "expiresAt": iso(99)}))
+    r = run(world, "aws", "sso", "logout")
+    assert r.returncode == 0, r.stderr
+    assert "Removed 2 SSO tokens" in r.stdout
+    assert not a.exists() and not b.exists() and other.exists()
+    r = run(world, "aws", "--profile", "data-engineer", "export-credentials")
+    assert r.returncode == 1 and "run: dbtrun aws sso login --profile data-engineer" in r.stderr
+
+
+def test_the_aws_cli_uses_a_dbtrun_sign_in(world):
+    """Cross-check: the real aws CLI (botocore's SSO provider) reads the cache
+    file dbtrun wrote and gets credentials with its token."""
+    aws = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".venv", "bin", "aws")
+    if not os.path.exists(aws):
+        pytest.skip("the aws CLI is not installed in .venv")
+    r = run(world, "aws", "--profile", "data-engineer", "sso", "login")
+    assert r.returncode == 0, r.stderr
+    sso = world["sso"]
+    before = len(sso.requests)
+    env = dict(world["env"], AWS_CONFIG_FILE=str(world["home"] / ".aws" / "config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(world["home"] / ".aws" / "credentials"))
+    r = subprocess.run([aws, "sts", "get-caller-identity", "--profile", "data-engineer",
+                        "--output", "json"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["Arn"].endswith(":assumed-role/DataEngineer/sso-user")
+    (method, path, headers, _), = sso.requests[before:]
+    assert (method, path.split("?")[0]) == ("GET", "/federation/credentials")
+    assert headers["x-amz-sso_bearer_token"] == "at-new-1"
