@@ -205,7 +205,7 @@ def test_expired_token_is_refreshed_and_written_back(world):
                        clientId="cid-known", clientSecret="cs-known",
                        registrationExpiresAt=iso(86400))
     path.chmod(0o644)  # the rewrite is 0600 whatever the old file was
-    r = run(world, "aws", "--profile", "data-engineer", "export-credentials")
+    r = run(world, "-v", "aws", "--profile", "data-engineer", "export-credentials")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["AccessKeyId"] == world["moto"][1]
     sso = world["sso"]
@@ -223,6 +223,22 @@ def test_expired_token_is_refreshed_and_written_back(world):
     left = (exp - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
     assert 28000 < left <= 28800
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left
+    no_secrets(r, world, printed_credentials=True)
+
+
+def test_a_failed_refresh_keeps_a_token_that_still_works(world):
+    """Renewal starts 15 minutes ahead; if it fails the token serves until it expires."""
+    path = write_cache(world["home"], "corp", expiresAt=iso(300), refreshToken="rt-revoked",
+                       clientId="cid-known", clientSecret="cs-known",
+                       registrationExpiresAt=iso(86400))
+    before = path.read_text()
+    r = run(world, "-v", "aws", "--profile", "data-engineer", "export-credentials")
+    assert r.returncode == 0, r.stderr
+    assert world["sso"].paths() == [("POST", "/token"), ("GET", "/federation/credentials")]
+    assert world["sso"].requests[1][2]["x-amz-sso_bearer_token"] == "at-valid"
+    assert "refreshing the SSO token failed" in r.stderr and "invalid_grant" in r.stderr
+    assert path.read_text() == before
+    assert "rt-revoked" not in r.stderr
     no_secrets(r, world, printed_credentials=True)
 
 
