@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -354,3 +355,38 @@ def test_the_aws_cli_uses_a_dbtrun_sign_in(world):
     (method, path, headers, _), = sso.requests[before:]
     assert (method, path.split("?")[0]) == ("GET", "/federation/credentials")
     assert headers["x-amz-sso_bearer_token"] == "at-new-1"
+
+
+def fake_browser(world):
+    """An xdg-open on PATH that records its arguments, one per line."""
+    bin_dir = world["tmp"] / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    marker = world["tmp"] / "opened"
+    script = bin_dir / "xdg-open"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{marker}"\n')
+    script.chmod(0o755)
+    return {"PATH": f"{bin_dir}:{world['env']['PATH']}", "DISPLAY": ":0"}, marker
+
+
+def test_login_opens_a_browser_only_at_a_terminal(world):
+    import pty
+    env, marker = fake_browser(world)
+    # output to a pipe (CI, scripts): no browser, even with DISPLAY set
+    r = run(world, "aws", "--profile", "data-engineer", "sso", "login", env=env)
+    assert r.returncode == 0, r.stderr
+    assert not marker.exists()
+    # at a terminal: xdg-open gets the URL as its one argument
+    primary, secondary = pty.openpty()
+    try:
+        p = subprocess.run([DBTRUN, "aws", "--profile", "data-engineer", "sso", "login"],
+                           env=dict(world["env"], **env), cwd=world["tmp"], stdout=secondary,
+                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60)
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    assert p.returncode == 0, p.stderr
+    for _ in range(50):  # xdg-open runs on its own; give it a moment
+        if marker.exists() and marker.read_text():
+            break
+        time.sleep(0.1)
+    assert marker.read_text() == "https://device.sso.example/?user_code=WXYZ-1234\n"
