@@ -266,7 +266,7 @@ static void oauth_code(const struct dr_http_response *resp, struct dr_aws_error 
         snprintf(err->code, sizeof err->code, "authorization_pending");
     else if (strcmp(err->code, "SlowDownException") == 0)
         snprintf(err->code, sizeof err->code, "slow_down");
-    if (code && desc && !err->message[0])
+    if (code && desc) /* OAuth's own words beat the reason phrase */
         snprintf(err->message, sizeof err->message, "%s", desc);
     json_wipe_delete(doc);
 }

@@ -194,6 +194,7 @@ static void test_create_token_errors(void)
     CHECK(dr_sso_create_token(NULL, url, DR_SSO_GRANT_DEVICE, &reg, "dev-code", 1000, &tok, &err) ==
           -1);
     CHECK_STR(err.code, "slow_down");
+    CHECK_STR(err.message, "easy");
     CHECK(!strstr(err.message, "csecret") && !strstr(err.message, "dev-code"));
     CHECK(dr_sso_create_token(NULL, url, DR_SSO_GRANT_REFRESH, &reg, "old-rt", 1000, &tok, &err) ==
           0);
