@@ -390,3 +390,21 @@ def test_login_opens_a_browser_only_at_a_terminal(world):
             break
         time.sleep(0.1)
     assert marker.read_text() == "https://device.sso.example/?user_code=WXYZ-1234\n"
+
+
+def test_a_task_uses_an_sso_profile(world, bucket):
+    """The seed's local loop: a task reads the artifact bucket with the
+    team's SSO profile (config.aws.profile), signed with the portal's keys."""
+    write_cache(world["home"], "corp")
+    (world["tmp"] / "dbtrun.lua").write_text("""
+config { aws = { profile = "data-engineer" } }
+task("fetch", function()
+  for _, o in ipairs(aws.s3.list("s3://%s")) do print(o.key) end
+  print(aws.sts.whoami().arn)
+end)
+""" % bucket)
+    r = run(world, "fetch")
+    assert r.returncode == 0, r.stderr
+    assert "manifest.json" in r.stdout
+    assert r.stdout.strip().endswith(":assumed-role/DataEngineer/sso-user")
+    no_secrets(r, world)
