@@ -6,12 +6,14 @@
 #include "dbtrun/aws.h"
 #include "dbtrun/cloudfront.h"
 #include "dbtrun/creds.h"
+#include "dbtrun/isotime.h"
 #include "dbtrun/mask.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/secrets.h"
 #include "dbtrun/sts.h"
 #include "dbtrun/wipe.h"
 #include "aws_s3.h"
+#include "aws_sso.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,8 +26,12 @@ const char dr_aws_usage[] =
     "                  [--cli-connect-timeout S] [--cli-read-timeout S] COMMAND ...\n"
     "  (timeouts in seconds, 0: none; defaults 10 and 60; attempts: AWS_MAX_ATTEMPTS)\n"
     "\n"
-    "  whoami [--json]                      account, ARN and credential source (STS)\n"
+    "  whoami [--json]                      account, ARN, credential source and expiry (STS)\n"
     "  export-credentials                   the resolved credentials as credential_process JSON\n"
+    "  sso login [--no-browser]             sign in to IAM Identity Center (device code) for the\n"
+    "                                       profile; the token is cached where the aws CLI keeps "
+    "it\n"
+    "  sso logout                           remove the cached IAM Identity Center tokens\n"
     "  secrets get SECRET_ID [--env [PREFIX]] [--version-stage S] [--version-id V]\n"
     "                                       the value, or `export NAME=...` lines\n"
     "  s3 cp SRC DST [--recursive]          SRC/DST: s3://bucket/key, file://path or a path\n"
@@ -136,26 +142,50 @@ static void print_json_string(const char *s)
     putchar('"');
 }
 
-/* dbtrun aws whoami [--json] */
+/* When credentials expire, for people: "2026-12-07T22:00:00Z (in 59 min)",
+ * or "never" for keys that do not. */
+static void expiry_text(const struct dr_aws_credentials *cred, char *buf, size_t len)
+{
+    char when[32];
+    time_t now = time(NULL);
+    if (!cred->expiration) {
+        snprintf(buf, len, "never");
+        return;
+    }
+    dr_isotime_format(cred->expiration, when);
+    if (cred->expiration <= now)
+        snprintf(buf, len, "%s (expired)", when);
+    else
+        snprintf(buf, len, "%s (in %ld min)", when, (long)(cred->expiration - now + 59) / 60);
+}
+
+/* dbtrun aws whoami [--json]: who, and which source gave the credentials
+ * until when (an SSO sign-in names its session). */
 static int cmd_whoami(struct dr_aws_client *c, const struct aws_args *a)
 {
     struct dr_aws_error err = {0};
-    char *account = NULL, *arn = NULL, *user_id = NULL;
+    char *account = NULL, *arn = NULL, *user_id = NULL, expires[64], when[32] = "";
     const struct dr_aws_credentials *cred = dr_aws_credentials_get(c, &err);
     if (!cred || dr_sts_get_caller_identity(c, &account, &arn, &user_id, &err) != 0)
         return report(&err);
+    expiry_text(cred, expires, sizeof expires);
+    if (cred->expiration)
+        dr_isotime_format(cred->expiration, when);
     if (a->json) {
-        const char *keys[] = {"Account", "Arn", "UserId", "Provider", "Region"};
-        const char *values[] = {account, arn, user_id, cred->provider, dr_aws_client_region(c)};
-        for (int i = 0; i < 5; i++) {
+        const char *keys[] = {"Account", "Arn", "UserId", "Provider", "Region", "Expiration"};
+        const char *values[] = {account, arn, user_id, cred->provider, dr_aws_client_region(c),
+                                when};
+        for (int i = 0; i < 6; i++) {
+            if (i == 5 && !when[0])
+                continue;
             printf("%s\"%s\": ", i ? ", " : "{", keys[i]);
             print_json_string(values[i] ? values[i] : "");
         }
         printf("}\n");
     } else {
-        printf(
-            "Account      %s\nArn          %s\nUserId       %s\nCredentials  %s\nRegion       %s\n",
-            account, arn, user_id, cred->provider, dr_aws_client_region(c));
+        printf("Account      %s\nArn          %s\nUserId       %s\nCredentials  %s\n"
+               "Expires      %s\nRegion       %s\n",
+               account, arn, user_id, cred->provider, expires, dr_aws_client_region(c));
     }
     free(account);
     free(arn);
@@ -332,6 +362,8 @@ int dr_aws_cmd(int argc, char **argv, int verbose)
         status = cmd_export_credentials(c);
     else if (strcmp(a.words[0], "secrets") == 0 && a.nwords >= 2 && strcmp(a.words[1], "get") == 0)
         status = cmd_secrets_get(c, a.nwords - 2, a.words + 2);
+    else if (strcmp(a.words[0], "sso") == 0 && a.nwords >= 2)
+        status = dr_aws_sso_cmd(c, a.nwords - 1, a.words + 1);
     else if (strcmp(a.words[0], "s3") == 0 && a.nwords >= 2)
         status = dr_aws_s3_cmd(c, a.nwords - 1, a.words + 1);
     else if (strcmp(a.words[0], "cloudfront") == 0 && a.nwords >= 2 &&

@@ -50,6 +50,19 @@ int dr_aws_client_create(const struct dr_aws_client_opts *opts, const struct dr_
 int dr_aws_client_derive(const struct dr_aws_client *parent, const struct dr_aws_credentials *cred,
                          struct dr_aws_client **out);
 
+/* What c was made from, for the commands that read the profile themselves
+ * (`dbtrun aws sso login`): the shared config, the profile's name and the
+ * environment lookup. Borrowed; they live as long as c. */
+const struct dr_ini *dr_aws_client_ini(const struct dr_aws_client *c);
+const char *dr_aws_client_profile(const struct dr_aws_client *c);
+const struct dr_settings_env *dr_aws_client_env(const struct dr_aws_client *c);
+
+/* The base URL of `service` in `region` rather than the client's (the SSO
+ * services live in sso_region), from the environment and the profile as
+ * dr_aws_endpoint, but never --endpoint-url, which is for the command's own
+ * service. Caller frees; NULL when out of memory. */
+char *dr_aws_endpoint_in(const struct dr_aws_client *c, const char *service, const char *region);
+
 /* 1 when cached credentials can be used as they are at `now`: they never
  * expire, or expire more than DR_CREDS_REFRESH_S later. */
 int dr_aws_credentials_fresh(const struct dr_aws_credentials *c, time_t now);

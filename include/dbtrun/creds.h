@@ -42,7 +42,7 @@ enum dr_creds_base {
     DR_CREDS_BASE_WEB_IDENTITY, /* role_arn + web_identity_token_file */
     DR_CREDS_BASE_GITHUB_OIDC,  /* role_arn alone, on GitHub Actions */
     DR_CREDS_BASE_PROCESS,      /* credential_process */
-    DR_CREDS_BASE_SSO,          /* sso_* (recognised, not supported) */
+    DR_CREDS_BASE_SSO,          /* IAM Identity Center: sso_session or sso_start_url */
 };
 
 enum dr_creds_source {
@@ -60,6 +60,17 @@ struct dr_creds_role {
     const char *duration_seconds; /* NULL: STS's default */
 };
 
+/* An IAM Identity Center (SSO) profile's settings, from its [sso-session]
+ * section or (the legacy form) the profile itself; borrowed from the ini. */
+struct dr_creds_sso {
+    const char *session;    /* sso_session; NULL: the legacy form */
+    const char *start_url;  /* sso_start_url */
+    const char *region;     /* sso_region */
+    const char *scopes;     /* sso_registration_scopes (comma-separated); NULL: none */
+    const char *account_id; /* sso_account_id; NULL: a token-only profile */
+    const char *role_name;  /* sso_role_name */
+};
+
 /* What a profile resolves to: a base, then roles assumed in order (roles[0]
  * with the base credentials, roles[1] with roles[0]'s...). Strings are
  * borrowed from the ini given to dr_creds_plan. */
@@ -71,6 +82,7 @@ struct dr_creds_plan {
     struct dr_creds_role identity; /* WEB_IDENTITY, GITHUB_OIDC: the role */
     const char *token_file;        /* WEB_IDENTITY */
     const char *command;           /* PROCESS */
+    struct dr_creds_sso sso;       /* SSO */
     struct dr_creds_role roles[DR_CREDS_CHAIN_MAX];
     size_t nroles;
     const char *missing_source; /* on DR_CREDS_PLAN_ERROR: a source_profile not in the files */

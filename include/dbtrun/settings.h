@@ -39,14 +39,13 @@ int dr_settings_max_attempts(int explicit_attempts, const struct dr_settings_env
 int dr_settings_region_valid(const char *region);
 
 /* The base URL for `service` ("s3", "sts", "secretsmanager", "cloudfront",
- * or another service id), without a trailing slash: `explicit_url`; unless
- * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS / ignore_configured_endpoint_urls is
- * true, AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the profile's
- * `services` section, the profile's `endpoint_url`; else the AWS host for
- * the region (FIPS / dual-stack variants from AWS_USE_FIPS_ENDPOINT,
- * AWS_USE_DUALSTACK_ENDPOINT or the profile). *custom is set when the URL
- * was configured. ini and profile may be NULL. Caller frees; NULL when out
- * of memory. */
+ * "sso" (the IAM Identity Center portal), "sso-oidc", or another service id), without a trailing
+ * slash: `explicit_url`; unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS /
+ * ignore_configured_endpoint_urls is true, AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the
+ * profile's `services` section, the profile's `endpoint_url`; else the AWS host for the region
+ * (FIPS / dual-stack variants from AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT or the
+ * profile). *custom is set when the URL was configured. ini and profile may be NULL. Caller frees;
+ * NULL when out of memory. */
 char *dr_settings_endpoint(const char *service, const char *explicit_url,
                            const struct dr_settings_env *env, const struct dr_ini *ini,
                            const struct dr_ini_section *profile, const char *region, int *custom);

@@ -269,6 +269,27 @@ char *dr_aws_endpoint(const struct dr_aws_client *c, const char *service, int *c
                                 dr_ini_profile(c->settings, c->profile), c->region, custom);
 }
 
+char *dr_aws_endpoint_in(const struct dr_aws_client *c, const char *service, const char *region)
+{
+    return dr_settings_endpoint(service, NULL, &c->env, c->settings,
+                                dr_ini_profile(c->settings, c->profile), region, NULL);
+}
+
+const struct dr_ini *dr_aws_client_ini(const struct dr_aws_client *c)
+{
+    return c->settings;
+}
+
+const char *dr_aws_client_profile(const struct dr_aws_client *c)
+{
+    return c->profile;
+}
+
+const struct dr_settings_env *dr_aws_client_env(const struct dr_aws_client *c)
+{
+    return &c->env;
+}
+
 const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *service)
 {
     return dr_settings_signing_region(service, c->region);

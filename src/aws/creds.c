@@ -1,5 +1,6 @@
 /* creds: the default credential chain of the AWS SDKs: environment,
- * shared profile (assume-role chains, credential_process, web identity),
+ * shared profile (assume-role chains, credential_process, web identity,
+ * IAM Identity Center),
  * web identity / GitHub Actions OIDC, ECS, IMDSv2. Network calls go through
  * http.c (IMDS, ECS, GitHub) and sts.c; the client cache is client.c's. */
 #include "dbtrun/creds.h"
@@ -8,6 +9,7 @@
 #include "dbtrun/http.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
+#include "dbtrun/sso.h"
 #include "dbtrun/sts.h"
 
 #include <cjson/cJSON.h>
@@ -211,31 +213,48 @@ static int has_sso(const struct dr_ini_section *p)
            dr_settings_value(p, "sso_region");
 }
 
-/* Checks sso_* settings the way the SDKs do. 0, or -1 with err. */
-static int sso_check(const struct dr_ini *ini, const struct dr_ini_section *p, char *err,
-                     size_t errlen)
+/* Checks sso_* settings the way the SDKs do and fills *sso from the
+ * profile and its [sso-session]. 0, or -1 with err. */
+static int sso_check(const struct dr_ini *ini, const struct dr_ini_section *p,
+                     struct dr_creds_sso *sso, char *err, size_t errlen)
 {
-    const char *session = dr_settings_value(p, "sso_session");
-    const char *account = dr_settings_value(p, "sso_account_id"),
-               *role = dr_settings_value(p, "sso_role_name");
-    if (role && !account) {
+    const struct dr_ini_section *s = NULL;
+    const char *url = dr_settings_value(p, "sso_start_url");
+    sso->session = dr_settings_value(p, "sso_session");
+    sso->account_id = dr_settings_value(p, "sso_account_id");
+    sso->role_name = dr_settings_value(p, "sso_role_name");
+    if (sso->role_name && !sso->account_id) {
         snprintf(err, errlen, "profile '%s': sso_role_name is set but sso_account_id is not",
                  p->name);
         return -1;
     }
-    if (account && !role) {
+    if (sso->account_id && !sso->role_name) {
         snprintf(err, errlen, "profile '%s': sso_account_id is set but sso_role_name is not",
                  p->name);
         return -1;
     }
-    if (session && !dr_ini_find(&ini->sso_sessions, session)) {
-        snprintf(err, errlen, "sso-session '%s' (named by profile '%s') was not found", session,
-                 p->name);
+    if (sso->session && !(s = dr_ini_find(&ini->sso_sessions, sso->session))) {
+        snprintf(err, errlen, "sso-session '%s' (named by profile '%s') was not found",
+                 sso->session, p->name);
         return -1;
     }
-    if (session && dr_settings_value(p, "sso_region")) {
+    if (sso->session && dr_settings_value(p, "sso_region")) {
         snprintf(err, errlen, "profile '%s': sso_region belongs in the [sso-session %s] section",
-                 p->name, session);
+                 p->name, sso->session);
+        return -1;
+    }
+    sso->start_url = s ? dr_settings_value(s, "sso_start_url") : url;
+    sso->region = dr_settings_value(s ? s : p, "sso_region");
+    sso->scopes = s ? dr_settings_value(s, "sso_registration_scopes") : NULL;
+    if (s && url && sso->start_url && strcmp(url, sso->start_url) != 0) {
+        snprintf(err, errlen,
+                 "profile '%s': sso_start_url differs from the one in [sso-session %s]", p->name,
+                 sso->session);
+        return -1;
+    }
+    if (!sso->start_url || !sso->region) {
+        snprintf(err, errlen, "%s%s%s: IAM Identity Center needs both sso_start_url and sso_region",
+                 s ? "sso-session '" : "profile '", s ? sso->session : p->name, "'");
         return -1;
     }
     return 0;
@@ -275,7 +294,8 @@ static int plan_base(const struct dr_ini *ini, const struct dr_ini_section *p,
     }
     if (has_sso(p)) {
         plan->base = DR_CREDS_BASE_SSO;
-        return sso_check(ini, p, err, errlen) == 0 ? DR_CREDS_PLAN_OK : DR_CREDS_PLAN_ERROR;
+        return sso_check(ini, p, &plan->sso, err, errlen) == 0 ? DR_CREDS_PLAN_OK
+                                                               : DR_CREDS_PLAN_ERROR;
     }
     if ((plan->command = dr_settings_value(p, "credential_process"))) {
         plan->base = DR_CREDS_BASE_PROCESS;
@@ -913,6 +933,104 @@ static int web_identity_github(const struct dr_creds_ctx *ctx, const struct dr_c
     return rc;
 }
 
+/* ---- IAM Identity Center (SSO) ---------------------------------------------------- */
+
+/* The one line an SSO profile without a usable sign-in gets: what to run. */
+static int sso_login_needed(const struct dr_creds_ctx *ctx, const char *why,
+                            struct dr_aws_error *err)
+{
+    return cred_fail(err, "profile %s: %s; run: dbtrun aws sso login --profile %s", ctx->profile,
+                     why, ctx->profile);
+}
+
+/* Renews an access token that expires within DR_SSO_REFRESH_S with the
+ * cache's refresh token and client registration (CreateToken), as the SDKs
+ * do, and writes the cache back. A token that cannot be renewed is left as
+ * it is: the caller decides whether it still serves. */
+static void sso_refresh(const struct dr_creds_ctx *ctx, const struct dr_creds_sso *sso,
+                        const char *path, struct dr_sso_token *tok, struct dr_aws_client *c)
+{
+    struct dr_sso_client reg = {tok->client_id, tok->client_secret, tok->registration_expires_at};
+    struct dr_aws_error e = {0};
+    char text[1200];
+    char *oidc;
+    if (!tok->refresh_token || !reg.client_id || !reg.client_secret || reg.expires_at <= ctx->now)
+        return;
+    if (!(oidc = dr_settings_endpoint("sso-oidc", NULL, ctx->env, ctx->ini, ctx_profile(ctx),
+                                      sso->region, NULL)))
+        return;
+    if (dr_sso_create_token(c, oidc, DR_SSO_GRANT_REFRESH, &reg, tok->refresh_token, ctx->now, tok,
+                            &e) != 0) {
+        dr_aws_error_format(&e, text, sizeof text);
+        if (ctx->verbose > 0)
+            fprintf(stderr, "aws: refreshing the SSO token failed: %s\n", text);
+    } else if (dr_sso_token_save(path, tok) != 0 && ctx->verbose > 0) {
+        fprintf(stderr, "aws: cannot write the SSO token cache %s: %s\n", path, strerror(errno));
+    }
+    free(oidc);
+}
+
+/* GetRoleCredentials with the cached (renewed when due) access token. */
+static int run_sso(const struct dr_creds_ctx *ctx, const struct dr_creds_plan *plan,
+                   struct dr_aws_credentials *out, struct dr_aws_error *err)
+{
+    const struct dr_creds_sso *sso = &plan->sso;
+    struct dr_sso_token tok = {0};
+    struct dr_aws_client *c = NULL;
+    char *path = NULL, *portal = NULL, msg[512];
+    int rc = FAILED, loaded;
+    if (!sso->account_id)
+        return cred_fail(err,
+                         "profile '%s' signs in to IAM Identity Center for a token only: without "
+                         "sso_account_id and sso_role_name it gives no AWS credentials",
+                         plan->base_profile);
+    if (!dr_settings_region_valid(sso->region))
+        return cred_fail(err, "profile '%s': invalid sso_region '%.64s'", plan->base_profile,
+                         sso->region);
+    if (!(path = dr_sso_cache_path(ctx->env, sso->session ? sso->session : sso->start_url, msg,
+                                   sizeof msg)))
+        return cred_fail(err, "profile '%s': %s", plan->base_profile, msg);
+    if ((loaded = dr_sso_token_load(path, &tok, msg, sizeof msg)) != 0) {
+        if (loaded > 0)
+            sso_login_needed(ctx, "not logged in to IAM Identity Center (SSO)", err);
+        else
+            cred_fail(err, "profile '%s': %s", plan->base_profile, msg);
+        goto out;
+    }
+    if (ctx->client && dr_aws_client_derive(ctx->client, NULL, &c) != 0) {
+        cred_fail(err, "out of memory");
+        goto out;
+    }
+    if (tok.expires_at - DR_SSO_REFRESH_S <= ctx->now)
+        sso_refresh(ctx, sso, path, &tok, c);
+    if (tok.expires_at <= ctx->now) {
+        sso_login_needed(ctx, "SSO session expired", err);
+        goto out;
+    }
+    if (!(portal = dr_settings_endpoint("sso", NULL, ctx->env, ctx->ini, ctx_profile(ctx),
+                                        sso->region, NULL))) {
+        cred_fail(err, "out of memory");
+        goto out;
+    }
+    if (dr_sso_get_role_credentials(c, portal, tok.access_token, sso->account_id, sso->role_name,
+                                    out, err) != 0) {
+        if (strcmp(err->code, "UnauthorizedException") == 0) /* signed out or revoked */
+            sso_login_needed(ctx, "SSO session expired", err);
+        goto out;
+    }
+    if (sso->session)
+        snprintf(out->provider, sizeof out->provider, "sso (session %.48s)", sso->session);
+    else
+        snprintf(out->provider, sizeof out->provider, "sso (profile %.48s)", plan->base_profile);
+    rc = FOUND;
+out:
+    dr_sso_token_free(&tok);
+    dr_aws_client_free(c);
+    free(portal);
+    free(path);
+    return rc;
+}
+
 /* credential_process's time limit: DBTRUN_CREDENTIAL_PROCESS_TIMEOUT
  * seconds, else DR_CREDS_PROCESS_TIMEOUT_MS. -1 for a bad setting. */
 static long process_timeout_ms(const struct dr_creds_ctx *ctx, struct dr_aws_error *err)
@@ -1074,12 +1192,8 @@ static int run_plan(const struct dr_creds_ctx *ctx, const struct dr_creds_plan *
         rc = run_process(ctx, plan->base_profile, plan->command, &cur, err);
         break;
     case DR_CREDS_BASE_SSO:
-        return cred_fail(err,
-                         "profile '%s' signs in through IAM Identity Center (SSO), which dbtrun "
-                         "does not do; run `aws sso login --profile %s` and use a profile with "
-                         "credential_process = aws configure export-credentials --profile %s "
-                         "--format process",
-                         plan->base_profile, plan->base_profile, plan->base_profile);
+        rc = run_sso(ctx, plan, &cur, err);
+        break;
     }
     if (rc != FOUND)
         goto out;

@@ -111,13 +111,19 @@ struct service {
     const char *env_id;     /* AWS_ENDPOINT_URL_<env_id> */
     const char *config_key; /* key in a [services] section */
     int global;             /* one endpoint for all regions */
+    const char *host;       /* the host's first label(s), when not the name */
 };
 
+/* sso is the IAM Identity Center portal (GetRoleCredentials), sso-oidc its
+ * token service (CreateToken, device authorization): the SDKs' service ids
+ * "SSO" and "SSO OIDC", hence AWS_ENDPOINT_URL_SSO / _SSO_OIDC. */
 static const struct service services[] = {
-    {"s3", "S3", "s3", 0},
-    {"sts", "STS", "sts", 0},
-    {"secretsmanager", "SECRETS_MANAGER", "secrets_manager", 0},
-    {"cloudfront", "CLOUDFRONT", "cloudfront", 1},
+    {"s3", "S3", "s3", 0, NULL},
+    {"sts", "STS", "sts", 0, NULL},
+    {"secretsmanager", "SECRETS_MANAGER", "secrets_manager", 0, NULL},
+    {"cloudfront", "CLOUDFRONT", "cloudfront", 1, NULL},
+    {"sso", "SSO", "sso", 0, "portal.sso"},
+    {"sso-oidc", "SSO_OIDC", "sso_oidc", 0, "oidc"},
 };
 
 static const struct service *service_find(const char *name)
@@ -188,7 +194,7 @@ char *dr_settings_endpoint(const char *service, const char *explicit_url,
     int china = region && strncmp(region, "cn-", 3) == 0;
     const char *suffix = china ? "amazonaws.com.cn" : "amazonaws.com";
     const char *dual_suffix = china ? "api.amazonwebservices.com.cn" : "api.aws";
-    const char *name = svc ? svc->name : config_key;
+    const char *name = svc ? (svc->host ? svc->host : svc->name) : config_key;
     char url[256];
     if (svc && svc->global)
         snprintf(url, sizeof url, "https://%s.%s", name, suffix);

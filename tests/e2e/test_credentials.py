@@ -26,16 +26,7 @@ DATA = Path(
 CHAIN = DATA / "default-credential-provider-chain"
 PROFILE = DATA / "profile-provider"
 
-NO_SSO = "n/a: IAM Identity Center (SSO) sign-in is not implemented: dbtrun asks users for a credential_process"
-SKIPPED = {
-    "e2e_fips_and_dual_stack_sso": NO_SSO,
-    "sso_assume_role": NO_SSO,
-    "sso_no_token_file": NO_SSO,
-    "sso_server_error": NO_SSO,
-    "sso_credentials": NO_SSO,
-    "sso_override_global_env_url": NO_SSO,
-    "sso_token": NO_SSO,
-}
+SKIPPED = {}
 
 # Expected failures: what dbtrun's message must say (the cases' own texts are
 # the Rust SDK's wording).
@@ -56,7 +47,12 @@ ERRORS = {
     "credential_process_invalid": ["credential_process output is not a JSON object"],
     "empty_config": ["no AWS credentials found; tried in order: ", "; profile 'default': not found in "],
     "invalid_config": ["ConfigError"],
-    "invalid_sso_credentials_config": ["IAM Identity Center"],
+    "invalid_sso_credentials_config": ["IAM Identity Center for a token only",
+                                       "sso_account_id and sso_role_name"],
+    "sso_token": ["IAM Identity Center for a token only"],
+    "sso_no_token_file": ["profile sso-test: not logged in to IAM Identity Center (SSO); "
+                          "run: dbtrun aws sso login --profile sso-test"],
+    "sso_server_error": ["GetRoleCredentials", "(503)"],
 }
 
 
@@ -116,9 +112,19 @@ def path_of(uri):
     return (u.path or "/") + (f"?{u.query}" if u.query else "")
 
 
+def same_target(uri, path):
+    """The recorded uri and the path asked for name the same thing (query
+    parameters in any order: recordings disagree on it)."""
+    want, got = urlsplit(uri), urlsplit(path)
+    return (want.path or "/") == (got.path or "/") and \
+        sorted(parse_qs(want.query).items()) == sorted(parse_qs(got.query).items())
+
+
 class Replay:
     """Answers the recorded responses in order; a request that is not the
-    next recorded one (method and path) is answered 404 and remembered."""
+    next recorded one (method and path) is answered 404 and remembered. A
+    retry of a request that got a 5xx gets the same answer again (the
+    recordings hold one attempt; the SDKs retry 5xx)."""
 
     DROP = {"content-length", "connection", "transfer-encoding", "date"}
 
@@ -143,9 +149,14 @@ class Replay:
                     x = None
                     if replay.next < len(replay.exchanges):
                         cand = replay.exchanges[replay.next]
-                        if cand["method"] == self.command and path_of(cand["uri"]) == self.path:
+                        if cand["method"] == self.command and same_target(cand["uri"], self.path):
                             x = cand
                             replay.next += 1
+                    if x is None and replay.next > 0:
+                        last = replay.exchanges[replay.next - 1]
+                        if ((last["status"] or 0) >= 500 and last["method"] == self.command
+                                and same_target(last["uri"], self.path)):
+                            x = last
                     replay.requests.append((x, self.command, self.path, headers, body))
                 if x is None:
                     status, out_headers, out = 404, {"content-type": "text/plain"}, "unexpected request"
@@ -240,6 +251,7 @@ def build_env(case, tmp, server_url, exchanges, profile_only):
     env.setdefault("AWS_EC2_METADATA_SERVICE_ENDPOINT", server_url)
     if not configured_endpoint:
         env["AWS_ENDPOINT_URL_STS"] = server_url
+        env["AWS_ENDPOINT_URL_SSO"] = server_url
     env["DBTRUN_TEST_NO_BACKOFF"] = "1"
     if profile_only:
         # these cases test the profile provider alone: leave out the others
@@ -304,7 +316,7 @@ def check_requests(replay, env, root):
             if previous[1]:
                 want["x-amz-security-token"] = previous[1]
         for h in ("x-aws-ec2-metadata-token", "x-aws-ec2-metadata-token-ttl-seconds",
-                  "x-amz-security-token"):
+                  "x-amz-security-token", "x-amz-sso_bearer_token"):
             if h in want:
                 assert headers.get(h) == want[h], f"{method} {path}: header {h}"
         if "Credential=" in want.get("authorization", ""):
@@ -353,6 +365,11 @@ def run_case(case, tmp_path, profile_only):
             assert words in r.stderr
     check_requests(replay, env, root)
     # never a secret in the messages
+    for cache in root.glob("home/.aws/sso/cache/*.json"):
+        for key in ("accessToken", "refreshToken", "clientSecret"):
+            value = json.loads(cache.read_text()).get(key)
+            if value:
+                assert value not in r.stderr
     for x in exchanges:
         for secret in ("secretkeycorrect", "SECRETKEYTEST", "TESTSECRETKEY", "testsecret"):
             if secret in x["resp_body"]:

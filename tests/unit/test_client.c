@@ -143,6 +143,14 @@ static void test_endpoint_defaults(void)
     CHECK_ENDPOINT("https://s3-fips.dualstack.us-east-1.amazonaws.com", 0, "s3", NULL,
                    ENVS("AWS_USE_DUALSTACK_ENDPOINT=true", "AWS_USE_FIPS_ENDPOINT=true"), NULL,
                    NULL, NULL);
+    /* IAM Identity Center: the portal and its OIDC service */
+    CHECK_ENDPOINT("https://portal.sso.us-east-2.amazonaws.com", 0, "sso", NULL, none, NULL, NULL,
+                   "us-east-2");
+    CHECK_ENDPOINT("https://portal.sso-fips.us-east-2.api.aws", 0, "sso", NULL,
+                   ENVS("AWS_USE_FIPS_ENDPOINT=true", "AWS_USE_DUALSTACK_ENDPOINT=true"), NULL,
+                   NULL, "us-east-2");
+    CHECK_ENDPOINT("https://oidc.eu-west-1.amazonaws.com", 0, "sso-oidc", NULL, none, NULL, NULL,
+                   "eu-west-1");
     CHECK_STR(dr_settings_signing_region("cloudfront", "eu-west-1"), "us-east-1");
     CHECK_STR(dr_settings_signing_region("s3", "eu-west-1"), "eu-west-1");
     CHECK_STR(dr_settings_signing_region("sts", "ap-south-1"), "ap-south-1");
@@ -190,6 +198,22 @@ static void test_endpoint_overrides(void)
                    cfg, NULL, NULL);
     CHECK_ENDPOINT("https://s3.us-east-1.amazonaws.com", 0, "s3", NULL,
                    ENVS("AWS_ENDPOINT_URL=http://x"), cfg, "ignoring", NULL);
+    /* the SSO services' own variables and [services] keys */
+    CHECK_ENDPOINT("http://env-sso", 1, "sso", NULL,
+                   ENVS("AWS_ENDPOINT_URL_SSO=http://env-sso", "AWS_ENDPOINT_URL=http://env-all"),
+                   cfg, NULL, NULL);
+    CHECK_ENDPOINT(
+        "http://env-oidc", 1, "sso-oidc", NULL,
+        ENVS("AWS_ENDPOINT_URL_SSO=http://env-sso", "AWS_ENDPOINT_URL_SSO_OIDC=http://env-oidc"),
+        cfg, NULL, NULL);
+    CHECK_ENDPOINT("http://cfg-oidc", 1, "sso-oidc", NULL, none,
+                   "[default]\nservices = s\n[services s]\nsso_oidc =\n"
+                   "  endpoint_url = http://cfg-oidc\nsso =\n  endpoint_url = http://cfg-sso\n",
+                   NULL, NULL);
+    CHECK_ENDPOINT("http://cfg-sso", 1, "sso", NULL, none,
+                   "[default]\nservices = s\n[services s]\nsso_oidc =\n"
+                   "  endpoint_url = http://cfg-oidc\nsso =\n  endpoint_url = http://cfg-sso\n",
+                   NULL, NULL);
     /* a services name that has no section */
     CHECK_ENDPOINT("https://s3.us-east-1.amazonaws.com", 0, "s3", NULL, none,
                    "[default]\nservices = missing\n", NULL, NULL);
@@ -501,6 +525,71 @@ static int plan_of(const char *config, const char *credentials, const char *name
     ini_from(ini, config, credentials);
     err[0] = '\0';
     return dr_creds_plan(ini, name, github, plan, err, len);
+}
+
+/* Both forms of an IAM Identity Center profile, and what is refused. */
+static void test_plan_sso(void)
+{
+    struct dr_creds_plan p;
+    struct dr_ini ini;
+    char err[512];
+    const char *session = "[profile data-engineer]\nsso_session = corp\nsso_account_id = 1111\n"
+                          "sso_role_name = DataEngineer\n"
+                          "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+                          "sso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n";
+    CHECK(plan_of(session, NULL, "data-engineer", 0, &p, &ini, err, sizeof err) ==
+          DR_CREDS_PLAN_OK);
+    CHECK(p.base == DR_CREDS_BASE_SSO);
+    CHECK_STR(p.sso.session, "corp");
+    CHECK_STR(p.sso.start_url, "https://corp.awsapps.com/start");
+    CHECK_STR(p.sso.region, "eu-west-1");
+    CHECK_STR(p.sso.scopes, "sso:account:access");
+    CHECK_STR(p.sso.account_id, "1111");
+    CHECK_STR(p.sso.role_name, "DataEngineer");
+    dr_ini_free(&ini);
+    CHECK(plan_of("[default]\nsso_start_url = https://old.awsapps.com/start\n"
+                  "sso_region = us-east-2\nsso_account_id = 2222\nsso_role_name = R\n",
+                  NULL, "default", 0, &p, &ini, err, sizeof err) == DR_CREDS_PLAN_OK);
+    CHECK(p.base == DR_CREDS_BASE_SSO && p.sso.session == NULL && p.sso.scopes == NULL);
+    CHECK_STR(p.sso.start_url, "https://old.awsapps.com/start");
+    CHECK_STR(p.sso.region, "us-east-2");
+    dr_ini_free(&ini);
+    /* an SSO profile as the source of a role */
+    CHECK(plan_of("[profile admin]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = sso\n"
+                  "[profile sso]\nsso_start_url = https://old.awsapps.com/start\n"
+                  "sso_region = us-east-2\nsso_account_id = 2222\nsso_role_name = R\n",
+                  NULL, "admin", 0, &p, &ini, err, sizeof err) == DR_CREDS_PLAN_OK);
+    CHECK(p.base == DR_CREDS_BASE_SSO && p.nroles == 1);
+    CHECK_STR(p.base_profile, "sso");
+    dr_ini_free(&ini);
+    /* a token-only profile plans (sso login works with it); the chain refuses it later */
+    CHECK(plan_of("[default]\nsso_session = corp\n[sso-session corp]\n"
+                  "sso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n",
+                  NULL, "default", 0, &p, &ini, err, sizeof err) == DR_CREDS_PLAN_OK);
+    CHECK(p.sso.account_id == NULL);
+    dr_ini_free(&ini);
+    const char *broken[][2] = {
+        {"[default]\nsso_session = nope\nsso_account_id = 1\nsso_role_name = R\n", "nope"},
+        {"[default]\nsso_start_url = https://x\nsso_account_id = 1\nsso_role_name = R\n",
+         "sso_region"},
+        {"[default]\nsso_session = s\nsso_account_id = 1\nsso_role_name = R\n"
+         "[sso-session s]\nsso_region = eu-west-1\n",
+         "sso_start_url"},
+        {"[default]\nsso_session = s\nsso_start_url = https://a\nsso_account_id = 1\n"
+         "sso_role_name = R\n[sso-session s]\nsso_region = eu-west-1\n"
+         "sso_start_url = https://b\n",
+         "differs"},
+        {"[default]\nsso_start_url = https://x\nsso_region = us-east-1\nsso_account_id = 1\n",
+         "sso_role_name"},
+    };
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+        CHECK(plan_of(broken[i][0], NULL, "default", 0, &p, &ini, err, sizeof err) ==
+              DR_CREDS_PLAN_ERROR);
+        if (!strstr(err, broken[i][1]))
+            fprintf(stderr, "sso case %zu: %s\n", i, err);
+        CHECK(strstr(err, broken[i][1]) != NULL);
+        dr_ini_free(&ini);
+    }
 }
 
 static void test_plan_rules(void)
@@ -905,8 +994,8 @@ static void test_process_expired(void)
     dr_aws_client_free(c);
 }
 
-TEST_MAIN(test_region, test_endpoint_defaults, test_endpoint_overrides, test_imds_endpoint_suite,
-          test_ecs_url_suite, test_time, test_fresh, test_process_output,
+TEST_MAIN(test_region, test_plan_sso, test_endpoint_defaults, test_endpoint_overrides,
+          test_imds_endpoint_suite, test_ecs_url_suite, test_time, test_fresh, test_process_output,
           test_process_json_round_trip, test_plan_suite, test_plan_rules, client_setup,
           test_client_settings, test_client_profiles, test_client_empty_chain, test_process_timeout,
           test_process_expired, test_client_refresh, client_cleanup)
