@@ -3,7 +3,7 @@
 
 local M = {}
 
-local OPTIONS = "-l --list -n --dry-run --json -f --file -C --directory --set -v --verbose "
+local OPTIONS = "-l --list -n --dry-run --json -f --file -C --directory --set --dotenv -v --verbose "
   .. "-q --quiet --color --completions -h --help --version"
 
 local scripts = {

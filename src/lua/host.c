@@ -89,6 +89,7 @@ static void push_run(lua_State *L, const struct dr_run *run)
     STR(file);
     STR(directory);
     STR(completions);
+    STR(dotenv);
     STR(script);
     STR(task);
 #undef FLAG
