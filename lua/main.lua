@@ -95,6 +95,28 @@ local function run_script(path, args)
   return math.tointeger(result) or 0
 end
 
+-- --complete -- WORD...: what completes the last word of a command line
+-- (completions.lua), honouring its -C and -f. Tab must never print an error:
+-- a task file that fails to load only loses its own tasks.
+local function complete(builtin_sources, opts)
+  local completions = require("dbtrun.completions")
+  local line = completions.parse({ opts.task, table.unpack(opts.args) })
+  if line.directory and not native.fs.chdir(line.directory) then
+    io.stdout:write("words\n")
+    return 0
+  end
+  load_builtins(builtin_sources)
+  pcall(function()
+    local path, display = locate_task_file({ file = line.file })
+    if path then
+      load_task_file(assert(native.fs.read(path)), "@" .. display, false)
+    end
+    apply_overrides({ sets = {} })
+  end)
+  io.stdout:write(completions.complete(line))
+  return 0
+end
+
 -- The dotenv file of a task run: --dotenv (relative to where dbtrun started,
 -- so it must be found before the task file's folder becomes the working
 -- directory; missing is an error) or config.dotenv (relative to the task
@@ -130,6 +152,9 @@ local function main(builtin_sources, opts)
       table.insert(args, 1, opts.task)
     end
     return run_script(opts.script, args)
+  end
+  if opts.complete then
+    return complete(builtin_sources, opts)
   end
   if opts.completions then
     local script = require("dbtrun.completions").script(opts.completions)

@@ -83,6 +83,8 @@ static int set_long_flag(struct dr_cli *cli, const char *name)
         cli->version = 1;
     else if (strcmp(name, "summary") == 0)
         cli->run.summary = 1;
+    else if (strcmp(name, "complete") == 0) /* for the completion scripts */
+        cli->run.complete = 1;
     else
         return -1;
     return 0;

@@ -10,6 +10,7 @@
 struct dr_run {
     int list, dry_run, json, summary, quiet;
     int verbose;             /* count of -v */
+    int complete;            /* print completions for the words in task, args */
     const char *color;       /* "auto", "always" or "never" */
     const char *file;        /* the task file; NULL: search upwards */
     const char *directory;   /* change to this folder first; NULL: stay */
