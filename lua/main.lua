@@ -95,10 +95,55 @@ local function run_script(path, args)
   return math.tointeger(result) or 0
 end
 
+-- --complete -- WORD...: what completes the last word of a command line
+-- (completions.lua), honouring its -C and -f. Tab must never print an error:
+-- a task file that fails to load only loses its own tasks.
+local function complete(builtin_sources, opts)
+  local completions = require("dbtrun.completions")
+  local line = completions.parse({ opts.task, table.unpack(opts.args) })
+  if line.directory and not native.fs.chdir(line.directory) then
+    io.stdout:write("words\n")
+    return 0
+  end
+  load_builtins(builtin_sources)
+  pcall(function()
+    local path, display = locate_task_file({ file = line.file })
+    if path then
+      load_task_file(assert(native.fs.read(path)), "@" .. display, false)
+    end
+    apply_overrides({ sets = {} })
+  end)
+  io.stdout:write(completions.complete(line))
+  return 0
+end
+
+-- The dotenv file of a task run: --dotenv (relative to where dbtrun started,
+-- so it must be found before the task file's folder becomes the working
+-- directory; missing is an error) or config.dotenv (relative to the task
+-- file; missing is skipped). Returns the function that loads it.
+local function dotenv_loader(opts)
+  if opts.dotenv then
+    local path = opts.dotenv:sub(1, 1) == "/" and opts.dotenv or (native.fs.cwd() .. "/" .. opts.dotenv)
+    return function()
+      require("dbtrun.dotenv").load(path, opts.dotenv, true)
+    end
+  end
+  return function()
+    local file = config.get("dotenv")
+    if file then
+      if type(file) ~= "string" then
+        errors.raise("taskfile", "config.dotenv must be a file name, got %s", type(file))
+      end
+      require("dbtrun.dotenv").load(file, file, false)
+    end
+  end
+end
+
 local function main(builtin_sources, opts)
   if opts.directory then
     chdir(opts.directory, "-C")
   end
+  local load_dotenv = dotenv_loader(opts)
   if opts.script then
     collectgarbage("restart")
     -- the command line parser took the first word after FILE for a task name
@@ -107,6 +152,9 @@ local function main(builtin_sources, opts)
       table.insert(args, 1, opts.task)
     end
     return run_script(opts.script, args)
+  end
+  if opts.complete then
+    return complete(builtin_sources, opts)
   end
   if opts.completions then
     local script = require("dbtrun.completions").script(opts.completions)
@@ -125,8 +173,11 @@ local function main(builtin_sources, opts)
     end
     load_task_file(text, "@" .. display, false)
   end
-  apply_overrides(opts)
   local list = (opts.summary or opts.json or opts.list or not opts.task) and require("dbtrun.list")
+  if not list then
+    load_dotenv() -- before the overrides: DBTRUN_<KEY> lines in it are settings too
+  end
+  apply_overrides(opts)
   if opts.summary then
     io.stdout:write(list.summary())
   elseif opts.json then

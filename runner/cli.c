@@ -18,6 +18,8 @@ const char dr_cli_usage[] =
     "  -f, --file PATH        task file (default: dbtrun.lua here or in a parent)\n"
     "  -C, --directory DIR    run as if started in DIR\n"
     "      --set KEY=VALUE    override a config value (also DBTRUN_<KEY>)\n"
+    "      --dotenv PATH      load variables from PATH before the task runs\n"
+    "                         (the real environment wins; see config.dotenv)\n"
     "      --kill-after SECS  after SIGINT/SIGTERM, SIGKILL a command that has not\n"
     "                         ended within SECS (default 5; also DBTRUN_KILL_AFTER)\n"
     "  -v, --verbose          say more (repeatable)\n"
@@ -81,6 +83,8 @@ static int set_long_flag(struct dr_cli *cli, const char *name)
         cli->version = 1;
     else if (strcmp(name, "summary") == 0)
         cli->run.summary = 1;
+    else if (strcmp(name, "complete") == 0) /* for the completion scripts */
+        cli->run.complete = 1;
     else
         return -1;
     return 0;
@@ -99,6 +103,7 @@ static int take_value(struct dr_cli *cli, int argc, char **argv, int i)
         {"completions", 0, &cli->run.completions},
         {"script", 0, &cli->run.script},
         {"set", 0, &set},
+        {"dotenv", 0, &cli->run.dotenv}, /* read by main.lua only when a task runs */
     };
     const char *arg = argv[i];
     for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {

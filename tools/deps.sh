@@ -9,6 +9,7 @@ packages=(
   build-essential pkg-config dpkg-dev
   liblua5.4-dev libcurl4-openssl-dev libssl-dev libcjson-dev libexpat1-dev
   clang libclang-rt-14-dev clang-format valgrind python3 python3-venv
+  zsh fish  # tests/e2e/test_completion.py presses Tab in bash, zsh and fish
 )
 
 sudo=""

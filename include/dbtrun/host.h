@@ -10,10 +10,12 @@
 struct dr_run {
     int list, dry_run, json, summary, quiet;
     int verbose;             /* count of -v */
+    int complete;            /* print completions for the words in task, args */
     const char *color;       /* "auto", "always" or "never" */
     const char *file;        /* the task file; NULL: search upwards */
     const char *directory;   /* change to this folder first; NULL: stay */
     const char *completions; /* print the completion script for this shell */
+    const char *dotenv;      /* load this dotenv file before the task; NULL: config's */
     const char *script;      /* run this Lua file in the host (tests) */
     long kill_after_ms;      /* grace before SIGKILL after a signal; -1: the default */
     const char **sets;       /* KEY=VALUE parameter values, nsets of them */

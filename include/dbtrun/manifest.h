@@ -122,6 +122,7 @@ struct dr_manifest_node {
     struct dr_manifest_constraint *constraints; /* model-level */
     uint32_t nconstraints;
     const char *version; /* canonical JSON of `version`, or NULL */
+    const char *tags;    /* canonical JSON of `tags` (for completion), or NULL */
     uint32_t *macros;    /* depends_on.macros, intern ids */
     uint32_t nmacros;
     uint32_t *depends; /* depends_on.nodes, intern ids */

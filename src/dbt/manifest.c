@@ -1145,7 +1145,10 @@ static int node_field(struct loader *ld, const char *key, size_t klen, void *ctx
         if (canon_hash(ld, t, &nc->props[def->prop]))
             return -1;
         node->props_mask |= 1u << def->prop;
-        return 0;
+        if (def->prop != DR_MP_TAGS || ld->canon.len <= 2) /* "[]" or no tags */
+            return 0;
+        node->tags = arena_strndup(ld->st, ld->canon.data, ld->canon.len);
+        return node->tags ? 0 : nomem(ld);
     }
     return skip(ld, t);
 }

@@ -10,7 +10,7 @@
 
 #define RENDER_MAX (512u << 20) /* cap on any report */
 #define NOTE_RESERVE 96         /* room kept for a "... more not shown" line */
-#define TEXT_LIST_MAX_LINES 200 /* downstream nodes listed in text output */
+#define TEXT_LIST_MAX 200       /* nodes (or warnings) listed per text section */
 
 static const char *const plural[DR_MK_COUNT] = {
     "models",        "seeds",      "snapshots", "tests",      "analyses",
@@ -96,13 +96,21 @@ static void text_header(struct dr_buf *b, const struct dr_plan *p)
     dr_buf_puts(b, p->breaking ? "\nBREAKING contract change (see below)\n" : "\n");
 }
 
+/* The line after a text section cut at TEXT_LIST_MAX: the terminal shows the
+ * first nodes, the JSON report has them all. */
+static void text_more(struct dr_buf *b, size_t total)
+{
+    if (total > TEXT_LIST_MAX)
+        dr_buf_printf(b, "    ... and %zu more; see --format json\n", total - TEXT_LIST_MAX);
+}
+
 static void render_text(struct dr_buf *b, const struct dr_plan *p)
 {
     static const char sign[] = {'+', '~', '-'};
     text_header(b, p);
     if (p->nentries)
         dr_buf_puts(b, "\nChanges\n");
-    for (size_t i = 0; i < p->nentries; i++) {
+    for (size_t i = 0; i < p->nentries && i < TEXT_LIST_MAX; i++) {
         const struct dr_plan_entry *e = &p->entries[i];
         dr_buf_printf(b, "  %c %s\n", sign[e->status], e->unique_id);
         for (unsigned bit = 1; bit < (1u << DR_PR_COUNT); bit <<= 1) {
@@ -123,6 +131,7 @@ static void render_text(struct dr_buf *b, const struct dr_plan *p)
         if (not_selected_note(e))
             dr_buf_printf(b, "      (%s)\n", not_selected_note(e));
     }
+    text_more(b, p->nentries);
     size_t ndown = count_all(p->downstream_by_kind);
     if (ndown) {
         dr_buf_puts(b, "\nDownstream, selected as children of the changes: ");
@@ -132,16 +141,16 @@ static void render_text(struct dr_buf *b, const struct dr_plan *p)
         for (size_t i = 0; i < p->nselected; i++) {
             if (p->selected[i].direct)
                 continue;
-            if (shown++ < TEXT_LIST_MAX_LINES)
+            if (shown++ < TEXT_LIST_MAX)
                 dr_buf_printf(b, "    %s\n", p->selected[i].unique_id);
         }
-        if (shown > TEXT_LIST_MAX_LINES)
-            dr_buf_printf(b, "    ... and %zu more\n", shown - TEXT_LIST_MAX_LINES);
+        text_more(b, shown);
     }
     if (p->nwarnings)
         dr_buf_puts(b, "\nWarnings\n");
-    for (size_t i = 0; i < p->nwarnings; i++)
+    for (size_t i = 0; i < p->nwarnings && i < TEXT_LIST_MAX; i++)
         dr_buf_printf(b, "  ! %s\n", p->warnings[i]);
+    text_more(b, p->nwarnings);
 }
 
 /* ---- JSON --------------------------------------------------------------- */

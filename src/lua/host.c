@@ -85,10 +85,12 @@ static void push_run(lua_State *L, const struct dr_run *run)
     FLAG(json);
     FLAG(summary);
     FLAG(quiet);
+    FLAG(complete);
     STR(color);
     STR(file);
     STR(directory);
     STR(completions);
+    STR(dotenv);
     STR(script);
     STR(task);
 #undef FLAG

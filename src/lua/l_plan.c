@@ -178,6 +178,42 @@ static int l_plan_stale(lua_State *L)
     return 2;
 }
 
+static void set_string(lua_State *L, const char *key, const char *value)
+{
+    if (!value)
+        return;
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+}
+
+/* plan.names(manifest_path) -> {{id=, name=, type=, path=, package=, tags=json}, ...}
+ * | nil, msg. What shell completion offers: every node of the manifest with
+ * its names (tags as canonical JSON text, absent when empty). */
+static int l_plan_names(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct box *b = new_box(L);
+    char err[1024];
+    if (dr_manifest_load(path, &b->state, err, sizeof err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2; /* the box is collected later */
+    }
+    lua_createtable(L, (int)b->state->nnodes, 0);
+    for (size_t i = 0; i < b->state->nnodes; i++) {
+        const struct dr_manifest_node *n = &b->state->nodes[i];
+        lua_createtable(L, 0, 6);
+        set_string(L, "id", n->unique_id);
+        set_string(L, "name", n->name);
+        set_string(L, "type", n->resource_type);
+        set_string(L, "path", n->path);
+        set_string(L, "package", n->package_name);
+        set_string(L, "tags", n->tags);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 static const char *check_field(lua_State *L, int t, const char *key)
 {
     lua_getfield(L, t, key);
@@ -216,6 +252,7 @@ int dr_lua_open_plan(lua_State *L)
     static const luaL_Reg fns[] = {{"compare", l_plan_compare},
                                    {"stale", l_plan_stale},
                                    {"comment", l_plan_comment},
+                                   {"names", l_plan_names},
                                    {NULL, NULL}};
     luaL_newlib(L, fns);
     return 1;

@@ -74,9 +74,32 @@ return t.run("test_list", {
   { "completions", function()
     for _, shell in ipairs({ "bash", "zsh", "fish" }) do
       local s = require("dbtrun.completions").script(shell)
-      t.check(s and s:find("dbtrun --summary", 1, true), shell)
+      t.check(s and s:find("--complete --", 1, true), shell)
     end
     t.eq(require("dbtrun.completions").script("tcsh"), nil)
+  end },
+  { "completion words are split like the command line", function()
+    local c = require("dbtrun.completions")
+    local line = c.parse({ "-C", "proj", "-fx.lua", "--set", "a=1", "dev-select", "sel", "cur" })
+    t.eq(line.directory, "proj")
+    t.eq(line.file, "x.lua")
+    t.eq(line.task, "dev-select")
+    t.eq(table.concat(line.args, " "), "sel")
+    t.eq(line.cur, "cur")
+    t.eq(c.parse({ "-n", "de" }).task_position, true)
+    t.eq(c.parse({ "--directory", "" }).value_of, "--directory")
+    t.eq(c.parse({ "--file=a.lua", "x", "" }).file, "a.lua")
+  end },
+  { "selection candidates keep operators and intersections", function()
+    local c = require("dbtrun.completions")
+    local nodes = {
+      { type = "model", name = "orders", path = "models/orders.sql", tags = '["fin"]' },
+      { type = "test", name = "orders_test" },
+    }
+    t.eq(table.concat(c.selection("3+ord", nodes), " "), "3+orders")
+    t.eq(table.concat(c.selection("a,@or", nodes), " "), "a,@orders")
+    t.eq(table.concat(c.selection("tag:", nodes), " "), "tag:fin")
+    t.eq(table.concat(c.selection("path:m", nodes), " "), "path:models/")
   end },
   { "suggest and find", function()
     t.eq(tasks.suggest("dve"), "dev")

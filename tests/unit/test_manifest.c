@@ -15,7 +15,7 @@ static const char *DOC =
     "'duckdb', 'generated_at': 'now', 'env': {'x': [1, 2]}},"
     " 'nodes': {"
     "  'model.p.a': {'resource_type': 'model', 'name': 'a', 'package_name': 'p',"
-    "    'original_file_path': 'models/a.sql', 'fqn': ['p', 'a'],"
+    "    'original_file_path': 'models/a.sql', 'fqn': ['p', 'a'], 'tags': ['nightly', 'fin'],"
     "    'raw_code': 'select {{ var(\\'x\\') }}', 'checksum': {'name': 'sha256', 'checksum': 'c1'},"
     "    'unrendered_config': {'materialized': 'table', 'meta': {'b': 1, 'a': [true, null]}},"
     "    'config': {'materialized': 'table', 'persist_docs': {'relation': true, 'columns': {}}},"
@@ -24,7 +24,7 @@ static const char *DOC =
     "    'contract': {'enforced': true, 'alias_types': true, 'checksum': 'k1'},"
     "    'constraints': [], 'version': null, 'access': 'protected',"
     "    'depends_on': {'macros': ['macro.p.m'], 'nodes': ['seed.p.s']}},"
-    "  'seed.p.s': {'resource_type': 'seed', 'name': 's', 'raw_code': '',"
+    "  'seed.p.s': {'resource_type': 'seed', 'name': 's', 'raw_code': '', 'tags': [],"
     "    'checksum': {'name': 'path', 'checksum': 'seeds/s.csv'}, 'unrendered_config': {},"
     "    'config': {'persist_docs': {'relation': 0, 'columns': 'yes'}}, 'depends_on': {'macros': "
     "[]}},"
@@ -63,6 +63,7 @@ static void test_fields(void)
         CHECK(a->kind == DR_MK_MODEL);
         CHECK_STR(a->name, "a");
         CHECK_STR(a->path, "models/a.sql");
+        CHECK_STR(a->tags, "[\"nightly\",\"fin\"]"); /* as written: completion lists them */
         CHECK_STR(a->checksum_name, "sha256");
         CHECK_STR(a->checksum, "c1");
         CHECK(a->uses_var);
@@ -96,6 +97,7 @@ static void test_fields(void)
     if (s) {
         CHECK_STR(s->checksum_name, "path");
         CHECK_STR(s->checksum, "seeds/s.csv");
+        CHECK(s->tags == NULL); /* no tags */
         CHECK(!s->persist_relation && s->persist_columns);
     }
     const struct dr_manifest_node *t = dr_manifest_find(m, "test.p.t.1");
