@@ -142,7 +142,8 @@ end
 
 local function report(err)
   local text = tostring(err)
-  if err.task and err.kind ~= "usage" and err.kind ~= "interrupt" then
+  -- a task-file mistake already names its file:line
+  if err.task and err.kind ~= "usage" and err.kind ~= "interrupt" and err.kind ~= "taskfile" then
     text = ("task '%s' failed: %s"):format(err.task, text)
   end
   ui.error(text)

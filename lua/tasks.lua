@@ -2,6 +2,7 @@
 -- comments, aliases, built-ins that a task file may replace, deps that run
 -- once per invocation, and always() cleanup handlers.
 
+local check = require("dbtrun.check")
 local errors = require("dbtrun.errors")
 local params = require("dbtrun.params")
 local ui = require("dbtrun.ui")
@@ -181,12 +182,10 @@ end
 local frames = {} -- one per running task body: its always() handlers
 
 function M.always(fn)
-  if type(fn) ~= "function" then
-    error("always expects a function", 2)
-  end
+  check.arg("always", 1, "fn", fn, "function")
   local frame = frames[#frames]
   if not frame then
-    error("always() must be called inside a running task", 2)
+    check.misuse("always() must be called inside a running task")
   end
   frame[#frame + 1] = fn
 end
@@ -211,6 +210,24 @@ local function add_context(t)
     end
     return errors.new("failure", { message = tostring(err), task = t.name, traceback = debug.traceback(nil, 2) })
   end
+end
+
+-- Reading a parameter the task does not declare raises at the reading line,
+-- as an undefined global does: a typo must not become a nil argument.
+function M.strict_args(t, args)
+  return setmetatable(args, {
+    __index = function(_, key)
+      local names = {}
+      for _, p in ipairs(t.params) do
+        if p.name == key then
+          check.misuse("task '%s': parameter '%s' has no value here", t.name, key)
+        end
+        names[#names + 1] = p.name
+      end
+      local has = #names > 0 and ("it has " .. table.concat(names, ", ")) or "it has none"
+      check.misuse("task '%s' has no parameter '%s' (%s)", t.name, tostring(key), has)
+    end,
+  })
 end
 
 function M.run_body(t, args)
@@ -251,6 +268,7 @@ function M.invoke(name, words, state)
   if not args then
     errors.raise("usage", "%s\n%s", err, M.usage(t))
   end
+  M.strict_args(t, args)
   local key = t.name .. "\0" .. table.concat(words, "\0")
   if state.done[key] then
     return
@@ -271,12 +289,14 @@ end
 -- builtin("dev") -> a function(args) running the built-in task's body, for a
 -- task file that replaces a built-in and still wants the original.
 function M.builtin(name)
+  check.arg("builtin", 1, "name", name, "string")
   local t = builtins[name]
   if not t then
-    error(("builtin: there is no built-in task '%s'"):format(tostring(name)), 2)
+    check.misuse("builtin: there is no built-in task '%s'", name)
   end
   return function(args)
-    M.run_body(t, args or {})
+    check.opt("builtin('" .. name .. "')", 1, "args", args, "table")
+    M.run_body(t, M.strict_args(t, params.defaults(t.params, args or {})))
   end
 end
 
