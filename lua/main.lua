@@ -75,7 +75,7 @@ local function apply_overrides(opts)
   config.load_environment()
   for _, kv in ipairs(opts.sets) do
     local key, value = kv:match("^([^=]*)=(.*)$")
-    local ok, msg = config.override(key, value)
+    local ok, msg = config.override(key, value, true)
     if not ok then
       errors.raise("usage", "--set %s: %s", kv, msg)
     end
@@ -125,9 +125,12 @@ local function main(builtin_sources, opts)
     end
     load_task_file(text, "@" .. display, false)
   end
+  tasks.check_deps()
   apply_overrides(opts)
-  local list = (opts.summary or opts.json or opts.list or not opts.task) and require("dbtrun.list")
-  if opts.summary then
+  local list = (opts.summary or opts.json or opts.list or opts.usage or not opts.task) and require("dbtrun.list")
+  if opts.usage then
+    io.stdout:write(list.usage(tasks.find_or_raise(opts.usage)))
+  elseif opts.summary then
     io.stdout:write(list.summary())
   elseif opts.json then
     io.stdout:write(list.json())
@@ -135,6 +138,7 @@ local function main(builtin_sources, opts)
     io.stdout:write(list.text())
   else
     collectgarbage("restart") -- stopped by host.c while loading
+    tasks.check_words(tasks.find_or_raise(opts.task), opts.args)
     tasks.invoke(opts.task, opts.args, { done = {}, running = {} })
   end
   return 0

@@ -129,6 +129,62 @@ function M.find(name)
   return registry[name] or (aliases[name] and registry[aliases[name]])
 end
 
+-- The task `name`, or a usage error with a "did you mean".
+function M.find_or_raise(name)
+  local t = M.find(name)
+  if not t then
+    local hint = M.suggest(name)
+    errors.raise("usage", "no task named '%s'%s", name, hint and (". Did you mean '" .. hint .. "'?") or "")
+  end
+  return t
+end
+
+-- dbtrun's own options, which only count before the task name. -q, -v and
+-- -h are left out: dbt takes them too, so a task passing words on to dbt
+-- may well mean them.
+-- (true: a flag; "value": it takes the next word unless written --opt=value)
+local dbtrun_options = {
+  ["--set"] = "value", ["--dry-run"] = true, ["-n"] = true, ["--file"] = "value", ["-f"] = "value",
+  ["--directory"] = "value", ["-C"] = "value", ["--kill-after"] = "value", ["--color"] = "value",
+  ["--list"] = true, ["-l"] = true, ["--json"] = true, ["--usage"] = "value",
+}
+
+-- The command line as it should have been written: the option (and its
+-- value) moved before the task name.
+local function reordered(t, words, i)
+  local moved, rest = { words[i] }, {}
+  local j = i + 1
+  if dbtrun_options[words[i]] == "value" and words[j] then
+    moved[2], j = words[j], j + 1
+  end
+  for k, w in ipairs(words) do
+    if k < i or k >= j then
+      rest[#rest + 1] = w
+    end
+  end
+  return table.concat({ "dbtrun", table.concat(moved, " "), t.name, table.unpack(rest) }, " ")
+end
+
+-- The command line's words after the task name belong to the task. One that
+-- is a dbtrun option was most likely meant for dbtrun: an error when it would
+-- fill a named parameter or is one word too many, a warning when a variadic
+-- parameter takes it (the task may pass it on, to dbt say).
+function M.check_words(t, words)
+  local last = t.params[#t.params]
+  local variadic_from = last and (last.kind == "star" or last.kind == "plus") and #t.params or math.huge
+  for i, word in ipairs(words) do
+    local option = word:match("^(%-%-?[%w-]+)")
+    if option and dbtrun_options[option] then
+      local hint = "dbtrun's options go before the task: " .. reordered(t, words, i)
+      if i < variadic_from then
+        errors.raise("usage", "'%s' after the task name would be an argument of task '%s'; %s\n%s", word, t.name,
+          hint, M.usage(t))
+      end
+      ui.warn(("'%s' is passed to task '%s' as an argument; %s"):format(word, t.name, hint))
+    end
+  end
+end
+
 -- Public tasks in name order.
 function M.list(include_private)
   local out = {}
@@ -143,34 +199,32 @@ function M.list(include_private)
   return out
 end
 
--- Levenshtein distance, for "did you mean".
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do
-    prev[j] = j
+-- The task name or alias closest to `name`, for "did you mean".
+function M.suggest(name, include_private)
+  local names = {}
+  for _, t in ipairs(M.list(include_private)) do
+    names[#names + 1] = t.name
+    table.move(t.aliases, 1, #t.aliases, #names + 1, names)
   end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
+  return check.closest(name, names)
 end
 
-function M.suggest(name)
-  local best, best_d
-  for _, t in ipairs(M.list(false)) do
-    for _, candidate in ipairs({ t.name, table.unpack(t.aliases) }) do
-      local d = distance(name, candidate)
-      if d <= math.max(2, #name // 3) and (not best_d or d < best_d) then
-        best, best_d = candidate, d
+-- Every dep names a task that exists: checked once the task files are
+-- loaded (also for --list), so a typo fails before anything runs.
+function M.check_deps()
+  for _, t in ipairs(M.list(true)) do
+    for _, dep in ipairs(t.deps) do
+      local name = type(dep) == "table" and dep[1] or dep
+      if type(name) ~= "string" then
+        errors.raise("taskfile", "%s: task '%s': a dep is a task name or { name, args... }", t.where, t.name)
+      end
+      if not M.find(name) then
+        local hint = M.suggest(name, true)
+        errors.raise("taskfile", "%s: task '%s' depends on '%s', which is not a task%s", t.where, t.name, name,
+          hint and (". Did you mean '" .. hint .. "'?") or "")
       end
     end
   end
-  return best
 end
 
 function M.usage(t)
@@ -259,11 +313,7 @@ end
 -- Runs task `name` with command-line words `words`, its deps first. `state`
 -- is shared by one invocation: deps run once each (per name and arguments).
 function M.invoke(name, words, state)
-  local t = M.find(name)
-  if not t then
-    local hint = M.suggest(name)
-    errors.raise("usage", "no task named '%s'%s", name, hint and (". Did you mean '" .. hint .. "'?") or "")
-  end
+  local t = M.find_or_raise(name)
   local args, err = params.bind(t.params, words)
   if not args then
     errors.raise("usage", "%s\n%s", err, M.usage(t))

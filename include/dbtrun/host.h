@@ -15,6 +15,7 @@ struct dr_run {
     const char *directory;   /* change to this folder first; NULL: stay */
     const char *completions; /* print the completion script for this shell */
     const char *script;      /* run this Lua file in the host (tests) */
+    const char *usage;       /* print this task's usage, parameters and doc */
     long kill_after_ms;      /* grace before SIGKILL after a signal; -1: the default */
     const char **sets;       /* KEY=VALUE parameter values, nsets of them */
     int nsets;

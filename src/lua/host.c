@@ -90,6 +90,7 @@ static void push_run(lua_State *L, const struct dr_run *run)
     STR(directory);
     STR(completions);
     STR(script);
+    STR(usage);
     STR(task);
 #undef FLAG
 #undef STR
