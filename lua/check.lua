@@ -29,7 +29,11 @@ local function fail(fn, n, name, value, want, optional)
   if got == "string" or got == "number" then
     got = ("%s %q"):format(got, value)
   end
-  M.misuse("%s: argument %d (%s) must be %s%s, got %s", fn, n, name, wanted[want], optional and " or nil" or "", got)
+  local desc = wanted[want]
+  if optional then
+    desc = (desc:gsub(" or ", ", ")) .. " or nil"
+  end
+  M.misuse("%s: argument %d (%s) must be %s, got %s", fn, n, name, desc, got)
 end
 
 -- The argument `value` of `fn`, at position n and called `name` in the docs,
@@ -89,8 +93,8 @@ function M.place(fn, n, name, value)
   M.arg(fn, n, name, value, "string")
   local scheme, slashes = value:match("^(%a[%w+.-]*):(/*)")
   if (scheme == "s3" or scheme == "file") and #slashes < 2 then
-    local example = scheme == "s3" and "s3://bucket/key" or "file://folder/"
-    M.misuse("%s: argument %d (%s) '%s' is not a %s URL (write %s)", fn, n, name, value, scheme, example)
+    local what = scheme == "s3" and "an S3 URL (expected s3://bucket/key)" or "a file URL (expected file://folder/)"
+    M.misuse("%s: argument %d (%s) '%s' is not %s", fn, n, name, value, what)
   end
   return value
 end
