@@ -99,33 +99,4 @@ function M.place(fn, n, name, value)
   return value
 end
 
--- Levenshtein distance, for "did you mean".
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do
-    prev[j] = j
-  end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
--- The candidate closest to `name`, if it is close enough to be a typo.
-function M.closest(name, candidates)
-  local best, best_d
-  for _, candidate in ipairs(candidates) do
-    local d = distance(name, candidate)
-    if d <= math.max(2, #name // 3) and (not best_d or d < best_d) then
-      best, best_d = candidate, d
-    end
-  end
-  return best
-end
-
 return M

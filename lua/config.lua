@@ -4,7 +4,13 @@
 -- environment a double underscore stands for the dot (DBTRUN_AWS__REGION).
 
 local native = require("dbtrun.native")
-local check = require("dbtrun.check")
+-- lua/check.lua is loaded on the first misuse only: the fast paths below
+-- test the type inline, and reaching `check` means a message is needed.
+local check = setmetatable({}, {
+  __index = function(_, k)
+    return require("dbtrun.check")[k]
+  end,
+})
 
 local M = {}
 
@@ -24,20 +30,6 @@ local builtin_defaults = {
   -- private_key: the variable holding a PEM key, written to a 0600 file
   -- threads: --threads for every build; cloudfront: distribution to invalidate
 }
-
--- Settings the built-in tasks read that have no default value, with the
--- type a --set value must have ("text": any text). Keys present in the
--- defaults or in config{...} take the type of their value instead.
-local optional_keys = {
-  threads = "number", pr = "text", cloudfront = "text", cloudfront_wait = "boolean", private_key = "text",
-  profile = "text", dbt = "text", ["targets.dev"] = "text", ["ci.database"] = "text", ["ci.profile"] = "text",
-  ["deploy.profile"] = "text", ["aws.profile"] = "text", ["aws.region"] = "text", ["aws.endpoint"] = "text",
-  ["aws.role_arn"] = "text", ["aws.max_attempts"] = "number", ["aws.connect_timeout"] = "number",
-  ["aws.read_timeout"] = "number",
-}
-
--- Lists that also take a text form (secrets: "PREFIX, id" lines).
-local text_tables = { secrets = true }
 
 local defaults, file_values, overrides = builtin_defaults, {}, {}
 local resolved -- cache of the merged view, rebuilt after any change
@@ -105,50 +97,6 @@ function M.default(t)
   resolved = nil
 end
 
--- Every settable key: the leaves of the merged view, and the optional ones.
-local function known_keys()
-  local keys = {}
-  local function walk(t, prefix)
-    for k, v in pairs(t) do
-      if type(k) == "string" then
-        local path = prefix .. k
-        keys[#keys + 1] = path
-        if type(v) == "table" and not text_tables[path] then
-          walk(v, path .. ".")
-        end
-      end
-    end
-  end
-  walk(M.resolved(), "")
-  for k in pairs(optional_keys) do
-    keys[#keys + 1] = k
-  end
-  table.sort(keys)
-  return keys
-end
-
--- A --set value must name a known key and fit the type of the value it
--- replaces: a typo or "threads=abc" is an error, never a silent new setting.
-local function check_override(key, text)
-  local current = M.get(key)
-  local want = optional_keys[key]
-  if current ~= nil then
-    want = type(current)
-  end
-  if want == nil then
-    local hint = check.closest(key, known_keys())
-    return nil, ("unknown config key '%s'%s"):format(key, hint and (". Did you mean '" .. hint .. "'?") or "")
-  end
-  if want == "boolean" and text ~= "true" and text ~= "false" then
-    return nil, ("'%s' is a boolean: true or false, not '%s'"):format(key, text)
-  elseif want == "number" and not tonumber(text) then
-    return nil, ("'%s' is a number, not '%s'"):format(key, text)
-  elseif want == "table" and not text_tables[key] then
-    return nil, ("'%s' is a table: set one of its keys (%s.KEY=VALUE)"):format(key, key)
-  end
-  return true
-end
-
 -- KEY=VALUE from --set (`strict`: checked against the known keys and their
 -- types) or from a DBTRUN_<KEY> variable.
 function M.override(key, value, strict)
@@ -156,7 +104,7 @@ function M.override(key, value, strict)
     return nil, ("invalid config key '%s'"):format(key)
   end
   if strict then
-    local ok, msg = check_override(key, value)
+    local ok, msg = require("dbtrun.strict").check_setting(M, key, value)
     if not ok then
       return nil, msg
     end
@@ -184,7 +132,9 @@ end
 
 -- Looks up "a.b.c" in the merged view.
 function M.get(path)
-  check.arg("config.get", 1, "key", path, "string")
+  if type(path) ~= "string" then
+    check.arg("config.get", 1, "key", path, "string")
+  end
   local v = M.resolved()
   for key in path:gmatch("[^%.]+") do
     if type(v) ~= "table" then

@@ -127,9 +127,9 @@ local function main(builtin_sources, opts)
   end
   tasks.check_deps()
   apply_overrides(opts)
-  local list = (opts.summary or opts.json or opts.list or opts.usage or not opts.task) and require("dbtrun.list")
+  local list = (opts.summary or opts.json or opts.list or not opts.task) and require("dbtrun.list")
   if opts.usage then
-    io.stdout:write(list.usage(tasks.find_or_raise(opts.usage)))
+    io.stdout:write(require("dbtrun.usage").text(tasks.find_or_raise(opts.usage)))
   elseif opts.summary then
     io.stdout:write(list.summary())
   elseif opts.json then

@@ -2,7 +2,13 @@
 -- exit-status checking and interrupts. The process itself is native (proc.c).
 
 local native = require("dbtrun.native")
-local check = require("dbtrun.check")
+-- lua/check.lua is loaded on the first misuse only: the fast paths below
+-- test the type inline, and reaching `check` means a message is needed.
+local check = setmetatable({}, {
+  __index = function(_, k)
+    return require("dbtrun.check")[k]
+  end,
+})
 local errors = require("dbtrun.errors")
 local ui = require("dbtrun.ui")
 
@@ -92,8 +98,11 @@ local function check_options(fn, spec)
       check.misuse("%s: unknown option '%s' (env, cwd, check, capture)", fn, tostring(k))
     end
   end
-  check.field(fn, spec, "env", "table")
-  check.field(fn, spec, "cwd", "string")
+  local env, cwd = spec.env, spec.cwd
+  if (env ~= nil and type(env) ~= "table") or (cwd ~= nil and type(cwd) ~= "string") then
+    check.field(fn, spec, "env", "table")
+    check.field(fn, spec, "cwd", "string")
+  end
 end
 
 -- Runs argv with the options of `spec`; `script` is the sh() text for display.
@@ -155,9 +164,12 @@ end
 -- sh "script"  or  sh{ "script", env=, cwd=, check=, capture= }: the explicit shell form.
 function M.sh(spec, opts)
   if type(spec) ~= "table" then
-    check.arg("sh", 1, "script", spec, "string")
+    if type(spec) ~= "string" or (opts ~= nil and type(opts) ~= "table") then
+      check.arg("sh", 1, "script", spec, "string")
+      check.opt("sh", 2, "options", opts, "table")
+    end
     spec = { spec }
-    for k, v in pairs(check.opt("sh", 2, "options", opts, "table") or {}) do
+    for k, v in pairs(opts or {}) do
       spec[k] = v
     end
   end

@@ -2,7 +2,13 @@
 -- comments, aliases, built-ins that a task file may replace, deps that run
 -- once per invocation, and always() cleanup handlers.
 
-local check = require("dbtrun.check")
+-- lua/check.lua is loaded on the first misuse only: the fast paths below
+-- test the type inline, and reaching `check` means a message is needed.
+local check = setmetatable({}, {
+  __index = function(_, k)
+    return require("dbtrun.check")[k]
+  end,
+})
 local errors = require("dbtrun.errors")
 local params = require("dbtrun.params")
 local ui = require("dbtrun.ui")
@@ -139,52 +145,6 @@ function M.find_or_raise(name)
   return t
 end
 
--- dbtrun's own options, which only count before the task name. -q, -v and
--- -h are left out: dbt takes them too, so a task passing words on to dbt
--- may well mean them.
--- (true: a flag; "value": it takes the next word unless written --opt=value)
-local dbtrun_options = {
-  ["--set"] = "value", ["--dry-run"] = true, ["-n"] = true, ["--file"] = "value", ["-f"] = "value",
-  ["--directory"] = "value", ["-C"] = "value", ["--kill-after"] = "value", ["--color"] = "value",
-  ["--list"] = true, ["-l"] = true, ["--json"] = true, ["--usage"] = "value",
-}
-
--- The command line as it should have been written: the option (and its
--- value) moved before the task name.
-local function reordered(t, words, i)
-  local moved, rest = { words[i] }, {}
-  local j = i + 1
-  if dbtrun_options[words[i]] == "value" and words[j] then
-    moved[2], j = words[j], j + 1
-  end
-  for k, w in ipairs(words) do
-    if k < i or k >= j then
-      rest[#rest + 1] = w
-    end
-  end
-  return table.concat({ "dbtrun", table.concat(moved, " "), t.name, table.unpack(rest) }, " ")
-end
-
--- The command line's words after the task name belong to the task. One that
--- is a dbtrun option was most likely meant for dbtrun: an error when it would
--- fill a named parameter or is one word too many, a warning when a variadic
--- parameter takes it (the task may pass it on, to dbt say).
-function M.check_words(t, words)
-  local last = t.params[#t.params]
-  local variadic_from = last and (last.kind == "star" or last.kind == "plus") and #t.params or math.huge
-  for i, word in ipairs(words) do
-    local option = word:match("^(%-%-?[%w-]+)")
-    if option and dbtrun_options[option] then
-      local hint = "dbtrun's options go before the task: " .. reordered(t, words, i)
-      if i < variadic_from then
-        errors.raise("usage", "'%s' after the task name would be an argument of task '%s'; %s\n%s", word, t.name,
-          hint, M.usage(t))
-      end
-      ui.warn(("'%s' is passed to task '%s' as an argument; %s"):format(word, t.name, hint))
-    end
-  end
-end
-
 -- Public tasks in name order.
 function M.list(include_private)
   local out = {}
@@ -206,29 +166,47 @@ function M.suggest(name, include_private)
     names[#names + 1] = t.name
     table.move(t.aliases, 1, #t.aliases, #names + 1, names)
   end
-  return check.closest(name, names)
+  return require("dbtrun.strict").closest(name, names)
 end
 
 -- Every dep names a task that exists: checked once the task files are
--- loaded (also for --list), so a typo fails before anything runs.
+-- loaded (also for --list), so a typo fails before anything runs. Walks the
+-- registry unsorted (this runs on every start); the first task by name is
+-- reported when several are wrong.
 function M.check_deps()
-  for _, t in ipairs(M.list(true)) do
+  local bad
+  for _, t in pairs(registry) do
     for _, dep in ipairs(t.deps) do
       local name = type(dep) == "table" and dep[1] or dep
-      if type(name) ~= "string" then
-        errors.raise("taskfile", "%s: task '%s': a dep is a task name or { name, args... }", t.where, t.name)
-      end
-      if not M.find(name) then
-        local hint = M.suggest(name, true)
-        errors.raise("taskfile", "%s: task '%s' depends on '%s', which is not a task%s", t.where, t.name, name,
-          hint and (". Did you mean '" .. hint .. "'?") or "")
+      if (type(name) ~= "string" or not M.find(name)) and (not bad or t.name < bad.task.name) then
+        bad = { task = t, name = name }
       end
     end
   end
+  if not bad then
+    return
+  end
+  local t, name = bad.task, bad.name
+  if type(name) ~= "string" then
+    errors.raise("taskfile", "%s: task '%s': a dep is a task name or { name, args... }", t.where, t.name)
+  end
+  local hint = M.suggest(name, true)
+  errors.raise("taskfile", "%s: task '%s' depends on '%s', which is not a task%s", t.where, t.name, name,
+    hint and (". Did you mean '" .. hint .. "'?") or "")
 end
 
 function M.usage(t)
   return "usage: dbtrun " .. params.signature(t.name, t.params)
+end
+
+-- The words after the task name belong to the task; one that is a dbtrun
+-- option gets a hint (lua/strict.lua), looked at only when a word is one.
+function M.check_words(t, words)
+  for _, word in ipairs(words) do
+    if word:byte(1) == 45 then -- "-"
+      return require("dbtrun.strict").check_words(t, words, M.usage(t))
+    end
+  end
 end
 
 --- Execution -------------------------------------------------------------
@@ -236,7 +214,9 @@ end
 local frames = {} -- one per running task body: its always() handlers
 
 function M.always(fn)
-  check.arg("always", 1, "fn", fn, "function")
+  if type(fn) ~= "function" then
+    check.arg("always", 1, "fn", fn, "function")
+  end
   local frame = frames[#frames]
   if not frame then
     check.misuse("always() must be called inside a running task")
@@ -345,7 +325,9 @@ function M.builtin(name)
     check.misuse("builtin: there is no built-in task '%s'", name)
   end
   return function(args)
-    check.opt("builtin('" .. name .. "')", 1, "args", args, "table")
+    if args ~= nil and type(args) ~= "table" then
+      check.opt("builtin('" .. name .. "')", 1, "args", args, "table")
+    end
     M.run_body(t, M.strict_args(t, params.defaults(t.params, args or {})))
   end
 end
