@@ -1,4 +1,4 @@
--- api: what a task file sees — task, config, run, sh, always, builtin, fs,
+-- api: what a task file sees — task, config, run, sh, capture, always, builtin, fs,
 -- env, json — in an environment where reading an undefined global is an
 -- error that names file:line.
 
@@ -34,6 +34,7 @@ function M.environment(is_builtin)
     config = config.proxy,
     run = run.run,
     sh = run.sh,
+    capture = run.capture,
     always = tasks.always,
     builtin = tasks.builtin,
     print = stdio.print,

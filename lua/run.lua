@@ -161,6 +161,25 @@ function M.run(spec, ...)
   return execute(argv, spec)
 end
 
+-- capture{ "prog", "arg", ..., env=, cwd= } -> stdout without its trailing
+-- newline, as just's backticks: for a value (a commit, a version) rather
+-- than an outcome, so a failure always raises. In a dry run: "".
+function M.capture(spec)
+  if type(spec) ~= "table" then
+    check.misuse('capture takes a table of words: capture { "git", "rev-parse", "HEAD" }, not %s', type(spec))
+  end
+  if spec.check ~= nil or spec.capture ~= nil then
+    check.misuse("capture: no check or capture option: it always captures and raises on failure")
+  end
+  check_options("capture", spec)
+  local argv = flatten("capture", spec, {})
+  if #argv == 0 then
+    check.misuse("capture: empty command")
+  end
+  local _, out = execute(argv, { env = spec.env, cwd = spec.cwd, capture = true })
+  return (out:gsub("\n$", ""))
+end
+
 -- sh "script"  or  sh{ "script", env=, cwd=, check=, capture= }: the explicit shell form.
 function M.sh(spec, opts)
   if type(spec) ~= "table" then
