@@ -105,7 +105,11 @@ M.json = {
     if t == "function" or t == "thread" or (t == "userdata" and value ~= native.json.null) then
       check.misuse("json.encode: argument 1 (value) cannot be a %s", t)
     end
-    return native.json.encode(value, opts)
+    local ok, text = pcall(native.json.encode, value, opts)
+    if not ok then -- what cannot be encoded deep inside is the caller's mistake too
+      check.misuse("%s", tostring(text))
+    end
+    return text
   end,
   decode = function(text)
     check.arg("json.decode", 1, "text", text, "string")

@@ -117,6 +117,7 @@ def test_numbers_are_words(project):
         ('env.set("X", {})', "env.set: argument 2 (value) must be a string, a number or nil, got table"),
         ('json.decode(nil)', "json.decode: argument 1 (text) must be a string, got nil"),
         ('json.encode(print)', "json.encode: argument 1 (value) cannot be a function"),
+        ('json.encode({ f = print })', "json.encode: cannot encode a function"),
         ('config.get(5)', "config.get: argument 1 (key) must be a string, got number 5"),
         ('secret(42)', "secret: argument 1 (value) must be a string, got number 42"),
         ('log(nil)', "log: argument 1 (message) must be a string or a number, got nil"),
