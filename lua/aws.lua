@@ -50,10 +50,18 @@ function M.check_sync_opts(fn, opts)
   opts = check.opts(fn, 3, opts, sync_options)
   check.field(fn, opts, "filters", "table")
   check.field(fn, opts, "jobs", "number")
+  for i, f in ipairs(opts.filters or {}) do
+    if type(f) ~= "table" or (f[1] ~= "exclude" and f[1] ~= "include") or type(f[2]) ~= "string" then
+      misuse('%s: option filters: entry %d must be { "exclude" or "include", "pattern" }', fn, i)
+    end
+  end
   for _, kind in ipairs({ "exclude", "include" }) do
     local v = opts[kind]
-    if v ~= nil and type(v) ~= "string" and type(v) ~= "table" then
-      misuse("%s: option %s must be a pattern or a list of them, got %s", fn, kind, type(v))
+    for i, p in ipairs(type(v) == "table" and v or { v }) do
+      if type(p) ~= "string" then
+        misuse("%s: option %s must be a pattern or a list of them, got %s", fn, kind,
+          type(v) == "table" and (type(p) .. " at position " .. i) or type(p))
+      end
     end
   end
   return opts

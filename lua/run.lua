@@ -103,6 +103,13 @@ local function check_options(fn, spec)
     check.field(fn, spec, "env", "table")
     check.field(fn, spec, "cwd", "string")
   end
+  for k, v in pairs(env or {}) do
+    local tv = type(v)
+    if type(k) ~= "string" or (tv ~= "string" and tv ~= "number" and v ~= false) then
+      check.misuse("%s: option env: %s = %s; a variable is NAME = \"text\" (or false to remove it)", fn,
+        tostring(k), tv)
+    end
+  end
 end
 
 -- Runs argv with the options of `spec`; `script` is the sh() text for display.
