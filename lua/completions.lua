@@ -3,7 +3,7 @@
 
 local M = {}
 
-local OPTIONS = "-l --list -n --dry-run --json -f --file -C --directory --set -v --verbose "
+local OPTIONS = "-l --list -n --dry-run --json --usage -f --file -C --directory --set -v --verbose "
   .. "-q --quiet --color --completions -h --help --version"
 
 local scripts = {
@@ -14,6 +14,7 @@ _dbtrun() {
         -f|--file|-C|--directory) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         --color) COMPREPLY=($(compgen -W "auto always never" -- "$cur")); return ;;
         --completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")); return ;;
+        --usage) COMPREPLY=($(compgen -W "$(dbtrun --summary 2>/dev/null)" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "@OPTIONS@" -- "$cur"))
@@ -32,6 +33,7 @@ _dbtrun() {
         '(-l --list)'{-l,--list}'[list tasks]' \
         '(-n --dry-run)'{-n,--dry-run}'[print commands instead of running them]' \
         '--json[list tasks as JSON]' \
+        '--usage[one task: usage, parameters, doc]:task:($tasks)' \
         '(-f --file)'{-f,--file}'[task file]:file:_files' \
         '(-C --directory)'{-C,--directory}'[run as if started in DIR]:directory:_files -/' \
         '*--set[override a config value]:KEY=VALUE:' \
@@ -51,6 +53,7 @@ complete -c dbtrun -f -a '(dbtrun --summary 2>/dev/null | string split " ")'
 complete -c dbtrun -s l -l list -d 'list tasks'
 complete -c dbtrun -s n -l dry-run -d 'print commands instead of running them'
 complete -c dbtrun -l json -d 'list tasks as JSON'
+complete -c dbtrun -l usage -x -a '(dbtrun --summary 2>/dev/null | string split " ")' -d 'one task: usage, parameters, doc'
 complete -c dbtrun -s f -l file -r -F -d 'task file'
 complete -c dbtrun -s C -l directory -r -a '(__fish_complete_directories)' -d 'run as if started in DIR'
 complete -c dbtrun -l set -r -d 'override a config value KEY=VALUE'

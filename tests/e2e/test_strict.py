@@ -1,9 +1,12 @@
 """End-to-end tests of strictness (issue 14): mistakes in a task file or on
 the command line fail loudly, at the line that made them, with the exact
 message and exit status 2 — never a silent nil or a raw binding's message."""
+import os
+import subprocess
+
 import pytest
 
-from conftest import dbtrun
+from conftest import DBTRUN, dbtrun
 
 
 def error_of(r):
@@ -270,3 +273,17 @@ def test_usage_of_a_builtin(tmp_path):
     assert r.stdout.startswith("usage: dbtrun dev-select SELECTION\n\n")
     assert "    SELECTION  required\n" in r.stdout
     assert "runs first: fetch-manifest\n" in r.stdout
+
+
+def test_usage_completes_task_names(project, tmp_path):
+    d = project('task("deploy-docs", function() end)\n')
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "dbtrun").symlink_to(DBTRUN)
+    script = dbtrun("--completions", "bash").stdout
+    probe = script + '\nCOMP_WORDS=(dbtrun --usage deploy-d); COMP_CWORD=2; _dbtrun; echo "${COMPREPLY[*]}"\n'
+    env = dict(os.environ, PATH=f"{bindir}:{os.environ['PATH']}")
+    r = subprocess.run(["bash", "-c", probe], cwd=d, env=env, capture_output=True, text=True)
+    assert r.stdout.split() == ["deploy-docs"], r.stderr
+    assert "--usage[" in dbtrun("--completions", "zsh").stdout
+    assert "-l usage" in dbtrun("--completions", "fish").stdout
