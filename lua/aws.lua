@@ -6,6 +6,7 @@
 
 local native = require("dbtrun.native")
 local config = require("dbtrun.config")
+local check = require("dbtrun.check")
 local errors = require("dbtrun.errors")
 local run = require("dbtrun.run")
 local ui = require("dbtrun.ui")
@@ -26,19 +27,44 @@ function M.check(result, text, info, ...)
   return result, text, info, ...
 end
 
--- Raises a usage error (a bad argument from the task file) naming its line.
-local function misuse(fmt, ...)
-  local where = errors.where()
-  error(errors.new("failure", { message = (where and where .. ": " or "") .. fmt:format(...) }), 0)
-end
+local misuse = check.misuse
 
 -- "s3://bucket/key" -> bucket, key ("" when the URL names the bucket).
-function M.parse_url(url)
-  local bucket, key = tostring(url):match("^s3://([^/]+)/?(.*)$")
+-- `fn` and `n` name the caller's function and argument in errors.
+function M.parse_url(url, fn, n)
+  fn, n = fn or "aws.s3", n or 1
+  check.arg(fn, n, "url", url, "string")
+  local bucket, key = url:match("^s3://([^/]+)/?(.*)$")
   if not bucket then
-    misuse("not an S3 URL: %s (expected s3://bucket/key)", tostring(url))
+    misuse("%s: argument %d (url) '%s' is not an S3 URL (expected s3://bucket/key)", fn, n, url)
   end
   return bucket, key
+end
+
+local sync_options = {
+  delete = true, exclude = true, include = true, filters = true, dryrun = true, jobs = true, quiet = true,
+}
+
+-- The options of aws.s3.sync and store.sync, checked: a table or nil, known keys.
+function M.check_sync_opts(fn, opts)
+  opts = check.opts(fn, 3, opts, sync_options)
+  check.field(fn, opts, "filters", "table")
+  check.field(fn, opts, "jobs", "number")
+  for i, f in ipairs(opts.filters or {}) do
+    if type(f) ~= "table" or (f[1] ~= "exclude" and f[1] ~= "include") or type(f[2]) ~= "string" then
+      misuse('%s: option filters: entry %d must be { "exclude" or "include", "pattern" }', fn, i)
+    end
+  end
+  for _, kind in ipairs({ "exclude", "include" }) do
+    local v = opts[kind]
+    for i, p in ipairs(type(v) == "table" and v or { v }) do
+      if type(p) ~= "string" then
+        misuse("%s: option %s must be a pattern or a list of them, got %s", fn, kind,
+          type(v) == "table" and (type(p) .. " at position " .. i) or type(p))
+      end
+    end
+  end
+  return opts
 end
 
 -- In a dry run: prints the command that would do the same (aws CLI words,
@@ -121,8 +147,9 @@ local function s3_family(client)
   -- The file is replaced atomically; unless forced, an unchanged object
   -- (same ETag as the local file) is not downloaded again.
   function s3.get(url, path, opts)
-    opts = opts or {}
-    local bucket, key = M.parse_url(url)
+    local bucket, key = M.parse_url(url, "aws.s3.get", 1)
+    check.place("aws.s3.get", 2, "path", path)
+    opts = check.opts("aws.s3.get", 3, opts, { force = true })
     if dry("aws", "s3", "cp", url, path) then
       return { changed = false }
     end
@@ -136,8 +163,10 @@ local function s3_family(client)
   -- s3.put(path, url [, {content_type=}]) -> {size=, etag=, changed=true}
   -- A URL ending in "/" gets the file's name, as `aws s3 cp` does.
   function s3.put(path, url, opts)
-    opts = opts or {}
-    local bucket, key = M.parse_url(url)
+    check.place("aws.s3.put", 1, "path", path)
+    local bucket, key = M.parse_url(url, "aws.s3.put", 2)
+    opts = check.opts("aws.s3.put", 3, opts, { content_type = true })
+    check.field("aws.s3.put", opts, "content_type", "string")
     if key == "" or key:sub(-1) == "/" then
       key = key .. basename(path)
     end
@@ -150,7 +179,7 @@ local function s3_family(client)
   -- s3.head(url) -> {size=, etag=, last_modified=, content_type=}; a missing
   -- object raises code "NotFound".
   function s3.head(url)
-    local bucket, key = M.parse_url(url)
+    local bucket, key = M.parse_url(url, "aws.s3.head", 1)
     if dry("aws", "s3api", "head-object", "--bucket", bucket, "--key", key) then
       return {}
     end
@@ -160,8 +189,9 @@ local function s3_family(client)
   -- s3.list(url [, {delimiter="/"}]) -> objects, prefixes
   -- objects: {key=, size=, etag=, last_modified=} under the URL's prefix.
   function s3.list(url, opts)
-    opts = opts or {}
-    local bucket, prefix = M.parse_url(url)
+    local bucket, prefix = M.parse_url(url, "aws.s3.list", 1)
+    opts = check.opts("aws.s3.list", 2, opts, { delimiter = true })
+    check.field("aws.s3.list", opts, "delimiter", "string")
     if dry("aws", "s3", "ls", url, not opts.delimiter and "--recursive" or nil) then
       return {}, {}
     end
@@ -171,8 +201,8 @@ local function s3_family(client)
   -- s3.rm(url [, {recursive=true}]) -> number of objects deleted.
   -- Recursive works on the "folder": s3://b/logs removes logs/..., not logs2.
   function s3.rm(url, opts)
-    opts = opts or {}
-    local bucket, key = M.parse_url(url)
+    local bucket, key = M.parse_url(url, "aws.s3.rm", 1)
+    opts = check.opts("aws.s3.rm", 2, opts, { recursive = true })
     if dry("aws", "s3", "rm", url, opts.recursive and "--recursive" or nil) then
       return 0
     end
@@ -201,7 +231,9 @@ local function s3_family(client)
   -- s3.sync(src, dst [, opts]) -> {copied=, deleted=, unchanged=, excluded=, bytes=}
   -- opts: delete, exclude, include, filters, dryrun, jobs, quiet.
   function s3.sync(src, dst, opts)
-    opts = opts or {}
+    check.place("aws.s3.sync", 1, "src", src)
+    check.place("aws.s3.sync", 2, "dst", dst)
+    opts = M.check_sync_opts("aws.s3.sync", opts)
     local raw_opts, filters = M.sync_opts(opts)
     if dry("aws", "s3", "sync", src, dst, M.sync_flags(opts, filters)) then
       return { copied = 0, deleted = 0, unchanged = 0, excluded = 0, bytes = 0 }
@@ -211,7 +243,8 @@ local function s3_family(client)
 
   -- s3.presign(url [, seconds]) -> a GET URL valid that long (default 3600).
   function s3.presign(url, seconds)
-    local bucket, key = M.parse_url(url)
+    local bucket, key = M.parse_url(url, "aws.s3.presign", 1)
+    check.opt("aws.s3.presign", 2, "seconds", seconds, "number")
     return M.check(raw.s3_presign(client(), bucket, key, seconds or 3600))
   end
 
@@ -223,8 +256,13 @@ local function secrets_family(client)
 
   -- secrets.get(id [, {version_stage=, version_id=}]) -> value
   -- The value is masked in all output from now on.
+  local secret_options = { version_stage = true, version_id = true }
+
   function secrets.get(id, opts)
-    opts = opts or {}
+    check.arg("aws.secrets.get", 1, "id", id, "string")
+    opts = check.opts("aws.secrets.get", 2, opts, secret_options)
+    check.field("aws.secrets.get", opts, "version_stage", "string")
+    check.field("aws.secrets.get", opts, "version_id", "string")
     if dry("aws", "secretsmanager", "get-secret-value", "--secret-id", id) then
       return ""
     end
@@ -236,11 +274,15 @@ local function secrets_family(client)
   -- aws-actions/aws-secretsmanager-get-secrets does with parse-json-secrets
   -- (see the README); every value is masked.
   function secrets.env(id, prefix, opts)
+    check.arg("aws.secrets.env", 1, "id", id, "string")
+    check.opt("aws.secrets.env", 2, "prefix", prefix, "string")
+    opts = check.opts("aws.secrets.env", 3, opts, secret_options)
+    check.field("aws.secrets.env", opts, "version_stage", "string")
+    check.field("aws.secrets.env", opts, "version_id", "string")
     if dry("aws", "secretsmanager", "get-secret-value", "--secret-id", id) then
       return {}
     end
-    local value, name = M.check(raw.secrets_get(client(), id, (opts or {}).version_stage,
-      (opts or {}).version_id))
+    local value, name = M.check(raw.secrets_get(client(), id, opts.version_stage, opts.version_id))
     ui.secret(value)
     local vars, msg = raw.secrets_to_env(prefix or name, value)
     if not vars then
@@ -262,10 +304,22 @@ end
 local function cloudfront_family(client)
   -- cloudfront.invalidate(distribution_id, paths [, {wait=, timeout=}]) -> id
   local function invalidate(dist, paths, opts)
-    opts = opts or {}
+    local fn = "aws.cloudfront.invalidate"
+    check.arg(fn, 1, "distribution_id", dist, "string")
     if type(paths) == "string" then
       paths = { paths }
     end
+    check.arg(fn, 2, "paths", paths, "table")
+    for i, p in ipairs(paths) do
+      if type(p) ~= "string" then
+        misuse("%s: argument 2 (paths): path %d must be a string, got %s", fn, i, type(p))
+      end
+    end
+    if #paths == 0 then
+      misuse("%s: argument 2 (paths) is empty", fn)
+    end
+    opts = check.opts(fn, 3, opts, { wait = true, timeout = true })
+    check.field(fn, opts, "timeout", "number")
     if dry("aws", "cloudfront", "create-invalidation", "--distribution-id", dist, "--paths",
         table.unpack(paths)) then
       return "dry-run"
@@ -309,8 +363,17 @@ end
 -- aws.client{profile=, region=, endpoint=, max_attempts=, connect_timeout=,
 -- read_timeout=} (timeouts in seconds, 0: none) -> a client with its own
 -- .s3, .secrets, .cloudfront, .sts.
+local client_options = {
+  profile = "string", region = "string", endpoint = "string",
+  max_attempts = "number", connect_timeout = "number", read_timeout = "number",
+}
+
 function M.client(opts)
-  local handle = new_handle(opts or {})
+  opts = check.opts("aws.client", 1, opts, client_options)
+  for key, want in pairs(client_options) do
+    check.field("aws.client", opts, key, want)
+  end
+  local handle = new_handle(opts)
   local c = attach({}, function()
     return handle
   end)

@@ -7,7 +7,7 @@
 
 local M = {}
 
-local OPTIONS = "-l --list -n --dry-run --json -f --file -C --directory --set --dotenv -v --verbose "
+local OPTIONS = "-l --list -n --dry-run --json --usage -f --file -C --directory --set --dotenv -v --verbose "
   .. "-q --quiet --color --kill-after --completions -h --help --version"
 
 -- Options that take a value, and what completes it.
@@ -22,6 +22,7 @@ local VALUED = {
   ["--completions"] = { "bash", "zsh", "fish" },
   ["--set"] = {},
   ["--kill-after"] = {},
+  ["--usage"] = "tasks",
 }
 
 -- A parameter holds a dbt selection when it is named like one; so does the
@@ -301,7 +302,9 @@ function M.complete(line)
   local cur = line.cur
   if line.value_of then
     local how = VALUED[line.value_of]
-    if type(how) == "string" then
+    if how == "tasks" then
+      words = task_names(cur)
+    elseif type(how) == "string" then
       kind = how
     else
       words = starting_with(cur, how, {})

@@ -4,6 +4,13 @@
 -- environment a double underscore stands for the dot (DBTRUN_AWS__REGION).
 
 local native = require("dbtrun.native")
+-- lua/check.lua is loaded on the first misuse only: the fast paths below
+-- test the type inline, and reaching `check` means a message is needed.
+local check = setmetatable({}, {
+  __index = function(_, k)
+    return require("dbtrun.check")[k]
+  end,
+})
 
 local M = {}
 
@@ -90,9 +97,17 @@ function M.default(t)
   resolved = nil
 end
 
-function M.override(key, value)
+-- KEY=VALUE from --set (`strict`: checked against the known keys and their
+-- types) or from a DBTRUN_<KEY> variable.
+function M.override(key, value, strict)
   if not key:match("^[%w_][%w_%.%-]*$") then
     return nil, ("invalid config key '%s'"):format(key)
+  end
+  if strict then
+    local ok, msg = require("dbtrun.strict").check_setting(M, key, value)
+    if not ok then
+      return nil, msg
+    end
   end
   overrides[#overrides + 1] = { key = key, value = value }
   resolved = nil
@@ -117,6 +132,9 @@ end
 
 -- Looks up "a.b.c" in the merged view.
 function M.get(path)
+  if type(path) ~= "string" then
+    check.arg("config.get", 1, "key", path, "string")
+  end
   local v = M.resolved()
   for key in path:gmatch("[^%.]+") do
     if type(v) ~= "table" then

@@ -75,7 +75,7 @@ local function apply_overrides(opts)
   config.load_environment()
   for _, kv in ipairs(opts.sets) do
     local key, value = kv:match("^([^=]*)=(.*)$")
-    local ok, msg = config.override(key, value)
+    local ok, msg = config.override(key, value, true)
     if not ok then
       errors.raise("usage", "--set %s: %s", kv, msg)
     end
@@ -173,12 +173,15 @@ local function main(builtin_sources, opts)
     end
     load_task_file(text, "@" .. display, false)
   end
+  tasks.check_deps()
   local list = (opts.summary or opts.json or opts.list or not opts.task) and require("dbtrun.list")
   if not list then
     load_dotenv() -- before the overrides: DBTRUN_<KEY> lines in it are settings too
   end
   apply_overrides(opts)
-  if opts.summary then
+  if opts.usage then
+    io.stdout:write(require("dbtrun.usage").text(tasks.find_or_raise(opts.usage)))
+  elseif opts.summary then
     io.stdout:write(list.summary())
   elseif opts.json then
     io.stdout:write(list.json())
@@ -186,6 +189,7 @@ local function main(builtin_sources, opts)
     io.stdout:write(list.text())
   else
     collectgarbage("restart") -- stopped by host.c while loading
+    tasks.check_words(tasks.find_or_raise(opts.task), opts.args)
     tasks.invoke(opts.task, opts.args, { done = {}, running = {} })
   end
   return 0
@@ -193,7 +197,8 @@ end
 
 local function report(err)
   local text = tostring(err)
-  if err.task and err.kind ~= "usage" and err.kind ~= "interrupt" then
+  -- a task-file mistake already names its file:line
+  if err.task and err.kind ~= "usage" and err.kind ~= "interrupt" and err.kind ~= "taskfile" then
     text = ("task '%s' failed: %s"):format(err.task, text)
   end
   ui.error(text)

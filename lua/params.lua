@@ -88,4 +88,21 @@ function M.bind(list, words)
   return args
 end
 
+-- Copies `args` and fills in the defaults of parameters it lacks, for a
+-- body called with another task's arguments (builtin("name")(a)).
+function M.defaults(list, args)
+  local out = {}
+  for k, v in pairs(args) do
+    out[k] = v
+  end
+  for _, p in ipairs(list) do
+    if out[p.name] == nil and p.kind == "default" then
+      out[p.name] = p.default
+    elseif out[p.name] == nil and p.kind ~= "required" then
+      out[p.name] = {}
+    end
+  end
+  return out
+end
+
 return M

@@ -2,6 +2,13 @@
 -- exit-status checking and interrupts. The process itself is native (proc.c).
 
 local native = require("dbtrun.native")
+-- lua/check.lua is loaded on the first misuse only: the fast paths below
+-- test the type inline, and reaching `check` means a message is needed.
+local check = setmetatable({}, {
+  __index = function(_, k)
+    return require("dbtrun.check")[k]
+  end,
+})
 local errors = require("dbtrun.errors")
 local ui = require("dbtrun.ui")
 
@@ -20,14 +27,35 @@ function M.quote(word)
   return "'" .. word:gsub("'", "'\\''") .. "'"
 end
 
+-- The last positive integer key of t: a nil hole makes # unreliable, so the
+-- keys are counted rather than trusted.
+local function last_index(t)
+  local n = #t
+  for k in pairs(t) do
+    if math.type(k) == "integer" and k > n then
+      n = k
+    end
+  end
+  return n
+end
+
 -- Flattens nested arrays, so run{"dbt", "build", a.ARGS} passes ARGS as words.
-local function flatten(list, out)
-  for i = 1, #list do
+-- A nil hole or a value that is not a word (a boolean, a function) is the
+-- task file's mistake: refused, naming its position ("argument 4", "3.2").
+local function flatten(fn, list, out, at)
+  for i = 1, last_index(list) do
     local v = list[i]
-    if type(v) == "table" then
-      flatten(v, out)
-    else
+    local t = type(v)
+    if t == "string" then
+      out[#out + 1] = v
+    elseif t == "table" then
+      flatten(fn, v, out, (at or "") .. i .. ".")
+    elseif t == "number" then
       out[#out + 1] = tostring(v)
+    else
+      local pos = (at or "") .. i
+      check.misuse("%s: argument %s is %s%s", fn, pos, t == "nil" and "nil" or ("a " .. t),
+        t == "nil" and " (a hole in the list: a nil value or a misspelled name?)" or "; pass strings")
     end
   end
   return out
@@ -64,10 +92,22 @@ function M.describe(argv, opts, detail, script)
   return table.concat(words, " ")
 end
 
-local function check_options(spec)
+local function check_options(fn, spec)
   for k in pairs(spec) do
-    if type(k) ~= "number" and not option_names[k] then
-      error(("run: unknown option '%s' (env, cwd, check, capture)"):format(tostring(k)), 3)
+    if math.type(k) ~= "integer" and not option_names[k] then
+      check.misuse("%s: unknown option '%s' (env, cwd, check, capture)", fn, tostring(k))
+    end
+  end
+  local env, cwd = spec.env, spec.cwd
+  if (env ~= nil and type(env) ~= "table") or (cwd ~= nil and type(cwd) ~= "string") then
+    check.field(fn, spec, "env", "table")
+    check.field(fn, spec, "cwd", "string")
+  end
+  for k, v in pairs(env or {}) do
+    local tv = type(v)
+    if type(k) ~= "string" or (tv ~= "string" and tv ~= "number" and v ~= false) then
+      check.misuse("%s: option env: %s = %s; a variable is NAME = \"text\" (or false to remove it)", fn,
+        tostring(k), tv)
     end
   end
 end
@@ -106,30 +146,64 @@ local function execute(argv, spec, script)
 end
 
 -- run{ "prog", "arg", ..., env=, cwd=, check=true, capture=false } -> code, output
--- also run("prog", "arg", ...)
+-- also run("prog", "arg", ...); a lone string (run "echo hi") is refused, since
+-- it reads as a command line and run never uses a shell.
 function M.run(spec, ...)
-  if type(spec) ~= "table" then
-    spec = { spec, ... }
+  if type(spec) == "string" and select("#", ...) == 0 then
+    check.misuse('run takes a table of words: run { "prog", "arg" }; for a shell command line use sh "%s"', spec)
+  elseif type(spec) ~= "table" then
+    spec = table.pack(spec, ...)
+    spec.n = nil
+    for i = 1, select("#", ...) + 1 do
+      if spec[i] == nil then
+        check.misuse("run: argument %d is nil", i)
+      end
+    end
   end
-  check_options(spec)
-  local argv = flatten(spec, {})
+  check_options("run", spec)
+  local argv = flatten("run", spec, {})
   if #argv == 0 then
-    error("run: empty command", 2)
+    check.misuse("run: empty command")
   end
   return execute(argv, spec)
+end
+
+-- capture{ "prog", "arg", ..., env=, cwd= } -> stdout without its trailing
+-- newline, as just's backticks: for a value (a commit, a version) rather
+-- than an outcome, so a failure always raises. In a dry run: "".
+function M.capture(spec)
+  if type(spec) ~= "table" then
+    check.misuse('capture takes a table of words: capture { "git", "rev-parse", "HEAD" }, not %s', type(spec))
+  end
+  if spec.check ~= nil or spec.capture ~= nil then
+    check.misuse("capture: no check or capture option: it always captures and raises on failure")
+  end
+  check_options("capture", spec)
+  local argv = flatten("capture", spec, {})
+  if #argv == 0 then
+    check.misuse("capture: empty command")
+  end
+  local _, out = execute(argv, { env = spec.env, cwd = spec.cwd, capture = true })
+  return (out:gsub("\n$", ""))
 end
 
 -- sh "script"  or  sh{ "script", env=, cwd=, check=, capture= }: the explicit shell form.
 function M.sh(spec, opts)
   if type(spec) ~= "table" then
+    if type(spec) ~= "string" or (opts ~= nil and type(opts) ~= "table") then
+      check.arg("sh", 1, "script", spec, "string")
+      check.opt("sh", 2, "options", opts, "table")
+    end
     spec = { spec }
     for k, v in pairs(opts or {}) do
       spec[k] = v
     end
   end
-  check_options(spec)
-  if type(spec[1]) ~= "string" or #spec ~= 1 then
-    error("sh: expects one script string", 2)
+  check_options("sh", spec)
+  local n = last_index(spec)
+  if type(spec[1]) ~= "string" or n ~= 1 then
+    local bad = type(spec[1]) ~= "string" and 1 or 2
+    check.misuse("sh: expects one script string, got %s at position %d", type(spec[bad]), bad)
   end
   return execute({ "/bin/sh", "-c", spec[1] }, spec, spec[1])
 end

@@ -6,6 +6,7 @@
 
 local native = require("dbtrun.native")
 local aws = require("dbtrun.aws")
+local check = require("dbtrun.check")
 
 local M = {}
 
@@ -31,7 +32,9 @@ end
 
 -- store.get(location, name, path) -> {changed=, size=, etag=}
 function M.get(location, name, path)
-  location = location or M.DEFAULT
+  location = location == nil and M.DEFAULT or check.place("store.get", 1, "location", location)
+  check.arg("store.get", 2, "name", name, "string")
+  check.place("store.get", 3, "path", path)
   if aws.dry("store", "get", join(location, name), path) then
     return { changed = false }
   end
@@ -40,7 +43,9 @@ end
 
 -- store.put(location, name, path) -> {changed=, size=, etag=}
 function M.put(location, name, path)
-  location = location or M.DEFAULT
+  location = location == nil and M.DEFAULT or check.place("store.put", 1, "location", location)
+  check.arg("store.put", 2, "name", name, "string")
+  check.place("store.put", 3, "path", path)
   if aws.dry("store", "put", path, join(location, name)) then
     return { changed = false }
   end
@@ -51,7 +56,9 @@ end
 -- Folders or locations either way; opts as aws.s3.sync (delete, exclude,
 -- include, filters, dryrun, jobs, quiet).
 function M.sync(src, dst, opts)
-  opts = opts or {}
+  check.place("store.sync", 1, "src", src)
+  check.place("store.sync", 2, "dst", dst)
+  opts = aws.check_sync_opts("store.sync", opts)
   local raw_opts, filters = aws.sync_opts(opts)
   if aws.dry("store", "sync", src, dst, aws.sync_flags(opts, filters)) then
     return { copied = 0, deleted = 0, unchanged = 0, excluded = 0, bytes = 0 }

@@ -2,6 +2,13 @@
 -- comments, aliases, built-ins that a task file may replace, deps that run
 -- once per invocation, and always() cleanup handlers.
 
+-- lua/check.lua is loaded on the first misuse only: the fast paths below
+-- test the type inline, and reaching `check` means a message is needed.
+local check = setmetatable({}, {
+  __index = function(_, k)
+    return require("dbtrun.check")[k]
+  end,
+})
 local errors = require("dbtrun.errors")
 local params = require("dbtrun.params")
 local ui = require("dbtrun.ui")
@@ -128,6 +135,16 @@ function M.find(name)
   return registry[name] or (aliases[name] and registry[aliases[name]])
 end
 
+-- The task `name`, or a usage error with a "did you mean".
+function M.find_or_raise(name)
+  local t = M.find(name)
+  if not t then
+    local hint = M.suggest(name)
+    errors.raise("usage", "no task named '%s'%s", name, hint and (". Did you mean '" .. hint .. "'?") or "")
+  end
+  return t
+end
+
 -- Public tasks in name order.
 function M.list(include_private)
   local out = {}
@@ -142,38 +159,54 @@ function M.list(include_private)
   return out
 end
 
--- Levenshtein distance, for "did you mean".
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do
-    prev[j] = j
+-- The task name or alias closest to `name`, for "did you mean".
+function M.suggest(name, include_private)
+  local names = {}
+  for _, t in ipairs(M.list(include_private)) do
+    names[#names + 1] = t.name
+    table.move(t.aliases, 1, #t.aliases, #names + 1, names)
   end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
+  return require("dbtrun.strict").closest(name, names)
 end
 
-function M.suggest(name)
-  local best, best_d
-  for _, t in ipairs(M.list(false)) do
-    for _, candidate in ipairs({ t.name, table.unpack(t.aliases) }) do
-      local d = distance(name, candidate)
-      if d <= math.max(2, #name // 3) and (not best_d or d < best_d) then
-        best, best_d = candidate, d
+-- Every dep names a task that exists: checked once the task files are
+-- loaded (also for --list), so a typo fails before anything runs. Walks the
+-- registry unsorted (this runs on every start); the first task by name is
+-- reported when several are wrong.
+function M.check_deps()
+  local bad
+  for _, t in pairs(registry) do
+    for _, dep in ipairs(t.deps) do
+      local name = type(dep) == "table" and dep[1] or dep
+      if (type(name) ~= "string" or not M.find(name)) and (not bad or t.name < bad.task.name) then
+        bad = { task = t, name = name }
       end
     end
   end
-  return best
+  if not bad then
+    return
+  end
+  local t, name = bad.task, bad.name
+  if type(name) ~= "string" then
+    errors.raise("taskfile", "%s: task '%s': a dep is a task name or { name, args... }", t.where, t.name)
+  end
+  local hint = M.suggest(name, true)
+  errors.raise("taskfile", "%s: task '%s' depends on '%s', which is not a task%s", t.where, t.name, name,
+    hint and (". Did you mean '" .. hint .. "'?") or "")
 end
 
 function M.usage(t)
   return "usage: dbtrun " .. params.signature(t.name, t.params)
+end
+
+-- The words after the task name belong to the task; one that is a dbtrun
+-- option gets a hint (lua/strict.lua), looked at only when a word is one.
+function M.check_words(t, words)
+  for _, word in ipairs(words) do
+    if word:byte(1) == 45 then -- "-"
+      return require("dbtrun.strict").check_words(t, words, M.usage(t))
+    end
+  end
 end
 
 --- Execution -------------------------------------------------------------
@@ -182,11 +215,11 @@ local frames = {} -- one per running task body: its always() handlers
 
 function M.always(fn)
   if type(fn) ~= "function" then
-    error("always expects a function", 2)
+    check.arg("always", 1, "fn", fn, "function")
   end
   local frame = frames[#frames]
   if not frame then
-    error("always() must be called inside a running task", 2)
+    check.misuse("always() must be called inside a running task")
   end
   frame[#frame + 1] = fn
 end
@@ -211,6 +244,24 @@ local function add_context(t)
     end
     return errors.new("failure", { message = tostring(err), task = t.name, traceback = debug.traceback(nil, 2) })
   end
+end
+
+-- Reading a parameter the task does not declare raises at the reading line,
+-- as an undefined global does: a typo must not become a nil argument.
+function M.strict_args(t, args)
+  return setmetatable(args, {
+    __index = function(_, key)
+      local names = {}
+      for _, p in ipairs(t.params) do
+        if p.name == key then
+          check.misuse("task '%s': parameter '%s' has no value here", t.name, key)
+        end
+        names[#names + 1] = p.name
+      end
+      local has = #names > 0 and ("it has " .. table.concat(names, ", ")) or "it has none"
+      check.misuse("task '%s' has no parameter '%s' (%s)", t.name, tostring(key), has)
+    end,
+  })
 end
 
 function M.run_body(t, args)
@@ -242,15 +293,12 @@ end
 -- Runs task `name` with command-line words `words`, its deps first. `state`
 -- is shared by one invocation: deps run once each (per name and arguments).
 function M.invoke(name, words, state)
-  local t = M.find(name)
-  if not t then
-    local hint = M.suggest(name)
-    errors.raise("usage", "no task named '%s'%s", name, hint and (". Did you mean '" .. hint .. "'?") or "")
-  end
+  local t = M.find_or_raise(name)
   local args, err = params.bind(t.params, words)
   if not args then
     errors.raise("usage", "%s\n%s", err, M.usage(t))
   end
+  M.strict_args(t, args)
   local key = t.name .. "\0" .. table.concat(words, "\0")
   if state.done[key] then
     return
@@ -271,12 +319,16 @@ end
 -- builtin("dev") -> a function(args) running the built-in task's body, for a
 -- task file that replaces a built-in and still wants the original.
 function M.builtin(name)
+  check.arg("builtin", 1, "name", name, "string")
   local t = builtins[name]
   if not t then
-    error(("builtin: there is no built-in task '%s'"):format(tostring(name)), 2)
+    check.misuse("builtin: there is no built-in task '%s'", name)
   end
   return function(args)
-    M.run_body(t, args or {})
+    if args ~= nil and type(args) ~= "table" then
+      check.opt("builtin('" .. name .. "')", 1, "args", args, "table")
+    end
+    M.run_body(t, M.strict_args(t, params.defaults(t.params, args or {})))
   end
 end
 

@@ -15,6 +15,7 @@ const char dr_cli_usage[] =
     "  -l, --list             list tasks with their parameters and docs (default)\n"
     "  -n, --dry-run          print each command instead of running it\n"
     "      --json             list tasks as JSON\n"
+    "      --usage TASK       one task's usage line, parameters and doc\n"
     "  -f, --file PATH        task file (default: dbtrun.lua here or in a parent)\n"
     "  -C, --directory DIR    run as if started in DIR\n"
     "      --set KEY=VALUE    override a config value (also DBTRUN_<KEY>)\n"
@@ -102,6 +103,7 @@ static int take_value(struct dr_cli *cli, int argc, char **argv, int i)
         {"color", 0, &cli->run.color},
         {"completions", 0, &cli->run.completions},
         {"script", 0, &cli->run.script},
+        {"usage", 0, &cli->run.usage},
         {"set", 0, &set},
         {"dotenv", 0, &cli->run.dotenv}, /* read by main.lua only when a task runs */
     };

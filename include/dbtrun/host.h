@@ -17,6 +17,7 @@ struct dr_run {
     const char *completions; /* print the completion script for this shell */
     const char *dotenv;      /* load this dotenv file before the task; NULL: config's */
     const char *script;      /* run this Lua file in the host (tests) */
+    const char *usage;       /* print this task's usage, parameters and doc */
     long kill_after_ms;      /* grace before SIGKILL after a signal; -1: the default */
     const char **sets;       /* KEY=VALUE parameter values, nsets of them */
     int nsets;

@@ -92,6 +92,7 @@ static void push_run(lua_State *L, const struct dr_run *run)
     STR(completions);
     STR(dotenv);
     STR(script);
+    STR(usage);
     STR(task);
 #undef FLAG
 #undef STR

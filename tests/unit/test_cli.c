@@ -53,6 +53,20 @@ static void test_values_in_all_forms(void)
     dr_cli_free(&cli);
 }
 
+static void test_usage_takes_a_task(void)
+{
+    struct dr_cli cli;
+    CHECK(parse("--usage|dev-select", &cli) == 0);
+    CHECK_STR(cli.run.usage, "dev-select");
+    CHECK(cli.run.task == NULL);
+    dr_cli_free(&cli);
+    CHECK(parse("--usage=ci", &cli) == 0);
+    CHECK_STR(cli.run.usage, "ci");
+    dr_cli_free(&cli);
+    CHECK(parse("--usage", &cli) == -1);
+    dr_cli_free(&cli);
+}
+
 static void test_combined_flags_and_double_dash(void)
 {
     struct dr_cli cli;
@@ -118,5 +132,5 @@ static void test_kill_after(void)
 }
 
 TEST_MAIN(test_no_arguments_lists, test_task_arguments_pass_untouched, test_values_in_all_forms,
-          test_combined_flags_and_double_dash, test_errors_are_explained, test_long_flags,
-          test_kill_after)
+          test_usage_takes_a_task, test_combined_flags_and_double_dash, test_errors_are_explained,
+          test_long_flags, test_kill_after)
