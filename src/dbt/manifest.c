@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,6 +474,17 @@ static int nomem(struct loader *ld)
     return failf(ld, "out of memory or over the manifest size limit");
 }
 
+/* An arena copy of v's items, so v can be reused for the next node; NULL when
+ * v is empty or memory ran out (the caller tells them apart by v->n). */
+static void *vec_keep(struct loader *ld, const struct vec *v)
+{
+    size_t bytes = v->n * v->size;
+    void *copy = bytes ? arena_alloc(ld->st, bytes) : NULL;
+    if (copy)
+        memcpy(copy, v->data, bytes);
+    return copy;
+}
+
 static enum dr_jsonpull_token next(struct loader *ld)
 {
     enum dr_jsonpull_token t = dr_jsonpull_next(&ld->p);
@@ -706,10 +718,9 @@ static int id_list(struct loader *ld, enum dr_jsonpull_token t, uint32_t **out, 
         *slot = (uint32_t)id;
     }
     if (ld->ids.n) {
-        *out = arena_alloc(ld->st, ld->ids.n * sizeof **out);
+        *out = vec_keep(ld, &ld->ids);
         if (!*out)
             return nomem(ld);
-        memcpy(*out, ld->ids.data, ld->ids.n * sizeof **out);
         *n = (uint32_t)ld->ids.n;
     }
     return 0;
@@ -795,11 +806,9 @@ static int constraint_list(struct loader *ld, enum dr_jsonpull_token t,
         path_pop(ld, old);
     }
     if (ld->constraints.n) {
-        size_t bytes = ld->constraints.n * sizeof **out;
-        *out = arena_alloc(ld->st, bytes);
+        *out = vec_keep(ld, &ld->constraints);
         if (!*out)
             return nomem(ld);
-        memcpy(*out, ld->constraints.data, bytes);
         *n = (uint32_t)ld->constraints.n;
     }
     return 0;
@@ -931,101 +940,248 @@ static int checksum_field(struct loader *ld, const char *key, size_t klen, void 
     return skip(ld, t);
 }
 
-/* What a node's top-level key means. Sorted by name for bsearch. */
-enum field {
-    F_CHECKSUM,
-    F_COLUMNS,
-    F_CONFIG,
-    F_CONSTRAINTS,
-    F_CONTRACT,
-    F_DATABASE,
-    F_DEPENDS_ON,
-    F_DESCRIPTION,
-    F_IDENTIFIER,
-    F_NAME,
-    F_PACKAGE,
-    F_PATH,
-    F_PROP,
-    F_RAW_CODE,
-    F_RESOURCE_TYPE,
-    F_SCHEMA,
-    F_TEST_METADATA,
-    F_UNIQUE_ID,
-    F_UNRENDERED_CONFIG,
-    F_UNRENDERED_DATABASE,
-    F_UNRENDERED_SCHEMA,
-    F_VERSION,
-};
-
-struct field_def {
-    const char *name;
-    enum field field;
-    enum dr_manifest_prop prop;
-};
-
-static const struct field_def node_fields[] = {
-    {"access", F_PROP, DR_MP_ACCESS},
-    {"arguments", F_PROP, DR_MP_ARGUMENTS},
-    {"checksum", F_CHECKSUM, 0},
-    {"columns", F_COLUMNS, 0},
-    {"config", F_CONFIG, 0},
-    {"constraints", F_CONSTRAINTS, 0},
-    {"contract", F_CONTRACT, 0},
-    {"database", F_DATABASE, 0},
-    {"defaults", F_PROP, DR_MP_DEFAULTS},
-    {"depends_on", F_DEPENDS_ON, 0},
-    {"deprecation_date", F_PROP, DR_MP_DEPRECATION_DATE},
-    {"description", F_DESCRIPTION, 0},
-    {"dimensions", F_PROP, DR_MP_DIMENSIONS},
-    {"entities", F_PROP, DR_MP_ENTITIES},
-    {"exports", F_PROP, DR_MP_EXPORTS},
-    {"external", F_PROP, DR_MP_EXTERNAL},
-    {"filter", F_PROP, DR_MP_FILTER},
-    {"fqn", F_PROP, DR_MP_FQN},
-    {"freshness", F_PROP, DR_MP_FRESHNESS},
-    {"group", F_PROP, DR_MP_GROUP},
-    {"identifier", F_IDENTIFIER, 0},
-    {"label", F_PROP, DR_MP_LABEL},
-    {"latest_version", F_PROP, DR_MP_LATEST_VERSION},
-    {"loaded_at_field", F_PROP, DR_MP_LOADED_AT_FIELD},
-    {"maturity", F_PROP, DR_MP_MATURITY},
-    {"measures", F_PROP, DR_MP_MEASURES},
-    {"metadata", F_PROP, DR_MP_METADATA},
-    {"model", F_PROP, DR_MP_MODEL},
-    {"name", F_NAME, 0},
-    {"original_file_path", F_PATH, 0},
-    {"owner", F_PROP, DR_MP_OWNER},
-    {"package_name", F_PACKAGE, 0},
-    {"primary_entity", F_PROP, DR_MP_PRIMARY_ENTITY},
-    {"query_params", F_PROP, DR_MP_QUERY_PARAMS},
-    {"quoting", F_PROP, DR_MP_QUOTING},
-    {"raw_code", F_RAW_CODE, 0},
-    {"raw_sql", F_RAW_CODE, 0},
-    {"resource_type", F_RESOURCE_TYPE, 0},
-    {"returns", F_PROP, DR_MP_RETURNS},
-    {"schema", F_SCHEMA, 0},
-    {"tags", F_PROP, DR_MP_TAGS},
-    {"test_metadata", F_TEST_METADATA, 0},
-    {"type", F_PROP, DR_MP_TYPE},
-    {"type_params", F_PROP, DR_MP_TYPE_PARAMS},
-    {"unique_id", F_UNIQUE_ID, 0},
-    {"unrendered_config", F_UNRENDERED_CONFIG, 0},
-    {"unrendered_database", F_UNRENDERED_DATABASE, 0},
-    {"unrendered_schema", F_UNRENDERED_SCHEMA, 0},
-    {"url", F_PROP, DR_MP_URL},
-    {"version", F_VERSION, 0},
-};
-
-static int field_cmp(const void *key, const void *def)
-{
-    return strcmp(key, ((const struct field_def *)def)->name);
-}
-
 /* The node being read, with its properties before they are packed. */
 struct node_ctx {
     struct dr_manifest_node node;
     struct dr_hash props[DR_MP_COUNT];
 };
+
+struct field_def;
+
+/* Reads the value starting with `t` of one top-level key of a node. */
+typedef int field_reader(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                         const struct field_def *def);
+
+/* What a node's top-level key means: the reader of its value and, for the
+ * readers shared by several keys, where the value goes (`text`: offset of a
+ * `const char *` in the node; `prop`: the slot of a hashed property). */
+struct field_def {
+    const char *name;
+    field_reader *read;
+    size_t text;
+    enum dr_manifest_prop prop;
+};
+
+static int read_text(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                     const struct field_def *def)
+{
+    return opt_string(ld, t, (const char **)(void *)((char *)&nc->node + def->text));
+}
+
+static int read_prop(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                     const struct field_def *def)
+{
+    if (canon_hash(ld, t, &nc->props[def->prop]))
+        return -1;
+    nc->node.props_mask |= 1u << def->prop;
+    return 0;
+}
+
+/* unique_id: the node is listed under it already. */
+static int read_skip(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                     const struct field_def *def)
+{
+    (void)nc, (void)def;
+    return skip(ld, t);
+}
+
+/* raw_code (raw_sql before dbt 1.3): hashed, and whether it calls var(). */
+static int read_raw_code(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                         const struct field_def *def)
+{
+    (void)def;
+    struct dr_manifest_node *node = &nc->node;
+    node->has_raw_code = 1;
+    if (expect(ld, t, J_STRING | J_NULL))
+        return -1;
+    if (t != DR_JP_STRING) {
+        node->raw_code = dr_manifest_hash("", 0);
+        return 0;
+    }
+    node->raw_code = dr_manifest_hash(ld->p.str, ld->p.len);
+    node->uses_var = (unsigned)calls_var(ld->p.str, ld->p.len);
+    return 0;
+}
+
+/* checksum: a plain string (old manifests) or {name, checksum}. */
+static int read_checksum(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                         const struct field_def *def)
+{
+    (void)def;
+    if (expect(ld, t, J_STRING | J_OBJECT | J_NULL))
+        return -1;
+    if (t == DR_JP_STRING)
+        return opt_string(ld, t, &nc->node.checksum);
+    return each_member(ld, t, checksum_field, &nc->node);
+}
+
+static int read_description(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                            const struct field_def *def)
+{
+    (void)def;
+    return canon_hash(ld, t, &nc->node.description);
+}
+
+/* unrendered_config: kept sorted by key, so two nodes compare entry by entry. */
+static int read_unrendered_config(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                                  const struct field_def *def)
+{
+    (void)def;
+    struct dr_manifest_node *node = &nc->node;
+    ld->configs.n = 0;
+    if (each_member(ld, t, config_entry, NULL))
+        return -1;
+    if (ld->configs.n > 1)
+        qsort(ld->configs.data, ld->configs.n, ld->configs.size, config_cmp);
+    node->config = vec_keep(ld, &ld->configs);
+    if (ld->configs.n && !node->config)
+        return nomem(ld);
+    node->nconfig = (uint32_t)ld->configs.n;
+    return 0;
+}
+
+static int read_config(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                       const struct field_def *def)
+{
+    (void)def;
+    return each_member(ld, t, config_field, &nc->node);
+}
+
+static int read_columns(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                        const struct field_def *def)
+{
+    (void)def;
+    struct dr_manifest_node *node = &nc->node;
+    ld->columns.n = 0;
+    node->has_columns = 1;
+    if (each_member(ld, t, column_entry, NULL))
+        return -1;
+    node->columns = vec_keep(ld, &ld->columns);
+    if (ld->columns.n && !node->columns)
+        return nomem(ld);
+    node->ncolumns = (uint32_t)ld->columns.n;
+    return 0;
+}
+
+static int read_depends_on(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                           const struct field_def *def)
+{
+    (void)def;
+    struct dr_manifest_node *node = &nc->node;
+    struct deps_ctx d = {&node->macros, &node->nmacros, &node->depends, &node->ndepends};
+    node->has_depends_on = t == DR_JP_OBJECT;
+    return each_member(ld, t, depends_field, &d);
+}
+
+static int read_contract(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                         const struct field_def *def)
+{
+    (void)def;
+    return each_member(ld, t, contract_field, &nc->node);
+}
+
+static int read_constraints(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                            const struct field_def *def)
+{
+    (void)def;
+    return constraint_list(ld, t, &nc->node.constraints, &nc->node.nconstraints);
+}
+
+/* test_metadata: only whether it is there (a generic test) matters. */
+static int read_test_metadata(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                              const struct field_def *def)
+{
+    (void)def;
+    nc->node.generic_test = t == DR_JP_OBJECT;
+    return expect(ld, t, J_OBJECT | J_NULL) ? -1 : skip(ld, t);
+}
+
+/* version: a string or a number (dbt accepts both), kept as canonical JSON. */
+static int read_version(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                        const struct field_def *def)
+{
+    (void)def;
+    if (expect(ld, t, J_STRING | J_NUMBER | J_NULL))
+        return -1;
+    if (t == DR_JP_NULL)
+        return 0;
+    dr_buf_reset(&ld->canon);
+    if (canon_value(ld, t, &ld->canon))
+        return -1;
+    nc->node.version = arena_strndup(ld->st, ld->canon.data, ld->canon.len);
+    return nc->node.version ? 0 : nomem(ld);
+}
+
+#define TEXT(key, member)                                                                          \
+    {                                                                                              \
+        key, read_text, offsetof(struct dr_manifest_node, member), 0                               \
+    }
+#define PROP(key, p)                                                                               \
+    {                                                                                              \
+        key, read_prop, 0, p                                                                       \
+    }
+
+/* Sorted by name for bsearch. */
+static const struct field_def node_fields[] = {
+    PROP("access", DR_MP_ACCESS),
+    PROP("arguments", DR_MP_ARGUMENTS),
+    {"checksum", read_checksum, 0, 0},
+    {"columns", read_columns, 0, 0},
+    {"config", read_config, 0, 0},
+    {"constraints", read_constraints, 0, 0},
+    {"contract", read_contract, 0, 0},
+    TEXT("database", database),
+    PROP("defaults", DR_MP_DEFAULTS),
+    {"depends_on", read_depends_on, 0, 0},
+    PROP("deprecation_date", DR_MP_DEPRECATION_DATE),
+    {"description", read_description, 0, 0},
+    PROP("dimensions", DR_MP_DIMENSIONS),
+    PROP("entities", DR_MP_ENTITIES),
+    PROP("exports", DR_MP_EXPORTS),
+    PROP("external", DR_MP_EXTERNAL),
+    PROP("filter", DR_MP_FILTER),
+    PROP("fqn", DR_MP_FQN),
+    PROP("freshness", DR_MP_FRESHNESS),
+    PROP("group", DR_MP_GROUP),
+    TEXT("identifier", identifier),
+    PROP("label", DR_MP_LABEL),
+    PROP("latest_version", DR_MP_LATEST_VERSION),
+    PROP("loaded_at_field", DR_MP_LOADED_AT_FIELD),
+    PROP("maturity", DR_MP_MATURITY),
+    PROP("measures", DR_MP_MEASURES),
+    PROP("metadata", DR_MP_METADATA),
+    PROP("model", DR_MP_MODEL),
+    TEXT("name", name),
+    TEXT("original_file_path", path),
+    PROP("owner", DR_MP_OWNER),
+    TEXT("package_name", package_name),
+    PROP("primary_entity", DR_MP_PRIMARY_ENTITY),
+    PROP("query_params", DR_MP_QUERY_PARAMS),
+    PROP("quoting", DR_MP_QUOTING),
+    {"raw_code", read_raw_code, 0, 0},
+    {"raw_sql", read_raw_code, 0, 0},
+    TEXT("resource_type", resource_type),
+    PROP("returns", DR_MP_RETURNS),
+    TEXT("schema", schema),
+    PROP("tags", DR_MP_TAGS),
+    {"test_metadata", read_test_metadata, 0, 0},
+    PROP("type", DR_MP_TYPE),
+    PROP("type_params", DR_MP_TYPE_PARAMS),
+    {"unique_id", read_skip, 0, 0},
+    {"unrendered_config", read_unrendered_config, 0, 0},
+    TEXT("unrendered_database", unrendered_database),
+    TEXT("unrendered_schema", unrendered_schema),
+    PROP("url", DR_MP_URL),
+    {"version", read_version, 0, 0},
+};
+
+#undef TEXT
+#undef PROP
+
+static int field_cmp(const void *key, const void *def)
+{
+    return strcmp(key, ((const struct field_def *)def)->name);
+}
 
 static enum dr_manifest_kind kind_of(const char *resource_type)
 {
@@ -1037,117 +1193,15 @@ static enum dr_manifest_kind kind_of(const char *resource_type)
     return DR_MK_OTHER;
 }
 
+/* One top-level key of a node: its reader from node_fields, or skipped. */
 static int node_field(struct loader *ld, const char *key, size_t klen, void *ctx)
 {
     (void)klen;
-    struct node_ctx *nc = ctx;
-    struct dr_manifest_node *node = &nc->node;
     enum dr_jsonpull_token t = next(ld);
     const struct field_def *def =
         bsearch(key, node_fields, sizeof node_fields / sizeof node_fields[0], sizeof node_fields[0],
                 field_cmp);
-    if (!def)
-        return skip(ld, t);
-    switch (def->field) {
-    case F_NAME:
-        return opt_string(ld, t, &node->name);
-    case F_RESOURCE_TYPE:
-        return opt_string(ld, t, &node->resource_type);
-    case F_PACKAGE:
-        return opt_string(ld, t, &node->package_name);
-    case F_PATH:
-        return opt_string(ld, t, &node->path);
-    case F_UNIQUE_ID:
-        return skip(ld, t); /* the key under which the node is listed */
-    case F_DATABASE:
-        return opt_string(ld, t, &node->database);
-    case F_SCHEMA:
-        return opt_string(ld, t, &node->schema);
-    case F_IDENTIFIER:
-        return opt_string(ld, t, &node->identifier);
-    case F_UNRENDERED_DATABASE:
-        return opt_string(ld, t, &node->unrendered_database);
-    case F_UNRENDERED_SCHEMA:
-        return opt_string(ld, t, &node->unrendered_schema);
-    case F_RAW_CODE:
-        node->has_raw_code = 1;
-        if (expect(ld, t, J_STRING | J_NULL))
-            return -1;
-        if (t != DR_JP_STRING) {
-            node->raw_code = dr_manifest_hash("", 0);
-            return 0;
-        }
-        node->raw_code = dr_manifest_hash(ld->p.str, ld->p.len);
-        node->uses_var = (unsigned)calls_var(ld->p.str, ld->p.len);
-        return 0;
-    case F_CHECKSUM:
-        if (expect(ld, t, J_STRING | J_OBJECT | J_NULL))
-            return -1;
-        if (t == DR_JP_STRING)
-            return opt_string(ld, t, &node->checksum);
-        return each_member(ld, t, checksum_field, node);
-    case F_DESCRIPTION:
-        return canon_hash(ld, t, &node->description);
-    case F_UNRENDERED_CONFIG: {
-        ld->configs.n = 0;
-        if (each_member(ld, t, config_entry, NULL))
-            return -1;
-        if (ld->configs.n > 1)
-            qsort(ld->configs.data, ld->configs.n, ld->configs.size, config_cmp);
-        size_t bytes = ld->configs.n * ld->configs.size;
-        node->config = bytes ? arena_alloc(ld->st, bytes) : NULL;
-        if (bytes && !node->config)
-            return nomem(ld);
-        if (bytes)
-            memcpy(node->config, ld->configs.data, bytes);
-        node->nconfig = (uint32_t)ld->configs.n;
-        return 0;
-    }
-    case F_CONFIG:
-        return each_member(ld, t, config_field, node);
-    case F_COLUMNS: {
-        ld->columns.n = 0;
-        node->has_columns = 1;
-        if (each_member(ld, t, column_entry, NULL))
-            return -1;
-        size_t bytes = ld->columns.n * ld->columns.size;
-        node->columns = bytes ? arena_alloc(ld->st, bytes) : NULL;
-        if (bytes && !node->columns)
-            return nomem(ld);
-        if (bytes)
-            memcpy(node->columns, ld->columns.data, bytes);
-        node->ncolumns = (uint32_t)ld->columns.n;
-        return 0;
-    }
-    case F_DEPENDS_ON: {
-        struct deps_ctx d = {&node->macros, &node->nmacros, &node->depends, &node->ndepends};
-        node->has_depends_on = t == DR_JP_OBJECT;
-        return each_member(ld, t, depends_field, &d);
-    }
-    case F_CONTRACT:
-        return each_member(ld, t, contract_field, node);
-    case F_CONSTRAINTS:
-        return constraint_list(ld, t, &node->constraints, &node->nconstraints);
-    case F_TEST_METADATA:
-        node->generic_test = t == DR_JP_OBJECT;
-        return expect(ld, t, J_OBJECT | J_NULL) ? -1 : skip(ld, t);
-    case F_VERSION:
-        if (expect(ld, t, J_STRING | J_NUMBER | J_NULL))
-            return -1;
-        if (t == DR_JP_NULL)
-            return 0;
-        dr_buf_reset(&ld->canon);
-        if (canon_value(ld, t, &ld->canon))
-            return -1;
-        node->version = arena_strndup(ld->st, ld->canon.data, ld->canon.len);
-        return node->version ? 0 : nomem(ld);
-    case F_PROP:
-        if (canon_hash(ld, t, &nc->props[def->prop]))
-            return -1;
-        node->props_mask |= 1u << def->prop;
-        return 0;
-    }
-    return skip(ld, t);
+    return def ? def->read(ld, t, ctx, def) : skip(ld, t);
 }
 
 /* One entry of nodes/sources/exposures/...: `section_kind` is the kind when
