@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define DETAIL_MAX (64u << 10) /* cap on one entry's detail text */
-#define LIST_MAX 3             /* changed macros named per node */
+#define LIST_MAX 3             /* names listed in one detail or warning */
 
 struct dr_plan_priv {
     char **strings; /* detail texts owned by the plan */
@@ -576,18 +576,72 @@ static void details_free(struct details *d)
     details_each(d, dr_buf_free);
 }
 
-/* check_modified_content for a node present in both manifests: the reasons
- * (DR_PR_* bits), details filled in. */
-static unsigned compare_node(struct ctx *cx, const struct dr_manifest_node *old,
-                             const struct dr_manifest_node *cur, struct details *d, int *breaking)
+#define PROPS(list) compare_props(old, cur, list, sizeof list / sizeof list[0], &d->props)
+
+/* Models, seeds, snapshots, analyses, singular tests, functions: the parsed
+ * nodes dbt compares by body, configs, persisted descriptions and relation. */
+static unsigned compare_parsed(const struct dr_manifest_node *old,
+                               const struct dr_manifest_node *cur, struct details *d)
 {
+    static const enum dr_manifest_prop fqn[] = {DR_MP_FQN};
     static const enum dr_manifest_prop model_refs[] = {DR_MP_LATEST_VERSION, DR_MP_ACCESS,
                                                        DR_MP_DEPRECATION_DATE};
     static const enum dr_manifest_prop function_props[] = {DR_MP_ARGUMENTS, DR_MP_RETURNS};
+    unsigned r = 0;
+    if (cur->kind == DR_MK_SEED ? !same_checksum(old, cur)
+                                : !dr_manifest_hash_eq(old->raw_code, cur->raw_code))
+        r |= DR_PR_BODY;
+    if (!same_config(old, cur, &d->configs, &d->keys))
+        r |= DR_PR_CONFIGS;
+    if (!same_persisted(old, cur, &d->descriptions))
+        r |= DR_PR_PERSISTED_DESCRIPTIONS;
+    if (!same_relation_config(old, cur, &d->relation))
+        r |= DR_PR_RELATION;
+    PROPS(fqn);
+    if (cur->kind == DR_MK_MODEL)
+        PROPS(model_refs);
+    if (cur->kind == DR_MK_FUNCTION)
+        PROPS(function_props);
+    return r;
+}
+
+static unsigned compare_source(struct ctx *cx, const struct dr_manifest_node *old,
+                               const struct dr_manifest_node *cur, struct details *d)
+{
     static const enum dr_manifest_prop source_props[] = {DR_MP_FQN, DR_MP_QUOTING, DR_MP_FRESHNESS,
                                                          DR_MP_LOADED_AT_FIELD, DR_MP_EXTERNAL};
+    unsigned r = 0;
+    if (!same_relation_source(old, cur, cx->opts->compare_unrendered_sources, &d->relation))
+        r |= DR_PR_RELATION;
+    if (!same_config(old, cur, &d->configs, &d->keys))
+        r |= DR_PR_CONFIGS;
+    PROPS(source_props);
+    return r;
+}
+
+static void note_prop(struct details *d, const char *name)
+{
+    sep(&d->props, ", ");
+    dr_buf_puts(&d->props, name);
+}
+
+static unsigned compare_exposure(struct ctx *cx, const struct dr_manifest_node *old,
+                                 const struct dr_manifest_node *cur, struct details *d)
+{
     static const enum dr_manifest_prop exposure_props[] = {DR_MP_FQN,      DR_MP_TYPE, DR_MP_OWNER,
                                                            DR_MP_MATURITY, DR_MP_URL,  DR_MP_LABEL};
+    PROPS(exposure_props);
+    if (!dr_manifest_hash_eq(old->description, cur->description))
+        note_prop(d, "description");
+    if (!same_depends_set(cx->state, old, cx->cur, cur))
+        note_prop(d, "depends_on");
+    return same_config(old, cur, &d->configs, &d->keys) ? 0 : DR_PR_CONFIGS;
+}
+
+/* Metrics, semantic models and saved queries: properties, description, configs. */
+static unsigned compare_semantic(const struct dr_manifest_node *old,
+                                 const struct dr_manifest_node *cur, struct details *d)
+{
     static const enum dr_manifest_prop metric_props[] = {DR_MP_FILTER, DR_MP_METADATA, DR_MP_TYPE,
                                                          DR_MP_TYPE_PARAMS, DR_MP_LABEL};
     static const enum dr_manifest_prop semantic_props[] = {
@@ -595,73 +649,53 @@ static unsigned compare_node(struct ctx *cx, const struct dr_manifest_node *old,
         DR_MP_MEASURES, DR_MP_PRIMARY_ENTITY, DR_MP_GROUP};
     static const enum dr_manifest_prop saved_query_props[] = {
         DR_MP_QUERY_PARAMS, DR_MP_LABEL, DR_MP_GROUP, DR_MP_EXPORTS, DR_MP_TAGS};
-#define PROPS(list) compare_props(old, cur, list, sizeof list / sizeof list[0], &d->props)
+    enum node_class c = class_of(cur);
+    if (c == C_METRIC)
+        PROPS(metric_props);
+    else if (c == C_SEMANTIC_MODEL)
+        PROPS(semantic_props);
+    else
+        PROPS(saved_query_props);
+    if (!dr_manifest_hash_eq(old->description, cur->description))
+        note_prop(d, "description");
+    return same_config(old, cur, &d->configs, &d->keys) ? 0 : DR_PR_CONFIGS;
+}
+
+#undef PROPS
+
+/* check_modified_content for a node present in both manifests: the reasons
+ * (DR_PR_* bits), details filled in. */
+static unsigned compare_node(struct ctx *cx, const struct dr_manifest_node *old,
+                             const struct dr_manifest_node *cur, struct details *d, int *breaking)
+{
+    static const enum dr_manifest_prop fqn[] = {DR_MP_FQN};
     unsigned r = 0;
     *breaking = 0;
     switch (class_of(cur)) {
     case C_PARSED:
-        if (cur->kind == DR_MK_SEED ? !same_checksum(old, cur)
-                                    : !dr_manifest_hash_eq(old->raw_code, cur->raw_code))
-            r |= DR_PR_BODY;
-        if (!same_config(old, cur, &d->configs, &d->keys))
-            r |= DR_PR_CONFIGS;
-        if (!same_persisted(old, cur, &d->descriptions))
-            r |= DR_PR_PERSISTED_DESCRIPTIONS;
-        if (!same_relation_config(old, cur, &d->relation))
-            r |= DR_PR_RELATION;
-        compare_props(old, cur, (const enum dr_manifest_prop[]){DR_MP_FQN}, 1, &d->props);
-        if (cur->kind == DR_MK_MODEL)
-            PROPS(model_refs);
-        if (cur->kind == DR_MK_FUNCTION)
-            PROPS(function_props);
+        r = compare_parsed(old, cur, d);
         break;
     case C_GENERIC_TEST:
         if (!same_config(old, cur, &d->configs, &d->keys))
             r |= DR_PR_CONFIGS;
-        compare_props(old, cur, (const enum dr_manifest_prop[]){DR_MP_FQN}, 1, &d->props);
+        compare_props(old, cur, fqn, 1, &d->props);
         break;
     case C_SOURCE:
-        if (!same_relation_source(old, cur, cx->opts->compare_unrendered_sources, &d->relation))
-            r |= DR_PR_RELATION;
-        if (!same_config(old, cur, &d->configs, &d->keys))
-            r |= DR_PR_CONFIGS;
-        PROPS(source_props);
+        r = compare_source(cx, old, cur, d);
         break;
     case C_EXPOSURE:
-        PROPS(exposure_props);
-        if (!dr_manifest_hash_eq(old->description, cur->description)) {
-            sep(&d->props, ", ");
-            dr_buf_puts(&d->props, "description");
-        }
-        if (!same_depends_set(cx->state, old, cx->cur, cur)) {
-            sep(&d->props, ", ");
-            dr_buf_puts(&d->props, "depends_on");
-        }
-        if (!same_config(old, cur, &d->configs, &d->keys))
-            r |= DR_PR_CONFIGS;
+        r = compare_exposure(cx, old, cur, d);
         break;
     case C_METRIC:
     case C_SEMANTIC_MODEL:
     case C_SAVED_QUERY:
-        if (class_of(cur) == C_METRIC)
-            PROPS(metric_props);
-        else if (class_of(cur) == C_SEMANTIC_MODEL)
-            PROPS(semantic_props);
-        else
-            PROPS(saved_query_props);
-        if (!dr_manifest_hash_eq(old->description, cur->description)) {
-            sep(&d->props, ", ");
-            dr_buf_puts(&d->props, "description");
-        }
-        if (!same_config(old, cur, &d->configs, &d->keys))
-            r |= DR_PR_CONFIGS;
+        r = compare_semantic(old, cur, d);
         break;
     case C_UNIT_TEST:
         if (!same_checksum(old, cur))
             r |= DR_PR_BODY;
         break;
     }
-#undef PROPS
     if (d->props.len)
         r |= DR_PR_PROPERTIES;
     if (old->kind == DR_MK_MODEL &&
@@ -740,28 +774,41 @@ static size_t minor_prefix(const char *v)
     return dot ? (size_t)(dot - v) : (v ? strlen(v) : 0);
 }
 
-static void list_names(struct dr_buf *b, const char *const *names, size_t n, size_t total)
+/* The unique ids a warning names: the first LIST_MAX, and how many in all. */
+struct named {
+    const char *names[LIST_MAX];
+    size_t total;
+};
+
+static void named_add(struct named *nm, const char *unique_id)
 {
+    if (nm->total < LIST_MAX)
+        nm->names[nm->total] = unique_id;
+    nm->total++;
+}
+
+/* " (a, b, c, and 4 more)" after a warning's text. */
+static void list_names(struct dr_buf *b, const struct named *nm)
+{
+    size_t n = nm->total < LIST_MAX ? nm->total : LIST_MAX;
     for (size_t i = 0; i < n; i++) {
         dr_buf_puts(b, i ? ", " : " (");
-        dr_buf_puts(b, names[i]);
+        dr_buf_puts(b, nm->names[i]);
     }
-    if (total > n)
-        dr_buf_printf(b, ", and %zu more", total - n);
+    if (nm->total > n)
+        dr_buf_printf(b, ", and %zu more", nm->total - n);
     if (n)
         dr_buf_puts(b, ")");
 }
 
-static void blind_spots(struct ctx *cx)
+static void warn_version_skew(struct ctx *cx, struct dr_buf *b)
 {
     const struct dr_manifest *s = cx->state, *c = cx->cur;
-    struct dr_buf b;
-    dr_buf_init(&b, DETAIL_MAX);
     if (!str_eq(s->dbt_version, c->dbt_version)) {
         int minor = !s->dbt_version || !c->dbt_version ||
                     minor_prefix(s->dbt_version) != minor_prefix(c->dbt_version) ||
                     strncmp(s->dbt_version, c->dbt_version, minor_prefix(c->dbt_version)) != 0;
-        dr_buf_printf(&b,
+        dr_buf_printf(b,
                       "dbt version skew: the state manifest was written by dbt %s, the current "
                       "one by dbt %s%s",
                       s->dbt_version ? s->dbt_version : "(unknown)",
@@ -769,83 +816,103 @@ static void blind_spots(struct ctx *cx)
                       minor ? "; dbt's own macros differ between minor versions, so nodes "
                               "using them show as modified.macros"
                             : "");
-        warn(cx, &b);
+        warn(cx, b);
     }
     if (!str_eq(s->schema_version, c->schema_version)) {
-        dr_buf_printf(&b, "manifest schema skew: %s (state) vs %s (current)",
+        dr_buf_printf(b, "manifest schema skew: %s (state) vs %s (current)",
                       s->schema_version ? s->schema_version : "(unknown)",
                       c->schema_version ? c->schema_version : "(unknown)");
-        warn(cx, &b);
+        warn(cx, b);
     }
-    const char *names[LIST_MAX];
-    size_t nvar = 0, nbig = 0;
-    for (size_t i = 0; i < c->nnodes; i++) {
-        const struct dr_manifest_node *n = &c->nodes[i];
-        if (n->uses_var && n->kind != DR_MK_TEST) {
-            if (nvar < LIST_MAX)
-                names[nvar] = n->unique_id;
-            nvar++;
-        }
-    }
-    if (nvar) {
-        dr_buf_printf(&b,
-                      "%zu node%s call var(): dbt does not compare variable values, so a "
-                      "changed var (dbt_project.yml or --vars) is invisible to state:modified",
-                      nvar, nvar == 1 ? "" : "s");
-        list_names(&b, names, nvar < LIST_MAX ? nvar : LIST_MAX, nvar);
-        warn(cx, &b);
-    }
+}
+
+static void warn_vars(struct ctx *cx, struct dr_buf *b)
+{
+    const struct dr_manifest *c = cx->cur;
+    struct named vars = {.total = 0};
+    for (size_t i = 0; i < c->nnodes; i++)
+        if (c->nodes[i].uses_var && c->nodes[i].kind != DR_MK_TEST)
+            named_add(&vars, c->nodes[i].unique_id);
+    if (!vars.total)
+        return;
+    dr_buf_printf(b,
+                  "%zu node%s call var(): dbt does not compare variable values, so a "
+                  "changed var (dbt_project.yml or --vars) is invisible to state:modified",
+                  vars.total, vars.total == 1 ? "" : "s");
+    list_names(b, &vars);
+    warn(cx, b);
+}
+
+/* Seeds dbt compares by path: one warning each for a seed that just grew past
+ * the limit, one for all the others. */
+static void warn_path_seeds(struct ctx *cx, struct dr_buf *b)
+{
+    const struct dr_manifest *s = cx->state, *c = cx->cur;
+    struct named big = {.total = 0};
     for (size_t i = 0; i < c->nnodes; i++) {
         const struct dr_manifest_node *n = &c->nodes[i];
         if (n->kind != DR_MK_SEED || !str_eq(n->checksum_name, "path"))
             continue;
         const struct dr_manifest_node *old = dr_manifest_find(s, n->unique_id);
         if (old && !str_eq(old->checksum_name, "path")) {
-            dr_buf_printf(&b,
+            dr_buf_printf(b,
                           "seed %s grew over dbt's checksum size limit: it is compared by "
                           "path from now on (this time: modified)",
                           n->unique_id);
-            warn(cx, &b);
+            warn(cx, b);
             continue;
         }
-        if (nbig < LIST_MAX)
-            names[nbig] = n->unique_id;
-        nbig++;
+        named_add(&big, n->unique_id);
     }
-    if (nbig) {
-        dr_buf_printf(&b,
-                      "%zu seed%s over dbt's checksum size limit (1 MiB) %s compared by path "
-                      "only: changes to %s contents are invisible to state:modified",
-                      nbig, nbig == 1 ? "" : "s", nbig == 1 ? "is" : "are",
-                      nbig == 1 ? "its" : "their");
-        list_names(&b, names, nbig < LIST_MAX ? nbig : LIST_MAX, nbig);
-        warn(cx, &b);
+    if (!big.total)
+        return;
+    dr_buf_printf(b,
+                  "%zu seed%s over dbt's checksum size limit (1 MiB) %s compared by path "
+                  "only: changes to %s contents are invisible to state:modified",
+                  big.total, big.total == 1 ? "" : "s", big.total == 1 ? "is" : "are",
+                  big.total == 1 ? "its" : "their");
+    list_names(b, &big);
+    warn(cx, b);
+}
+
+/* Sources whose rendered database/schema moved while the configured values
+ * did not: dbt (without the flag) calls them modified, by target alone. */
+static void warn_rendered_sources(struct ctx *cx, struct dr_buf *b)
+{
+    const struct dr_manifest *s = cx->state, *c = cx->cur;
+    struct named moved = {.total = 0};
+    if (cx->opts->compare_unrendered_sources)
+        return;
+    for (size_t i = 0; i < c->nnodes; i++) {
+        const struct dr_manifest_node *n = &c->nodes[i];
+        const struct dr_manifest_node *old;
+        if (n->kind != DR_MK_SOURCE || !(old = dr_manifest_find(s, n->unique_id)))
+            continue;
+        if ((!str_eq(old->database, n->database) || !str_eq(old->schema, n->schema)) &&
+            str_eq(old->unrendered_database, n->unrendered_database) &&
+            str_eq(old->unrendered_schema, n->unrendered_schema))
+            named_add(&moved, n->unique_id);
     }
-    if (!cx->opts->compare_unrendered_sources) {
-        size_t nsrc = 0;
-        for (size_t i = 0; i < c->nnodes; i++) {
-            const struct dr_manifest_node *n = &c->nodes[i];
-            const struct dr_manifest_node *old;
-            if (n->kind != DR_MK_SOURCE || !(old = dr_manifest_find(s, n->unique_id)))
-                continue;
-            if ((!str_eq(old->database, n->database) || !str_eq(old->schema, n->schema)) &&
-                str_eq(old->unrendered_database, n->unrendered_database) &&
-                str_eq(old->unrendered_schema, n->unrendered_schema)) {
-                if (nsrc < LIST_MAX)
-                    names[nsrc] = n->unique_id;
-                nsrc++;
-            }
-        }
-        if (nsrc) {
-            dr_buf_printf(&b,
-                          "%zu source%s differ only in rendered database/schema (target-"
-                          "dependent); the flag state_modified_compare_more_unrendered_values "
-                          "would make dbt compare the configured values",
-                          nsrc, nsrc == 1 ? "" : "s");
-            list_names(&b, names, nsrc < LIST_MAX ? nsrc : LIST_MAX, nsrc);
-            warn(cx, &b);
-        }
-    }
+    if (!moved.total)
+        return;
+    dr_buf_printf(b,
+                  "%zu source%s differ only in rendered database/schema (target-"
+                  "dependent); the flag state_modified_compare_more_unrendered_values "
+                  "would make dbt compare the configured values",
+                  moved.total, moved.total == 1 ? "" : "s");
+    list_names(b, &moved);
+    warn(cx, b);
+}
+
+/* What state:modified cannot see in this pair of manifests, as warnings. */
+static void blind_spots(struct ctx *cx)
+{
+    struct dr_buf b;
+    dr_buf_init(&b, DETAIL_MAX);
+    warn_version_skew(cx, &b);
+    warn_vars(cx, &b);
+    warn_path_seeds(cx, &b);
+    warn_rendered_sources(cx, &b);
     dr_buf_free(&b);
 }
 
