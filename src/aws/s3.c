@@ -747,14 +747,83 @@ static int body_check(const struct dr_http_response *resp, const char *tmp, cons
     return 0;
 }
 
+/* The ETag to send as If-None-Match ("" for none): the caller's, or with
+ * DR_S3_ETAG_AUTO the one recorded on (or else computed from) the file at path.
+ * etag holds len bytes, at least 33 (an MD5 in hex). */
+static void get_known_etag(const char *path, const struct dr_s3_get_opts *o, char *etag, size_t len)
+{
+    struct stat st;
+    etag[0] = '\0';
+    if (!o || !o->if_none_match)
+        return;
+    if (strcmp(o->if_none_match, DR_S3_ETAG_AUTO) != 0) {
+        dr_s3_etag_strip(o->if_none_match, etag, len);
+        return;
+    }
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && recorded_etag(path, &st, etag, len) != 0 &&
+        dr_s3_hash_file(path, 0, -1, etag, NULL, NULL) != 0)
+        etag[0] = '\0';
+}
+
+/* GETs the object into tmp, again while a body fails its checks, as the SDKs
+ * do. 0 fetched, 1 not modified (S3 answered 304), -1 with k's err. */
+static int get_fetch(struct s3_call *k, struct dr_aws_request *r, const char *path, int signals)
+{
+    for (int n = 1;; n++) {
+        if (call_send(k, r) != 0)
+            return k->resp.status == 304 ? 1 : -1;
+        if (body_check(&k->resp, r->out_path, path, k->target, k->err) == 0)
+            return 0;
+        if (n >= dr_aws_client_max_attempts(k->c) || dr_proc_signal_count() != signals ||
+            strcmp(k->err->code, "LocalError") == 0)
+            return -1;
+    }
+}
+
+/* A 304: the file at path is the object; info describes it. */
+static void get_not_modified(struct s3_call *k, const char *path, const char *etag,
+                             struct dr_s3_info *info)
+{
+    struct stat st;
+    memset(k->err, 0, sizeof *k->err);
+    info_from_headers(&k->resp, info);
+    snprintf(info->etag, sizeof info->etag, "%s", etag);
+    if (stat(path, &st) == 0)
+        info->size = (long long)st.st_size;
+    info->not_modified = 1;
+}
+
+/* Moves the checked body at tmp into place at path, with its mtime (S3's
+ * LastModified unless keep_mtime) and ETag recorded first. Nothing is replaced
+ * once a signal came. 0, or -1 with k's err (tmp is then the caller's to remove). */
+static int get_place(struct s3_call *k, const char *tmp, const char *path,
+                     const struct dr_s3_get_opts *o, struct dr_s3_info *info, int signals)
+{
+    struct stat st;
+    info_from_headers(&k->resp, info);
+    if (stat(tmp, &st) == 0)
+        info->size = (long long)st.st_size;
+    if (!(o && o->keep_mtime) && info->last_modified > 0) {
+        struct timespec times[2] = {{.tv_nsec = UTIME_NOW}, {.tv_sec = info->last_modified}};
+        (void)utimensat(AT_FDCWD, tmp, times, 0);
+    }
+    record_etag(tmp, info->etag);
+    if (dr_proc_signal_count() != signals)
+        return dr_aws_fail(k->err, "GetObject", k->target, "Interrupted",
+                           "interrupted by signal %d", dr_proc_last_signal());
+    if (rename(tmp, path) != 0)
+        return dr_aws_fail(k->err, "GetObject", k->target, "LocalError", "cannot write %s: %s",
+                           path, strerror(errno));
+    return 0;
+}
+
 int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_get_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
-    char *tmp = NULL, etag[128] = "", quoted[132];
+    char *tmp = NULL, etag[128], quoted[132];
     struct s3_call k;
     struct dr_s3_info local = {0};
     struct dr_http_header headers[2];
-    struct stat st;
     int rc = -1, signals = dr_proc_signal_count();
     if (!info)
         info = &local;
@@ -762,14 +831,7 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
     call_init(&k, c, "GetObject", bucket, key, err);
     if (crypto_ready() != 0)
         return dr_aws_fail(err, "GetObject", k.target, "InternalError", "libcrypto unavailable");
-    if (o && o->if_none_match && strcmp(o->if_none_match, DR_S3_ETAG_AUTO) == 0) {
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-            recorded_etag(path, &st, etag, sizeof etag) != 0 &&
-            dr_s3_hash_file(path, 0, -1, etag, NULL, NULL) != 0)
-            etag[0] = '\0';
-    } else if (o && o->if_none_match) {
-        dr_s3_etag_strip(o->if_none_match, etag, sizeof etag);
-    }
+    get_known_etag(path, o, etag, sizeof etag);
     if (call_resolve(&k) != 0)
         goto out;
     if (make_temp(path, &tmp) != 0) {
@@ -786,47 +848,15 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
                                .nheaders = etag[0] ? 2 : 1,
                                .out_path = tmp,
                                .signals = &signals};
-    /* a body that fails its checks is fetched again, as the SDKs do */
-    for (int n = 1;; n++) {
-        if (call_send(&k, &r) != 0) {
-            if (k.resp.status == 304) {
-                memset(err, 0, sizeof *err);
-                info_from_headers(&k.resp, info);
-                snprintf(info->etag, sizeof info->etag, "%s", etag);
-                if (stat(path, &st) == 0)
-                    info->size = (long long)st.st_size;
-                info->not_modified = 1;
-                rc = 0;
-            }
-            goto out;
-        }
-        if (body_check(&k.resp, tmp, path, k.target, err) == 0)
-            break;
-        if (n >= dr_aws_client_max_attempts(c) || dr_proc_signal_count() != signals ||
-            strcmp(err->code, "LocalError") == 0)
-            goto out;
+    int got = get_fetch(&k, &r, path, signals);
+    if (got == 1) {
+        get_not_modified(&k, path, etag, info);
+        rc = 0;
+    } else if (got == 0 && get_place(&k, tmp, path, o, info, signals) == 0) {
+        free(tmp);
+        tmp = NULL;
+        rc = 0;
     }
-    info_from_headers(&k.resp, info);
-    if (stat(tmp, &st) == 0)
-        info->size = (long long)st.st_size;
-    if (!(o && o->keep_mtime) && info->last_modified > 0) {
-        struct timespec times[2] = {{.tv_nsec = UTIME_NOW}, {.tv_sec = info->last_modified}};
-        (void)utimensat(AT_FDCWD, tmp, times, 0);
-    }
-    record_etag(tmp, info->etag);
-    if (dr_proc_signal_count() != signals) { /* nothing replaced once the user asked to stop */
-        dr_aws_fail(err, "GetObject", k.target, "Interrupted", "interrupted by signal %d",
-                    dr_proc_last_signal());
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        dr_aws_fail(err, "GetObject", k.target, "LocalError", "cannot write %s: %s", path,
-                    strerror(errno));
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;
-    rc = 0;
 out:
     if (tmp)
         unlink(tmp);
