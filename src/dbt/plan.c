@@ -362,6 +362,81 @@ static int constraint_in(const struct dr_manifest_constraint *list, uint32_t n, 
     return 0;
 }
 
+/* Names each constraint of `old` that `cur` lost and the adapter enforces
+ * (`column` NULL: model-level ones). Returns whether any was lost. */
+static int lost_constraints(const struct dr_manifest_constraint *old, uint32_t nold,
+                            const struct dr_manifest_constraint *cur, uint32_t ncur,
+                            const char *adapter, const char *column, struct dr_buf *detail)
+{
+    int lost = 0;
+    for (uint32_t k = 0; k < nold; k++) {
+        if (constraint_in(cur, ncur, old[k].json) || !constraint_enforced(adapter, old[k].type))
+            continue;
+        lost = 1;
+        sep(detail, "; ");
+        if (column)
+            dr_buf_printf(detail, "%s constraint removed from column %s", old[k].type, column);
+        else
+            dr_buf_printf(detail, "model-level %s constraint removed", old[k].type);
+    }
+    return lost;
+}
+
+/* A column whose data type changed: breaking unless only its size did. */
+static int type_changed(const struct dr_manifest_column *o, const struct dr_manifest_column *c,
+                        struct dr_buf *detail)
+{
+    char a[64], b[64];
+    base_type(o->data_type, a, sizeof a);
+    base_type(c->data_type, b, sizeof b);
+    sep(detail, "; ");
+    dr_buf_printf(detail, "column %s type %s -> %s", o->key, o->data_type ? o->data_type : "null",
+                  c->data_type ? c->data_type : "null");
+    if (strcmp(a, b) != 0)
+        return 1;
+    dr_buf_puts(detail, " (size only)");
+    return 0;
+}
+
+/* The contract's columns, old against current: removed, retyped, constraints
+ * lost (when the old materialization enforced them), added. Returns whether
+ * any change breaks; *had_constraints says whether an old column had any. */
+static int column_changes(const struct dr_manifest_node *old, const struct dr_manifest_node *cur,
+                          const char *adapter, int old_enforces, struct dr_buf *detail,
+                          int *had_constraints)
+{
+    int breaking = 0;
+    *had_constraints = 0;
+    for (uint32_t i = 0; i < old->ncolumns; i++) {
+        const struct dr_manifest_column *o = &old->columns[i];
+        const struct dr_manifest_column *c = find_column(cur, o->key);
+        *had_constraints |= o->nconstraints > 0;
+        if (!c) {
+            breaking = 1;
+            sep(detail, "; ");
+            dr_buf_printf(detail, "column %s removed", o->key);
+            continue;
+        }
+        if (!str_eq(o->data_type, c->data_type))
+            breaking |= type_changed(o, c, detail);
+        if (old_enforces)
+            breaking |= lost_constraints(o->constraints, o->nconstraints, c->constraints,
+                                         c->nconstraints, adapter, o->key, detail);
+    }
+    return breaking;
+}
+
+static void added_columns(const struct dr_manifest_node *old, const struct dr_manifest_node *cur,
+                          struct dr_buf *detail)
+{
+    for (uint32_t i = 0; i < cur->ncolumns; i++) {
+        if (!find_column(old, cur->columns[i].key)) {
+            sep(detail, "; ");
+            dr_buf_printf(detail, "column %s added", cur->columns[i].key);
+        }
+    }
+}
+
 /* ModelNode.same_contract. Returns 1 when the contract is unchanged; else 0,
  * with *breaking set when the change breaks the contract's consumers. */
 static int same_contract(const struct dr_manifest_node *old, const struct dr_manifest_node *cur,
@@ -380,48 +455,11 @@ static int same_contract(const struct dr_manifest_node *old, const struct dr_man
         *breaking = 1;
         dr_buf_puts(detail, "contract enforcement removed");
     }
-    int old_enforces = enforces_constraints(old->materialized), column_constraints = 0;
-    for (uint32_t i = 0; i < old->ncolumns; i++) {
-        const struct dr_manifest_column *o = &old->columns[i];
-        const struct dr_manifest_column *c = find_column(cur, o->key);
-        column_constraints |= o->nconstraints > 0;
-        if (!c) {
-            *breaking = 1;
-            sep(detail, "; ");
-            dr_buf_printf(detail, "column %s removed", o->key);
-            continue;
-        }
-        if (!str_eq(o->data_type, c->data_type)) {
-            char a[64], b[64];
-            base_type(o->data_type, a, sizeof a);
-            base_type(c->data_type, b, sizeof b);
-            sep(detail, "; ");
-            dr_buf_printf(detail, "column %s type %s -> %s", o->key,
-                          o->data_type ? o->data_type : "null",
-                          c->data_type ? c->data_type : "null");
-            if (strcmp(a, b) != 0)
-                *breaking = 1;
-            else
-                dr_buf_puts(detail, " (size only)");
-        }
-        for (uint32_t k = 0; old_enforces && k < o->nconstraints; k++) {
-            if (constraint_in(c->constraints, c->nconstraints, o->constraints[k].json) ||
-                !constraint_enforced(adapter, o->constraints[k].type))
-                continue;
-            *breaking = 1;
-            sep(detail, "; ");
-            dr_buf_printf(detail, "%s constraint removed from column %s", o->constraints[k].type,
-                          o->key);
-        }
-    }
-    for (uint32_t k = 0; old_enforces && k < old->nconstraints; k++) {
-        if (constraint_in(cur->constraints, cur->nconstraints, old->constraints[k].json) ||
-            !constraint_enforced(adapter, old->constraints[k].type))
-            continue;
-        *breaking = 1;
-        sep(detail, "; ");
-        dr_buf_printf(detail, "model-level %s constraint removed", old->constraints[k].type);
-    }
+    int old_enforces = enforces_constraints(old->materialized), column_constraints;
+    *breaking |= column_changes(old, cur, adapter, old_enforces, detail, &column_constraints);
+    if (old_enforces)
+        *breaking |= lost_constraints(old->constraints, old->nconstraints, cur->constraints,
+                                      cur->nconstraints, adapter, NULL, detail);
     if (old_enforces && !enforces_constraints(cur->materialized) &&
         (old->nconstraints || column_constraints)) {
         *breaking = 1;
@@ -429,12 +467,7 @@ static int same_contract(const struct dr_manifest_node *old, const struct dr_man
         dr_buf_printf(detail, "materialization %s -> %s with constraints", old->materialized,
                       cur->materialized ? cur->materialized : "null");
     }
-    for (uint32_t i = 0; i < cur->ncolumns; i++) {
-        if (!find_column(old, cur->columns[i].key)) {
-            sep(detail, "; ");
-            dr_buf_printf(detail, "column %s added", cur->columns[i].key);
-        }
-    }
+    added_columns(old, cur, detail);
     if (detail->len == 0)
         dr_buf_puts(detail, "contract checksum changed");
     return 0;
@@ -1018,6 +1051,69 @@ out:
     return rc;
 }
 
+/* An empty plan with the two manifests' labels, versions and times, or NULL. */
+static struct dr_plan *plan_new(const struct dr_manifest *state, const struct dr_manifest *current,
+                                const struct dr_plan_options *opts)
+{
+    struct dr_plan *plan = calloc(1, sizeof *plan);
+    if (!plan || !(plan->priv = calloc(1, sizeof *plan->priv))) {
+        dr_plan_free(plan);
+        return NULL;
+    }
+    plan->state_label = opts->state_label ? opts->state_label : "state";
+    plan->current_label = opts->current_label ? opts->current_label : "current";
+    plan->state_version = state->dbt_version;
+    plan->current_version = current->dbt_version;
+    plan->state_generated_at = state->generated_at;
+    plan->current_generated_at = current->generated_at;
+    return plan;
+}
+
+/* Every node once (the first of a duplicated id only): current nodes against
+ * the state, then state nodes gone from the current manifest. */
+static void visit_all(struct ctx *cx)
+{
+    for (size_t i = 0; i < cx->cur->nnodes; i++) {
+        const struct dr_manifest_node *n = &cx->cur->nodes[i];
+        if (dr_manifest_id_node(cx->cur, n->id) == n)
+            visit_current(cx, n);
+    }
+    for (size_t i = 0; i < cx->state->nnodes; i++) {
+        const struct dr_manifest_node *n = &cx->state->nodes[i];
+        if (dr_manifest_id_node(cx->state, n->id) == n)
+            visit_removed(cx, n);
+    }
+}
+
+/* Sorts the entries and counts them by status. */
+static void tally(struct ctx *cx)
+{
+    struct dr_plan *plan = cx->plan;
+    if (cx->nentries > 1)
+        qsort(cx->entries, cx->nentries, sizeof *cx->entries, entry_cmp);
+    for (size_t i = 0; i < cx->nentries; i++) {
+        const struct dr_plan_entry *e = &cx->entries[i];
+        plan->nnew += e->status == DR_PLAN_NEW;
+        plan->nmodified += e->status == DR_PLAN_MODIFIED;
+        plan->nremoved += e->status == DR_PLAN_REMOVED;
+        plan->breaking |= e->breaking;
+    }
+}
+
+static void warn_breaking(struct ctx *cx)
+{
+    for (size_t i = 0; i < cx->nentries; i++) {
+        const struct dr_plan_entry *e = &cx->entries[i];
+        if (e->breaking && e->status == DR_PLAN_MODIFIED) {
+            struct dr_buf b;
+            dr_buf_init(&b, DETAIL_MAX);
+            dr_buf_printf(&b, "breaking contract change in %s: %s", e->unique_id,
+                          e->contract ? e->contract : "");
+            warn(cx, &b);
+        }
+    }
+}
+
 int dr_plan_compare(const struct dr_manifest *state, const struct dr_manifest *current,
                     const struct dr_plan_options *opts, struct dr_plan **out, char *err,
                     size_t errlen)
@@ -1026,17 +1122,11 @@ int dr_plan_compare(const struct dr_manifest *state, const struct dr_manifest *c
     struct ctx cx;
     memset(&cx, 0, sizeof cx);
     int rc = -1;
-    struct dr_plan *plan = calloc(1, sizeof *plan);
     if (!opts)
         opts = &defaults;
-    if (!plan || !(plan->priv = calloc(1, sizeof *plan->priv)))
+    struct dr_plan *plan = plan_new(state, current, opts);
+    if (!plan)
         goto out;
-    plan->state_label = opts->state_label ? opts->state_label : "state";
-    plan->current_label = opts->current_label ? opts->current_label : "current";
-    plan->state_version = state->dbt_version;
-    plan->current_version = current->dbt_version;
-    plan->state_generated_at = state->generated_at;
-    plan->current_generated_at = current->generated_at;
     cx.plan = plan;
     cx.state = state;
     cx.cur = current;
@@ -1048,40 +1138,14 @@ int dr_plan_compare(const struct dr_manifest *state, const struct dr_manifest *c
     cx.walk.found = calloc(cx.walk.nids ? cx.walk.nids : 1, sizeof *cx.walk.found);
     if (!cx.walk.memo || !cx.walk.found)
         goto out;
-    for (size_t i = 0; i < current->nnodes; i++) {
-        const struct dr_manifest_node *n = &current->nodes[i];
-        if (dr_manifest_id_node(current, n->id) == n) /* first of a duplicated id only */
-            visit_current(&cx, n);
-    }
-    for (size_t i = 0; i < state->nnodes; i++) {
-        const struct dr_manifest_node *n = &state->nodes[i];
-        if (dr_manifest_id_node(state, n->id) == n)
-            visit_removed(&cx, n);
-    }
+    visit_all(&cx);
     if (cx.oom)
         goto out;
-    if (cx.nentries > 1)
-        qsort(cx.entries, cx.nentries, sizeof *cx.entries, entry_cmp);
-    for (size_t i = 0; i < cx.nentries; i++) {
-        const struct dr_plan_entry *e = &cx.entries[i];
-        plan->nnew += e->status == DR_PLAN_NEW;
-        plan->nmodified += e->status == DR_PLAN_MODIFIED;
-        plan->nremoved += e->status == DR_PLAN_REMOVED;
-        plan->breaking |= e->breaking;
-    }
+    tally(&cx);
     if (select_descendants(&cx))
         goto out;
     blind_spots(&cx);
-    for (size_t i = 0; i < cx.nentries; i++) {
-        const struct dr_plan_entry *e = &cx.entries[i];
-        if (e->breaking && e->status == DR_PLAN_MODIFIED) {
-            struct dr_buf b;
-            dr_buf_init(&b, DETAIL_MAX);
-            dr_buf_printf(&b, "breaking contract change in %s: %s", e->unique_id,
-                          e->contract ? e->contract : "");
-            warn(&cx, &b);
-        }
-    }
+    warn_breaking(&cx);
     if (cx.oom)
         goto out;
     plan->entries = cx.entries;
