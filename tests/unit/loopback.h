@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,7 +35,12 @@ struct lb_step {
 struct lb_server {
     pid_t pid;
     int port;
+    /* Set before lb_start to see what was sent: each request read is appended
+     * to this file, followed by LB_RECORD_END. */
+    const char *record;
 };
+
+#define LB_RECORD_END "\n--lb-end--\n"
 
 #define LB_REQUEST_MAX (8u << 20)
 
@@ -94,8 +100,10 @@ static inline void lb_write_all(int fd, const char *data, size_t len)
     }
 }
 
-static inline void lb_serve(int listener, const struct lb_step *steps, size_t nsteps)
+static inline void lb_serve(int listener, const struct lb_step *steps, size_t nsteps,
+                            const char *record)
 {
+    int record_fd = record ? open(record, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
     size_t step = 0;
     int conn = 0;
     while (step < nsteps) {
@@ -109,6 +117,10 @@ static inline void lb_serve(int listener, const struct lb_step *steps, size_t ns
             if (len <= 0 || step >= nsteps) {
                 free(req);
                 break;
+            }
+            if (record_fd >= 0) {
+                lb_write_all(record_fd, req, (size_t)len);
+                lb_write_all(record_fd, LB_RECORD_END, strlen(LB_RECORD_END));
             }
             const struct lb_step *s = &steps[step++];
             int keep = 1;
@@ -169,7 +181,7 @@ static inline int lb_start(struct lb_server *lb, const struct lb_step *steps, si
     }
     if (lb->pid == 0) {
         alarm(10); /* never outlive a stuck test */
-        lb_serve(fd, steps, nsteps);
+        lb_serve(fd, steps, nsteps, lb->record);
         _exit(0);
     }
     close(fd);
