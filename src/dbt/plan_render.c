@@ -375,7 +375,7 @@ static void md_changes(struct dr_buf *sec, size_t cap, const struct dr_plan *p)
         }
         if (e->status == DR_PLAN_REMOVED && e->breaking)
             dr_buf_puts(&row, "<br>modified.contract **(breaking)**");
-        if (!e->selected)
+        if (not_selected_note(e)) /* new only: a removed node is never selected */
             dr_buf_puts(&row, "<br>_(not selected: new sources and exposures are state:new)_");
         dr_buf_puts(&row, " |\n");
         md_row(sec, cap, &row, &dropped);
