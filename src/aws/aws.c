@@ -10,19 +10,14 @@
 #include "dbtrun/mask.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
-#include "dbtrun/xml.h"
 
-#include <cJSON.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #define BACKOFF_BASE_MS 1000L
 #define QUERY_LOG_MAX 4096 /* cap on a query string shown in a log */

@@ -6,6 +6,7 @@
 #include "dbtrun/s3.h"
 #include "dbtrun/checksum.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/isotime.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/xml.h"
@@ -14,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -282,36 +282,7 @@ int dr_s3_local_path(const char *root, const char *rel, char **out)
 
 int dr_s3_parse_time(const char *s, time_t *t)
 {
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char iso[32], mon[4];
-    int d, y, hh, mm, ss, consumed = 0;
-    if (!s)
-        return -1;
-    size_t n = strlen(s);
-    if (n >= 20 && s[4] == '-' && s[10] == 'T') {
-        /* drop a fraction: "2024-01-02T03:04:05.000Z" */
-        if (s[19] == '.') {
-            size_t i = 20;
-            while (i < n && s[i] >= '0' && s[i] <= '9')
-                i++;
-            if (i != n - 1 || s[i] != 'Z')
-                return -1;
-        } else if (n != 20) {
-            return -1;
-        }
-        snprintf(iso, sizeof iso, "%.19sZ", s);
-        return dr_sigv4_parse_time(iso, t);
-    }
-    if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm, &ss, &consumed) !=
-            6 ||
-        consumed != (int)n)
-        return -1;
-    const char *m = strstr(months, mon);
-    if (!m || strlen(mon) != 3 || (m - months) % 3 != 0)
-        return -1;
-    snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, (int)(m - months) / 3 + 1, d, hh,
-             mm, ss);
-    return dr_sigv4_parse_time(iso, t);
+    return dr_isotime_parse(s, t) == 0 || dr_isotime_parse_http(s, t) == 0 ? 0 : -1;
 }
 
 /* ---- XML (through xml.h) ------------------------------------------------------ */
