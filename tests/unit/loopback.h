@@ -35,9 +35,7 @@ struct lb_step {
 struct lb_server {
     pid_t pid;
     int port;
-    /* Set before lb_start to see what was sent: each request read is appended
-     * to this file, followed by LB_RECORD_END. */
-    const char *record;
+    const char *record; /* lb_start_recording's file, or NULL */
 };
 
 #define LB_RECORD_END "\n--lb-end--\n"
@@ -156,8 +154,11 @@ static inline void lb_serve(int listener, const struct lb_step *steps, size_t ns
 }
 
 /* Starts a server running `steps` (which must outlive the call only until
- * it returns: the child has its own copy). 0, or -1 (then skip the test). */
-static inline int lb_start(struct lb_server *lb, const struct lb_step *steps, size_t nsteps)
+ * it returns: the child has its own copy) that appends each request it reads
+ * to the file `record` (NULL: none), followed by LB_RECORD_END, before it
+ * answers. 0, or -1 (then skip the test). */
+static inline int lb_start_recording(struct lb_server *lb, const struct lb_step *steps,
+                                     size_t nsteps, const char *record)
 {
     struct sockaddr_in addr;
     socklen_t alen = sizeof addr;
@@ -173,6 +174,7 @@ static inline int lb_start(struct lb_server *lb, const struct lb_step *steps, si
         return -1;
     }
     lb->port = ntohs(addr.sin_port);
+    lb->record = record;
     fflush(NULL);
     lb->pid = fork();
     if (lb->pid < 0) {
@@ -186,6 +188,11 @@ static inline int lb_start(struct lb_server *lb, const struct lb_step *steps, si
     }
     close(fd);
     return 0;
+}
+
+static inline int lb_start(struct lb_server *lb, const struct lb_step *steps, size_t nsteps)
+{
+    return lb_start_recording(lb, steps, nsteps, NULL);
 }
 
 static inline void lb_stop(struct lb_server *lb)

@@ -121,12 +121,13 @@ static void test_creates_when_no_comment_is_marked(void)
 {
     if (!ready)
         return;
-    struct lb_server lb = {.record = in_root("create")};
+    struct lb_server lb = {0};
+    const char *record = in_root("create");
     struct lb_step steps[] = {
         {LB_REPLY, answer(200, "[{\"id\":1,\"body\":\"looks good\"},{\"id\":2,\"body\":null}]")},
         {LB_REPLY_CLOSE, answer(201, "{\"id\":77,\"body\":\"...\"}")},
     };
-    CHECK(lb_start(&lb, steps, 2) == 0);
+    CHECK(lb_start_recording(&lb, steps, 2, record) == 0);
     /* a trailing slash on the API URL is not doubled */
     snprintf(api, sizeof api, "http://127.0.0.1:%d/", lb.port);
     struct dr_github_comment c = comment("## Plan\n3 modified");
@@ -134,7 +135,7 @@ static void test_creates_when_no_comment_is_marked(void)
     CHECK(dr_github_upsert_comment(&c, &st) == 0);
     CHECK(st.created == 1 && st.id == 77 && st.http_status == 201);
     lb_stop(&lb);
-    char *list = recorded(lb.record, 0), *post = recorded(lb.record, 1);
+    char *list = recorded(record, 0), *post = recorded(record, 1);
     CHECK(starts_with(list, "GET /repos/acme/shop/issues/7/comments?per_page=100&page=1 "));
     CHECK(list && strstr(list, "\r\nAuthorization: Bearer ghs_tok\r\n"));
     CHECK(list && strstr(list, "\r\nAccept: application/vnd.github+json\r\n"));
@@ -142,7 +143,7 @@ static void test_creates_when_no_comment_is_marked(void)
     CHECK(post && strstr(post, "\r\nContent-Type: application/json\r\n"));
     char *body = sent_body(post);
     CHECK_STR(body, MARKER "\n## Plan\n3 modified");
-    CHECK(recorded(lb.record, 2) == NULL);
+    CHECK(recorded(record, 2) == NULL);
     free(body);
     free(list);
     free(post);
@@ -166,20 +167,21 @@ static void test_updates_the_marked_comment_on_a_later_page(void)
     if (!ready)
         return;
     char *page1 = full_page();
-    struct lb_server lb = {.record = in_root("update")};
+    struct lb_server lb = {0};
+    const char *record = in_root("update");
     struct lb_step steps[] = {
         {LB_REPLY, answer(200, page1)},
         {LB_REPLY, answer(200, "[{\"id\":9000000001,\"body\":\"" MARKER "\\nold plan\"}]")},
         {LB_REPLY_CLOSE, answer(200, "{\"id\":9000000001}")},
     };
-    CHECK(lb_start(&lb, steps, 3) == 0);
+    CHECK(lb_start_recording(&lb, steps, 3, record) == 0);
     snprintf(api, sizeof api, "http://127.0.0.1:%d", lb.port);
     struct dr_github_comment c = comment("new plan");
     struct dr_github_status st;
     CHECK(dr_github_upsert_comment(&c, &st) == 0);
     CHECK(st.created == 0 && st.id == 9000000001LL && st.http_status == 200);
     lb_stop(&lb);
-    char *page2 = recorded(lb.record, 1), *patch = recorded(lb.record, 2);
+    char *page2 = recorded(record, 1), *patch = recorded(record, 2);
     CHECK(starts_with(page2, "GET /repos/acme/shop/issues/7/comments?per_page=100&page=2 "));
     CHECK(starts_with(patch, "PATCH /repos/acme/shop/issues/comments/9000000001 HTTP/1.1\r\n"));
     char *body = sent_body(patch);
@@ -204,18 +206,19 @@ static void test_long_body_is_cut_at_a_character(void)
     for (size_t i = 0; i < n; i++)
         memcpy(text + 1 + 2 * i, "\xc3\xa9", 2);
     text[2 * n + 1] = '\0';
-    struct lb_server lb = {.record = in_root("long")};
+    struct lb_server lb = {0};
+    const char *record = in_root("long");
     struct lb_step steps[] = {
         {LB_REPLY, answer(200, "[]")},
         {LB_REPLY_CLOSE, answer(201, "{\"id\":5}")},
     };
-    CHECK(lb_start(&lb, steps, 2) == 0);
+    CHECK(lb_start_recording(&lb, steps, 2, record) == 0);
     snprintf(api, sizeof api, "http://127.0.0.1:%d", lb.port);
     struct dr_github_comment c = comment(text);
     struct dr_github_status st;
     CHECK(dr_github_upsert_comment(&c, &st) == 0 && st.id == 5);
     lb_stop(&lb);
-    char *post = recorded(lb.record, 1);
+    char *post = recorded(record, 1);
     char *body = sent_body(post);
     const char *note = "\n\n_(cut to GitHub's comment size limit)_\n";
     size_t len = body ? strlen(body) : 0;
