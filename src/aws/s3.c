@@ -1262,6 +1262,36 @@ out:
     return rc;
 }
 
+/* The query of one ListObjectsV2 page (prefix and delimiter already
+ * encoded; token as S3 gave it). encoding-type=url: keys come back
+ * percent-encoded, so control characters survive the XML (the parse decodes
+ * them). Caller frees; NULL when out of memory. */
+static char *list_query(const char *token, const char *delimiter, const char *edelim,
+                        const char *prefix, const char *eprefix)
+{
+    char *etoken = token ? dr_sigv4_uri_encode(token, strlen(token), 0) : NULL;
+    if (token && !etoken)
+        return NULL;
+    char *query =
+        dr_strprintf("list-type=2%s%s%s%s&encoding-type=url%s%s",
+                     token ? "&continuation-token=" : "", token ? etoken : "",
+                     delimiter ? "&delimiter=" : "", edelim, *prefix ? "&prefix=" : "", eprefix);
+    free(etoken);
+    return query;
+}
+
+/* Hands one page to fn: its common prefixes, then its objects. fn's first
+ * non-zero answer, or 0. */
+static int list_deliver(const struct dr_s3_list_page *page, dr_s3_list_fn fn, void *ctx)
+{
+    int rc = 0;
+    for (size_t i = 0; i < page->nprefixes && rc == 0; i++)
+        rc = fn(ctx, NULL, page->prefixes[i]);
+    for (size_t i = 0; i < page->nobjects && rc == 0; i++)
+        rc = fn(ctx, &page->objects[i], NULL);
+    return rc;
+}
+
 int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
                const char *delimiter, dr_s3_list_fn fn, void *ctx, struct dr_aws_error *err)
 {
@@ -1281,18 +1311,8 @@ int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
     if (!eprefix || !edelim)
         goto oom;
     for (;;) {
-        char *etoken = token ? dr_sigv4_uri_encode(token, strlen(token), 0) : NULL;
-        if (token && !etoken)
-            goto oom;
         free(query);
-        /* encoding-type=url: keys come back percent-encoded, so control
-         * characters survive the XML (the parse decodes them) */
-        query = dr_strprintf("list-type=2%s%s%s%s&encoding-type=url%s%s",
-                             token ? "&continuation-token=" : "", token ? etoken : "",
-                             delimiter ? "&delimiter=" : "", edelim, *prefix ? "&prefix=" : "",
-                             eprefix);
-        free(etoken);
-        if (!query)
+        if (!(query = list_query(token, delimiter, edelim, prefix, eprefix)))
             goto oom;
         struct dr_aws_request r = {.method = "GET", .query = query};
         if (call_send(&k, &r) != 0)
@@ -1308,12 +1328,8 @@ int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
                         "more than %d keys under the prefix", DR_S3_LIST_MAX);
             goto out;
         }
-        for (size_t i = 0; i < page.nprefixes; i++)
-            if ((rc = fn(ctx, NULL, page.prefixes[i])) != 0)
-                goto out;
-        for (size_t i = 0; i < page.nobjects; i++)
-            if ((rc = fn(ctx, &page.objects[i], NULL)) != 0)
-                goto out;
+        if ((rc = list_deliver(&page, fn, ctx)) != 0)
+            goto out;
         rc = -1;
         free(token);
         token = NULL;
