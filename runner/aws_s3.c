@@ -405,35 +405,50 @@ static int cmd_ls(struct dr_aws_client *c, struct args *a)
     return has_key && ls.count == 0 ? 1 : 0; /* as the aws CLI: nothing under a prefix */
 }
 
-static int cmd_rm(struct dr_aws_client *c, struct args *a)
+/* rm of one key. 0, or 1 with the error printed. */
+static int rm_one(struct dr_aws_client *c, const struct args *a, const struct dr_s3_url *u)
 {
-    struct dr_s3_url u;
+    struct dr_aws_error e = {0};
+    if (!a->dryrun && dr_s3_delete(c, u->bucket, u->key, &e) != 0) {
+        print_error(&e);
+        return 1;
+    }
+    if (!a->quiet)
+        print_line("%sdelete: s3://%s/%s", a->dryrun ? "(dryrun) " : "", u->bucket, u->key);
+    return 0;
+}
+
+/* Deletes keys[0..n) in S3's batches, printing each key deleted. 0, or 1
+ * with the error printed at the first batch that fails. */
+static int rm_batches(struct dr_aws_client *c, const struct args *a, const char *bucket,
+                      const char **keys, size_t n)
+{
+    struct dr_aws_error e = {0};
+    for (size_t done = 0; done < n;) {
+        size_t batch = n - done < DR_S3_DELETE_BATCH ? n - done : DR_S3_DELETE_BATCH, ok = batch;
+        int failed = !a->dryrun && dr_s3_delete_many(c, bucket, keys + done, batch, &ok, &e) != 0;
+        if (failed) {
+            print_error(&e);
+            return 1;
+        }
+        for (size_t i = done; i < done + ok && !a->quiet; i++)
+            print_line("%sdelete: s3://%s/%s", a->dryrun ? "(dryrun) " : "", bucket, keys[i]);
+        done += batch;
+    }
+    return 0;
+}
+
+/* rm --recursive: the "folder" s3://b/logs removes logs/..., not logs2.
+ * 0, or 1 with the error printed. */
+static int rm_recursive(struct dr_aws_client *c, const struct args *a, const struct dr_s3_url *u)
+{
     struct dr_aws_error e = {0};
     struct dr_sync_list l = {0};
     const char **keys = NULL;
-    char *prefix = NULL;
-    size_t n = 0;
+    size_t n = 0, kn = strlen(u->key);
     int rc = 1;
-    if (a->npos != 1 || dr_s3_url_parse(a->pos[0], &u) != 0)
-        return usage_error("%s", "rm needs s3://BUCKET/KEY");
-    if (!a->recursive) {
-        if (!*u.key) {
-            dr_s3_url_free(&u);
-            return usage_error("%s", "rm needs a key (or --recursive)");
-        }
-        if (!a->dryrun && dr_s3_delete(c, u.bucket, u.key, &e) != 0) {
-            print_error(&e);
-            goto out;
-        }
-        if (!a->quiet)
-            print_line("%sdelete: s3://%s/%s", a->dryrun ? "(dryrun) " : "", u.bucket, u.key);
-        rc = 0;
-        goto out;
-    }
-    /* --recursive works on the "folder": s3://b/logs removes logs/..., not logs2 */
-    size_t kn = strlen(u.key);
-    prefix = kn == 0 || u.key[kn - 1] == '/' ? strdup(u.key) : concat(u.key, "/");
-    if (!prefix || dr_sync_list_s3(c, u.bucket, prefix, &l, &e) != 0) {
+    char *prefix = kn == 0 || u->key[kn - 1] == '/' ? strdup(u->key) : concat(u->key, "/");
+    if (!prefix || dr_sync_list_s3(c, u->bucket, prefix, &l, &e) != 0) {
         if (!prefix)
             dr_aws_fail(&e, "rm", a->pos[0], "InternalError", "out of memory");
         print_error(&e);
@@ -445,25 +460,26 @@ static int cmd_rm(struct dr_aws_client *c, struct args *a)
         if (dr_filter_match(&a->filter, l.items[i].path) &&
             !(keys[n++] = concat(prefix, l.items[i].path)))
             goto out;
-    rc = 0;
-    for (size_t done = 0; done < n;) {
-        size_t batch = n - done < DR_S3_DELETE_BATCH ? n - done : DR_S3_DELETE_BATCH, ok = batch;
-        if (!a->dryrun && dr_s3_delete_many(c, u.bucket, keys + done, batch, &ok, &e) != 0) {
-            print_error(&e);
-            rc = 1;
-            break;
-        }
-        for (size_t i = done; i < done + ok && !a->quiet; i++)
-            print_line("%sdelete: s3://%s/%s", a->dryrun ? "(dryrun) " : "", u.bucket, keys[i]);
-        done += batch;
-    }
+    rc = rm_batches(c, a, u->bucket, keys, n);
 out:
-    if (keys)
-        for (size_t i = 0; i < n; i++)
-            free((char *)keys[i]);
+    for (size_t i = 0; keys && i < n; i++)
+        free((char *)keys[i]);
     free(keys);
     free(prefix);
     dr_sync_list_free(&l);
+    return rc;
+}
+
+static int cmd_rm(struct dr_aws_client *c, struct args *a)
+{
+    struct dr_s3_url u;
+    if (a->npos != 1 || dr_s3_url_parse(a->pos[0], &u) != 0)
+        return usage_error("%s", "rm needs s3://BUCKET/KEY");
+    if (!a->recursive && !*u.key) {
+        dr_s3_url_free(&u);
+        return usage_error("%s", "rm needs a key (or --recursive)");
+    }
+    int rc = a->recursive ? rm_recursive(c, a, &u) : rm_one(c, a, &u);
     dr_s3_url_free(&u);
     return rc;
 }
