@@ -989,17 +989,13 @@ static int selected_cmp(const void *a, const void *b)
                   ((const struct dr_plan_selected *)b)->unique_id);
 }
 
-/* state:modified+ : the selected entries and everything below them. */
-static int select_descendants(struct ctx *cx)
+/* Marks state:modified (2) and, breadth first through child_map, its
+ * descendants (1); mark and queue have a slot per current node. Returns how
+ * many nodes are marked. */
+static size_t mark_descendants(struct ctx *cx, unsigned char *mark, size_t *queue)
 {
     const struct dr_manifest *c = cx->cur;
-    struct dr_plan *plan = cx->plan;
-    unsigned char *mark = calloc(c->nnodes ? c->nnodes : 1, 1); /* 1 child, 2 direct */
-    size_t *queue = malloc((c->nnodes ? c->nnodes : 1) * sizeof *queue);
     size_t head = 0, tail = 0;
-    int rc = -1;
-    if (!mark || !queue)
-        goto out;
     for (size_t i = 0; i < cx->nentries; i++) {
         const struct dr_plan_entry *e = &cx->entries[i];
         const struct dr_manifest_node *n;
@@ -1017,18 +1013,25 @@ static int select_descendants(struct ctx *cx)
         const uint32_t *children = dr_manifest_children(c, n->id, &nchildren);
         for (uint32_t k = 0; k < nchildren; k++) {
             const struct dr_manifest_node *child = dr_manifest_id_node(c, children[k]);
-            if (!child)
-                continue;
-            size_t at = (size_t)(child - c->nodes);
-            if (!mark[at]) {
+            size_t at = child ? (size_t)(child - c->nodes) : 0;
+            if (child && !mark[at]) {
                 mark[at] = 1;
                 queue[tail++] = at;
             }
         }
     }
-    plan->selected = calloc(tail ? tail : 1, sizeof *plan->selected);
+    return tail;
+}
+
+/* plan->selected from the marks, sorted by unique id, counted by kind.
+ * 0, or -1 when out of memory. */
+static int record_selected(struct ctx *cx, const unsigned char *mark, size_t nmarked)
+{
+    const struct dr_manifest *c = cx->cur;
+    struct dr_plan *plan = cx->plan;
+    plan->selected = calloc(nmarked ? nmarked : 1, sizeof *plan->selected);
     if (!plan->selected)
-        goto out;
+        return -1;
     for (size_t i = 0; i < c->nnodes; i++) {
         if (!mark[i])
             continue;
@@ -1044,8 +1047,16 @@ static int select_descendants(struct ctx *cx)
     }
     if (plan->nselected > 1)
         qsort(plan->selected, plan->nselected, sizeof *plan->selected, selected_cmp);
-    rc = 0;
-out:
+    return 0;
+}
+
+/* state:modified+: the selected entries and everything below them. */
+static int select_descendants(struct ctx *cx)
+{
+    size_t n = cx->cur->nnodes ? cx->cur->nnodes : 1;
+    unsigned char *mark = calloc(n, 1); /* 1 child, 2 direct */
+    size_t *queue = malloc(n * sizeof *queue);
+    int rc = !mark || !queue ? -1 : record_selected(cx, mark, mark_descendants(cx, mark, queue));
     free(mark);
     free(queue);
     return rc;
