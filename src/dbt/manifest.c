@@ -1412,12 +1412,9 @@ static int invert_depends(struct loader *ld)
     return 0;
 }
 
-/* Parses from an opened jsonpull into a new manifest. */
-static int load(struct loader *ld, struct dr_manifest **out, char *err, size_t errlen)
+/* The loader's element sizes and its canonical-JSON buffer. */
+static void loader_vectors(struct loader *ld)
 {
-    int rc = -1, saw_nodes = 0;
-    struct dr_manifest *m = calloc(1, sizeof *m);
-    struct dr_manifest_store *st = m ? calloc(1, sizeof *st) : NULL;
     ld->ids.size = sizeof(uint32_t);
     ld->configs.size = sizeof(struct dr_manifest_config);
     ld->columns.size = sizeof(struct dr_manifest_column);
@@ -1425,6 +1422,36 @@ static int load(struct loader *ld, struct dr_manifest **out, char *err, size_t e
     ld->nodes.size = sizeof(struct dr_manifest_node);
     ld->macros.size = sizeof(struct dr_manifest_macro);
     dr_buf_init(&ld->canon, CANON_MAX);
+}
+
+/* Hands the nodes and macros read to the manifest, builds child_map from
+ * depends_on when the file had none, and counts the memory. 0, or -1. */
+static int load_finish(struct loader *ld)
+{
+    struct dr_manifest *m = ld->m;
+    struct dr_manifest_store *st = ld->st;
+    m->nodes = ld->nodes.data;
+    m->nnodes = ld->nodes.n;
+    m->macros = ld->macros.data;
+    m->nmacros = ld->macros.n;
+    ld->nodes.data = ld->macros.data = NULL;
+    if (!m->has_child_map && invert_depends(ld))
+        return -1;
+    m->nids = st->nids;
+    m->bytes = (size_t)dr_jsonpull_offset(&ld->p);
+    m->mem = st->mem + (size_t)st->ids_cap * sizeof *st->ids +
+             (size_t)st->nslots * sizeof *st->slots + m->nnodes * sizeof *m->nodes +
+             m->nmacros * sizeof *m->macros;
+    return 0;
+}
+
+/* Parses from an opened jsonpull into a new manifest. */
+static int load(struct loader *ld, struct dr_manifest **out, char *err, size_t errlen)
+{
+    int rc = -1, saw_nodes = 0;
+    struct dr_manifest *m = calloc(1, sizeof *m);
+    struct dr_manifest_store *st = m ? calloc(1, sizeof *st) : NULL;
+    loader_vectors(ld);
     if (!st) {
         nomem(ld);
         goto out;
@@ -1447,18 +1474,8 @@ static int load(struct loader *ld, struct dr_manifest **out, char *err, size_t e
         failf(ld, "not a dbt manifest (no \"nodes\")");
         goto out;
     }
-    m->nodes = ld->nodes.data;
-    m->nnodes = ld->nodes.n;
-    m->macros = ld->macros.data;
-    m->nmacros = ld->macros.n;
-    ld->nodes.data = ld->macros.data = NULL;
-    if (!m->has_child_map && invert_depends(ld))
+    if (load_finish(ld))
         goto out;
-    m->nids = st->nids;
-    m->bytes = (size_t)dr_jsonpull_offset(&ld->p);
-    m->mem = st->mem + (size_t)st->ids_cap * sizeof *st->ids +
-             (size_t)st->nslots * sizeof *st->slots + m->nnodes * sizeof *m->nodes +
-             m->nmacros * sizeof *m->macros;
     *out = m;
     m = NULL;
     rc = 0;
@@ -1466,12 +1483,10 @@ out:
     if (rc)
         snprintf(err, errlen, "%s", ld->err[0] ? ld->err : "cannot read the manifest");
     dr_manifest_free(m); /* NULL on success; frees st through m->store */
-    free(ld->ids.data);
-    free(ld->configs.data);
-    free(ld->columns.data);
-    free(ld->constraints.data);
-    free(ld->nodes.data);
-    free(ld->macros.data);
+    struct vec *vecs[] = {&ld->ids,         &ld->configs, &ld->columns,
+                          &ld->constraints, &ld->nodes,   &ld->macros};
+    for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+        free(vecs[i]->data);
     dr_buf_free(&ld->canon);
     return rc;
 }
