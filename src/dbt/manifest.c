@@ -940,6 +940,39 @@ static int checksum_field(struct loader *ld, const char *key, size_t klen, void 
     return skip(ld, t);
 }
 
+/* SQL text (raw_code, macro_sql) or null: its hash (that of "" for null)
+ * and, for text, whether it calls var(). 0, or -1. */
+static int read_sql(struct loader *ld, enum dr_jsonpull_token t, struct dr_hash *hash,
+                    int *uses_var)
+{
+    if (expect(ld, t, J_STRING | J_NULL))
+        return -1;
+    if (t != DR_JP_STRING) {
+        *hash = dr_manifest_hash("", 0);
+        return 0;
+    }
+    *hash = dr_manifest_hash(ld->p.str, ld->p.len);
+    *uses_var = calls_var(ld->p.str, ld->p.len);
+    return 0;
+}
+
+/* Appends the entry at `item` (v->size bytes) to v, at most
+ * DR_MANIFEST_NODES_MAX, and makes it its id's entry (*first) unless one came
+ * before: dbt keeps ids unique, so the first definition wins. 0, or -1. */
+static int keep_entry(struct loader *ld, struct vec *v, const void *item, int32_t *first,
+                      const char *too_many)
+{
+    if (v->n >= DR_MANIFEST_NODES_MAX)
+        return failf(ld, too_many);
+    void *slot = vec_push(v);
+    if (!slot)
+        return nomem(ld);
+    memcpy(slot, item, v->size);
+    if (*first < 0)
+        *first = (int32_t)(v->n - 1);
+    return 0;
+}
+
 /* The node being read, with its properties before they are packed. */
 struct node_ctx {
     struct dr_manifest_node node;
@@ -991,15 +1024,11 @@ static int read_raw_code(struct loader *ld, enum dr_jsonpull_token t, struct nod
 {
     (void)def;
     struct dr_manifest_node *node = &nc->node;
+    int uses_var = node->uses_var;
     node->has_raw_code = 1;
-    if (expect(ld, t, J_STRING | J_NULL))
+    if (read_sql(ld, t, &node->raw_code, &uses_var))
         return -1;
-    if (t != DR_JP_STRING) {
-        node->raw_code = dr_manifest_hash("", 0);
-        return 0;
-    }
-    node->raw_code = dr_manifest_hash(ld->p.str, ld->p.len);
-    node->uses_var = (unsigned)calls_var(ld->p.str, ld->p.len);
+    node->uses_var = (unsigned)uses_var;
     return 0;
 }
 
@@ -1239,16 +1268,7 @@ static int node_entry(struct loader *ld, const char *key, size_t klen, void *ctx
             if (node->props_mask & (1u << i))
                 node->props[j++] = nc.props[i];
     }
-    if (ld->nodes.n >= DR_MANIFEST_NODES_MAX)
-        return failf(ld, "too many nodes");
-    struct dr_manifest_node *slot = vec_push(&ld->nodes);
-    if (!slot)
-        return nomem(ld);
-    *slot = *node;
-    /* The first definition of a unique id wins (dbt keeps ids unique). */
-    if (ld->st->ids[id].node < 0)
-        ld->st->ids[id].node = (int32_t)(ld->nodes.n - 1);
-    return 0;
+    return keep_entry(ld, &ld->nodes, node, &ld->st->ids[id].node, "too many nodes");
 }
 
 static int macro_field(struct loader *ld, const char *key, size_t klen, void *ctx)
@@ -1257,12 +1277,10 @@ static int macro_field(struct loader *ld, const char *key, size_t klen, void *ct
     struct dr_manifest_macro *mac = ctx;
     enum dr_jsonpull_token t = next(ld);
     if (strcmp(key, "macro_sql") == 0) {
-        if (expect(ld, t, J_STRING | J_NULL))
+        int uses_var = mac->uses_var;
+        if (read_sql(ld, t, &mac->sql, &uses_var))
             return -1;
-        if (t != DR_JP_STRING)
-            return 0;
-        mac->sql = dr_manifest_hash(ld->p.str, ld->p.len);
-        mac->uses_var = (unsigned)calls_var(ld->p.str, ld->p.len);
+        mac->uses_var = (unsigned)uses_var;
         return 0;
     }
     if (strcmp(key, "depends_on") == 0) {
@@ -1286,15 +1304,7 @@ static int macro_entry(struct loader *ld, const char *key, size_t klen, void *ct
         return -1;
     mac.id = (uint32_t)id;
     mac.unique_id = ld->st->ids[id].text;
-    if (ld->macros.n >= DR_MANIFEST_NODES_MAX)
-        return failf(ld, "too many macros");
-    struct dr_manifest_macro *slot = vec_push(&ld->macros);
-    if (!slot)
-        return nomem(ld);
-    *slot = mac;
-    if (ld->st->ids[id].macro < 0)
-        ld->st->ids[id].macro = (int32_t)(ld->macros.n - 1);
-    return 0;
+    return keep_entry(ld, &ld->macros, &mac, &ld->st->ids[id].macro, "too many macros");
 }
 
 static int disabled_entry(struct loader *ld, const char *key, size_t klen, void *ctx)

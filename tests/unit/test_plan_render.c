@@ -228,6 +228,13 @@ static void test_json(void)
     /* nothing at all: still valid JSON with empty lists and null versions */
     struct dr_plan empty = {.state_label = "s", .current_label = "c"};
     out = render(&empty, DR_PLAN_JSON, 0);
+    CHECK_STR(out,
+              "{\n"
+              "  \"state\": {\"path\": \"s\", \"dbt_version\": null, \"generated_at\": null},\n"
+              "  \"current\": {\"path\": \"c\", \"dbt_version\": null, \"generated_at\": null},\n"
+              "  \"summary\": {\"new\": 0, \"modified\": 0, \"removed\": 0, \"selected\": 0, "
+              "\"breaking\": false, \"selected_by_type\": {}, \"downstream_by_type\": {}},\n"
+              "  \"changes\": [],\n  \"selected\": [],\n  \"warnings\": []\n}\n");
     doc = cJSON_Parse(out ? out : "");
     CHECK(doc && cJSON_IsNull(at(at(doc, "state"), "dbt_version")));
     CHECK(doc && cJSON_GetArraySize(at(doc, "changes")) == 0 && cJSON_IsArray(at(doc, "warnings")));
