@@ -28,14 +28,11 @@ int dr_sync_list_add(struct dr_sync_list *l, const char *path, long long size, t
 {
     if (l->n >= DR_SYNC_ITEMS_MAX)
         return -1;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct dr_sync_item *grown = realloc(l->items, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        l->items = grown;
-        l->cap = cap;
-    }
+    struct dr_sync_item *grown =
+        dr_grow(l->items, &l->cap, l->n + 1, sizeof *grown, DR_SYNC_ITEMS_MAX);
+    if (!grown)
+        return -1;
+    l->items = grown;
     struct dr_sync_item *it = &l->items[l->n];
     memset(it, 0, sizeof *it);
     it->path = strdup(path);
@@ -292,14 +289,10 @@ static int unchanged(struct dr_sync_list *src, struct dr_sync_item *s, struct dr
 
 static int plan_add(struct dr_sync_plan *p, enum dr_sync_kind kind, size_t index)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        struct dr_sync_op *grown = realloc(p->ops, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        p->ops = grown;
-        p->cap = cap;
-    }
+    struct dr_sync_op *grown = dr_grow(p->ops, &p->cap, p->n + 1, sizeof *grown, 0);
+    if (!grown)
+        return -1;
+    p->ops = grown;
     p->ops[p->n].kind = kind;
     p->ops[p->n].index = index;
     p->n++;
