@@ -16,6 +16,7 @@
 struct dr_plan_priv {
     char **strings; /* detail texts owned by the plan */
     size_t nstrings, cap;
+    size_t warnings_cap; /* of plan->warnings */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -790,7 +791,8 @@ static void warn(struct ctx *cx, struct dr_buf *b)
     const char *text = keep(plan, b, &cx->oom);
     if (!text)
         return;
-    char **w = realloc(plan->warnings, (plan->nwarnings + 1) * sizeof *w);
+    char **w =
+        dr_grow(plan->warnings, &plan->priv->warnings_cap, plan->nwarnings + 1, sizeof *w, 0);
     if (!w) {
         cx->oom = 1;
         return;
