@@ -91,6 +91,29 @@ static int is_link(const char *path)
     return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
 }
 
+static int walk_dir(struct walk *w, const char *abs, const char *rel);
+
+/* Walks into sub-folder `child` (its stat in st) unless it closes a link
+ * loop or goes too deep. 1, or 0 with w->err. */
+static int descend(struct walk *w, const char *child, const char *crel, const struct stat *st)
+{
+    for (int i = 0; i < w->depth; i++)
+        if (w->stack[i].dev == st->st_dev && w->stack[i].ino == st->st_ino) {
+            snprintf(w->err, w->errlen, "symbolic link loop at %s", child);
+            return 0;
+        }
+    if (w->depth >= WALK_DEPTH_MAX) {
+        snprintf(w->err, w->errlen, "folders nested too deep at %s", child);
+        return 0;
+    }
+    w->stack[w->depth].dev = st->st_dev;
+    w->stack[w->depth].ino = st->st_ino;
+    w->depth++;
+    int ok = walk_dir(w, child, crel) == 0;
+    w->depth--;
+    return ok;
+}
+
 /* Walks folder `abs` whose path below the root is `rel` ("" at the top). */
 static int walk_dir(struct walk *w, const char *abs, const char *rel)
 {
@@ -116,22 +139,7 @@ static int walk_dir(struct walk *w, const char *abs, const char *rel)
         } else if (S_ISDIR(st.st_mode) && w->destination && is_link(child)) {
             /* files behind it are outside the destination: not ours to delete */
         } else if (S_ISDIR(st.st_mode)) {
-            for (int i = 0; i < w->depth && ok; i++)
-                if (w->stack[i].dev == st.st_dev && w->stack[i].ino == st.st_ino) {
-                    snprintf(w->err, w->errlen, "symbolic link loop at %s", child);
-                    ok = 0;
-                }
-            if (ok && w->depth >= WALK_DEPTH_MAX) {
-                snprintf(w->err, w->errlen, "folders nested too deep at %s", child);
-                ok = 0;
-            }
-            if (ok) {
-                w->stack[w->depth].dev = st.st_dev;
-                w->stack[w->depth].ino = st.st_ino;
-                w->depth++;
-                ok = walk_dir(w, child, crel) == 0;
-                w->depth--;
-            }
+            ok = descend(w, child, crel, &st);
         } else if (S_ISREG(st.st_mode)) {
             if (dr_sync_list_add(w->l, crel, (long long)st.st_size, st.st_mtim.tv_sec, NULL) != 0) {
                 snprintf(w->err, w->errlen, "too many files or out of memory");
