@@ -197,13 +197,113 @@ static int want_progress(const struct args *a)
     return !a->quiet && !a->no_progress && isatty(2);
 }
 
+/* cp of a local file to S3 (u: the destination). 0, or 1 with the error printed. */
+static int cp_upload(struct dr_aws_client *c, const struct args *a, const struct dr_s3_url *u,
+                     const char *src)
+{
+    struct dr_aws_error e = {0};
+    const char *from = local_of(src);
+    size_t kn = strlen(u->key);
+    char *key = kn == 0 || u->key[kn - 1] == '/' ? concat(u->key, base_name(from)) : strdup(u->key);
+    char *shown = shown_local(from);
+    int rc = 1;
+    if (!key || !shown) {
+        dr_aws_fail(&e, "cp", src, "InternalError", "out of memory");
+        goto fail;
+    }
+    if (!a->dryrun) {
+        struct dr_s3_put_opts po = {.content_type = a->content_type, .jobs = a->jobs};
+        if (dr_s3_put(c, u->bucket, key, from, &po, NULL, &e) != 0)
+            goto fail;
+    }
+    if (!a->quiet)
+        print_line("%supload: %s to s3://%s/%s", a->dryrun ? "(dryrun) " : "", shown, u->bucket,
+                   key);
+    rc = 0;
+    goto out;
+fail:
+    print_error(&e);
+out:
+    free(key);
+    free(shown);
+    return rc;
+}
+
+/* Where a download of u's key to `to` goes: `to` itself, or the key's last
+ * part inside `to` when that is a folder (and the part can be a file name
+ * there). 0 with *path (caller frees), or -1 with e. */
+static int download_path(const char *src, const char *to, const struct dr_s3_url *u, char **path,
+                         struct dr_aws_error *e)
+{
+    struct stat st;
+    const char *name = base_name(u->key);
+    *path = NULL;
+    if (to[strlen(to) - 1] == '/' || (stat(to, &st) == 0 && S_ISDIR(st.st_mode))) {
+        const char *problem = dr_s3_local_name_problem(name);
+        if (problem)
+            return dr_aws_fail(e, "GetObject", src, "UnsupportedKey",
+                               "cannot save it as a file in %s: %s", to, problem);
+        if (dr_s3_local_path(to, name, path) != 0)
+            return dr_aws_fail(e, "GetObject", src, "UnsafeKey", "refusing to write \"%s\" in %s",
+                               name, to);
+        return 0;
+    }
+    *path = strdup(to);
+    return *path ? 0 : dr_aws_fail(e, "cp", src, "InternalError", "out of memory");
+}
+
+/* The folder `path` goes in, created if missing (a failure shows when the
+ * file is written). */
+static void make_parent(const char *path)
+{
+    char *parent = strdup(path), *slash = parent ? strrchr(parent, '/') : NULL;
+    if (slash && slash != parent) {
+        *slash = '\0';
+        dr_fs_mkdir_p(parent, 0777);
+    }
+    free(parent);
+}
+
+/* cp of an S3 object (u: the source) to a local file or folder. 0, 2 for a
+ * usage error, or 1 with the error printed. */
+static int cp_download(struct dr_aws_client *c, const struct args *a, const struct dr_s3_url *u,
+                       const char *src, const char *dst)
+{
+    struct dr_aws_error e = {0};
+    const char *to = local_of(dst);
+    char *path = NULL, *shown = NULL;
+    int rc = 1;
+    if (!*to || !*u->key || u->key[strlen(u->key) - 1] == '/')
+        return usage_error("cp needs an object key, not %s", src);
+    if (download_path(src, to, u, &path, &e) != 0)
+        goto fail;
+    if (!(shown = shown_local(path))) {
+        dr_aws_fail(&e, "cp", src, "InternalError", "out of memory");
+        goto fail;
+    }
+    if (!a->dryrun) {
+        struct dr_s3_get_opts go = {.if_none_match = DR_S3_ETAG_AUTO};
+        make_parent(path);
+        if (dr_s3_get(c, u->bucket, u->key, path, &go, NULL, &e) != 0)
+            goto fail;
+    }
+    if (!a->quiet)
+        print_line("%sdownload: s3://%s/%s to %s", a->dryrun ? "(dryrun) " : "", u->bucket, u->key,
+                   shown);
+    rc = 0;
+    goto out;
+fail:
+    print_error(&e);
+out:
+    free(path);
+    free(shown);
+    return rc;
+}
+
 /* cp of one object, either way. */
 static int cp_one(struct dr_aws_client *c, const struct args *a, const char *src, const char *dst)
 {
     struct dr_s3_url u = {0};
-    struct dr_aws_error e = {0};
-    char *key = NULL, *path = NULL, *shown = NULL;
-    int rc = 1;
     if (is_s3(src) == is_s3(dst)) {
         fprintf(stderr, "error: cp needs one s3:// and one local side (S3 to S3 and local to "
                         "local copies are not supported)\n");
@@ -211,70 +311,8 @@ static int cp_one(struct dr_aws_client *c, const struct args *a, const char *src
     }
     if (dr_s3_url_parse(is_s3(src) ? src : dst, &u) != 0)
         return usage_error("bad S3 URL: %s", is_s3(src) ? src : dst);
-    if (!is_s3(src)) { /* upload */
-        const char *from = local_of(src);
-        size_t kn = strlen(u.key);
-        key = kn == 0 || u.key[kn - 1] == '/' ? concat(u.key, base_name(from)) : strdup(u.key);
-        shown = shown_local(from);
-        if (!key || !shown)
-            goto oom;
-        if (!a->dryrun) {
-            struct dr_s3_put_opts po = {.content_type = a->content_type, .jobs = a->jobs};
-            if (dr_s3_put(c, u.bucket, key, from, &po, NULL, &e) != 0)
-                goto fail;
-        }
-        if (!a->quiet)
-            print_line("%supload: %s to s3://%s/%s", a->dryrun ? "(dryrun) " : "", shown, u.bucket,
-                       key);
-    } else { /* download */
-        const char *to = local_of(dst);
-        struct stat st;
-        size_t tn = strlen(to);
-        if (tn == 0 || !*u.key || u.key[strlen(u.key) - 1] == '/')
-            return dr_s3_url_free(&u), usage_error("cp needs an object key, not %s", src);
-        if (to[tn - 1] == '/' || (stat(to, &st) == 0 && S_ISDIR(st.st_mode))) {
-            const char *problem = dr_s3_local_name_problem(base_name(u.key));
-            if (problem) {
-                dr_aws_fail(&e, "GetObject", src, "UnsupportedKey",
-                            "cannot save it as a file in %s: %s", to, problem);
-                goto fail;
-            }
-            if (dr_s3_local_path(to, base_name(u.key), &path) != 0) {
-                dr_aws_fail(&e, "GetObject", src, "UnsafeKey", "refusing to write \"%s\" in %s",
-                            base_name(u.key), to);
-                goto fail;
-            }
-        } else if (!(path = strdup(to))) {
-            goto oom;
-        }
-        if (!(shown = shown_local(path)))
-            goto oom;
-        if (!a->dryrun) {
-            char *parent = strdup(path), *slash = parent ? strrchr(parent, '/') : NULL;
-            if (slash && slash != parent) {
-                *slash = '\0';
-                dr_fs_mkdir_p(parent, 0777);
-            }
-            free(parent);
-            struct dr_s3_get_opts go = {.if_none_match = DR_S3_ETAG_AUTO};
-            if (dr_s3_get(c, u.bucket, u.key, path, &go, NULL, &e) != 0)
-                goto fail;
-        }
-        if (!a->quiet)
-            print_line("%sdownload: s3://%s/%s to %s", a->dryrun ? "(dryrun) " : "", u.bucket,
-                       u.key, shown);
-    }
-    rc = 0;
-    goto out;
-oom:
-    dr_aws_fail(&e, "cp", src, "InternalError", "out of memory");
-fail:
-    print_error(&e);
-out:
+    int rc = is_s3(src) ? cp_download(c, a, &u, src, dst) : cp_upload(c, a, &u, src);
     dr_s3_url_free(&u);
-    free(key);
-    free(path);
-    free(shown);
     return rc;
 }
 
@@ -367,35 +405,50 @@ static int cmd_ls(struct dr_aws_client *c, struct args *a)
     return has_key && ls.count == 0 ? 1 : 0; /* as the aws CLI: nothing under a prefix */
 }
 
-static int cmd_rm(struct dr_aws_client *c, struct args *a)
+/* rm of one key. 0, or 1 with the error printed. */
+static int rm_one(struct dr_aws_client *c, const struct args *a, const struct dr_s3_url *u)
 {
-    struct dr_s3_url u;
+    struct dr_aws_error e = {0};
+    if (!a->dryrun && dr_s3_delete(c, u->bucket, u->key, &e) != 0) {
+        print_error(&e);
+        return 1;
+    }
+    if (!a->quiet)
+        print_line("%sdelete: s3://%s/%s", a->dryrun ? "(dryrun) " : "", u->bucket, u->key);
+    return 0;
+}
+
+/* Deletes keys[0..n) in S3's batches, printing each key deleted. 0, or 1
+ * with the error printed at the first batch that fails. */
+static int rm_batches(struct dr_aws_client *c, const struct args *a, const char *bucket,
+                      const char **keys, size_t n)
+{
+    struct dr_aws_error e = {0};
+    for (size_t done = 0; done < n;) {
+        size_t batch = n - done < DR_S3_DELETE_BATCH ? n - done : DR_S3_DELETE_BATCH, ok = batch;
+        int failed = !a->dryrun && dr_s3_delete_many(c, bucket, keys + done, batch, &ok, &e) != 0;
+        if (failed) {
+            print_error(&e);
+            return 1;
+        }
+        for (size_t i = done; i < done + ok && !a->quiet; i++)
+            print_line("%sdelete: s3://%s/%s", a->dryrun ? "(dryrun) " : "", bucket, keys[i]);
+        done += batch;
+    }
+    return 0;
+}
+
+/* rm --recursive: the "folder" s3://b/logs removes logs/..., not logs2.
+ * 0, or 1 with the error printed. */
+static int rm_recursive(struct dr_aws_client *c, const struct args *a, const struct dr_s3_url *u)
+{
     struct dr_aws_error e = {0};
     struct dr_sync_list l = {0};
     const char **keys = NULL;
-    char *prefix = NULL;
-    size_t n = 0;
+    size_t n = 0, kn = strlen(u->key);
     int rc = 1;
-    if (a->npos != 1 || dr_s3_url_parse(a->pos[0], &u) != 0)
-        return usage_error("%s", "rm needs s3://BUCKET/KEY");
-    if (!a->recursive) {
-        if (!*u.key) {
-            dr_s3_url_free(&u);
-            return usage_error("%s", "rm needs a key (or --recursive)");
-        }
-        if (!a->dryrun && dr_s3_delete(c, u.bucket, u.key, &e) != 0) {
-            print_error(&e);
-            goto out;
-        }
-        if (!a->quiet)
-            print_line("%sdelete: s3://%s/%s", a->dryrun ? "(dryrun) " : "", u.bucket, u.key);
-        rc = 0;
-        goto out;
-    }
-    /* --recursive works on the "folder": s3://b/logs removes logs/..., not logs2 */
-    size_t kn = strlen(u.key);
-    prefix = kn == 0 || u.key[kn - 1] == '/' ? strdup(u.key) : concat(u.key, "/");
-    if (!prefix || dr_sync_list_s3(c, u.bucket, prefix, &l, &e) != 0) {
+    char *prefix = kn == 0 || u->key[kn - 1] == '/' ? strdup(u->key) : concat(u->key, "/");
+    if (!prefix || dr_sync_list_s3(c, u->bucket, prefix, &l, &e) != 0) {
         if (!prefix)
             dr_aws_fail(&e, "rm", a->pos[0], "InternalError", "out of memory");
         print_error(&e);
@@ -407,25 +460,26 @@ static int cmd_rm(struct dr_aws_client *c, struct args *a)
         if (dr_filter_match(&a->filter, l.items[i].path) &&
             !(keys[n++] = concat(prefix, l.items[i].path)))
             goto out;
-    rc = 0;
-    for (size_t done = 0; done < n;) {
-        size_t batch = n - done < DR_S3_DELETE_BATCH ? n - done : DR_S3_DELETE_BATCH, ok = batch;
-        if (!a->dryrun && dr_s3_delete_many(c, u.bucket, keys + done, batch, &ok, &e) != 0) {
-            print_error(&e);
-            rc = 1;
-            break;
-        }
-        for (size_t i = done; i < done + ok && !a->quiet; i++)
-            print_line("%sdelete: s3://%s/%s", a->dryrun ? "(dryrun) " : "", u.bucket, keys[i]);
-        done += batch;
-    }
+    rc = rm_batches(c, a, u->bucket, keys, n);
 out:
-    if (keys)
-        for (size_t i = 0; i < n; i++)
-            free((char *)keys[i]);
+    for (size_t i = 0; keys && i < n; i++)
+        free((char *)keys[i]);
     free(keys);
     free(prefix);
     dr_sync_list_free(&l);
+    return rc;
+}
+
+static int cmd_rm(struct dr_aws_client *c, struct args *a)
+{
+    struct dr_s3_url u;
+    if (a->npos != 1 || dr_s3_url_parse(a->pos[0], &u) != 0)
+        return usage_error("%s", "rm needs s3://BUCKET/KEY");
+    if (!a->recursive && !*u.key) {
+        dr_s3_url_free(&u);
+        return usage_error("%s", "rm needs a key (or --recursive)");
+    }
+    int rc = a->recursive ? rm_recursive(c, a, &u) : rm_one(c, a, &u);
     dr_s3_url_free(&u);
     return rc;
 }

@@ -10,19 +10,14 @@
 #include "dbtrun/mask.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
-#include "dbtrun/xml.h"
 
-#include <cJSON.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #define BACKOFF_BASE_MS 1000L
 #define QUERY_LOG_MAX 4096 /* cap on a query string shown in a log */
@@ -374,40 +369,34 @@ static int sign(struct dr_aws_client *c, const struct dr_aws_request *r, const s
     return 0;
 }
 
-/* Signs and sends one attempt. 0 when a response arrived (any status), -1
- * with err when none did or the request could not be made. *fatal is set
- * when the failure is not worth retrying. */
-static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, const struct target *t,
-                   const int *signals, struct dr_http_response *resp, struct dr_aws_error *err,
-                   int *fatal)
+/* The headers of r for curl (Host first) and for the signer, with room in
+ * *headers for what the signer adds. 0 with both set (caller frees both,
+ * also on failure), or -1 with err. */
+static int request_headers(const struct dr_aws_request *r, const struct target *t,
+                           struct dr_http_header **headers, struct dr_sigv4_header **sign_headers,
+                           size_t *n, struct dr_aws_error *err)
 {
-    struct dr_sigv4_result sig = {0};
-    struct dr_sigv4_header *sign_headers = NULL;
-    struct dr_http_header *headers = NULL;
-    size_t n = 0;
-    int rc = -1;
-    *fatal = 1;
-    if (r->nheaders >= DR_SIGV4_MAX_HEADERS) {
-        dr_aws_fail(err, r->op, r->target, "InvalidArgument", "too many headers");
-        goto out;
-    }
-    if (!(headers = calloc(r->nheaders + 1 + DR_SIGV4_ADD_MAX, sizeof *headers)) ||
-        !(sign_headers = calloc(r->nheaders + 1, sizeof *sign_headers))) {
-        dr_aws_fail(err, r->op, r->target, "InternalError", "out of memory");
-        goto out;
-    }
-    headers[n++] = (struct dr_http_header){"Host", t->host};
-    sign_headers[0] = (struct dr_sigv4_header){"host", t->host};
+    if (r->nheaders >= DR_SIGV4_MAX_HEADERS)
+        return dr_aws_fail(err, r->op, r->target, "InvalidArgument", "too many headers");
+    if (!(*headers = calloc(r->nheaders + 1 + DR_SIGV4_ADD_MAX, sizeof **headers)) ||
+        !(*sign_headers = calloc(r->nheaders + 1, sizeof **sign_headers)))
+        return dr_aws_fail(err, r->op, r->target, "InternalError", "out of memory");
+    *n = 0;
+    (*headers)[(*n)++] = (struct dr_http_header){"Host", t->host};
+    (*sign_headers)[0] = (struct dr_sigv4_header){"host", t->host};
     for (size_t i = 0; i < r->nheaders; i++) {
-        headers[n++] = r->headers[i];
-        sign_headers[i + 1] = (struct dr_sigv4_header){r->headers[i].name, r->headers[i].value};
+        (*headers)[(*n)++] = r->headers[i];
+        (*sign_headers)[i + 1] = (struct dr_sigv4_header){r->headers[i].name, r->headers[i].value};
     }
-    if (!r->no_auth) {
-        if (sign(c, r, t, sign_headers, &sig, err) != 0)
-            goto out;
-        for (size_t i = 0; i < sig.nadd; i++)
-            headers[n++] = (struct dr_http_header){sig.add[i].name, sig.add[i].value};
-    }
+    return 0;
+}
+
+/* The HTTP request of one attempt, with the client's timeouts. */
+static struct dr_http_request http_request(struct dr_aws_client *c, const struct dr_aws_request *r,
+                                           const struct target *t,
+                                           const struct dr_http_header *headers, size_t n,
+                                           const int *signals)
+{
     struct dr_http_request hr = {.method = r->method,
                                  .url = t->url,
                                  .headers = headers,
@@ -422,6 +411,31 @@ static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, cons
     dr_aws_client_timeouts(c, &connect_ms, &read_s);
     hr.connect_timeout_ms = connect_ms == DR_AWS_TIMEOUT_NONE ? -1 : connect_ms;
     hr.low_speed_time_s = read_s == DR_AWS_TIMEOUT_NONE ? -1 : read_s;
+    return hr;
+}
+
+/* Signs and sends one attempt. 0 when a response arrived (any status), -1
+ * with err when none did or the request could not be made. *fatal is set
+ * when the failure is not worth retrying. */
+static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, const struct target *t,
+                   const int *signals, struct dr_http_response *resp, struct dr_aws_error *err,
+                   int *fatal)
+{
+    struct dr_sigv4_result sig = {0};
+    struct dr_sigv4_header *sign_headers = NULL;
+    struct dr_http_header *headers = NULL;
+    size_t n = 0;
+    int rc = -1;
+    *fatal = 1;
+    if (request_headers(r, t, &headers, &sign_headers, &n, err) != 0)
+        goto out;
+    if (!r->no_auth) {
+        if (sign(c, r, t, sign_headers, &sig, err) != 0)
+            goto out;
+        for (size_t i = 0; i < sig.nadd; i++)
+            headers[n++] = (struct dr_http_header){sig.add[i].name, sig.add[i].value};
+    }
+    struct dr_http_request hr = http_request(c, r, t, headers, n, signals);
     if (dr_http_perform(&hr, resp) != 0) {
         if (resp->interrupted) {
             interrupted(r, err);
@@ -441,13 +455,45 @@ out:
     return rc;
 }
 
+/* After a failed attempt (sent: 0 when AWS answered): how to retry, with
+ * err filled from AWS's answer when there is one. */
+static enum dr_aws_retry retry_kind(int sent, const struct dr_aws_request *r,
+                                    const struct dr_http_response *resp, struct dr_aws_error *err)
+{
+    if (sent != 0)
+        return dr_aws_retry_class(1, 0, NULL);
+    dr_aws_error_parse(resp, r->method, err);
+    return dr_aws_retry_class(0, resp->status, err->code);
+}
+
+/* The wait before attempt n + 1: the SDKs' jittered backoff (none with
+ * DR_AWS_BACKOFF_ENV=1, for tests), cut short by a signal. */
+static void back_off(const struct dr_aws_request *r, int n, enum dr_aws_retry kind, int verbose,
+                     int signals)
+{
+    const char *no_backoff = getenv(DR_AWS_BACKOFF_ENV);
+    long wait = no_backoff && strcmp(no_backoff, "1") == 0 ? 0 : dr_aws_backoff_ms(n, random01());
+    if (verbose > 0)
+        dr_mask_fprintf(stderr, "aws: %s: %s, retrying in %ld ms\n", r->op ? r->op : r->method,
+                        kind == DR_AWS_RETRY_THROTTLE ? "throttled" : "transient failure", wait);
+    sleep_ms(wait, signals);
+}
+
+/* A failure always names the operation and target, and has a code. */
+static void name_failure(const struct dr_aws_request *r, struct dr_aws_error *err)
+{
+    snprintf(err->op, sizeof err->op, "%s", r->op ? r->op : "");
+    snprintf(err->target, sizeof err->target, "%s", r->target ? r->target : "");
+    if (!err->code[0])
+        snprintf(err->code, sizeof err->code, "InternalError");
+}
+
 int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
                 struct dr_http_response *resp, struct dr_aws_error *err)
 {
     struct target t;
     char msg[DR_DL_ERRLEN];
     int rc = -1, verbose = c ? dr_aws_client_verbose(c) : 0;
-    const char *no_backoff = getenv(DR_AWS_BACKOFF_ENV);
     int signals = r->signals ? *r->signals : dr_proc_signal_count();
     int max_attempts = dr_aws_client_max_attempts(c);
     memset(&t, 0, sizeof t);
@@ -484,29 +530,14 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
             rc = 0;
             goto out;
         }
-        if (sent == 0) {
-            dr_aws_error_parse(resp, r->method, err);
-            kind = dr_aws_retry_class(0, resp->status, err->code);
-        } else {
-            kind = dr_aws_retry_class(1, 0, NULL);
-        }
+        kind = retry_kind(sent, r, resp, err);
         if (kind == DR_AWS_RETRY_NO || n == max_attempts)
             goto out;
-        long wait =
-            no_backoff && strcmp(no_backoff, "1") == 0 ? 0 : dr_aws_backoff_ms(n, random01());
-        if (verbose > 0)
-            dr_mask_fprintf(stderr, "aws: %s: %s, retrying in %ld ms\n", r->op ? r->op : r->method,
-                            kind == DR_AWS_RETRY_THROTTLE ? "throttled" : "transient failure",
-                            wait);
-        sleep_ms(wait, signals);
+        back_off(r, n, kind, verbose, signals);
     }
 out:
-    if (rc != 0) {
-        snprintf(err->op, sizeof err->op, "%s", r->op ? r->op : "");
-        snprintf(err->target, sizeof err->target, "%s", r->target ? r->target : "");
-        if (!err->code[0])
-            snprintf(err->code, sizeof err->code, "InternalError");
-    }
+    if (rc != 0)
+        name_failure(r, err);
     target_free(&t);
     return rc;
 }

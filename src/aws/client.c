@@ -308,10 +308,44 @@ static void retire(struct dr_aws_client *c, struct dr_aws_credentials *old)
     c->retired[c->nretired++] = old;
 }
 
+/* Resolves new credentials and makes them current (c->lock held). On
+ * failure, the current ones while they are unexpired, else NULL with err. */
+static const struct dr_aws_credentials *refresh(struct dr_aws_client *c, time_t now,
+                                                struct dr_aws_error *err)
+{
+    struct dr_aws_credentials *fresh = calloc(1, sizeof *fresh);
+    if (!fresh) {
+        dr_aws_fail(err, "", "", "InternalError", "out of memory");
+        return NULL;
+    }
+    struct dr_creds_ctx ctx = {.client = c,
+                               .env = &c->env,
+                               .ini = c->settings,
+                               .profile = c->profile,
+                               .profile_explicit = c->profile_explicit,
+                               .config_path = c->paths.config,
+                               .credentials_path = c->paths.credentials,
+                               .now = now,
+                               .verbose = c->verbose};
+    if (c->resolve(&ctx, fresh, err) != 0) {
+        creds_destroy(fresh);
+        if (!c->current || !dr_aws_credentials_unexpired(c->current, now))
+            return NULL;
+        /* a failed refresh of credentials still valid: use them while they last */
+        if (c->verbose > 0)
+            fprintf(stderr, "aws: refreshing credentials failed, using the current ones\n");
+        memset(err, 0, sizeof *err);
+        return c->current;
+    }
+    retire(c, c->current);
+    c->current = fresh;
+    return fresh;
+}
+
 const struct dr_aws_credentials *dr_aws_credentials_get(struct dr_aws_client *c,
                                                         struct dr_aws_error *err)
 {
-    struct dr_aws_credentials *fresh = NULL, *result = NULL;
+    const struct dr_aws_credentials *result = NULL;
     struct dr_aws_error local;
     char msg[160];
     time_t now;
@@ -326,45 +360,13 @@ const struct dr_aws_credentials *dr_aws_credentials_get(struct dr_aws_client *c,
     if (c->fixed) {
         if (!(result = c->current))
             dr_aws_fail(err, "", "", "CredentialsError", "this client sends unsigned requests");
-        goto out;
-    }
-    if (dr_sigv4_now(&now, msg, sizeof msg) != 0) {
+    } else if (dr_sigv4_now(&now, msg, sizeof msg) != 0) {
         dr_aws_fail(err, "", "", "ConfigError", "%s", msg);
-        goto out;
-    }
-    if (c->current && dr_aws_credentials_fresh(c->current, now)) {
+    } else if (c->current && dr_aws_credentials_fresh(c->current, now)) {
         result = c->current;
-        goto out;
+    } else {
+        result = refresh(c, now, err);
     }
-    if (!(fresh = calloc(1, sizeof *fresh))) {
-        dr_aws_fail(err, "", "", "InternalError", "out of memory");
-        goto out;
-    }
-    struct dr_creds_ctx ctx = {.client = c,
-                               .env = &c->env,
-                               .ini = c->settings,
-                               .profile = c->profile,
-                               .profile_explicit = c->profile_explicit,
-                               .config_path = c->paths.config,
-                               .credentials_path = c->paths.credentials,
-                               .now = now,
-                               .verbose = c->verbose};
-    if (c->resolve(&ctx, fresh, err) != 0) {
-        if (c->current && dr_aws_credentials_unexpired(c->current, now)) {
-            /* a failed refresh of credentials still valid: use them while they last */
-            if (c->verbose > 0)
-                fprintf(stderr, "aws: refreshing credentials failed, using the current ones\n");
-            memset(err, 0, sizeof *err);
-            result = c->current;
-        }
-        goto out;
-    }
-    retire(c, c->current);
-    c->current = result = fresh;
-    fresh = NULL;
-out:
     pthread_mutex_unlock(&c->lock);
-    if (fresh)
-        creds_destroy(fresh);
     return result;
 }

@@ -317,6 +317,9 @@ static int plan_base(const struct dr_ini *ini, const struct dr_ini_section *p,
     return DR_CREDS_PLAN_EMPTY;
 }
 
+/* Long on purpose, one loop: it walks the source_profile chain, and its
+ * branches follow the SDK's precedence rules in order; split, the order
+ * (the rule a reader must check against the SDK) would be scattered. */
 int dr_creds_plan(const struct dr_ini *ini, const char *name, int github_oidc,
                   struct dr_creds_plan *plan, char *err, size_t errlen)
 {

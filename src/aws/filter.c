@@ -2,6 +2,7 @@
  * CLI's own rules (Python's fnmatch, see glob.c) against the path relative
  * to the folder or prefix being synced. */
 #include "dbtrun/filter.h"
+#include "dbtrun/buf.h"
 #include "dbtrun/glob.h"
 
 #include <stdlib.h>
@@ -11,14 +12,11 @@ int dr_filter_add(struct dr_filter *f, int include, const char *pattern)
 {
     if (!pattern || strlen(pattern) > DR_FILTER_PATTERN_MAX || f->n >= DR_FILTER_RULES_MAX)
         return -1;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        struct dr_filter_rule *grown = realloc(f->rules, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        f->rules = grown;
-        f->cap = cap;
-    }
+    struct dr_filter_rule *grown =
+        dr_grow(f->rules, &f->cap, f->n + 1, sizeof *grown, DR_FILTER_RULES_MAX);
+    if (!grown)
+        return -1;
+    f->rules = grown;
     char *copy = strdup(pattern);
     struct dr_glob *g = dr_glob_compile(pattern);
     if (!copy || !g) {

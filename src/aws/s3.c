@@ -6,6 +6,7 @@
 #include "dbtrun/s3.h"
 #include "dbtrun/checksum.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/isotime.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/xml.h"
@@ -14,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -282,36 +282,7 @@ int dr_s3_local_path(const char *root, const char *rel, char **out)
 
 int dr_s3_parse_time(const char *s, time_t *t)
 {
-    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    char iso[32], mon[4];
-    int d, y, hh, mm, ss, consumed = 0;
-    if (!s)
-        return -1;
-    size_t n = strlen(s);
-    if (n >= 20 && s[4] == '-' && s[10] == 'T') {
-        /* drop a fraction: "2024-01-02T03:04:05.000Z" */
-        if (s[19] == '.') {
-            size_t i = 20;
-            while (i < n && s[i] >= '0' && s[i] <= '9')
-                i++;
-            if (i != n - 1 || s[i] != 'Z')
-                return -1;
-        } else if (n != 20) {
-            return -1;
-        }
-        snprintf(iso, sizeof iso, "%.19sZ", s);
-        return dr_sigv4_parse_time(iso, t);
-    }
-    if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &d, mon, &y, &hh, &mm, &ss, &consumed) !=
-            6 ||
-        consumed != (int)n)
-        return -1;
-    const char *m = strstr(months, mon);
-    if (!m || strlen(mon) != 3 || (m - months) % 3 != 0)
-        return -1;
-    snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, (int)(m - months) / 3 + 1, d, hh,
-             mm, ss);
-    return dr_sigv4_parse_time(iso, t);
+    return dr_isotime_parse(s, t) == 0 || dr_isotime_parse_http(s, t) == 0 ? 0 : -1;
 }
 
 /* ---- XML (through xml.h) ------------------------------------------------------ */
@@ -747,14 +718,83 @@ static int body_check(const struct dr_http_response *resp, const char *tmp, cons
     return 0;
 }
 
+/* The ETag to send as If-None-Match ("" for none): the caller's, or with
+ * DR_S3_ETAG_AUTO the one recorded on (or else computed from) the file at path.
+ * etag holds len bytes, at least 33 (an MD5 in hex). */
+static void get_known_etag(const char *path, const struct dr_s3_get_opts *o, char *etag, size_t len)
+{
+    struct stat st;
+    etag[0] = '\0';
+    if (!o || !o->if_none_match)
+        return;
+    if (strcmp(o->if_none_match, DR_S3_ETAG_AUTO) != 0) {
+        dr_s3_etag_strip(o->if_none_match, etag, len);
+        return;
+    }
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && recorded_etag(path, &st, etag, len) != 0 &&
+        dr_s3_hash_file(path, 0, -1, etag, NULL, NULL) != 0)
+        etag[0] = '\0';
+}
+
+/* GETs the object into tmp, again while a body fails its checks, as the SDKs
+ * do. 0 fetched, 1 not modified (S3 answered 304), -1 with k's err. */
+static int get_fetch(struct s3_call *k, struct dr_aws_request *r, const char *path, int signals)
+{
+    for (int n = 1;; n++) {
+        if (call_send(k, r) != 0)
+            return k->resp.status == 304 ? 1 : -1;
+        if (body_check(&k->resp, r->out_path, path, k->target, k->err) == 0)
+            return 0;
+        if (n >= dr_aws_client_max_attempts(k->c) || dr_proc_signal_count() != signals ||
+            strcmp(k->err->code, "LocalError") == 0)
+            return -1;
+    }
+}
+
+/* A 304: the file at path is the object; info describes it. */
+static void get_not_modified(struct s3_call *k, const char *path, const char *etag,
+                             struct dr_s3_info *info)
+{
+    struct stat st;
+    memset(k->err, 0, sizeof *k->err);
+    info_from_headers(&k->resp, info);
+    snprintf(info->etag, sizeof info->etag, "%s", etag);
+    if (stat(path, &st) == 0)
+        info->size = (long long)st.st_size;
+    info->not_modified = 1;
+}
+
+/* Moves the checked body at tmp into place at path, with its mtime (S3's
+ * LastModified unless keep_mtime) and ETag recorded first. Nothing is replaced
+ * once a signal came. 0, or -1 with k's err (tmp is then the caller's to remove). */
+static int get_place(struct s3_call *k, const char *tmp, const char *path,
+                     const struct dr_s3_get_opts *o, struct dr_s3_info *info, int signals)
+{
+    struct stat st;
+    info_from_headers(&k->resp, info);
+    if (stat(tmp, &st) == 0)
+        info->size = (long long)st.st_size;
+    if (!(o && o->keep_mtime) && info->last_modified > 0) {
+        struct timespec times[2] = {{.tv_nsec = UTIME_NOW}, {.tv_sec = info->last_modified}};
+        (void)utimensat(AT_FDCWD, tmp, times, 0);
+    }
+    record_etag(tmp, info->etag);
+    if (dr_proc_signal_count() != signals)
+        return dr_aws_fail(k->err, "GetObject", k->target, "Interrupted",
+                           "interrupted by signal %d", dr_proc_last_signal());
+    if (rename(tmp, path) != 0)
+        return dr_aws_fail(k->err, "GetObject", k->target, "LocalError", "cannot write %s: %s",
+                           path, strerror(errno));
+    return 0;
+}
+
 int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_get_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
-    char *tmp = NULL, etag[128] = "", quoted[132];
+    char *tmp = NULL, etag[128], quoted[132];
     struct s3_call k;
     struct dr_s3_info local = {0};
     struct dr_http_header headers[2];
-    struct stat st;
     int rc = -1, signals = dr_proc_signal_count();
     if (!info)
         info = &local;
@@ -762,14 +802,7 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
     call_init(&k, c, "GetObject", bucket, key, err);
     if (crypto_ready() != 0)
         return dr_aws_fail(err, "GetObject", k.target, "InternalError", "libcrypto unavailable");
-    if (o && o->if_none_match && strcmp(o->if_none_match, DR_S3_ETAG_AUTO) == 0) {
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-            recorded_etag(path, &st, etag, sizeof etag) != 0 &&
-            dr_s3_hash_file(path, 0, -1, etag, NULL, NULL) != 0)
-            etag[0] = '\0';
-    } else if (o && o->if_none_match) {
-        dr_s3_etag_strip(o->if_none_match, etag, sizeof etag);
-    }
+    get_known_etag(path, o, etag, sizeof etag);
     if (call_resolve(&k) != 0)
         goto out;
     if (make_temp(path, &tmp) != 0) {
@@ -786,47 +819,15 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
                                .nheaders = etag[0] ? 2 : 1,
                                .out_path = tmp,
                                .signals = &signals};
-    /* a body that fails its checks is fetched again, as the SDKs do */
-    for (int n = 1;; n++) {
-        if (call_send(&k, &r) != 0) {
-            if (k.resp.status == 304) {
-                memset(err, 0, sizeof *err);
-                info_from_headers(&k.resp, info);
-                snprintf(info->etag, sizeof info->etag, "%s", etag);
-                if (stat(path, &st) == 0)
-                    info->size = (long long)st.st_size;
-                info->not_modified = 1;
-                rc = 0;
-            }
-            goto out;
-        }
-        if (body_check(&k.resp, tmp, path, k.target, err) == 0)
-            break;
-        if (n >= dr_aws_client_max_attempts(c) || dr_proc_signal_count() != signals ||
-            strcmp(err->code, "LocalError") == 0)
-            goto out;
+    int got = get_fetch(&k, &r, path, signals);
+    if (got == 1) {
+        get_not_modified(&k, path, etag, info);
+        rc = 0;
+    } else if (got == 0 && get_place(&k, tmp, path, o, info, signals) == 0) {
+        free(tmp);
+        tmp = NULL;
+        rc = 0;
     }
-    info_from_headers(&k.resp, info);
-    if (stat(tmp, &st) == 0)
-        info->size = (long long)st.st_size;
-    if (!(o && o->keep_mtime) && info->last_modified > 0) {
-        struct timespec times[2] = {{.tv_nsec = UTIME_NOW}, {.tv_sec = info->last_modified}};
-        (void)utimensat(AT_FDCWD, tmp, times, 0);
-    }
-    record_etag(tmp, info->etag);
-    if (dr_proc_signal_count() != signals) { /* nothing replaced once the user asked to stop */
-        dr_aws_fail(err, "GetObject", k.target, "Interrupted", "interrupted by signal %d",
-                    dr_proc_last_signal());
-        goto out;
-    }
-    if (rename(tmp, path) != 0) {
-        dr_aws_fail(err, "GetObject", k.target, "LocalError", "cannot write %s: %s", path,
-                    strerror(errno));
-        goto out;
-    }
-    free(tmp);
-    tmp = NULL;
-    rc = 0;
 out:
     if (tmp)
         unlink(tmp);
@@ -1261,6 +1262,36 @@ out:
     return rc;
 }
 
+/* The query of one ListObjectsV2 page (prefix and delimiter already
+ * encoded; token as S3 gave it). encoding-type=url: keys come back
+ * percent-encoded, so control characters survive the XML (the parse decodes
+ * them). Caller frees; NULL when out of memory. */
+static char *list_query(const char *token, const char *delimiter, const char *edelim,
+                        const char *prefix, const char *eprefix)
+{
+    char *etoken = token ? dr_sigv4_uri_encode(token, strlen(token), 0) : NULL;
+    if (token && !etoken)
+        return NULL;
+    char *query =
+        dr_strprintf("list-type=2%s%s%s%s&encoding-type=url%s%s",
+                     token ? "&continuation-token=" : "", token ? etoken : "",
+                     delimiter ? "&delimiter=" : "", edelim, *prefix ? "&prefix=" : "", eprefix);
+    free(etoken);
+    return query;
+}
+
+/* Hands one page to fn: its common prefixes, then its objects. fn's first
+ * non-zero answer, or 0. */
+static int list_deliver(const struct dr_s3_list_page *page, dr_s3_list_fn fn, void *ctx)
+{
+    int rc = 0;
+    for (size_t i = 0; i < page->nprefixes && rc == 0; i++)
+        rc = fn(ctx, NULL, page->prefixes[i]);
+    for (size_t i = 0; i < page->nobjects && rc == 0; i++)
+        rc = fn(ctx, &page->objects[i], NULL);
+    return rc;
+}
+
 int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
                const char *delimiter, dr_s3_list_fn fn, void *ctx, struct dr_aws_error *err)
 {
@@ -1280,18 +1311,8 @@ int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
     if (!eprefix || !edelim)
         goto oom;
     for (;;) {
-        char *etoken = token ? dr_sigv4_uri_encode(token, strlen(token), 0) : NULL;
-        if (token && !etoken)
-            goto oom;
         free(query);
-        /* encoding-type=url: keys come back percent-encoded, so control
-         * characters survive the XML (the parse decodes them) */
-        query = dr_strprintf("list-type=2%s%s%s%s&encoding-type=url%s%s",
-                             token ? "&continuation-token=" : "", token ? etoken : "",
-                             delimiter ? "&delimiter=" : "", edelim, *prefix ? "&prefix=" : "",
-                             eprefix);
-        free(etoken);
-        if (!query)
+        if (!(query = list_query(token, delimiter, edelim, prefix, eprefix)))
             goto oom;
         struct dr_aws_request r = {.method = "GET", .query = query};
         if (call_send(&k, &r) != 0)
@@ -1307,12 +1328,8 @@ int dr_s3_list(struct dr_aws_client *c, const char *bucket, const char *prefix,
                         "more than %d keys under the prefix", DR_S3_LIST_MAX);
             goto out;
         }
-        for (size_t i = 0; i < page.nprefixes; i++)
-            if ((rc = fn(ctx, NULL, page.prefixes[i])) != 0)
-                goto out;
-        for (size_t i = 0; i < page.nobjects; i++)
-            if ((rc = fn(ctx, &page.objects[i], NULL)) != 0)
-                goto out;
+        if ((rc = list_deliver(&page, fn, ctx)) != 0)
+            goto out;
         rc = -1;
         free(token);
         token = NULL;

@@ -6,6 +6,7 @@
 
 #include "dbtrun/buf.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/isotime.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -181,16 +182,6 @@ static int signing_key(const char *secret, const char *date8, const char *region
 /* ---- time */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
-static long days_from_civil(long y, long m, long d)
-{
-    y -= m <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int read_digits(const char *s, int n, long *v)
 {
     *v = 0;
@@ -218,13 +209,10 @@ int dr_sigv4_parse_time(const char *s, time_t *t)
     for (int i = 0; i < 6; i++)
         if (read_digits(s + at[i], width[i], &f[i]))
             return -1;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (f[0] % 4 == 0 && f[0] % 100 != 0) || f[0] % 400 == 0;
-    if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > mdays[f[1] - 1] ||
-        (f[1] == 2 && f[2] == 29 && !leap) || f[3] > 23 || f[4] > 59 || f[5] > 59)
+    if (f[5] > 59) /* no leap second in a signing time */
         return -1;
-    *t = (time_t)(days_from_civil(f[0], f[1], f[2]) * 86400L + f[3] * 3600 + f[4] * 60 + f[5]);
-    return 0;
+    return dr_isotime_from_fields((int)f[0], (int)f[1], (int)f[2], (int)f[3], (int)f[4], (int)f[5],
+                                  t);
 }
 
 /* Now, or DBTRUN_TEST_CLOCK when set; -1 and err when that is malformed. */

@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,14 +28,11 @@ int dr_sync_list_add(struct dr_sync_list *l, const char *path, long long size, t
 {
     if (l->n >= DR_SYNC_ITEMS_MAX)
         return -1;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct dr_sync_item *grown = realloc(l->items, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        l->items = grown;
-        l->cap = cap;
-    }
+    struct dr_sync_item *grown =
+        dr_grow(l->items, &l->cap, l->n + 1, sizeof *grown, DR_SYNC_ITEMS_MAX);
+    if (!grown)
+        return -1;
+    l->items = grown;
     struct dr_sync_item *it = &l->items[l->n];
     memset(it, 0, sizeof *it);
     it->path = strdup(path);
@@ -95,6 +91,29 @@ static int is_link(const char *path)
     return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
 }
 
+static int walk_dir(struct walk *w, const char *abs, const char *rel);
+
+/* Walks into sub-folder `child` (its stat in st) unless it closes a link
+ * loop or goes too deep. 1, or 0 with w->err. */
+static int descend(struct walk *w, const char *child, const char *crel, const struct stat *st)
+{
+    for (int i = 0; i < w->depth; i++)
+        if (w->stack[i].dev == st->st_dev && w->stack[i].ino == st->st_ino) {
+            snprintf(w->err, w->errlen, "symbolic link loop at %s", child);
+            return 0;
+        }
+    if (w->depth >= WALK_DEPTH_MAX) {
+        snprintf(w->err, w->errlen, "folders nested too deep at %s", child);
+        return 0;
+    }
+    w->stack[w->depth].dev = st->st_dev;
+    w->stack[w->depth].ino = st->st_ino;
+    w->depth++;
+    int ok = walk_dir(w, child, crel) == 0;
+    w->depth--;
+    return ok;
+}
+
 /* Walks folder `abs` whose path below the root is `rel` ("" at the top). */
 static int walk_dir(struct walk *w, const char *abs, const char *rel)
 {
@@ -120,22 +139,7 @@ static int walk_dir(struct walk *w, const char *abs, const char *rel)
         } else if (S_ISDIR(st.st_mode) && w->destination && is_link(child)) {
             /* files behind it are outside the destination: not ours to delete */
         } else if (S_ISDIR(st.st_mode)) {
-            for (int i = 0; i < w->depth && ok; i++)
-                if (w->stack[i].dev == st.st_dev && w->stack[i].ino == st.st_ino) {
-                    snprintf(w->err, w->errlen, "symbolic link loop at %s", child);
-                    ok = 0;
-                }
-            if (ok && w->depth >= WALK_DEPTH_MAX) {
-                snprintf(w->err, w->errlen, "folders nested too deep at %s", child);
-                ok = 0;
-            }
-            if (ok) {
-                w->stack[w->depth].dev = st.st_dev;
-                w->stack[w->depth].ino = st.st_ino;
-                w->depth++;
-                ok = walk_dir(w, child, crel) == 0;
-                w->depth--;
-            }
+            ok = descend(w, child, crel, &st);
         } else if (S_ISREG(st.st_mode)) {
             if (dr_sync_list_add(w->l, crel, (long long)st.st_size, st.st_mtim.tv_sec, NULL) != 0) {
                 snprintf(w->err, w->errlen, "too many files or out of memory");
@@ -293,14 +297,10 @@ static int unchanged(struct dr_sync_list *src, struct dr_sync_item *s, struct dr
 
 static int plan_add(struct dr_sync_plan *p, enum dr_sync_kind kind, size_t index)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        struct dr_sync_op *grown = realloc(p->ops, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        p->ops = grown;
-        p->cap = cap;
-    }
+    struct dr_sync_op *grown = dr_grow(p->ops, &p->cap, p->n + 1, sizeof *grown, 0);
+    if (!grown)
+        return -1;
+    p->ops = grown;
     p->ops[p->n].kind = kind;
     p->ops[p->n].index = index;
     p->n++;
@@ -754,6 +754,59 @@ static void delete_all(struct run *r, size_t first)
     free(keys);
 }
 
+/* Parses both locations and loads, once and before any thread needs them,
+ * libcrypto, libcurl and the credentials. 0, or -1 with err. */
+static int run_prepare(struct run *r, const char *src, const char *dst, struct dr_aws_error *err)
+{
+    char msg[512];
+    if (location_parse(src, &r->src) != 0 || location_parse(dst, &r->dst) != 0)
+        return dr_aws_fail(err, "Sync", src, "InvalidArgument", "bad location: %s or %s", src, dst);
+    if (r->src.bucket && r->dst.bucket)
+        return dr_aws_fail(err, "Sync", src, "InvalidArgument", "S3 to S3 sync is not supported");
+    int remote = r->src.bucket || r->dst.bucket;
+    if (remote && !r->c)
+        return dr_aws_fail(err, "Sync", src, "InvalidArgument", "no AWS client");
+    if (!getcwd(r->cwd, sizeof r->cwd))
+        snprintf(r->cwd, sizeof r->cwd, "/");
+    if (dr_dl_crypto(msg, sizeof msg) != 0 ||
+        (remote && (dr_dl_curl(msg, sizeof msg) != 0 || !dr_aws_credentials_get(r->c, err)))) {
+        if (!err->code[0])
+            dr_aws_fail(err, "Sync", src, "InternalError", "%s", msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Lists one side into l; `name` is the side as the user wrote it, for errors.
+ * 0, or -1 with err. */
+static int list_side(struct run *r, const struct location *side, int flags, const char *name,
+                     struct dr_sync_list *l, struct dr_aws_error *err)
+{
+    char msg[512];
+    if (side->bucket)
+        return dr_sync_list_s3(r->c, side->bucket, side->prefix, l, err) != 0 ? -1 : 0;
+    if (dr_sync_list_local(side->dir, flags, l, msg, sizeof msg) != 0)
+        return dr_aws_fail(err, "Sync", name, "LocalError", "%s", msg);
+    return 0;
+}
+
+/* Copies first (the plan lists them first; they run in parallel), then
+ * deletes, then clears the progress line. */
+static void run_apply(struct run *r)
+{
+    const struct dr_sync_plan *plan = r->plan;
+    size_t ncopies = 0;
+    while (ncopies < plan->n && plan->ops[ncopies].kind == DR_SYNC_COPY)
+        ncopies++;
+    r->total = plan->n;
+    r->st.unchanged = plan->unchanged;
+    r->st.excluded = plan->excluded;
+    dr_s3_parallel(ncopies, r->o->jobs > 0 ? r->o->jobs : DR_SYNC_JOBS, copy_job, r);
+    delete_all(r, ncopies);
+    if (r->progress_shown)
+        fputs("\r\033[K", stderr);
+}
+
 int dr_sync_run(struct dr_aws_client *c, const char *src, const char *dst,
                 const struct dr_sync_opts *o, struct dr_sync_stats *stats, struct dr_aws_error *err)
 {
@@ -762,73 +815,29 @@ int dr_sync_run(struct dr_aws_client *c, const char *src, const char *dst,
     struct run r = {.c = c, .o = o, .sl = &sl, .dl = &dl, .plan = &plan};
     char msg[512];
     int rc = -1, lock_ready = 0;
-    size_t ncopies = 0;
     if (stats)
         memset(stats, 0, sizeof *stats);
-    if (location_parse(src, &r.src) != 0 || location_parse(dst, &r.dst) != 0) {
-        dr_aws_fail(err, "Sync", src, "InvalidArgument", "bad location: %s or %s", src, dst);
+    if (run_prepare(&r, src, dst, err) != 0 || list_side(&r, &r.src, 0, src, &sl, err) != 0)
         goto out;
-    }
-    if (r.src.bucket && r.dst.bucket) {
-        dr_aws_fail(err, "Sync", src, "InvalidArgument", "S3 to S3 sync is not supported");
-        goto out;
-    }
-    if ((r.src.bucket || r.dst.bucket) && !c) {
-        dr_aws_fail(err, "Sync", src, "InvalidArgument", "no AWS client");
-        goto out;
-    }
-    if (!getcwd(r.cwd, sizeof r.cwd))
-        snprintf(r.cwd, sizeof r.cwd, "/");
-    /* loaded here, once, before any thread needs them */
-    if (dr_dl_crypto(msg, sizeof msg) != 0 ||
-        ((r.src.bucket || r.dst.bucket) &&
-         (dr_dl_curl(msg, sizeof msg) != 0 || !dr_aws_credentials_get(c, err)))) {
-        if (!err->code[0])
-            dr_aws_fail(err, "Sync", src, "InternalError", "%s", msg);
-        goto out;
-    }
-    if (r.src.bucket ? dr_sync_list_s3(c, r.src.bucket, r.src.prefix, &sl, err) != 0
-                     : dr_sync_list_local(r.src.dir, 0, &sl, msg, sizeof msg) != 0) {
-        if (!r.src.bucket)
-            dr_aws_fail(err, "Sync", src, "LocalError", "%s", msg);
-        goto out;
-    }
     /* cp --recursive copies everything and deletes nothing: no need to look */
-    if (o->force && !o->delete_extra) {
-        /* dl stays empty */
-    } else if (r.dst.bucket
-                   ? dr_sync_list_s3(c, r.dst.bucket, r.dst.prefix, &dl, err) != 0
-                   : dr_sync_list_local(r.dst.dir, DR_SYNC_MISSING_OK | DR_SYNC_DESTINATION, &dl,
-                                        msg, sizeof msg) != 0) {
-        if (!r.dst.bucket)
-            dr_aws_fail(err, "Sync", dst, "LocalError", "%s", msg);
+    if (!(o->force && !o->delete_extra) &&
+        list_side(&r, &r.dst, DR_SYNC_MISSING_OK | DR_SYNC_DESTINATION, dst, &dl, err) != 0)
         goto out;
-    }
     if (dr_sync_plan_make(&sl, &dl, o, &plan, msg, sizeof msg) != 0) {
         dr_aws_fail(err, "Sync", src, "InternalError", "%s", msg);
         goto out;
     }
-    while (ncopies < plan.n && plan.ops[ncopies].kind == DR_SYNC_COPY)
-        ncopies++;
-    if (r.dst.dir && !o->dryrun && plan.n > 0) {
-        if (dr_fs_mkdir_p(r.dst.dir, 0777) != 0) {
-            dr_aws_fail(err, "Sync", dst, "LocalError", "cannot create %s: %s", r.dst.dir,
-                        strerror(errno));
-            goto out;
-        }
+    if (r.dst.dir && !o->dryrun && plan.n > 0 && dr_fs_mkdir_p(r.dst.dir, 0777) != 0) {
+        dr_aws_fail(err, "Sync", dst, "LocalError", "cannot create %s: %s", r.dst.dir,
+                    strerror(errno));
+        goto out;
     }
     if (pthread_mutex_init(&r.lock, NULL) != 0) {
         dr_aws_fail(err, "Sync", src, "InternalError", "cannot create a lock");
         goto out;
     }
     lock_ready = 1;
-    r.total = plan.n;
-    r.st.unchanged = plan.unchanged;
-    r.st.excluded = plan.excluded;
-    dr_s3_parallel(ncopies, o->jobs > 0 ? o->jobs : DR_SYNC_JOBS, copy_job, &r);
-    delete_all(&r, ncopies);
-    if (r.progress_shown)
-        fputs("\r\033[K", stderr);
+    run_apply(&r);
     if (stats)
         *stats = r.st;
     if (r.st.failed) {

@@ -410,13 +410,90 @@ static void set_method(CURL *h, struct exchange *ex)
     }
 }
 
+/* Where to connect and how long to wait: the same for every request. */
+static void set_transport(CURL *h, const struct dr_http_request *req)
+{
+    const char *ca_bundle = getenv("AWS_CA_BUNDLE");
+    dr_curl.curl_easy_setopt(h, CURLOPT_URL, req->url);
+    dr_curl.curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    dr_curl.curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* S3 keys may hold "/../" */
+    /* HTTP/1.1, as the SDKs speak it to AWS (S3 has no HTTP/2) */
+    dr_curl.curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    dr_curl.curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    dr_curl.curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    dr_curl.curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    dr_curl.curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
+    dr_curl.curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                             req->connect_timeout_ms > 0   ? req->connect_timeout_ms
+                             : req->connect_timeout_ms < 0 ? NO_CONNECT_TIMEOUT_MS
+                                                           : CONNECT_TIMEOUT_MS);
+    if (req->timeout_ms > 0)
+        dr_curl.curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+    if (req->low_speed_time_s >= 0) {
+        dr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        dr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                                 req->low_speed_time_s > 0 ? req->low_speed_time_s
+                                                           : LOW_SPEED_TIME_S);
+    }
+    if (ca_bundle && *ca_bundle)
+        dr_curl.curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
+}
+
+/* The callbacks that fill the exchange, and where curl writes its own error text. */
+static void set_callbacks(CURL *h, struct exchange *ex, char *curl_err)
+{
+    dr_curl.curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+    dr_curl.curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    dr_curl.curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    dr_curl.curl_easy_setopt(h, CURLOPT_XFERINFODATA, ex);
+    dr_curl.curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    dr_curl.curl_easy_setopt(h, CURLOPT_HEADERDATA, ex);
+    dr_curl.curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    dr_curl.curl_easy_setopt(h, CURLOPT_WRITEDATA, ex);
+}
+
+/* After curl_easy_perform: the status, why it failed, and out_path closed (a
+ * failed close is a failed write). 0 when the exchange completed. */
+static int finish(CURL *h, struct exchange *ex, CURLcode code, const char *curl_err)
+{
+    const struct dr_http_request *req = ex->req;
+    struct dr_http_response *resp = ex->resp;
+    long status = 0;
+    if (dr_curl.curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status)
+        resp->status = status;
+    resp->interrupted = ex->interrupted;
+    if (code != CURLE_OK) {
+        if (ex->failure[0]) {
+            snprintf(resp->error, sizeof resp->error, "%s", ex->failure);
+        } else {
+            resp->transport_error = is_transport(code);
+            /* curl's own text is the more precise ("Failed to connect to ... port ...") */
+            snprintf(resp->error, sizeof resp->error, "%s",
+                     curl_err[0] ? curl_err : dr_curl.curl_easy_strerror(code));
+        }
+        return -1;
+    }
+    /* out_path is opened when the headers end; this catches a 2xx that never said so */
+    int failed = resp->status >= 200 && resp->status < 300 && req->out_path && !ex->head &&
+                 !ex->to_file && open_out(ex) != 0;
+    if (!failed && ex->out_fd >= 0) {
+        failed = close(ex->out_fd) != 0;
+        ex->out_fd = -1;
+    }
+    if (failed) {
+        snprintf(resp->error, sizeof resp->error, "cannot write %s: %s", req->out_path,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int dr_http_perform(const struct dr_http_request *req, struct dr_http_response *resp)
 {
     struct exchange ex;
     struct curl_slist *headers = NULL;
     char curl_err[CURL_ERROR_SIZE] = "";
     CURL *h = NULL;
-    CURLcode code;
     int rc = -1;
     memset(resp, 0, sizeof *resp);
     memset(&ex, 0, sizeof ex);
@@ -437,74 +514,11 @@ int dr_http_perform(const struct dr_http_request *req, struct dr_http_response *
         snprintf(resp->error, sizeof resp->error, "out of memory (or a header over 8 KiB)");
         goto out;
     }
-    const char *ca_bundle = getenv("AWS_CA_BUNDLE");
-    dr_curl.curl_easy_setopt(h, CURLOPT_URL, req->url);
-    dr_curl.curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    dr_curl.curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* S3 keys may hold "/../" */
-    /* HTTP/1.1, as the SDKs speak it to AWS (S3 has no HTTP/2) */
-    dr_curl.curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    dr_curl.curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    dr_curl.curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    dr_curl.curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    dr_curl.curl_easy_setopt(h, CURLOPT_USERAGENT, USER_AGENT);
+    set_transport(h, req);
     dr_curl.curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    dr_curl.curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-    dr_curl.curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                             req->connect_timeout_ms > 0   ? req->connect_timeout_ms
-                             : req->connect_timeout_ms < 0 ? NO_CONNECT_TIMEOUT_MS
-                                                           : CONNECT_TIMEOUT_MS);
-    if (req->timeout_ms > 0)
-        dr_curl.curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-    if (req->low_speed_time_s >= 0) {
-        dr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        dr_curl.curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                                 req->low_speed_time_s > 0 ? req->low_speed_time_s
-                                                           : LOW_SPEED_TIME_S);
-    }
-    dr_curl.curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    dr_curl.curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    dr_curl.curl_easy_setopt(h, CURLOPT_XFERINFODATA, &ex);
-    if (ca_bundle && *ca_bundle)
-        dr_curl.curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
-    dr_curl.curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    dr_curl.curl_easy_setopt(h, CURLOPT_HEADERDATA, &ex);
-    dr_curl.curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    dr_curl.curl_easy_setopt(h, CURLOPT_WRITEDATA, &ex);
+    set_callbacks(h, &ex, curl_err);
     set_method(h, &ex);
-
-    code = dr_curl.curl_easy_perform(h);
-    long status = 0;
-    if (dr_curl.curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status)
-        resp->status = status;
-    resp->interrupted = ex.interrupted;
-    if (code != CURLE_OK) {
-        if (ex.failure[0]) {
-            snprintf(resp->error, sizeof resp->error, "%s", ex.failure);
-        } else {
-            resp->transport_error = is_transport(code);
-            /* curl's own text is the more precise ("Failed to connect to ... port ...") */
-            snprintf(resp->error, sizeof resp->error, "%s",
-                     curl_err[0] ? curl_err : dr_curl.curl_easy_strerror(code));
-        }
-        goto out;
-    }
-    /* out_path is opened when the headers end; this catches a 2xx that never said so */
-    if (resp->status >= 200 && resp->status < 300 && req->out_path && !ex.head && !ex.to_file &&
-        open_out(&ex) != 0) {
-        snprintf(resp->error, sizeof resp->error, "cannot write %s: %s", req->out_path,
-                 strerror(errno));
-        goto out;
-    }
-    if (ex.out_fd >= 0) {
-        int closed = close(ex.out_fd);
-        ex.out_fd = -1;
-        if (closed != 0) {
-            snprintf(resp->error, sizeof resp->error, "cannot write %s: %s", req->out_path,
-                     strerror(errno));
-            goto out;
-        }
-    }
-    rc = 0;
+    rc = finish(h, &ex, dr_curl.curl_easy_perform(h), curl_err);
 out:
     if (!resp->body && body_reserve(&ex, 0) != 0 && rc == 0) {
         snprintf(resp->error, sizeof resp->error, "out of memory");

@@ -471,6 +471,44 @@ static void run_to_end(struct watch *w, struct output *out, const sigset_t *wait
     dr_mask_stream_flush(out->mask[1]);
 }
 
+/* The signal set-up that brackets one child: the forwarded signals blocked
+ * (the handler must see child_pgid set), SIGCHLD caught, and without dbtrun's
+ * handlers (the `dbtrun aws` front) temporary ones, since a signal would
+ * otherwise kill us and orphan the child's group. */
+struct while_child {
+    int temporary;
+    sigset_t mask; /* the mask before */
+    struct sigaction handlers[N_FORWARDED], chld;
+};
+
+static void signals_take(struct while_child *wc)
+{
+    struct sigaction chld;
+    wc->temporary = !signals_installed;
+    block_forwarded(&wc->mask);
+    if (wc->temporary)
+        install_handlers(wc->handlers);
+    memset(&chld, 0, sizeof chld);
+    chld.sa_handler = on_child;
+    chld.sa_flags = SA_NOCLDSTOP;
+    sigemptyset(&chld.sa_mask);
+    sigaction(SIGCHLD, &chld, &wc->chld);
+}
+
+/* Undoes signals_take in reverse; a signal caught by the temporary handlers
+ * (since signals_before) is raised again, to end as the caller's disposition
+ * says, now that the child's group is gone. */
+static void signals_give_back(struct while_child *wc, int signals_before)
+{
+    sigaction(SIGCHLD, &wc->chld, NULL);
+    if (wc->temporary)
+        for (size_t i = 0; i < N_FORWARDED; i++)
+            sigaction(forwarded[i], &wc->handlers[i], NULL);
+    sigprocmask(SIG_SETMASK, &wc->mask, NULL);
+    if (wc->temporary && signal_count != signals_before)
+        raise(last_signal);
+}
+
 int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *err, size_t errlen)
 {
     struct output out = {.fd = {-1, -1},
@@ -478,9 +516,7 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
                          .capture = o->capture,
                          .out = {.max = DR_PROC_CAPTURE_MAX}};
     int child_end[2] = {-1, -1}, rc = -1, relay = dr_mask_active();
-    int temporary = !signals_installed;
-    struct sigaction old_handlers[N_FORWARDED], old_chld, chld;
-    sigset_t old;
+    struct while_child wc;
     struct watch w = {0};
     memset(r, 0, sizeof *r);
     /* What Lua wrote and the mask held back goes out before the child's output. */
@@ -494,16 +530,7 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
     }
 
     w.signals_before = signal_count;
-    block_forwarded(&old); /* the handler must see child_pgid set */
-    /* Without dbtrun's handlers (the `dbtrun aws` front) a signal would kill
-     * us and orphan the child's group: catch them while it runs. */
-    if (temporary)
-        install_handlers(old_handlers);
-    memset(&chld, 0, sizeof chld);
-    chld.sa_handler = on_child;
-    chld.sa_flags = SA_NOCLDSTOP;
-    sigemptyset(&chld.sa_mask);
-    sigaction(SIGCHLD, &chld, &old_chld);
+    signals_take(&wc);
     int spawn_rc = spawn_child(o, child_end[0], child_end[1], &w.pid);
     if (spawn_rc == 0) {
         child_pgid = w.pid;
@@ -514,14 +541,8 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
         if (child_end[i] >= 0)
             close(child_end[i]);
     if (spawn_rc == 0)
-        run_to_end(&w, &out, &old, r);
-    sigaction(SIGCHLD, &old_chld, NULL);
-    if (temporary)
-        for (size_t i = 0; i < N_FORWARDED; i++)
-            sigaction(forwarded[i], &old_handlers[i], NULL);
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    if (temporary && signal_count != w.signals_before)
-        raise(last_signal); /* end as the caller's disposition says, group gone */
+        run_to_end(&w, &out, &wc.mask, r);
+    signals_give_back(&wc, w.signals_before);
     if (spawn_rc != 0) {
         snprintf(err, errlen, "%s: %s", o->argv[0],
                  spawn_rc == ENOENT ? "command not found" : strerror(spawn_rc));

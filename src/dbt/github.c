@@ -131,6 +131,40 @@ static char *comment_json(const struct dr_github_comment *c)
     return json;
 }
 
+/* Pages through the pull request's comments (resp holds the last answer)
+ * for the one with the marker. Its id, 0 when there is none, or -1 with st. */
+static long long find_comment(const struct dr_github_comment *c, int base_len,
+                              struct dr_http_response *resp, struct dr_github_status *st)
+{
+    static const char what[] = "github: listing the pull request's comments";
+    char url[URL_MAX];
+    long long id = 0;
+    for (int page = 1; page <= DR_GITHUB_PAGES_MAX && id == 0; page++) {
+        int count = 0;
+        snprintf(url, sizeof url, "%.*s/repos/%s/issues/%ld/comments?per_page=100&page=%d",
+                 base_len, c->api_url, c->repo, c->pr, page);
+        dr_http_response_free(resp);
+        if (request(c, "GET", url, NULL, resp) || resp->status != 200)
+            return fail_response(st, what, resp);
+        id = find_marked(resp->body, c->marker, &count);
+        if (id < 0)
+            return failf(st, resp->status, what, "the answer is not a JSON array");
+        if (count < 100)
+            break;
+    }
+    return id;
+}
+
+/* The id GitHub gave a new comment, or 0 when its answer does not say. */
+static long long created_id(const struct dr_http_response *resp)
+{
+    cJSON *doc = cJSON_Parse(resp->body ? resp->body : "");
+    const cJSON *num = cJSON_GetObjectItemCaseSensitive(doc, "id");
+    long long id = cJSON_IsNumber(num) ? (long long)num->valuedouble : 0;
+    cJSON_Delete(doc);
+    return id;
+}
+
 int dr_github_upsert_comment(const struct dr_github_comment *c, struct dr_github_status *st)
 {
     struct dr_http_response resp = {0};
@@ -144,37 +178,20 @@ int dr_github_upsert_comment(const struct dr_github_comment *c, struct dr_github
         failf(st, 0, "github: need a token, a repository (owner/name) and a pull request", NULL);
         goto out;
     }
-    size_t base_len = strlen(c->api_url);
+    int base_len = (int)strlen(c->api_url);
     while (base_len > 0 && c->api_url[base_len - 1] == '/')
         base_len--;
-    for (int page = 1; page <= DR_GITHUB_PAGES_MAX && id == 0; page++) {
-        int count = 0;
-        snprintf(url, sizeof url, "%.*s/repos/%s/issues/%ld/comments?per_page=100&page=%d",
-                 (int)base_len, c->api_url, c->repo, c->pr, page);
-        dr_http_response_free(&resp);
-        if (request(c, "GET", url, NULL, &resp) || resp.status != 200) {
-            fail_response(st, "github: listing the pull request's comments", &resp);
-            goto out;
-        }
-        id = find_marked(resp.body, c->marker, &count);
-        if (id < 0) {
-            failf(st, resp.status, "github: listing the pull request's comments",
-                  "the answer is not a JSON array");
-            goto out;
-        }
-        if (count < 100)
-            break;
-    }
-    json = comment_json(c);
-    if (!json) {
+    if ((id = find_comment(c, base_len, &resp, st)) < 0)
+        goto out;
+    if (!(json = comment_json(c))) {
         failf(st, 0, "github: out of memory", NULL);
         goto out;
     }
     if (id)
-        snprintf(url, sizeof url, "%.*s/repos/%s/issues/comments/%lld", (int)base_len, c->api_url,
+        snprintf(url, sizeof url, "%.*s/repos/%s/issues/comments/%lld", base_len, c->api_url,
                  c->repo, id);
     else
-        snprintf(url, sizeof url, "%.*s/repos/%s/issues/%ld/comments", (int)base_len, c->api_url,
+        snprintf(url, sizeof url, "%.*s/repos/%s/issues/%ld/comments", base_len, c->api_url,
                  c->repo, c->pr);
     dr_http_response_free(&resp);
     if (request(c, id ? "PATCH" : "POST", url, json, &resp) || resp.status != (id ? 200 : 201)) {
@@ -184,13 +201,7 @@ int dr_github_upsert_comment(const struct dr_github_comment *c, struct dr_github
     }
     st->http_status = resp.status;
     st->created = id == 0;
-    if (!id) {
-        cJSON *doc = cJSON_Parse(resp.body ? resp.body : "");
-        const cJSON *num = cJSON_GetObjectItemCaseSensitive(doc, "id");
-        id = cJSON_IsNumber(num) ? (long long)num->valuedouble : 0;
-        cJSON_Delete(doc);
-    }
-    st->id = id;
+    st->id = id ? id : created_id(&resp);
     rc = 0;
 out:
     dr_http_response_free(&resp);

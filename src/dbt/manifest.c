@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,6 +474,17 @@ static int nomem(struct loader *ld)
     return failf(ld, "out of memory or over the manifest size limit");
 }
 
+/* An arena copy of v's items, so v can be reused for the next node; NULL when
+ * v is empty or memory ran out (the caller tells them apart by v->n). */
+static void *vec_keep(struct loader *ld, const struct vec *v)
+{
+    size_t bytes = v->n * v->size;
+    void *copy = bytes ? arena_alloc(ld->st, bytes) : NULL;
+    if (copy)
+        memcpy(copy, v->data, bytes);
+    return copy;
+}
+
 static enum dr_jsonpull_token next(struct loader *ld)
 {
     enum dr_jsonpull_token t = dr_jsonpull_next(&ld->p);
@@ -706,10 +718,9 @@ static int id_list(struct loader *ld, enum dr_jsonpull_token t, uint32_t **out, 
         *slot = (uint32_t)id;
     }
     if (ld->ids.n) {
-        *out = arena_alloc(ld->st, ld->ids.n * sizeof **out);
+        *out = vec_keep(ld, &ld->ids);
         if (!*out)
             return nomem(ld);
-        memcpy(*out, ld->ids.data, ld->ids.n * sizeof **out);
         *n = (uint32_t)ld->ids.n;
     }
     return 0;
@@ -795,11 +806,9 @@ static int constraint_list(struct loader *ld, enum dr_jsonpull_token t,
         path_pop(ld, old);
     }
     if (ld->constraints.n) {
-        size_t bytes = ld->constraints.n * sizeof **out;
-        *out = arena_alloc(ld->st, bytes);
+        *out = vec_keep(ld, &ld->constraints);
         if (!*out)
             return nomem(ld);
-        memcpy(*out, ld->constraints.data, bytes);
         *n = (uint32_t)ld->constraints.n;
     }
     return 0;
@@ -931,94 +940,37 @@ static int checksum_field(struct loader *ld, const char *key, size_t klen, void 
     return skip(ld, t);
 }
 
-/* What a node's top-level key means. Sorted by name for bsearch. */
-enum field {
-    F_CHECKSUM,
-    F_COLUMNS,
-    F_CONFIG,
-    F_CONSTRAINTS,
-    F_CONTRACT,
-    F_DATABASE,
-    F_DEPENDS_ON,
-    F_DESCRIPTION,
-    F_IDENTIFIER,
-    F_NAME,
-    F_PACKAGE,
-    F_PATH,
-    F_PROP,
-    F_RAW_CODE,
-    F_RESOURCE_TYPE,
-    F_SCHEMA,
-    F_TEST_METADATA,
-    F_UNIQUE_ID,
-    F_UNRENDERED_CONFIG,
-    F_UNRENDERED_DATABASE,
-    F_UNRENDERED_SCHEMA,
-    F_VERSION,
-};
-
-struct field_def {
-    const char *name;
-    enum field field;
-    enum dr_manifest_prop prop;
-};
-
-static const struct field_def node_fields[] = {
-    {"access", F_PROP, DR_MP_ACCESS},
-    {"arguments", F_PROP, DR_MP_ARGUMENTS},
-    {"checksum", F_CHECKSUM, 0},
-    {"columns", F_COLUMNS, 0},
-    {"config", F_CONFIG, 0},
-    {"constraints", F_CONSTRAINTS, 0},
-    {"contract", F_CONTRACT, 0},
-    {"database", F_DATABASE, 0},
-    {"defaults", F_PROP, DR_MP_DEFAULTS},
-    {"depends_on", F_DEPENDS_ON, 0},
-    {"deprecation_date", F_PROP, DR_MP_DEPRECATION_DATE},
-    {"description", F_DESCRIPTION, 0},
-    {"dimensions", F_PROP, DR_MP_DIMENSIONS},
-    {"entities", F_PROP, DR_MP_ENTITIES},
-    {"exports", F_PROP, DR_MP_EXPORTS},
-    {"external", F_PROP, DR_MP_EXTERNAL},
-    {"filter", F_PROP, DR_MP_FILTER},
-    {"fqn", F_PROP, DR_MP_FQN},
-    {"freshness", F_PROP, DR_MP_FRESHNESS},
-    {"group", F_PROP, DR_MP_GROUP},
-    {"identifier", F_IDENTIFIER, 0},
-    {"label", F_PROP, DR_MP_LABEL},
-    {"latest_version", F_PROP, DR_MP_LATEST_VERSION},
-    {"loaded_at_field", F_PROP, DR_MP_LOADED_AT_FIELD},
-    {"maturity", F_PROP, DR_MP_MATURITY},
-    {"measures", F_PROP, DR_MP_MEASURES},
-    {"metadata", F_PROP, DR_MP_METADATA},
-    {"model", F_PROP, DR_MP_MODEL},
-    {"name", F_NAME, 0},
-    {"original_file_path", F_PATH, 0},
-    {"owner", F_PROP, DR_MP_OWNER},
-    {"package_name", F_PACKAGE, 0},
-    {"primary_entity", F_PROP, DR_MP_PRIMARY_ENTITY},
-    {"query_params", F_PROP, DR_MP_QUERY_PARAMS},
-    {"quoting", F_PROP, DR_MP_QUOTING},
-    {"raw_code", F_RAW_CODE, 0},
-    {"raw_sql", F_RAW_CODE, 0},
-    {"resource_type", F_RESOURCE_TYPE, 0},
-    {"returns", F_PROP, DR_MP_RETURNS},
-    {"schema", F_SCHEMA, 0},
-    {"tags", F_PROP, DR_MP_TAGS},
-    {"test_metadata", F_TEST_METADATA, 0},
-    {"type", F_PROP, DR_MP_TYPE},
-    {"type_params", F_PROP, DR_MP_TYPE_PARAMS},
-    {"unique_id", F_UNIQUE_ID, 0},
-    {"unrendered_config", F_UNRENDERED_CONFIG, 0},
-    {"unrendered_database", F_UNRENDERED_DATABASE, 0},
-    {"unrendered_schema", F_UNRENDERED_SCHEMA, 0},
-    {"url", F_PROP, DR_MP_URL},
-    {"version", F_VERSION, 0},
-};
-
-static int field_cmp(const void *key, const void *def)
+/* SQL text (raw_code, macro_sql) or null: its hash (that of "" for null)
+ * and, for text, whether it calls var(). 0, or -1. */
+static int read_sql(struct loader *ld, enum dr_jsonpull_token t, struct dr_hash *hash,
+                    int *uses_var)
 {
-    return strcmp(key, ((const struct field_def *)def)->name);
+    if (expect(ld, t, J_STRING | J_NULL))
+        return -1;
+    if (t != DR_JP_STRING) {
+        *hash = dr_manifest_hash("", 0);
+        return 0;
+    }
+    *hash = dr_manifest_hash(ld->p.str, ld->p.len);
+    *uses_var = calls_var(ld->p.str, ld->p.len);
+    return 0;
+}
+
+/* Appends the entry at `item` (v->size bytes) to v, at most
+ * DR_MANIFEST_NODES_MAX, and makes it its id's entry (*first) unless one came
+ * before: dbt keeps ids unique, so the first definition wins. 0, or -1. */
+static int keep_entry(struct loader *ld, struct vec *v, const void *item, int32_t *first,
+                      const char *too_many)
+{
+    if (v->n >= DR_MANIFEST_NODES_MAX)
+        return failf(ld, too_many);
+    void *slot = vec_push(v);
+    if (!slot)
+        return nomem(ld);
+    memcpy(slot, item, v->size);
+    if (*first < 0)
+        *first = (int32_t)(v->n - 1);
+    return 0;
 }
 
 /* The node being read, with its properties before they are packed. */
@@ -1026,6 +978,242 @@ struct node_ctx {
     struct dr_manifest_node node;
     struct dr_hash props[DR_MP_COUNT];
 };
+
+struct field_def;
+
+/* Reads the value starting with `t` of one top-level key of a node. */
+typedef int field_reader(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                         const struct field_def *def);
+
+/* What a node's top-level key means: the reader of its value and, for the
+ * readers shared by several keys, where the value goes (`text`: offset of a
+ * `const char *` in the node; `prop`: the slot of a hashed property). */
+struct field_def {
+    const char *name;
+    field_reader *read;
+    size_t text;
+    enum dr_manifest_prop prop;
+};
+
+static int read_text(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                     const struct field_def *def)
+{
+    return opt_string(ld, t, (const char **)(void *)((char *)&nc->node + def->text));
+}
+
+static int read_prop(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                     const struct field_def *def)
+{
+    if (canon_hash(ld, t, &nc->props[def->prop]))
+        return -1;
+    nc->node.props_mask |= 1u << def->prop;
+    if (def->prop != DR_MP_TAGS || ld->canon.len <= 2) /* "[]" or no tags */
+        return 0;
+    nc->node.tags = arena_strndup(ld->st, ld->canon.data, ld->canon.len); /* for completion */
+    return nc->node.tags ? 0 : nomem(ld);
+}
+
+/* unique_id: the node is listed under it already. */
+static int read_skip(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                     const struct field_def *def)
+{
+    (void)nc, (void)def;
+    return skip(ld, t);
+}
+
+/* raw_code (raw_sql before dbt 1.3): hashed, and whether it calls var(). */
+static int read_raw_code(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                         const struct field_def *def)
+{
+    (void)def;
+    struct dr_manifest_node *node = &nc->node;
+    int uses_var = node->uses_var;
+    node->has_raw_code = 1;
+    if (read_sql(ld, t, &node->raw_code, &uses_var))
+        return -1;
+    node->uses_var = (unsigned)uses_var;
+    return 0;
+}
+
+/* checksum: a plain string (old manifests) or {name, checksum}. */
+static int read_checksum(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                         const struct field_def *def)
+{
+    (void)def;
+    if (expect(ld, t, J_STRING | J_OBJECT | J_NULL))
+        return -1;
+    if (t == DR_JP_STRING)
+        return opt_string(ld, t, &nc->node.checksum);
+    return each_member(ld, t, checksum_field, &nc->node);
+}
+
+static int read_description(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                            const struct field_def *def)
+{
+    (void)def;
+    return canon_hash(ld, t, &nc->node.description);
+}
+
+/* unrendered_config: kept sorted by key, so two nodes compare entry by entry. */
+static int read_unrendered_config(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                                  const struct field_def *def)
+{
+    (void)def;
+    struct dr_manifest_node *node = &nc->node;
+    ld->configs.n = 0;
+    if (each_member(ld, t, config_entry, NULL))
+        return -1;
+    if (ld->configs.n > 1)
+        qsort(ld->configs.data, ld->configs.n, ld->configs.size, config_cmp);
+    node->config = vec_keep(ld, &ld->configs);
+    if (ld->configs.n && !node->config)
+        return nomem(ld);
+    node->nconfig = (uint32_t)ld->configs.n;
+    return 0;
+}
+
+static int read_config(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                       const struct field_def *def)
+{
+    (void)def;
+    return each_member(ld, t, config_field, &nc->node);
+}
+
+static int read_columns(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                        const struct field_def *def)
+{
+    (void)def;
+    struct dr_manifest_node *node = &nc->node;
+    ld->columns.n = 0;
+    node->has_columns = 1;
+    if (each_member(ld, t, column_entry, NULL))
+        return -1;
+    node->columns = vec_keep(ld, &ld->columns);
+    if (ld->columns.n && !node->columns)
+        return nomem(ld);
+    node->ncolumns = (uint32_t)ld->columns.n;
+    return 0;
+}
+
+static int read_depends_on(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                           const struct field_def *def)
+{
+    (void)def;
+    struct dr_manifest_node *node = &nc->node;
+    struct deps_ctx d = {&node->macros, &node->nmacros, &node->depends, &node->ndepends};
+    node->has_depends_on = t == DR_JP_OBJECT;
+    return each_member(ld, t, depends_field, &d);
+}
+
+static int read_contract(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                         const struct field_def *def)
+{
+    (void)def;
+    return each_member(ld, t, contract_field, &nc->node);
+}
+
+static int read_constraints(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                            const struct field_def *def)
+{
+    (void)def;
+    return constraint_list(ld, t, &nc->node.constraints, &nc->node.nconstraints);
+}
+
+/* test_metadata: only whether it is there (a generic test) matters. */
+static int read_test_metadata(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                              const struct field_def *def)
+{
+    (void)def;
+    nc->node.generic_test = t == DR_JP_OBJECT;
+    return expect(ld, t, J_OBJECT | J_NULL) ? -1 : skip(ld, t);
+}
+
+/* version: a string or a number (dbt accepts both), kept as canonical JSON. */
+static int read_version(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
+                        const struct field_def *def)
+{
+    (void)def;
+    if (expect(ld, t, J_STRING | J_NUMBER | J_NULL))
+        return -1;
+    if (t == DR_JP_NULL)
+        return 0;
+    dr_buf_reset(&ld->canon);
+    if (canon_value(ld, t, &ld->canon))
+        return -1;
+    nc->node.version = arena_strndup(ld->st, ld->canon.data, ld->canon.len);
+    return nc->node.version ? 0 : nomem(ld);
+}
+
+#define TEXT(key, member)                                                                          \
+    {                                                                                              \
+        key, read_text, offsetof(struct dr_manifest_node, member), 0                               \
+    }
+#define PROP(key, p)                                                                               \
+    {                                                                                              \
+        key, read_prop, 0, p                                                                       \
+    }
+
+/* Sorted by name for bsearch. */
+static const struct field_def node_fields[] = {
+    PROP("access", DR_MP_ACCESS),
+    PROP("arguments", DR_MP_ARGUMENTS),
+    {"checksum", read_checksum, 0, 0},
+    {"columns", read_columns, 0, 0},
+    {"config", read_config, 0, 0},
+    {"constraints", read_constraints, 0, 0},
+    {"contract", read_contract, 0, 0},
+    TEXT("database", database),
+    PROP("defaults", DR_MP_DEFAULTS),
+    {"depends_on", read_depends_on, 0, 0},
+    PROP("deprecation_date", DR_MP_DEPRECATION_DATE),
+    {"description", read_description, 0, 0},
+    PROP("dimensions", DR_MP_DIMENSIONS),
+    PROP("entities", DR_MP_ENTITIES),
+    PROP("exports", DR_MP_EXPORTS),
+    PROP("external", DR_MP_EXTERNAL),
+    PROP("filter", DR_MP_FILTER),
+    PROP("fqn", DR_MP_FQN),
+    PROP("freshness", DR_MP_FRESHNESS),
+    PROP("group", DR_MP_GROUP),
+    TEXT("identifier", identifier),
+    PROP("label", DR_MP_LABEL),
+    PROP("latest_version", DR_MP_LATEST_VERSION),
+    PROP("loaded_at_field", DR_MP_LOADED_AT_FIELD),
+    PROP("maturity", DR_MP_MATURITY),
+    PROP("measures", DR_MP_MEASURES),
+    PROP("metadata", DR_MP_METADATA),
+    PROP("model", DR_MP_MODEL),
+    TEXT("name", name),
+    TEXT("original_file_path", path),
+    PROP("owner", DR_MP_OWNER),
+    TEXT("package_name", package_name),
+    PROP("primary_entity", DR_MP_PRIMARY_ENTITY),
+    PROP("query_params", DR_MP_QUERY_PARAMS),
+    PROP("quoting", DR_MP_QUOTING),
+    {"raw_code", read_raw_code, 0, 0},
+    {"raw_sql", read_raw_code, 0, 0},
+    TEXT("resource_type", resource_type),
+    PROP("returns", DR_MP_RETURNS),
+    TEXT("schema", schema),
+    PROP("tags", DR_MP_TAGS),
+    {"test_metadata", read_test_metadata, 0, 0},
+    PROP("type", DR_MP_TYPE),
+    PROP("type_params", DR_MP_TYPE_PARAMS),
+    {"unique_id", read_skip, 0, 0},
+    {"unrendered_config", read_unrendered_config, 0, 0},
+    TEXT("unrendered_database", unrendered_database),
+    TEXT("unrendered_schema", unrendered_schema),
+    PROP("url", DR_MP_URL),
+    {"version", read_version, 0, 0},
+};
+
+#undef TEXT
+#undef PROP
+
+static int field_cmp(const void *key, const void *def)
+{
+    return strcmp(key, ((const struct field_def *)def)->name);
+}
 
 static enum dr_manifest_kind kind_of(const char *resource_type)
 {
@@ -1037,120 +1225,15 @@ static enum dr_manifest_kind kind_of(const char *resource_type)
     return DR_MK_OTHER;
 }
 
+/* One top-level key of a node: its reader from node_fields, or skipped. */
 static int node_field(struct loader *ld, const char *key, size_t klen, void *ctx)
 {
     (void)klen;
-    struct node_ctx *nc = ctx;
-    struct dr_manifest_node *node = &nc->node;
     enum dr_jsonpull_token t = next(ld);
     const struct field_def *def =
         bsearch(key, node_fields, sizeof node_fields / sizeof node_fields[0], sizeof node_fields[0],
                 field_cmp);
-    if (!def)
-        return skip(ld, t);
-    switch (def->field) {
-    case F_NAME:
-        return opt_string(ld, t, &node->name);
-    case F_RESOURCE_TYPE:
-        return opt_string(ld, t, &node->resource_type);
-    case F_PACKAGE:
-        return opt_string(ld, t, &node->package_name);
-    case F_PATH:
-        return opt_string(ld, t, &node->path);
-    case F_UNIQUE_ID:
-        return skip(ld, t); /* the key under which the node is listed */
-    case F_DATABASE:
-        return opt_string(ld, t, &node->database);
-    case F_SCHEMA:
-        return opt_string(ld, t, &node->schema);
-    case F_IDENTIFIER:
-        return opt_string(ld, t, &node->identifier);
-    case F_UNRENDERED_DATABASE:
-        return opt_string(ld, t, &node->unrendered_database);
-    case F_UNRENDERED_SCHEMA:
-        return opt_string(ld, t, &node->unrendered_schema);
-    case F_RAW_CODE:
-        node->has_raw_code = 1;
-        if (expect(ld, t, J_STRING | J_NULL))
-            return -1;
-        if (t != DR_JP_STRING) {
-            node->raw_code = dr_manifest_hash("", 0);
-            return 0;
-        }
-        node->raw_code = dr_manifest_hash(ld->p.str, ld->p.len);
-        node->uses_var = (unsigned)calls_var(ld->p.str, ld->p.len);
-        return 0;
-    case F_CHECKSUM:
-        if (expect(ld, t, J_STRING | J_OBJECT | J_NULL))
-            return -1;
-        if (t == DR_JP_STRING)
-            return opt_string(ld, t, &node->checksum);
-        return each_member(ld, t, checksum_field, node);
-    case F_DESCRIPTION:
-        return canon_hash(ld, t, &node->description);
-    case F_UNRENDERED_CONFIG: {
-        ld->configs.n = 0;
-        if (each_member(ld, t, config_entry, NULL))
-            return -1;
-        if (ld->configs.n > 1)
-            qsort(ld->configs.data, ld->configs.n, ld->configs.size, config_cmp);
-        size_t bytes = ld->configs.n * ld->configs.size;
-        node->config = bytes ? arena_alloc(ld->st, bytes) : NULL;
-        if (bytes && !node->config)
-            return nomem(ld);
-        if (bytes)
-            memcpy(node->config, ld->configs.data, bytes);
-        node->nconfig = (uint32_t)ld->configs.n;
-        return 0;
-    }
-    case F_CONFIG:
-        return each_member(ld, t, config_field, node);
-    case F_COLUMNS: {
-        ld->columns.n = 0;
-        node->has_columns = 1;
-        if (each_member(ld, t, column_entry, NULL))
-            return -1;
-        size_t bytes = ld->columns.n * ld->columns.size;
-        node->columns = bytes ? arena_alloc(ld->st, bytes) : NULL;
-        if (bytes && !node->columns)
-            return nomem(ld);
-        if (bytes)
-            memcpy(node->columns, ld->columns.data, bytes);
-        node->ncolumns = (uint32_t)ld->columns.n;
-        return 0;
-    }
-    case F_DEPENDS_ON: {
-        struct deps_ctx d = {&node->macros, &node->nmacros, &node->depends, &node->ndepends};
-        node->has_depends_on = t == DR_JP_OBJECT;
-        return each_member(ld, t, depends_field, &d);
-    }
-    case F_CONTRACT:
-        return each_member(ld, t, contract_field, node);
-    case F_CONSTRAINTS:
-        return constraint_list(ld, t, &node->constraints, &node->nconstraints);
-    case F_TEST_METADATA:
-        node->generic_test = t == DR_JP_OBJECT;
-        return expect(ld, t, J_OBJECT | J_NULL) ? -1 : skip(ld, t);
-    case F_VERSION:
-        if (expect(ld, t, J_STRING | J_NUMBER | J_NULL))
-            return -1;
-        if (t == DR_JP_NULL)
-            return 0;
-        dr_buf_reset(&ld->canon);
-        if (canon_value(ld, t, &ld->canon))
-            return -1;
-        node->version = arena_strndup(ld->st, ld->canon.data, ld->canon.len);
-        return node->version ? 0 : nomem(ld);
-    case F_PROP:
-        if (canon_hash(ld, t, &nc->props[def->prop]))
-            return -1;
-        node->props_mask |= 1u << def->prop;
-        if (def->prop != DR_MP_TAGS || ld->canon.len <= 2) /* "[]" or no tags */
-            return 0;
-        node->tags = arena_strndup(ld->st, ld->canon.data, ld->canon.len);
-        return node->tags ? 0 : nomem(ld);
-    }
-    return skip(ld, t);
+    return def ? def->read(ld, t, ctx, def) : skip(ld, t);
 }
 
 /* One entry of nodes/sources/exposures/...: `section_kind` is the kind when
@@ -1188,16 +1271,7 @@ static int node_entry(struct loader *ld, const char *key, size_t klen, void *ctx
             if (node->props_mask & (1u << i))
                 node->props[j++] = nc.props[i];
     }
-    if (ld->nodes.n >= DR_MANIFEST_NODES_MAX)
-        return failf(ld, "too many nodes");
-    struct dr_manifest_node *slot = vec_push(&ld->nodes);
-    if (!slot)
-        return nomem(ld);
-    *slot = *node;
-    /* The first definition of a unique id wins (dbt keeps ids unique). */
-    if (ld->st->ids[id].node < 0)
-        ld->st->ids[id].node = (int32_t)(ld->nodes.n - 1);
-    return 0;
+    return keep_entry(ld, &ld->nodes, node, &ld->st->ids[id].node, "too many nodes");
 }
 
 static int macro_field(struct loader *ld, const char *key, size_t klen, void *ctx)
@@ -1206,12 +1280,10 @@ static int macro_field(struct loader *ld, const char *key, size_t klen, void *ct
     struct dr_manifest_macro *mac = ctx;
     enum dr_jsonpull_token t = next(ld);
     if (strcmp(key, "macro_sql") == 0) {
-        if (expect(ld, t, J_STRING | J_NULL))
+        int uses_var = mac->uses_var;
+        if (read_sql(ld, t, &mac->sql, &uses_var))
             return -1;
-        if (t != DR_JP_STRING)
-            return 0;
-        mac->sql = dr_manifest_hash(ld->p.str, ld->p.len);
-        mac->uses_var = (unsigned)calls_var(ld->p.str, ld->p.len);
+        mac->uses_var = (unsigned)uses_var;
         return 0;
     }
     if (strcmp(key, "depends_on") == 0) {
@@ -1235,15 +1307,7 @@ static int macro_entry(struct loader *ld, const char *key, size_t klen, void *ct
         return -1;
     mac.id = (uint32_t)id;
     mac.unique_id = ld->st->ids[id].text;
-    if (ld->macros.n >= DR_MANIFEST_NODES_MAX)
-        return failf(ld, "too many macros");
-    struct dr_manifest_macro *slot = vec_push(&ld->macros);
-    if (!slot)
-        return nomem(ld);
-    *slot = mac;
-    if (ld->st->ids[id].macro < 0)
-        ld->st->ids[id].macro = (int32_t)(ld->macros.n - 1);
-    return 0;
+    return keep_entry(ld, &ld->macros, &mac, &ld->st->ids[id].macro, "too many macros");
 }
 
 static int disabled_entry(struct loader *ld, const char *key, size_t klen, void *ctx)
@@ -1361,12 +1425,9 @@ static int invert_depends(struct loader *ld)
     return 0;
 }
 
-/* Parses from an opened jsonpull into a new manifest. */
-static int load(struct loader *ld, struct dr_manifest **out, char *err, size_t errlen)
+/* The loader's element sizes and its canonical-JSON buffer. */
+static void loader_vectors(struct loader *ld)
 {
-    int rc = -1, saw_nodes = 0;
-    struct dr_manifest *m = calloc(1, sizeof *m);
-    struct dr_manifest_store *st = m ? calloc(1, sizeof *st) : NULL;
     ld->ids.size = sizeof(uint32_t);
     ld->configs.size = sizeof(struct dr_manifest_config);
     ld->columns.size = sizeof(struct dr_manifest_column);
@@ -1374,6 +1435,36 @@ static int load(struct loader *ld, struct dr_manifest **out, char *err, size_t e
     ld->nodes.size = sizeof(struct dr_manifest_node);
     ld->macros.size = sizeof(struct dr_manifest_macro);
     dr_buf_init(&ld->canon, CANON_MAX);
+}
+
+/* Hands the nodes and macros read to the manifest, builds child_map from
+ * depends_on when the file had none, and counts the memory. 0, or -1. */
+static int load_finish(struct loader *ld)
+{
+    struct dr_manifest *m = ld->m;
+    struct dr_manifest_store *st = ld->st;
+    m->nodes = ld->nodes.data;
+    m->nnodes = ld->nodes.n;
+    m->macros = ld->macros.data;
+    m->nmacros = ld->macros.n;
+    ld->nodes.data = ld->macros.data = NULL;
+    if (!m->has_child_map && invert_depends(ld))
+        return -1;
+    m->nids = st->nids;
+    m->bytes = (size_t)dr_jsonpull_offset(&ld->p);
+    m->mem = st->mem + (size_t)st->ids_cap * sizeof *st->ids +
+             (size_t)st->nslots * sizeof *st->slots + m->nnodes * sizeof *m->nodes +
+             m->nmacros * sizeof *m->macros;
+    return 0;
+}
+
+/* Parses from an opened jsonpull into a new manifest. */
+static int load(struct loader *ld, struct dr_manifest **out, char *err, size_t errlen)
+{
+    int rc = -1, saw_nodes = 0;
+    struct dr_manifest *m = calloc(1, sizeof *m);
+    struct dr_manifest_store *st = m ? calloc(1, sizeof *st) : NULL;
+    loader_vectors(ld);
     if (!st) {
         nomem(ld);
         goto out;
@@ -1396,18 +1487,8 @@ static int load(struct loader *ld, struct dr_manifest **out, char *err, size_t e
         failf(ld, "not a dbt manifest (no \"nodes\")");
         goto out;
     }
-    m->nodes = ld->nodes.data;
-    m->nnodes = ld->nodes.n;
-    m->macros = ld->macros.data;
-    m->nmacros = ld->macros.n;
-    ld->nodes.data = ld->macros.data = NULL;
-    if (!m->has_child_map && invert_depends(ld))
+    if (load_finish(ld))
         goto out;
-    m->nids = st->nids;
-    m->bytes = (size_t)dr_jsonpull_offset(&ld->p);
-    m->mem = st->mem + (size_t)st->ids_cap * sizeof *st->ids +
-             (size_t)st->nslots * sizeof *st->slots + m->nnodes * sizeof *m->nodes +
-             m->nmacros * sizeof *m->macros;
     *out = m;
     m = NULL;
     rc = 0;
@@ -1415,12 +1496,10 @@ out:
     if (rc)
         snprintf(err, errlen, "%s", ld->err[0] ? ld->err : "cannot read the manifest");
     dr_manifest_free(m); /* NULL on success; frees st through m->store */
-    free(ld->ids.data);
-    free(ld->configs.data);
-    free(ld->columns.data);
-    free(ld->constraints.data);
-    free(ld->nodes.data);
-    free(ld->macros.data);
+    struct vec *vecs[] = {&ld->ids,         &ld->configs, &ld->columns,
+                          &ld->constraints, &ld->nodes,   &ld->macros};
+    for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++)
+        free(vecs[i]->data);
     dr_buf_free(&ld->canon);
     return rc;
 }

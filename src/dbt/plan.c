@@ -11,11 +11,12 @@
 #include <string.h>
 
 #define DETAIL_MAX (64u << 10) /* cap on one entry's detail text */
-#define LIST_MAX 3             /* changed macros named per node */
+#define LIST_MAX 3             /* names listed in one detail or warning */
 
 struct dr_plan_priv {
     char **strings; /* detail texts owned by the plan */
     size_t nstrings, cap;
+    size_t warnings_cap; /* of plan->warnings */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -362,6 +363,81 @@ static int constraint_in(const struct dr_manifest_constraint *list, uint32_t n, 
     return 0;
 }
 
+/* Names each constraint of `old` that `cur` lost and the adapter enforces
+ * (`column` NULL: model-level ones). Returns whether any was lost. */
+static int lost_constraints(const struct dr_manifest_constraint *old, uint32_t nold,
+                            const struct dr_manifest_constraint *cur, uint32_t ncur,
+                            const char *adapter, const char *column, struct dr_buf *detail)
+{
+    int lost = 0;
+    for (uint32_t k = 0; k < nold; k++) {
+        if (constraint_in(cur, ncur, old[k].json) || !constraint_enforced(adapter, old[k].type))
+            continue;
+        lost = 1;
+        sep(detail, "; ");
+        if (column)
+            dr_buf_printf(detail, "%s constraint removed from column %s", old[k].type, column);
+        else
+            dr_buf_printf(detail, "model-level %s constraint removed", old[k].type);
+    }
+    return lost;
+}
+
+/* A column whose data type changed: breaking unless only its size did. */
+static int type_changed(const struct dr_manifest_column *o, const struct dr_manifest_column *c,
+                        struct dr_buf *detail)
+{
+    char a[64], b[64];
+    base_type(o->data_type, a, sizeof a);
+    base_type(c->data_type, b, sizeof b);
+    sep(detail, "; ");
+    dr_buf_printf(detail, "column %s type %s -> %s", o->key, o->data_type ? o->data_type : "null",
+                  c->data_type ? c->data_type : "null");
+    if (strcmp(a, b) != 0)
+        return 1;
+    dr_buf_puts(detail, " (size only)");
+    return 0;
+}
+
+/* The contract's columns, old against current: removed, retyped, constraints
+ * lost (when the old materialization enforced them), added. Returns whether
+ * any change breaks; *had_constraints says whether an old column had any. */
+static int column_changes(const struct dr_manifest_node *old, const struct dr_manifest_node *cur,
+                          const char *adapter, int old_enforces, struct dr_buf *detail,
+                          int *had_constraints)
+{
+    int breaking = 0;
+    *had_constraints = 0;
+    for (uint32_t i = 0; i < old->ncolumns; i++) {
+        const struct dr_manifest_column *o = &old->columns[i];
+        const struct dr_manifest_column *c = find_column(cur, o->key);
+        *had_constraints |= o->nconstraints > 0;
+        if (!c) {
+            breaking = 1;
+            sep(detail, "; ");
+            dr_buf_printf(detail, "column %s removed", o->key);
+            continue;
+        }
+        if (!str_eq(o->data_type, c->data_type))
+            breaking |= type_changed(o, c, detail);
+        if (old_enforces)
+            breaking |= lost_constraints(o->constraints, o->nconstraints, c->constraints,
+                                         c->nconstraints, adapter, o->key, detail);
+    }
+    return breaking;
+}
+
+static void added_columns(const struct dr_manifest_node *old, const struct dr_manifest_node *cur,
+                          struct dr_buf *detail)
+{
+    for (uint32_t i = 0; i < cur->ncolumns; i++) {
+        if (!find_column(old, cur->columns[i].key)) {
+            sep(detail, "; ");
+            dr_buf_printf(detail, "column %s added", cur->columns[i].key);
+        }
+    }
+}
+
 /* ModelNode.same_contract. Returns 1 when the contract is unchanged; else 0,
  * with *breaking set when the change breaks the contract's consumers. */
 static int same_contract(const struct dr_manifest_node *old, const struct dr_manifest_node *cur,
@@ -380,48 +456,11 @@ static int same_contract(const struct dr_manifest_node *old, const struct dr_man
         *breaking = 1;
         dr_buf_puts(detail, "contract enforcement removed");
     }
-    int old_enforces = enforces_constraints(old->materialized), column_constraints = 0;
-    for (uint32_t i = 0; i < old->ncolumns; i++) {
-        const struct dr_manifest_column *o = &old->columns[i];
-        const struct dr_manifest_column *c = find_column(cur, o->key);
-        column_constraints |= o->nconstraints > 0;
-        if (!c) {
-            *breaking = 1;
-            sep(detail, "; ");
-            dr_buf_printf(detail, "column %s removed", o->key);
-            continue;
-        }
-        if (!str_eq(o->data_type, c->data_type)) {
-            char a[64], b[64];
-            base_type(o->data_type, a, sizeof a);
-            base_type(c->data_type, b, sizeof b);
-            sep(detail, "; ");
-            dr_buf_printf(detail, "column %s type %s -> %s", o->key,
-                          o->data_type ? o->data_type : "null",
-                          c->data_type ? c->data_type : "null");
-            if (strcmp(a, b) != 0)
-                *breaking = 1;
-            else
-                dr_buf_puts(detail, " (size only)");
-        }
-        for (uint32_t k = 0; old_enforces && k < o->nconstraints; k++) {
-            if (constraint_in(c->constraints, c->nconstraints, o->constraints[k].json) ||
-                !constraint_enforced(adapter, o->constraints[k].type))
-                continue;
-            *breaking = 1;
-            sep(detail, "; ");
-            dr_buf_printf(detail, "%s constraint removed from column %s", o->constraints[k].type,
-                          o->key);
-        }
-    }
-    for (uint32_t k = 0; old_enforces && k < old->nconstraints; k++) {
-        if (constraint_in(cur->constraints, cur->nconstraints, old->constraints[k].json) ||
-            !constraint_enforced(adapter, old->constraints[k].type))
-            continue;
-        *breaking = 1;
-        sep(detail, "; ");
-        dr_buf_printf(detail, "model-level %s constraint removed", old->constraints[k].type);
-    }
+    int old_enforces = enforces_constraints(old->materialized), column_constraints;
+    *breaking |= column_changes(old, cur, adapter, old_enforces, detail, &column_constraints);
+    if (old_enforces)
+        *breaking |= lost_constraints(old->constraints, old->nconstraints, cur->constraints,
+                                      cur->nconstraints, adapter, NULL, detail);
     if (old_enforces && !enforces_constraints(cur->materialized) &&
         (old->nconstraints || column_constraints)) {
         *breaking = 1;
@@ -429,12 +468,7 @@ static int same_contract(const struct dr_manifest_node *old, const struct dr_man
         dr_buf_printf(detail, "materialization %s -> %s with constraints", old->materialized,
                       cur->materialized ? cur->materialized : "null");
     }
-    for (uint32_t i = 0; i < cur->ncolumns; i++) {
-        if (!find_column(old, cur->columns[i].key)) {
-            sep(detail, "; ");
-            dr_buf_printf(detail, "column %s added", cur->columns[i].key);
-        }
-    }
+    added_columns(old, cur, detail);
     if (detail->len == 0)
         dr_buf_puts(detail, "contract checksum changed");
     return 0;
@@ -576,18 +610,72 @@ static void details_free(struct details *d)
     details_each(d, dr_buf_free);
 }
 
-/* check_modified_content for a node present in both manifests: the reasons
- * (DR_PR_* bits), details filled in. */
-static unsigned compare_node(struct ctx *cx, const struct dr_manifest_node *old,
-                             const struct dr_manifest_node *cur, struct details *d, int *breaking)
+#define PROPS(list) compare_props(old, cur, list, sizeof list / sizeof list[0], &d->props)
+
+/* Models, seeds, snapshots, analyses, singular tests, functions: the parsed
+ * nodes dbt compares by body, configs, persisted descriptions and relation. */
+static unsigned compare_parsed(const struct dr_manifest_node *old,
+                               const struct dr_manifest_node *cur, struct details *d)
 {
+    static const enum dr_manifest_prop fqn[] = {DR_MP_FQN};
     static const enum dr_manifest_prop model_refs[] = {DR_MP_LATEST_VERSION, DR_MP_ACCESS,
                                                        DR_MP_DEPRECATION_DATE};
     static const enum dr_manifest_prop function_props[] = {DR_MP_ARGUMENTS, DR_MP_RETURNS};
+    unsigned r = 0;
+    if (cur->kind == DR_MK_SEED ? !same_checksum(old, cur)
+                                : !dr_manifest_hash_eq(old->raw_code, cur->raw_code))
+        r |= DR_PR_BODY;
+    if (!same_config(old, cur, &d->configs, &d->keys))
+        r |= DR_PR_CONFIGS;
+    if (!same_persisted(old, cur, &d->descriptions))
+        r |= DR_PR_PERSISTED_DESCRIPTIONS;
+    if (!same_relation_config(old, cur, &d->relation))
+        r |= DR_PR_RELATION;
+    PROPS(fqn);
+    if (cur->kind == DR_MK_MODEL)
+        PROPS(model_refs);
+    if (cur->kind == DR_MK_FUNCTION)
+        PROPS(function_props);
+    return r;
+}
+
+static unsigned compare_source(struct ctx *cx, const struct dr_manifest_node *old,
+                               const struct dr_manifest_node *cur, struct details *d)
+{
     static const enum dr_manifest_prop source_props[] = {DR_MP_FQN, DR_MP_QUOTING, DR_MP_FRESHNESS,
                                                          DR_MP_LOADED_AT_FIELD, DR_MP_EXTERNAL};
+    unsigned r = 0;
+    if (!same_relation_source(old, cur, cx->opts->compare_unrendered_sources, &d->relation))
+        r |= DR_PR_RELATION;
+    if (!same_config(old, cur, &d->configs, &d->keys))
+        r |= DR_PR_CONFIGS;
+    PROPS(source_props);
+    return r;
+}
+
+static void note_prop(struct details *d, const char *name)
+{
+    sep(&d->props, ", ");
+    dr_buf_puts(&d->props, name);
+}
+
+static unsigned compare_exposure(struct ctx *cx, const struct dr_manifest_node *old,
+                                 const struct dr_manifest_node *cur, struct details *d)
+{
     static const enum dr_manifest_prop exposure_props[] = {DR_MP_FQN,      DR_MP_TYPE, DR_MP_OWNER,
                                                            DR_MP_MATURITY, DR_MP_URL,  DR_MP_LABEL};
+    PROPS(exposure_props);
+    if (!dr_manifest_hash_eq(old->description, cur->description))
+        note_prop(d, "description");
+    if (!same_depends_set(cx->state, old, cx->cur, cur))
+        note_prop(d, "depends_on");
+    return same_config(old, cur, &d->configs, &d->keys) ? 0 : DR_PR_CONFIGS;
+}
+
+/* Metrics, semantic models and saved queries: properties, description, configs. */
+static unsigned compare_semantic(const struct dr_manifest_node *old,
+                                 const struct dr_manifest_node *cur, struct details *d)
+{
     static const enum dr_manifest_prop metric_props[] = {DR_MP_FILTER, DR_MP_METADATA, DR_MP_TYPE,
                                                          DR_MP_TYPE_PARAMS, DR_MP_LABEL};
     static const enum dr_manifest_prop semantic_props[] = {
@@ -595,73 +683,53 @@ static unsigned compare_node(struct ctx *cx, const struct dr_manifest_node *old,
         DR_MP_MEASURES, DR_MP_PRIMARY_ENTITY, DR_MP_GROUP};
     static const enum dr_manifest_prop saved_query_props[] = {
         DR_MP_QUERY_PARAMS, DR_MP_LABEL, DR_MP_GROUP, DR_MP_EXPORTS, DR_MP_TAGS};
-#define PROPS(list) compare_props(old, cur, list, sizeof list / sizeof list[0], &d->props)
+    enum node_class c = class_of(cur);
+    if (c == C_METRIC)
+        PROPS(metric_props);
+    else if (c == C_SEMANTIC_MODEL)
+        PROPS(semantic_props);
+    else
+        PROPS(saved_query_props);
+    if (!dr_manifest_hash_eq(old->description, cur->description))
+        note_prop(d, "description");
+    return same_config(old, cur, &d->configs, &d->keys) ? 0 : DR_PR_CONFIGS;
+}
+
+#undef PROPS
+
+/* check_modified_content for a node present in both manifests: the reasons
+ * (DR_PR_* bits), details filled in. */
+static unsigned compare_node(struct ctx *cx, const struct dr_manifest_node *old,
+                             const struct dr_manifest_node *cur, struct details *d, int *breaking)
+{
+    static const enum dr_manifest_prop fqn[] = {DR_MP_FQN};
     unsigned r = 0;
     *breaking = 0;
     switch (class_of(cur)) {
     case C_PARSED:
-        if (cur->kind == DR_MK_SEED ? !same_checksum(old, cur)
-                                    : !dr_manifest_hash_eq(old->raw_code, cur->raw_code))
-            r |= DR_PR_BODY;
-        if (!same_config(old, cur, &d->configs, &d->keys))
-            r |= DR_PR_CONFIGS;
-        if (!same_persisted(old, cur, &d->descriptions))
-            r |= DR_PR_PERSISTED_DESCRIPTIONS;
-        if (!same_relation_config(old, cur, &d->relation))
-            r |= DR_PR_RELATION;
-        compare_props(old, cur, (const enum dr_manifest_prop[]){DR_MP_FQN}, 1, &d->props);
-        if (cur->kind == DR_MK_MODEL)
-            PROPS(model_refs);
-        if (cur->kind == DR_MK_FUNCTION)
-            PROPS(function_props);
+        r = compare_parsed(old, cur, d);
         break;
     case C_GENERIC_TEST:
         if (!same_config(old, cur, &d->configs, &d->keys))
             r |= DR_PR_CONFIGS;
-        compare_props(old, cur, (const enum dr_manifest_prop[]){DR_MP_FQN}, 1, &d->props);
+        compare_props(old, cur, fqn, 1, &d->props);
         break;
     case C_SOURCE:
-        if (!same_relation_source(old, cur, cx->opts->compare_unrendered_sources, &d->relation))
-            r |= DR_PR_RELATION;
-        if (!same_config(old, cur, &d->configs, &d->keys))
-            r |= DR_PR_CONFIGS;
-        PROPS(source_props);
+        r = compare_source(cx, old, cur, d);
         break;
     case C_EXPOSURE:
-        PROPS(exposure_props);
-        if (!dr_manifest_hash_eq(old->description, cur->description)) {
-            sep(&d->props, ", ");
-            dr_buf_puts(&d->props, "description");
-        }
-        if (!same_depends_set(cx->state, old, cx->cur, cur)) {
-            sep(&d->props, ", ");
-            dr_buf_puts(&d->props, "depends_on");
-        }
-        if (!same_config(old, cur, &d->configs, &d->keys))
-            r |= DR_PR_CONFIGS;
+        r = compare_exposure(cx, old, cur, d);
         break;
     case C_METRIC:
     case C_SEMANTIC_MODEL:
     case C_SAVED_QUERY:
-        if (class_of(cur) == C_METRIC)
-            PROPS(metric_props);
-        else if (class_of(cur) == C_SEMANTIC_MODEL)
-            PROPS(semantic_props);
-        else
-            PROPS(saved_query_props);
-        if (!dr_manifest_hash_eq(old->description, cur->description)) {
-            sep(&d->props, ", ");
-            dr_buf_puts(&d->props, "description");
-        }
-        if (!same_config(old, cur, &d->configs, &d->keys))
-            r |= DR_PR_CONFIGS;
+        r = compare_semantic(old, cur, d);
         break;
     case C_UNIT_TEST:
         if (!same_checksum(old, cur))
             r |= DR_PR_BODY;
         break;
     }
-#undef PROPS
     if (d->props.len)
         r |= DR_PR_PROPERTIES;
     if (old->kind == DR_MK_MODEL &&
@@ -723,7 +791,8 @@ static void warn(struct ctx *cx, struct dr_buf *b)
     const char *text = keep(plan, b, &cx->oom);
     if (!text)
         return;
-    char **w = realloc(plan->warnings, (plan->nwarnings + 1) * sizeof *w);
+    char **w =
+        dr_grow(plan->warnings, &plan->priv->warnings_cap, plan->nwarnings + 1, sizeof *w, 0);
     if (!w) {
         cx->oom = 1;
         return;
@@ -740,28 +809,41 @@ static size_t minor_prefix(const char *v)
     return dot ? (size_t)(dot - v) : (v ? strlen(v) : 0);
 }
 
-static void list_names(struct dr_buf *b, const char *const *names, size_t n, size_t total)
+/* The unique ids a warning names: the first LIST_MAX, and how many in all. */
+struct named {
+    const char *names[LIST_MAX];
+    size_t total;
+};
+
+static void named_add(struct named *nm, const char *unique_id)
 {
+    if (nm->total < LIST_MAX)
+        nm->names[nm->total] = unique_id;
+    nm->total++;
+}
+
+/* " (a, b, c, and 4 more)" after a warning's text. */
+static void list_names(struct dr_buf *b, const struct named *nm)
+{
+    size_t n = nm->total < LIST_MAX ? nm->total : LIST_MAX;
     for (size_t i = 0; i < n; i++) {
         dr_buf_puts(b, i ? ", " : " (");
-        dr_buf_puts(b, names[i]);
+        dr_buf_puts(b, nm->names[i]);
     }
-    if (total > n)
-        dr_buf_printf(b, ", and %zu more", total - n);
+    if (nm->total > n)
+        dr_buf_printf(b, ", and %zu more", nm->total - n);
     if (n)
         dr_buf_puts(b, ")");
 }
 
-static void blind_spots(struct ctx *cx)
+static void warn_version_skew(struct ctx *cx, struct dr_buf *b)
 {
     const struct dr_manifest *s = cx->state, *c = cx->cur;
-    struct dr_buf b;
-    dr_buf_init(&b, DETAIL_MAX);
     if (!str_eq(s->dbt_version, c->dbt_version)) {
         int minor = !s->dbt_version || !c->dbt_version ||
                     minor_prefix(s->dbt_version) != minor_prefix(c->dbt_version) ||
                     strncmp(s->dbt_version, c->dbt_version, minor_prefix(c->dbt_version)) != 0;
-        dr_buf_printf(&b,
+        dr_buf_printf(b,
                       "dbt version skew: the state manifest was written by dbt %s, the current "
                       "one by dbt %s%s",
                       s->dbt_version ? s->dbt_version : "(unknown)",
@@ -769,83 +851,103 @@ static void blind_spots(struct ctx *cx)
                       minor ? "; dbt's own macros differ between minor versions, so nodes "
                               "using them show as modified.macros"
                             : "");
-        warn(cx, &b);
+        warn(cx, b);
     }
     if (!str_eq(s->schema_version, c->schema_version)) {
-        dr_buf_printf(&b, "manifest schema skew: %s (state) vs %s (current)",
+        dr_buf_printf(b, "manifest schema skew: %s (state) vs %s (current)",
                       s->schema_version ? s->schema_version : "(unknown)",
                       c->schema_version ? c->schema_version : "(unknown)");
-        warn(cx, &b);
+        warn(cx, b);
     }
-    const char *names[LIST_MAX];
-    size_t nvar = 0, nbig = 0;
-    for (size_t i = 0; i < c->nnodes; i++) {
-        const struct dr_manifest_node *n = &c->nodes[i];
-        if (n->uses_var && n->kind != DR_MK_TEST) {
-            if (nvar < LIST_MAX)
-                names[nvar] = n->unique_id;
-            nvar++;
-        }
-    }
-    if (nvar) {
-        dr_buf_printf(&b,
-                      "%zu node%s call var(): dbt does not compare variable values, so a "
-                      "changed var (dbt_project.yml or --vars) is invisible to state:modified",
-                      nvar, nvar == 1 ? "" : "s");
-        list_names(&b, names, nvar < LIST_MAX ? nvar : LIST_MAX, nvar);
-        warn(cx, &b);
-    }
+}
+
+static void warn_vars(struct ctx *cx, struct dr_buf *b)
+{
+    const struct dr_manifest *c = cx->cur;
+    struct named vars = {.total = 0};
+    for (size_t i = 0; i < c->nnodes; i++)
+        if (c->nodes[i].uses_var && c->nodes[i].kind != DR_MK_TEST)
+            named_add(&vars, c->nodes[i].unique_id);
+    if (!vars.total)
+        return;
+    dr_buf_printf(b,
+                  "%zu node%s call var(): dbt does not compare variable values, so a "
+                  "changed var (dbt_project.yml or --vars) is invisible to state:modified",
+                  vars.total, vars.total == 1 ? "" : "s");
+    list_names(b, &vars);
+    warn(cx, b);
+}
+
+/* Seeds dbt compares by path: one warning each for a seed that just grew past
+ * the limit, one for all the others. */
+static void warn_path_seeds(struct ctx *cx, struct dr_buf *b)
+{
+    const struct dr_manifest *s = cx->state, *c = cx->cur;
+    struct named big = {.total = 0};
     for (size_t i = 0; i < c->nnodes; i++) {
         const struct dr_manifest_node *n = &c->nodes[i];
         if (n->kind != DR_MK_SEED || !str_eq(n->checksum_name, "path"))
             continue;
         const struct dr_manifest_node *old = dr_manifest_find(s, n->unique_id);
         if (old && !str_eq(old->checksum_name, "path")) {
-            dr_buf_printf(&b,
+            dr_buf_printf(b,
                           "seed %s grew over dbt's checksum size limit: it is compared by "
                           "path from now on (this time: modified)",
                           n->unique_id);
-            warn(cx, &b);
+            warn(cx, b);
             continue;
         }
-        if (nbig < LIST_MAX)
-            names[nbig] = n->unique_id;
-        nbig++;
+        named_add(&big, n->unique_id);
     }
-    if (nbig) {
-        dr_buf_printf(&b,
-                      "%zu seed%s over dbt's checksum size limit (1 MiB) %s compared by path "
-                      "only: changes to %s contents are invisible to state:modified",
-                      nbig, nbig == 1 ? "" : "s", nbig == 1 ? "is" : "are",
-                      nbig == 1 ? "its" : "their");
-        list_names(&b, names, nbig < LIST_MAX ? nbig : LIST_MAX, nbig);
-        warn(cx, &b);
+    if (!big.total)
+        return;
+    dr_buf_printf(b,
+                  "%zu seed%s over dbt's checksum size limit (1 MiB) %s compared by path "
+                  "only: changes to %s contents are invisible to state:modified",
+                  big.total, big.total == 1 ? "" : "s", big.total == 1 ? "is" : "are",
+                  big.total == 1 ? "its" : "their");
+    list_names(b, &big);
+    warn(cx, b);
+}
+
+/* Sources whose rendered database/schema moved while the configured values
+ * did not: dbt (without the flag) calls them modified, by target alone. */
+static void warn_rendered_sources(struct ctx *cx, struct dr_buf *b)
+{
+    const struct dr_manifest *s = cx->state, *c = cx->cur;
+    struct named moved = {.total = 0};
+    if (cx->opts->compare_unrendered_sources)
+        return;
+    for (size_t i = 0; i < c->nnodes; i++) {
+        const struct dr_manifest_node *n = &c->nodes[i];
+        const struct dr_manifest_node *old;
+        if (n->kind != DR_MK_SOURCE || !(old = dr_manifest_find(s, n->unique_id)))
+            continue;
+        if ((!str_eq(old->database, n->database) || !str_eq(old->schema, n->schema)) &&
+            str_eq(old->unrendered_database, n->unrendered_database) &&
+            str_eq(old->unrendered_schema, n->unrendered_schema))
+            named_add(&moved, n->unique_id);
     }
-    if (!cx->opts->compare_unrendered_sources) {
-        size_t nsrc = 0;
-        for (size_t i = 0; i < c->nnodes; i++) {
-            const struct dr_manifest_node *n = &c->nodes[i];
-            const struct dr_manifest_node *old;
-            if (n->kind != DR_MK_SOURCE || !(old = dr_manifest_find(s, n->unique_id)))
-                continue;
-            if ((!str_eq(old->database, n->database) || !str_eq(old->schema, n->schema)) &&
-                str_eq(old->unrendered_database, n->unrendered_database) &&
-                str_eq(old->unrendered_schema, n->unrendered_schema)) {
-                if (nsrc < LIST_MAX)
-                    names[nsrc] = n->unique_id;
-                nsrc++;
-            }
-        }
-        if (nsrc) {
-            dr_buf_printf(&b,
-                          "%zu source%s differ only in rendered database/schema (target-"
-                          "dependent); the flag state_modified_compare_more_unrendered_values "
-                          "would make dbt compare the configured values",
-                          nsrc, nsrc == 1 ? "" : "s");
-            list_names(&b, names, nsrc < LIST_MAX ? nsrc : LIST_MAX, nsrc);
-            warn(cx, &b);
-        }
-    }
+    if (!moved.total)
+        return;
+    dr_buf_printf(b,
+                  "%zu source%s differ only in rendered database/schema (target-"
+                  "dependent); the flag state_modified_compare_more_unrendered_values "
+                  "would make dbt compare the configured values",
+                  moved.total, moved.total == 1 ? "" : "s");
+    list_names(b, &moved);
+    warn(cx, b);
+}
+
+/* What state:modified cannot see in this pair of manifests, as warnings. */
+static void blind_spots(struct ctx *cx)
+{
+    struct dr_buf b;
+    dr_buf_init(&b, DETAIL_MAX);
+    warn_version_skew(cx, &b);
+    warn_vars(cx, &b);
+    warn_path_seeds(cx, &b);
+    warn_rendered_sources(cx, &b);
     dr_buf_free(&b);
 }
 
@@ -889,17 +991,13 @@ static int selected_cmp(const void *a, const void *b)
                   ((const struct dr_plan_selected *)b)->unique_id);
 }
 
-/* state:modified+ : the selected entries and everything below them. */
-static int select_descendants(struct ctx *cx)
+/* Marks state:modified (2) and, breadth first through child_map, its
+ * descendants (1); mark and queue have a slot per current node. Returns how
+ * many nodes are marked. */
+static size_t mark_descendants(struct ctx *cx, unsigned char *mark, size_t *queue)
 {
     const struct dr_manifest *c = cx->cur;
-    struct dr_plan *plan = cx->plan;
-    unsigned char *mark = calloc(c->nnodes ? c->nnodes : 1, 1); /* 1 child, 2 direct */
-    size_t *queue = malloc((c->nnodes ? c->nnodes : 1) * sizeof *queue);
     size_t head = 0, tail = 0;
-    int rc = -1;
-    if (!mark || !queue)
-        goto out;
     for (size_t i = 0; i < cx->nentries; i++) {
         const struct dr_plan_entry *e = &cx->entries[i];
         const struct dr_manifest_node *n;
@@ -917,18 +1015,25 @@ static int select_descendants(struct ctx *cx)
         const uint32_t *children = dr_manifest_children(c, n->id, &nchildren);
         for (uint32_t k = 0; k < nchildren; k++) {
             const struct dr_manifest_node *child = dr_manifest_id_node(c, children[k]);
-            if (!child)
-                continue;
-            size_t at = (size_t)(child - c->nodes);
-            if (!mark[at]) {
+            size_t at = child ? (size_t)(child - c->nodes) : 0;
+            if (child && !mark[at]) {
                 mark[at] = 1;
                 queue[tail++] = at;
             }
         }
     }
-    plan->selected = calloc(tail ? tail : 1, sizeof *plan->selected);
+    return tail;
+}
+
+/* plan->selected from the marks, sorted by unique id, counted by kind.
+ * 0, or -1 when out of memory. */
+static int record_selected(struct ctx *cx, const unsigned char *mark, size_t nmarked)
+{
+    const struct dr_manifest *c = cx->cur;
+    struct dr_plan *plan = cx->plan;
+    plan->selected = calloc(nmarked ? nmarked : 1, sizeof *plan->selected);
     if (!plan->selected)
-        goto out;
+        return -1;
     for (size_t i = 0; i < c->nnodes; i++) {
         if (!mark[i])
             continue;
@@ -944,11 +1049,82 @@ static int select_descendants(struct ctx *cx)
     }
     if (plan->nselected > 1)
         qsort(plan->selected, plan->nselected, sizeof *plan->selected, selected_cmp);
-    rc = 0;
-out:
+    return 0;
+}
+
+/* state:modified+: the selected entries and everything below them. */
+static int select_descendants(struct ctx *cx)
+{
+    size_t n = cx->cur->nnodes ? cx->cur->nnodes : 1;
+    unsigned char *mark = calloc(n, 1); /* 1 child, 2 direct */
+    size_t *queue = malloc(n * sizeof *queue);
+    int rc = !mark || !queue ? -1 : record_selected(cx, mark, mark_descendants(cx, mark, queue));
     free(mark);
     free(queue);
     return rc;
+}
+
+/* An empty plan with the two manifests' labels, versions and times, or NULL. */
+static struct dr_plan *plan_new(const struct dr_manifest *state, const struct dr_manifest *current,
+                                const struct dr_plan_options *opts)
+{
+    struct dr_plan *plan = calloc(1, sizeof *plan);
+    if (!plan || !(plan->priv = calloc(1, sizeof *plan->priv))) {
+        dr_plan_free(plan);
+        return NULL;
+    }
+    plan->state_label = opts->state_label ? opts->state_label : "state";
+    plan->current_label = opts->current_label ? opts->current_label : "current";
+    plan->state_version = state->dbt_version;
+    plan->current_version = current->dbt_version;
+    plan->state_generated_at = state->generated_at;
+    plan->current_generated_at = current->generated_at;
+    return plan;
+}
+
+/* Every node once (the first of a duplicated id only): current nodes against
+ * the state, then state nodes gone from the current manifest. */
+static void visit_all(struct ctx *cx)
+{
+    for (size_t i = 0; i < cx->cur->nnodes; i++) {
+        const struct dr_manifest_node *n = &cx->cur->nodes[i];
+        if (dr_manifest_id_node(cx->cur, n->id) == n)
+            visit_current(cx, n);
+    }
+    for (size_t i = 0; i < cx->state->nnodes; i++) {
+        const struct dr_manifest_node *n = &cx->state->nodes[i];
+        if (dr_manifest_id_node(cx->state, n->id) == n)
+            visit_removed(cx, n);
+    }
+}
+
+/* Sorts the entries and counts them by status. */
+static void tally(struct ctx *cx)
+{
+    struct dr_plan *plan = cx->plan;
+    if (cx->nentries > 1)
+        qsort(cx->entries, cx->nentries, sizeof *cx->entries, entry_cmp);
+    for (size_t i = 0; i < cx->nentries; i++) {
+        const struct dr_plan_entry *e = &cx->entries[i];
+        plan->nnew += e->status == DR_PLAN_NEW;
+        plan->nmodified += e->status == DR_PLAN_MODIFIED;
+        plan->nremoved += e->status == DR_PLAN_REMOVED;
+        plan->breaking |= e->breaking;
+    }
+}
+
+static void warn_breaking(struct ctx *cx)
+{
+    for (size_t i = 0; i < cx->nentries; i++) {
+        const struct dr_plan_entry *e = &cx->entries[i];
+        if (e->breaking && e->status == DR_PLAN_MODIFIED) {
+            struct dr_buf b;
+            dr_buf_init(&b, DETAIL_MAX);
+            dr_buf_printf(&b, "breaking contract change in %s: %s", e->unique_id,
+                          e->contract ? e->contract : "");
+            warn(cx, &b);
+        }
+    }
 }
 
 int dr_plan_compare(const struct dr_manifest *state, const struct dr_manifest *current,
@@ -959,17 +1135,11 @@ int dr_plan_compare(const struct dr_manifest *state, const struct dr_manifest *c
     struct ctx cx;
     memset(&cx, 0, sizeof cx);
     int rc = -1;
-    struct dr_plan *plan = calloc(1, sizeof *plan);
     if (!opts)
         opts = &defaults;
-    if (!plan || !(plan->priv = calloc(1, sizeof *plan->priv)))
+    struct dr_plan *plan = plan_new(state, current, opts);
+    if (!plan)
         goto out;
-    plan->state_label = opts->state_label ? opts->state_label : "state";
-    plan->current_label = opts->current_label ? opts->current_label : "current";
-    plan->state_version = state->dbt_version;
-    plan->current_version = current->dbt_version;
-    plan->state_generated_at = state->generated_at;
-    plan->current_generated_at = current->generated_at;
     cx.plan = plan;
     cx.state = state;
     cx.cur = current;
@@ -981,40 +1151,14 @@ int dr_plan_compare(const struct dr_manifest *state, const struct dr_manifest *c
     cx.walk.found = calloc(cx.walk.nids ? cx.walk.nids : 1, sizeof *cx.walk.found);
     if (!cx.walk.memo || !cx.walk.found)
         goto out;
-    for (size_t i = 0; i < current->nnodes; i++) {
-        const struct dr_manifest_node *n = &current->nodes[i];
-        if (dr_manifest_id_node(current, n->id) == n) /* first of a duplicated id only */
-            visit_current(&cx, n);
-    }
-    for (size_t i = 0; i < state->nnodes; i++) {
-        const struct dr_manifest_node *n = &state->nodes[i];
-        if (dr_manifest_id_node(state, n->id) == n)
-            visit_removed(&cx, n);
-    }
+    visit_all(&cx);
     if (cx.oom)
         goto out;
-    if (cx.nentries > 1)
-        qsort(cx.entries, cx.nentries, sizeof *cx.entries, entry_cmp);
-    for (size_t i = 0; i < cx.nentries; i++) {
-        const struct dr_plan_entry *e = &cx.entries[i];
-        plan->nnew += e->status == DR_PLAN_NEW;
-        plan->nmodified += e->status == DR_PLAN_MODIFIED;
-        plan->nremoved += e->status == DR_PLAN_REMOVED;
-        plan->breaking |= e->breaking;
-    }
+    tally(&cx);
     if (select_descendants(&cx))
         goto out;
     blind_spots(&cx);
-    for (size_t i = 0; i < cx.nentries; i++) {
-        const struct dr_plan_entry *e = &cx.entries[i];
-        if (e->breaking && e->status == DR_PLAN_MODIFIED) {
-            struct dr_buf b;
-            dr_buf_init(&b, DETAIL_MAX);
-            dr_buf_printf(&b, "breaking contract change in %s: %s", e->unique_id,
-                          e->contract ? e->contract : "");
-            warn(&cx, &b);
-        }
-    }
+    warn_breaking(&cx);
     if (cx.oom)
         goto out;
     plan->entries = cx.entries;

@@ -235,22 +235,26 @@ static void json_entry(struct dr_buf *b, const struct dr_plan_entry *e)
     dr_buf_puts(b, "}}");
 }
 
+/* `  "state": {"path": ..., "dbt_version": ..., "generated_at": ...},` */
+static void json_side(struct dr_buf *b, const char *side, const char *path, const char *version,
+                      const char *generated_at)
+{
+    dr_buf_printf(b, "  \"%s\": {\"path\": ", side);
+    json_str(b, path);
+    dr_buf_puts(b, ", \"dbt_version\": ");
+    json_str(b, version);
+    dr_buf_puts(b, ", \"generated_at\": ");
+    json_str(b, generated_at);
+    dr_buf_puts(b, "},\n");
+}
+
 static void render_json(struct dr_buf *b, const struct dr_plan *p)
 {
-    dr_buf_puts(b, "{\n  \"state\": {\"path\": ");
-    json_str(b, p->state_label);
-    dr_buf_puts(b, ", \"dbt_version\": ");
-    json_str(b, p->state_version);
-    dr_buf_puts(b, ", \"generated_at\": ");
-    json_str(b, p->state_generated_at);
-    dr_buf_puts(b, "},\n  \"current\": {\"path\": ");
-    json_str(b, p->current_label);
-    dr_buf_puts(b, ", \"dbt_version\": ");
-    json_str(b, p->current_version);
-    dr_buf_puts(b, ", \"generated_at\": ");
-    json_str(b, p->current_generated_at);
+    dr_buf_puts(b, "{\n");
+    json_side(b, "state", p->state_label, p->state_version, p->state_generated_at);
+    json_side(b, "current", p->current_label, p->current_version, p->current_generated_at);
     dr_buf_printf(b,
-                  "},\n  \"summary\": {\"new\": %zu, \"modified\": %zu, \"removed\": %zu, "
+                  "  \"summary\": {\"new\": %zu, \"modified\": %zu, \"removed\": %zu, "
                   "\"selected\": %zu, \"breaking\": %s, \"selected_by_type\": ",
                   p->nnew, p->nmodified, p->nremoved, p->nselected, p->breaking ? "true" : "false");
     json_counts(b, p->selected_by_kind);
@@ -384,7 +388,7 @@ static void md_changes(struct dr_buf *sec, size_t cap, const struct dr_plan *p)
         }
         if (e->status == DR_PLAN_REMOVED && e->breaking)
             dr_buf_puts(&row, "<br>modified.contract **(breaking)**");
-        if (!e->selected)
+        if (not_selected_note(e)) /* new only: a removed node is never selected */
             dr_buf_puts(&row, "<br>_(not selected: new sources and exposures are state:new)_");
         dr_buf_puts(&row, " |\n");
         md_row(sec, cap, &row, &dropped);

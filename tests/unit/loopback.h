@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,7 +35,10 @@ struct lb_step {
 struct lb_server {
     pid_t pid;
     int port;
+    const char *record; /* lb_start_recording's file, or NULL */
 };
+
+#define LB_RECORD_END "\n--lb-end--\n"
 
 #define LB_REQUEST_MAX (8u << 20)
 
@@ -94,8 +98,10 @@ static inline void lb_write_all(int fd, const char *data, size_t len)
     }
 }
 
-static inline void lb_serve(int listener, const struct lb_step *steps, size_t nsteps)
+static inline void lb_serve(int listener, const struct lb_step *steps, size_t nsteps,
+                            const char *record)
 {
+    int record_fd = record ? open(record, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
     size_t step = 0;
     int conn = 0;
     while (step < nsteps) {
@@ -109,6 +115,10 @@ static inline void lb_serve(int listener, const struct lb_step *steps, size_t ns
             if (len <= 0 || step >= nsteps) {
                 free(req);
                 break;
+            }
+            if (record_fd >= 0) {
+                lb_write_all(record_fd, req, (size_t)len);
+                lb_write_all(record_fd, LB_RECORD_END, strlen(LB_RECORD_END));
             }
             const struct lb_step *s = &steps[step++];
             int keep = 1;
@@ -144,8 +154,11 @@ static inline void lb_serve(int listener, const struct lb_step *steps, size_t ns
 }
 
 /* Starts a server running `steps` (which must outlive the call only until
- * it returns: the child has its own copy). 0, or -1 (then skip the test). */
-static inline int lb_start(struct lb_server *lb, const struct lb_step *steps, size_t nsteps)
+ * it returns: the child has its own copy) that appends each request it reads
+ * to the file `record` (NULL: none), followed by LB_RECORD_END, before it
+ * answers. 0, or -1 (then skip the test). */
+static inline int lb_start_recording(struct lb_server *lb, const struct lb_step *steps,
+                                     size_t nsteps, const char *record)
 {
     struct sockaddr_in addr;
     socklen_t alen = sizeof addr;
@@ -161,6 +174,7 @@ static inline int lb_start(struct lb_server *lb, const struct lb_step *steps, si
         return -1;
     }
     lb->port = ntohs(addr.sin_port);
+    lb->record = record;
     fflush(NULL);
     lb->pid = fork();
     if (lb->pid < 0) {
@@ -169,11 +183,16 @@ static inline int lb_start(struct lb_server *lb, const struct lb_step *steps, si
     }
     if (lb->pid == 0) {
         alarm(10); /* never outlive a stuck test */
-        lb_serve(fd, steps, nsteps);
+        lb_serve(fd, steps, nsteps, lb->record);
         _exit(0);
     }
     close(fd);
     return 0;
+}
+
+static inline int lb_start(struct lb_server *lb, const struct lb_step *steps, size_t nsteps)
+{
+    return lb_start_recording(lb, steps, nsteps, NULL);
 }
 
 static inline void lb_stop(struct lb_server *lb)

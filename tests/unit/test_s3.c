@@ -2,6 +2,7 @@
  * key encoding, content types, ETags and hashes, safe local paths, times,
  * ListObjectsV2 pages and the parallel runner. No network. */
 #include "dbtrun/s3.h"
+#include "dbtrun/isotime.h"
 #include "harness.h"
 
 #include <stdio.h>
@@ -357,6 +358,17 @@ static void test_parse_time(void)
     CHECK(dr_s3_parse_time("2024-13-02T03:04:05Z", &t) == -1);
     CHECK(dr_s3_parse_time("", &t) == -1);
     CHECK(dr_s3_parse_time(NULL, &t) == -1);
+    /* HTTP dates are read by isotime now: the fields are checked as for ISO times */
+    CHECK(dr_isotime_parse_http("Thu, 29 Feb 2024 23:59:59 GMT", &t) == 0 && t == 1709251199);
+    CHECK(dr_isotime_parse_http("Wed, 29 Feb 2023 00:00:00 GMT", &t) == -1);
+    CHECK(dr_isotime_parse_http("Wed, 21 Oct 2015 25:28:00 GMT", &t) == -1);
+    CHECK(dr_isotime_parse_http("Wed, 21 Oct 2015 07:28:00", &t) == -1);
+    CHECK(dr_isotime_parse_http("2015-10-21T07:28:00Z", &t) == -1);
+    CHECK(dr_isotime_from_fields(1970, 1, 1, 0, 0, 0, &t) == 0 && t == 0);
+    CHECK(dr_isotime_from_fields(2000, 2, 29, 12, 0, 0, &t) == 0 && t == 951825600);
+    CHECK(dr_isotime_from_fields(1900, 2, 29, 0, 0, 0, &t) == -1);
+    CHECK(dr_isotime_from_fields(2024, 4, 31, 0, 0, 0, &t) == -1);
+    CHECK(dr_isotime_from_fields(2024, 1, 1, 0, 60, 0, &t) == -1);
 }
 
 static const char page_xml[] =
