@@ -8,7 +8,7 @@ local native = require("dbtrun.native")
 local M = {}
 
 -- The settings of the built-in dbt tasks (README: "Built-in tasks"). They live here,
--- not in lua/dbt.lua, so that they apply before any task body loads dbt.lua.
+-- not in lua/dbt.lua, artifacts.lua or profile.lua, so that they apply before any task body loads those.
 local builtin_defaults = {
   state_dir = ".artifacts", -- production state for --state; never target/
   artifacts = "file://.dbtrun/store/artifacts/", -- where deploy publishes manifest.json

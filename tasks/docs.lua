@@ -5,13 +5,16 @@ task("docs", {
   group = "dbt",
   doc = "Generate the docs site (target prod) and publish it (config docs, cloudfront)",
 }, function()
-  local dbt = require("dbtrun.dbt") -- loaded when the task runs, not for --list
+  -- loaded when the task runs, not for --list
+  local dbt = require("dbtrun.dbt")
+  local artifacts = require("dbtrun.artifacts")
+  local profile = require("dbtrun.profile")
   local target = dbt.target("prod")
   dbt.deps(true)
-  dbt.connect("deploy", { DBT_TARGET = target })
+  profile.connect("deploy", { DBT_TARGET = target })
   dbt.step("dbt docs generate", { "docs", "generate", target and { "--target", target } or {} })
-  local docs = dbt.docs_location()
+  local docs = artifacts.docs_location()
   if docs then
-    dbt.publish_docs(docs)
+    artifacts.publish_docs(docs)
   end
 end)

@@ -17,11 +17,11 @@ FILES = ("dbtrun.lua", "ci/profiles.yml", "macros/drop_schema.sql", "macros/drop
          ".github/workflows/ci.yml", ".github/workflows/deploy.yml")
 
 RENDER = """
-local dbt = require("dbtrun.dbt")
+local profile = require("dbtrun.profile")
 local vars = { SNOWFLAKE_ACCOUNT = "acme", SNOWFLAKE_USER = "DBT_CI", SNOWFLAKE_ROLE = "TRANSFORMER",
   SNOWFLAKE_WAREHOUSE = "CI_WH", DBT_PRIVATE_KEY_PATH = "/tmp/k.pem", DBT_CI_SCHEMA = "CI_PR_3" }
 local path = os.getenv("DBTRUN_TEST_TEMPLATE")
-io.write(dbt.render_profile(io.open(path):read("a"), function(n) return vars[n] end, path))
+io.write(profile.render_profile(io.open(path):read("a"), function(n) return vars[n] end, path))
 """
 
 

@@ -1,8 +1,14 @@
--- The dbt helpers of the built-in tasks (lua/dbt.lua, lua/github.lua): the
--- seed's command lines, secrets settings, profile templates, manifest checks,
--- CI schema names and matching, run_results summaries and annotations.
+-- The helpers of the built-in dbt tasks (lua/dbt.lua, lua/profile.lua,
+-- lua/artifacts.lua, lua/github.lua): the seed's command lines, secrets
+-- settings, profile templates, manifest checks, CI schema names and matching,
+-- run_results summaries and annotations, and the modules' one-way order.
 local t = require("harness")
 local dbt = require("dbtrun.dbt")
+-- dbt.lua loads neither the plan, the artifacts nor the profile (no cycle)
+local loaded_with_dbt = { plan = package.loaded["dbtrun.plan"], artifacts = package.loaded["dbtrun.artifacts"],
+  profile = package.loaded["dbtrun.profile"] }
+local artifacts = require("dbtrun.artifacts")
+local profile = require("dbtrun.profile")
 local github = require("dbtrun.github")
 local config = require("dbtrun.config")
 local native = require("dbtrun.native")
@@ -21,6 +27,11 @@ local function env_of(vars)
 end
 
 local result = t.run("test_dbt", {
+  { "dbt.lua sits below plan, artifacts and profile", function()
+    t.eq(loaded_with_dbt.plan, nil)
+    t.eq(loaded_with_dbt.artifacts, nil)
+    t.eq(loaded_with_dbt.profile, nil)
+  end },
   { "the seed's command lines", function()
     t.eq(words(dbt.build_args({ select = "state:modified+", state = ".artifacts/", args = { "--fail-fast" } })),
       "build --select state:modified+ --defer --state .artifacts/ --fail-fast")
@@ -41,14 +52,14 @@ local result = t.run("test_dbt", {
     t.eq(dbt.target("prod"), "prod")
     t.eq(dbt.target("dev"), nil)
     t.eq(config.get("favor_state"), false)
-    t.eq(#dbt.DOCS_FILTERS, 5)
+    t.eq(#artifacts.DOCS_FILTERS, 5)
   end },
   { "secrets settings", function()
-    local s = dbt.parse_secrets({ { prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" } })
+    local s = profile.parse_secrets({ { prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" } })
     t.eq(#s, 1)
     t.eq(s[1].prefix, "SNOWFLAKE")
     t.eq(s[1].id, "dbt/snowflake-credentials")
-    s = dbt.parse_secrets("SNOWFLAKE, dbt/snowflake-credentials\nOTHER=team/other; plain/id")
+    s = profile.parse_secrets("SNOWFLAKE, dbt/snowflake-credentials\nOTHER=team/other; plain/id")
     t.eq(#s, 3)
     t.eq(s[1].prefix, "SNOWFLAKE")
     t.eq(s[1].id, "dbt/snowflake-credentials")
@@ -56,44 +67,44 @@ local result = t.run("test_dbt", {
     t.eq(s[2].id, "team/other")
     t.eq(s[3].prefix, nil)
     t.eq(s[3].id, "plain/id")
-    s = dbt.parse_secrets({ ["2"] = { id = "b" }, ["1"] = { "A", "a" } }) -- --set secrets.1.id=...
+    s = profile.parse_secrets({ ["2"] = { id = "b" }, ["1"] = { "A", "a" } }) -- --set secrets.1.id=...
     t.eq(s[1].id, "a")
     t.eq(s[1].prefix, "A")
     t.eq(s[2].id, "b")
-    t.eq(#dbt.parse_secrets({}), 0)
-    t.eq(#dbt.parse_secrets(""), 0)
-    t.raises(function() dbt.parse_secrets({ { prefix = "X" } }) end, "prefix = ..., id = ...")
+    t.eq(#profile.parse_secrets({}), 0)
+    t.eq(#profile.parse_secrets(""), 0)
+    t.raises(function() profile.parse_secrets({ { prefix = "X" } }) end, "prefix = ..., id = ...")
   end },
   { "profile templates", function()
     local vars = { ACCOUNT = "acme-eu", SCHEMA = "CI_PR_7", EMPTY = "", PASSWORD = 'p"a\\ss\nword' }
-    t.eq(dbt.render_profile("account: ${ACCOUNT}\nschema: \"${SCHEMA}\"\n", env_of(vars), "p.yml"),
+    t.eq(profile.render_profile("account: ${ACCOUNT}\nschema: \"${SCHEMA}\"\n", env_of(vars), "p.yml"),
       "account: acme-eu\nschema: \"CI_PR_7\"\n")
-    t.eq(dbt.render_profile("a: ${MISSING:-4}\nb: ${EMPTY:-x}\nc: ${EMPTY}\n", env_of(vars)), "a: 4\nb: x\nc: \n")
-    t.eq(dbt.render_profile("cost: $$5 and $HOME\n", env_of(vars)), "cost: $5 and $HOME\n")
+    t.eq(profile.render_profile("a: ${MISSING:-4}\nb: ${EMPTY:-x}\nc: ${EMPTY}\n", env_of(vars)), "a: 4\nb: x\nc: \n")
+    t.eq(profile.render_profile("cost: $$5 and $HOME\n", env_of(vars)), "cost: $5 and $HOME\n")
     -- in double quotes a value is escaped for YAML; bare, it is written as is
-    t.eq(dbt.render_profile('password: "${PASSWORD}"', env_of(vars)), 'password: "p\\"a\\\\ss\\nword"')
+    t.eq(profile.render_profile('password: "${PASSWORD}"', env_of(vars)), 'password: "p\\"a\\\\ss\\nword"')
     -- comment lines keep their placeholders, unset or not
-    t.eq(dbt.render_profile("# ${NAME} is a placeholder\n  # ${X:-y}\nk: ${ACCOUNT}\n", env_of(vars)),
+    t.eq(profile.render_profile("# ${NAME} is a placeholder\n  # ${X:-y}\nk: ${ACCOUNT}\n", env_of(vars)),
       "# ${NAME} is a placeholder\n  # ${X:-y}\nk: acme-eu\n")
-    t.raises(function() dbt.render_profile("a: 1\nb: ${NOPE}\n", env_of(vars), "ci/profiles.yml") end,
+    t.raises(function() profile.render_profile("a: 1\nb: ${NOPE}\n", env_of(vars), "ci/profiles.yml") end,
       "ci/profiles.yml:2: %${NOPE} is not set")
-    t.raises(function() dbt.render_profile("a: ${1X}", env_of(vars), "p") end, "bad placeholder")
-    t.raises(function() dbt.render_profile("a: ${X", env_of(vars), "p") end, "unterminated")
+    t.raises(function() profile.render_profile("a: ${1X}", env_of(vars), "p") end, "bad placeholder")
+    t.raises(function() profile.render_profile("a: ${X", env_of(vars), "p") end, "unterminated")
   end },
   { "manifest checks", function()
     local head = '{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json", '
       .. '"dbt_version": "1.11.2", "generated_at": "x"}, "nodes": {'
-    t.eq(#dbt.check_manifest(head, "1.11.16", "m"), 0)
-    t.eq(#dbt.check_manifest(head, nil, "m"), 0)
-    local w = dbt.check_manifest(head, "1.10.4", ".artifacts/manifest.json")
+    t.eq(#artifacts.check_manifest(head, "1.11.16", "m"), 0)
+    t.eq(#artifacts.check_manifest(head, nil, "m"), 0)
+    local w = artifacts.check_manifest(head, "1.10.4", ".artifacts/manifest.json")
     t.eq(#w, 1)
     t.check(w[1]:find("written by dbt 1.11.2, the local dbt is 1.10.4", 1, true), w[1])
-    w = dbt.check_manifest(head:gsub("v12", "v13"), "1.11.0", "m")
+    w = artifacts.check_manifest(head:gsub("v12", "v13"), "1.11.0", "m")
     t.check(w[1] and w[1]:find("v13, newer than v12", 1, true), w[1])
-    t.raises(function() dbt.check_manifest('{"results": []}', nil, "x.json") end,
+    t.raises(function() artifacts.check_manifest('{"results": []}', nil, "x.json") end,
       "x.json is not a dbt manifest %(metadata.dbt_schema_version: missing%)")
     t.raises(function()
-      dbt.check_manifest('{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json"}}')
+      artifacts.check_manifest('{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json"}}')
     end, "not a dbt manifest")
   end },
   { "the local dbt version from its package metadata", function()
