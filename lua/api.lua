@@ -1,5 +1,5 @@
 -- api: what a task file sees — task, config, run, sh, always, builtin, fs,
--- env, json — in an environment where reading an undefined global is an
+-- env, json, confirm — in an environment where reading an undefined global is an
 -- error that names file:line.
 
 local native = require("dbtrun.native")
@@ -118,6 +118,7 @@ function M.environment(is_builtin)
     log = ui.info,
     warn = ui.warn,
     secret = ui.secret,
+    confirm = ui.confirm,
     print = stdio.print,
   }
   return setmetatable({}, {

@@ -1,7 +1,8 @@
 -- artifacts: what the built-in tasks move between the project and the
 -- artifact store — the production manifest (fetched for deferral, checked,
--- published after a deploy) and the docs site (published with CloudFront's
--- cache invalidated). Locations are config artifacts and docs (lua/store.lua).
+-- published after a deploy) and the docs site (exactly the site's files,
+-- published with CloudFront's cache invalidated). Locations are config
+-- artifacts and docs (lua/store.lua).
 
 local native = require("dbtrun.native")
 local aws = require("dbtrun.aws")
@@ -10,19 +11,17 @@ local dbt = require("dbtrun.dbt")
 local errors = require("dbtrun.errors")
 local github = require("dbtrun.github")
 local store = require("dbtrun.store")
+local tasks = require("dbtrun.tasks")
 local ui = require("dbtrun.ui")
 
 local M = {}
 
 M.MANIFEST_SCHEMA_MAX = 12 -- the newest manifest schema (v12) this file knows
 
-M.DOCS_FILTERS = { -- the seed's `aws s3 sync ./target/ docs/` rule, in order
-  { "exclude", "*.json" },
-  { "include", "index.html" },
-  { "include", "catalog.json" },
-  { "include", "manifest.json" },
-  { "include", "run_results.json" },
-}
+-- The docs site: what `dbt docs generate` writes for the site to work
+-- (run_results.json when present). Only these leave target/ unless config
+-- docs_include adds more.
+M.DOCS_SITE = { "index.html", "catalog.json", "manifest.json", "run_results.json" }
 
 local function isfile(path)
   return native.fs.stat(path) == "file"
@@ -140,19 +139,118 @@ function M.docs_location()
   return tostring(docs)
 end
 
--- Syncs target/ to the docs location with the seed's rule, then invalidates
--- config cloudfront's cache of /* (config cloudfront_wait: wait for it).
+-- config docs_include -> a list of patterns: a pattern, a list of them, or
+-- text holding several separated by commas (--set docs_include=a,b).
+function M.docs_include(value)
+  local list = {}
+  local function add(text)
+    for p in tostring(text):gmatch("[^,]+") do
+      p = p:match("^%s*(.-)%s*$")
+      if p ~= "" then
+        list[#list + 1] = p
+      end
+    end
+  end
+  if type(value) == "table" then
+    for _, p in ipairs(value) do
+      add(p)
+    end
+  elseif not blank(value) then
+    add(value)
+  end
+  return list
+end
+
+-- The sync filters that keep the docs site of target/ and drop the rest:
+-- compiled SQL (of earlier CI schemas too), graph.gpickle,
+-- partial_parse.msgpack. `include`: more patterns, as aws s3 sync reads them.
+function M.docs_filters(include)
+  local filters = { { "exclude", "*" } }
+  for _, name in ipairs(M.DOCS_SITE) do
+    filters[#filters + 1] = { "include", name }
+  end
+  for _, pattern in ipairs(include or {}) do
+    filters[#filters + 1] = { "include", pattern }
+  end
+  return filters
+end
+
+-- Removes the empty folders under dir (what deleted files leave in a
+-- file:// location); returns whether dir itself ended empty.
+local function prune_empty(dir)
+  local empty = true
+  for _, name in ipairs(native.fs.list(dir) or {}) do
+    local path = dir .. "/" .. name
+    if native.fs.stat(path) == "dir" and prune_empty(path) then
+      native.fs.rm(path)
+    else
+      empty = false
+    end
+  end
+  return empty
+end
+
+-- Publishes the docs site of target/ (M.docs_filters with config
+-- docs_include) so that the docs location holds exactly that: a sync with
+-- --delete leaves alone what its filters exclude at the destination, so a
+-- second sync, from an empty folder with the filters inverted, deletes the
+-- rest. Then invalidates config cloudfront's cache of /* (config
+-- cloudfront_wait: wait for it).
 function M.publish_docs(location)
   github.aws_role()
-  local r = store.sync("target/", location, { delete = true, filters = M.DOCS_FILTERS })
+  local filters = M.docs_filters(M.docs_include(config.get("docs_include")))
+  local r = store.sync("target/", location, { delete = true, filters = filters })
+  local others = {}
+  for i, f in ipairs(filters) do
+    others[i] = { f[1] == "include" and "exclude" or "include", f[2] }
+  end
+  local gone = store.sync(tasks.private_dir(), location, { delete = true, filters = others })
+  local folder = location:match("^file://(.+)$")
+  if folder and not ui.dry_run then
+    prune_empty(folder:gsub("/+$", ""))
+  end
   if not ui.dry_run then
-    ui.info(("docs: %d copied, %d deleted, %d unchanged in %s"):format(r.copied or 0, r.deleted or 0,
-      r.unchanged or 0, location))
+    ui.info(("docs: %d copied, %d deleted, %d unchanged in %s"):format(r.copied or 0,
+      (r.deleted or 0) + (gone.deleted or 0), r.unchanged or 0, location))
   end
   local dist = config.get("cloudfront")
   if not blank(dist) then
     aws.cloudfront.invalidate(tostring(dist), { "/*" }, { wait = config.get("cloudfront_wait") == true })
   end
+end
+
+-- The paths `git status` reports changed or untracked (not ignored), or an
+-- empty list outside a git work tree or without git. For a warning: what
+-- is published is the working tree, not what is committed.
+function M.uncommitted()
+  local dir = native.fs.cwd()
+  while dir ~= "" and not native.fs.stat(dir .. "/.git") do -- a folder, or a file in a worktree
+    dir = dir:match("^(.*)/[^/]*$")
+  end
+  if dir == "" then
+    return {}
+  end
+  local code, out, signal = native.proc.run({ "git", "status", "--porcelain" }, { capture = true })
+  if signal then
+    error(errors.interrupt(signal), 0)
+  end
+  local paths = {}
+  for line in (code == 0 and out or ""):gmatch("[^\n]+") do
+    paths[#paths + 1] = line:sub(4)
+  end
+  return paths
+end
+
+-- Warns when the working tree has uncommitted changes: the docs then show
+-- models as they are here, not as they are in production.
+function M.warn_uncommitted()
+  local paths = M.uncommitted()
+  if #paths == 0 then
+    return
+  end
+  local shown = table.concat(paths, ", ", 1, math.min(#paths, 5)) .. (#paths > 5 and ", ..." or "")
+  ui.warn(("the git working tree has %d uncommitted change(s) (%s): the docs site is built from "
+    .. "them, not from what is committed"):format(#paths, shown))
 end
 
 return M

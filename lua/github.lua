@@ -44,6 +44,13 @@ function M.aws_role()
   end
 end
 
+-- Whether this run is in CI: GitHub Actions, or CI set as most CI services
+-- set it (CI=true; "", "false" and "0" are not).
+function M.ci()
+  local ci = native.env.get("CI")
+  return M.active() or (ci ~= nil and ci ~= "" and ci ~= "false" and ci ~= "0")
+end
+
 -- Escaping of workflow commands, as @actions/core does it.
 function M.escape_data(s)
   return (tostring(s):gsub("%%", "%%25"):gsub("\r", "%%0D"):gsub("\n", "%%0A"))

@@ -135,21 +135,6 @@ function M.render_profile(text, lookup, source)
   return table.concat(out)
 end
 
--- A private folder (mode 0700, from mkdtemp) under RUNNER_TEMP, TMPDIR or /tmp.
-local function private_dir()
-  local base = native.env.get("RUNNER_TEMP")
-  base = not blank(base) and base or native.env.get("TMPDIR")
-  base = (not blank(base) and base or "/tmp"):gsub("/+$", "")
-  if ui.dry_run then
-    return base .. "/dbtrun.XXXXXX"
-  end
-  local dir, msg = native.fs.mkdtemp(base .. "/dbtrun")
-  if not dir then
-    errors.raise("failure", "cannot create a private folder: %s", msg)
-  end
-  return dir
-end
-
 -- Inside a task: makes the warehouse connection of ci/deploy/docs the way the
 -- seed's workflow steps do. `vars` go into the environment first (e.g.
 -- DBT_CI_SCHEMA); then each configured secret becomes variables
@@ -161,11 +146,7 @@ end
 -- folder is removed and the environment restored.
 function M.connect(task_name, vars)
   local saved = native.env.all()
-  local dir
   tasks.always(function()
-    if dir and not ui.dry_run then
-      native.fs.rm(dir)
-    end
     local now = native.env.all()
     for name in pairs(now) do
       if saved[name] == nil then
@@ -200,7 +181,7 @@ function M.connect(task_name, vars)
   if blank(key_var) and blank(profile) then
     return nil
   end
-  dir = private_dir()
+  local dir = tasks.private_dir()
   if not blank(key_var) then
     local key = native.env.get(key_var)
     if blank(key) and not ui.dry_run then

@@ -85,6 +85,7 @@ static void push_run(lua_State *L, const struct dr_run *run)
     FLAG(json);
     FLAG(summary);
     FLAG(quiet);
+    FLAG(yes);
     STR(color);
     STR(file);
     STR(directory);

@@ -52,7 +52,23 @@ local result = t.run("test_dbt", {
     t.eq(dbt.target("prod"), "prod")
     t.eq(dbt.target("dev"), nil)
     t.eq(config.get("favor_state"), false)
-    t.eq(#artifacts.DOCS_FILTERS, 5)
+    t.eq(config.get("docs_include")[1], nil)
+  end },
+  { "the docs rule: the site, widened by docs_include", function()
+    local function text(filters)
+      local out = {}
+      for _, f in ipairs(filters) do
+        out[#out + 1] = f[1] .. " " .. f[2]
+      end
+      return table.concat(out, ", ")
+    end
+    t.eq(text(artifacts.docs_filters()), "exclude *, include index.html, include catalog.json, "
+      .. "include manifest.json, include run_results.json")
+    t.eq(text(artifacts.docs_filters({ "compiled/*" })):match("[^,]*$"), " include compiled/*")
+    t.eq(table.concat(artifacts.docs_include({ "compiled/*", "graph.gpickle" }), "|"), "compiled/*|graph.gpickle")
+    t.eq(table.concat(artifacts.docs_include(" compiled/*, run/* "), "|"), "compiled/*|run/*")
+    t.eq(#artifacts.docs_include(""), 0)
+    t.eq(#artifacts.docs_include({}), 0)
   end },
   { "secrets settings", function()
     local s = profile.parse_secrets({ { prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" } })
