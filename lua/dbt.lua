@@ -10,6 +10,7 @@ local native = require("dbtrun.native")
 local config = require("dbtrun.config")
 local errors = require("dbtrun.errors")
 local github = require("dbtrun.github")
+local profile = require("dbtrun.profile")
 local run = require("dbtrun.run")
 local ui = require("dbtrun.ui")
 
@@ -44,33 +45,60 @@ end
 
 --- Finding dbt -------------------------------------------------------------
 
--- The dbt executable: config.dbt, else the project's .venv, else PATH.
-function M.executable()
-  if config.get("dbt") then
-    return config.get("dbt")
-  end
-  for _, candidate in ipairs({ ".venv/bin/dbt", "venv/bin/dbt" }) do
-    if isfile(candidate) then
-      return candidate
+-- Finds dbt: config dbt alone when set (a path, or a name looked up on
+-- PATH), else .venv/bin/dbt, venv/bin/dbt, then dbt on PATH. Returns the
+-- word to run (a found name stays bare, as the seed's commands show it) and
+-- its path; or nil and the places looked at.
+function M.find()
+  local configured = config.get("dbt")
+  local candidates = blank(configured) and { ".venv/bin/dbt", "venv/bin/dbt", "dbt" } or { tostring(configured) }
+  local looked = {}
+  for _, candidate in ipairs(candidates) do
+    if candidate:find("/", 1, true) then
+      if isfile(candidate) then
+        return candidate, candidate
+      end
+      looked[#looked + 1] = candidate
+    else
+      local path = native.env.get("PATH") or ""
+      for dir in path:gmatch("[^:]+") do
+        if isfile(dir .. "/" .. candidate) then
+          return candidate, dir .. "/" .. candidate
+        end
+      end
+      looked[#looked + 1] = ("%s on PATH (%s)"):format(candidate, path)
     end
   end
-  return "dbt"
+  return nil, looked
+end
+
+-- The dbt executable to run; raises (exit 127, as a shell's "command not
+-- found") naming where it looked and how to install dbt. A dry run does not
+-- need dbt: there it is "dbt" when not found.
+function M.executable()
+  local exe, looked = M.find()
+  if exe or ui.dry_run then
+    return exe or "dbt"
+  end
+  local configured = config.get("dbt")
+  local where = blank(configured) and table.concat(looked, ", ")
+    or ("config dbt = %q: %s"):format(tostring(configured), looked[1])
+  local known = profile.adapter()
+  local adapter = "dbt-" .. (known or "<adapter>")
+  error(errors.new("command", { code = 127, message = ("dbt not found: looked for %s\n"
+    .. "  install dbt and its adapter in the project's virtualenv: python3 -m venv .venv && "
+    .. ".venv/bin/pip install dbt-core %s\n"
+    .. "  or with uv: uv add dbt-core %s; or set config dbt to the path of dbt%s"):format(where, adapter,
+    adapter, known and "" or "\n  (<adapter>: your warehouse's, e.g. duckdb, postgres, snowflake, bigquery, "
+      .. "redshift, databricks)") }), 0)
 end
 
 -- The version of the local dbt-core, read from its package metadata next to
 -- the interpreter of the dbt script (no `dbt --version`: it takes seconds),
 -- else from target/manifest.json. nil when neither says.
 function M.local_version()
-  local exe = M.executable()
-  if not exe:find("/", 1, true) then
-    for dir in (native.env.get("PATH") or ""):gmatch("[^:]+") do
-      if isfile(dir .. "/" .. exe) then
-        exe = dir .. "/" .. exe
-        break
-      end
-    end
-  end
-  local python = (head(exe, 512) or ""):match("^#!%s*(/[^%s]+)")
+  local _, exe = M.find()
+  local python = exe and (head(exe, 512) or ""):match("^#!%s*(/[^%s]+)")
   local root = python and python:match("^(.*)/bin/[^/]+$")
   for _, lib in ipairs(root and native.fs.list(root .. "/lib") or {}) do
     for _, name in ipairs(native.fs.list(root .. "/lib/" .. lib .. "/site-packages") or {}) do
@@ -169,6 +197,17 @@ function M.read_results(path, stale_id)
   return out
 end
 
+-- Before `dbt WORDS...`: the executable (raises when there is none) and,
+-- but for `dbt deps`, whether dbt will find the project's profile (raises
+-- when it will not), so that neither ends as dbt's own less helpful error.
+function M.ready(words)
+  local exe = M.executable()
+  if words[1] ~= "deps" and not ui.dry_run then
+    profile.check(words)
+  end
+  return exe
+end
+
 -- Runs `dbt WORDS...` as one step of a task: folded in a ::group:: on GitHub
 -- Actions; with opts.results, run_results.json becomes annotations and a
 -- job-summary section. opts: check (default true), results, env.
@@ -178,7 +217,13 @@ function M.step(title, words, opts)
   local want = opts.results and not ui.dry_run
     and (github.active() or not blank(native.env.get("GITHUB_STEP_SUMMARY")))
   local before = want and M.invocation_id()
-  local ok, code = github.group(title, pcall, run.run, { M.executable(), words, env = opts.env, check = opts.check })
+  local ready, exe = pcall(M.ready, words)
+  if not ready then
+    local err = errors.wrap(exe)
+    github.annotate("error", tostring(err), { title = title .. " failed" })
+    error(err, 0)
+  end
+  local ok, code = github.group(title, pcall, run.run, { exe, words, env = opts.env, check = opts.check })
   local err = not ok and errors.wrap(code) or nil
   local results = want and not (err and err.kind == "interrupt") and M.read_results(M.RESULTS, before)
   if results then

@@ -95,13 +95,13 @@ end
 -- which belongs to the report; it is shown when dbt fails.
 local function dbt_parse(target, why, dbt_target)
   ui.info("plan: " .. why .. ": running dbt parse")
-  local words = { dbt.executable(), "parse", dbt_target and { "--target", dbt_target } or {} }
+  local words = { "parse", dbt_target and { "--target", dbt_target } or {} }
   local dir = target:match("^(.*)/manifest%.json$")
   if dir and dir ~= "target" then
     words[#words + 1] = "--target-path"
     words[#words + 1] = dir
   end
-  local code, out = run.run { words, capture = true, check = false }
+  local code, out = run.run { dbt.ready(words), words, capture = true, check = false }
   if code ~= 0 then
     ui.write(io.stderr, out or "")
     errors.raise("failure", "plan: dbt parse failed with exit code %d", code)
@@ -196,8 +196,9 @@ function M.before_build(opts)
   if not ok then
     local err = errors.wrap(res)
     -- An unreadable or malformed manifest stops the task: building anyway
-    -- would trust the same broken state.
-    if err.kind == "interrupt" or err.kind == "manifest" then
+    -- would trust the same broken state. So do a missing dbt or profile
+    -- (dbt.ready): the build would only fail the same way.
+    if err.kind == "interrupt" or err.kind == "manifest" or err.kind == "usage" or err.code == 127 then
       error(err, 0)
     end
     ui.warn("plan: " .. tostring(err) .. " (building anyway)")

@@ -1,8 +1,9 @@
 -- profile: the warehouse connection of ci, deploy and docs, made the way
 -- the seed's workflow steps make it — secrets from Secrets Manager as
 -- variables, a PEM key in a 0600 file, profiles.yml rendered from a template
--- into a private DBT_PROFILES_DIR — and undone when the task ends. The
--- parsing and rendering are pure, so tests/lua/test_dbt.lua checks them alone.
+-- into a private DBT_PROFILES_DIR — and undone when the task ends; and, before
+-- dbt runs, whether dbt will find the project's profile. The parsing and
+-- rendering are pure, so tests/lua/test_dbt.lua checks them alone.
 
 local native = require("dbtrun.native")
 local api = require("dbtrun.api")
@@ -220,6 +221,124 @@ function M.connect(task_name, vars)
     ui.info(("profile: %s/profiles.yml (0600) from %s"):format(dir, source))
   end
   return dir
+end
+
+--- Whether dbt will find its profile ---------------------------------------------
+
+-- The profile of a dbt_project.yml text (`profile: NAME`); nil when there is
+-- none or it is templated ({{ ... }}): then dbt alone can tell.
+function M.project_profile(text)
+  local value = ("\n" .. text):match("\nprofile%s*:%s*([^\n#]*)")
+  local name = value and value:match("^[\"']?(.-)[\"']?%s*$")
+  if blank(name) or name:find("{", 1, true) then
+    return nil
+  end
+  return name
+end
+
+-- The top-level keys of a profiles.yml text (the profiles; `config` is not one).
+function M.profile_names(text)
+  local names = {}
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    local key = line:match("^([%w_%-%.]+)%s*:") or line:match('^"([^"]+)"%s*:') or line:match("^'([^']+)'%s*:")
+    if key and key ~= "config" then
+      names[#names + 1] = key
+    end
+  end
+  return names
+end
+
+-- The folders where dbt looks for profiles.yml, in dbt's order: --profiles-dir
+-- or DBT_PROFILES_DIR alone when given, else the project folder, then ~/.dbt
+-- (dbt reads the first profiles.yml it finds, never a second one).
+function M.profile_dirs(flag_dir)
+  local dir = not blank(flag_dir) and flag_dir or native.env.get("DBT_PROFILES_DIR")
+  if not blank(dir) then
+    return { dir }
+  end
+  local home = native.env.get("HOME")
+  return { native.fs.cwd(), (not blank(home) and home or "~") .. "/.dbt" }
+end
+
+-- The value of a dbt flag among a command's words (nested lists allowed).
+local function flag_value(words, flag)
+  local flat = {}
+  local function add(list)
+    for _, w in ipairs(list) do
+      if type(w) == "table" then
+        add(w)
+      else
+        flat[#flat + 1] = tostring(w)
+      end
+    end
+  end
+  add(words)
+  for i, w in ipairs(flat) do
+    if w == flag then
+      return flat[i + 1]
+    elseif w:sub(1, #flag + 1) == flag .. "=" then
+      return w:sub(#flag + 2)
+    end
+  end
+  return nil
+end
+
+-- Before `dbt WORDS...` runs: raises (kind usage, exit 2 as dbt's own) when
+-- dbt will not find the project's profile, naming it and each profiles.yml
+-- looked at. Quiet whenever it cannot tell cheaply: no dbt_project.yml here,
+-- a templated name, another project folder, a profiles.yml it cannot read.
+function M.check(words)
+  local project = native.fs.read("dbt_project.yml")
+  if not project or flag_value(words, "--project-dir") or not blank(native.env.get("DBT_PROJECT_DIR")) then
+    return
+  end
+  local name, source = flag_value(words, "--profile"), "--profile"
+  if blank(name) then
+    name, source = native.env.get("DBT_PROFILE"), "DBT_PROFILE"
+  end
+  if blank(name) then
+    name, source = M.project_profile(project), "profile: in dbt_project.yml"
+  end
+  if not name then
+    return
+  end
+  local looked = {}
+  for _, dir in ipairs(M.profile_dirs(flag_value(words, "--profiles-dir"))) do
+    local path = dir:gsub("/+$", "") .. "/profiles.yml"
+    local text = native.fs.read(path)
+    if text then
+      local names = M.profile_names(text)
+      for _, n in ipairs(names) do
+        if n == name then
+          return
+        end
+      end
+      if #names == 0 then
+        return
+      end
+      looked[#looked + 1] = ("%s (it has %s)"):format(path, table.concat(names, ", "))
+      break
+    end
+    looked[#looked + 1] = path .. " (no such file)"
+  end
+  errors.raise("usage", "dbt profile '%s' (%s) not found: looked in %s\n"
+    .. "  add it to profiles.yml in one of those folders, point DBT_PROFILES_DIR at the folder that has it, "
+    .. "or set config profile to a profiles.yml template (dbtrun init writes one)",
+    name, source, table.concat(looked, ", "))
+end
+
+-- The adapter of the project's profile (its outputs' `type:`), or nil: for
+-- the install hint of a missing dbt.
+function M.adapter()
+  local name = M.project_profile(native.fs.read("dbt_project.yml") or "")
+  for _, dir in ipairs(name and M.profile_dirs() or {}) do
+    local text = native.fs.read(dir .. "/profiles.yml")
+    if text then
+      local block = ("\n" .. text .. "\n~"):match("\n[\"']?" .. name:gsub("%p", "%%%0") .. "[\"']?%s*:(.-)\n[^%s#\n]")
+      return block and block:match("\n%s+type%s*:%s*[\"']?([%w_%-]+)")
+    end
+  end
+  return nil
 end
 
 return M

@@ -4,9 +4,8 @@
 -- run_results summaries and annotations, and the modules' one-way order.
 local t = require("harness")
 local dbt = require("dbtrun.dbt")
--- dbt.lua loads neither the plan, the artifacts nor the profile (no cycle)
-local loaded_with_dbt = { plan = package.loaded["dbtrun.plan"], artifacts = package.loaded["dbtrun.artifacts"],
-  profile = package.loaded["dbtrun.profile"] }
+-- dbt.lua loads neither the plan nor the artifacts (no cycle: they use it)
+local loaded_with_dbt = { plan = package.loaded["dbtrun.plan"], artifacts = package.loaded["dbtrun.artifacts"] }
 local artifacts = require("dbtrun.artifacts")
 local profile = require("dbtrun.profile")
 local github = require("dbtrun.github")
@@ -27,10 +26,9 @@ local function env_of(vars)
 end
 
 local result = t.run("test_dbt", {
-  { "dbt.lua sits below plan, artifacts and profile", function()
+  { "dbt.lua sits below plan and artifacts", function()
     t.eq(loaded_with_dbt.plan, nil)
     t.eq(loaded_with_dbt.artifacts, nil)
-    t.eq(loaded_with_dbt.profile, nil)
   end },
   { "the seed's command lines", function()
     t.eq(words(dbt.build_args({ select = "state:modified+", state = ".artifacts/", args = { "--fail-fast" } })),
@@ -106,6 +104,34 @@ local result = t.run("test_dbt", {
       "ci/profiles.yml:2: %${NOPE} is not set")
     t.raises(function() profile.render_profile("a: ${1X}", env_of(vars), "p") end, "bad placeholder")
     t.raises(function() profile.render_profile("a: ${X", env_of(vars), "p") end, "unterminated")
+  end },
+  { "where dbt finds its profile", function()
+    t.eq(profile.project_profile("name: x\nprofile: 'shop'  # the warehouse\n"), "shop")
+    t.eq(profile.project_profile('profile: "shop"\nname: x\n'), "shop")
+    t.eq(profile.project_profile("name: x\n"), nil)
+    t.eq(profile.project_profile("profile: \"{{ env_var('P') }}\"\n"), nil) -- templated: dbt alone can tell
+    t.eq(table.concat(profile.profile_names("a:\n  target: dev\nconfig:\n  x: 1\n\"b-c\":\n  t: 1\n'd.e': {}\n# f:\n"),
+      ","), "a,b-c,d.e")
+    local cwd = native.fs.cwd()
+    native.fs.mkdir(tmp .. "/prof/home/.dbt")
+    write(tmp .. "/prof/dbt_project.yml", "name: p\nprofile: shop\n")
+    write(tmp .. "/prof/home/.dbt/profiles.yml", "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\nnext:\n  x: 1\n")
+    local home = native.env.get("HOME")
+    native.env.set("HOME", tmp .. "/prof/home")
+    assert(native.fs.chdir(tmp .. "/prof"))
+    local ok_home = pcall(profile.check, { "build" })
+    local adapter = profile.adapter()
+    local ok_flag, err_flag = pcall(profile.check, { "build", { "--profile", "other" } })
+    local ok_deps = pcall(profile.check, { "build", "--project-dir", "elsewhere" })
+    write(tmp .. "/prof/profiles.yml", "mine:\n  target: dev\n")
+    local ok_here, err_here = pcall(profile.check, { "build" })
+    assert(native.fs.chdir(cwd))
+    native.env.set("HOME", home)
+    t.check(ok_home, "found in ~/.dbt")
+    t.eq(adapter, "duckdb")
+    t.check(not ok_flag and tostring(err_flag):find("dbt profile 'other' (--profile) not found", 1, true), tostring(err_flag))
+    t.check(ok_deps, "another project folder: not judged")
+    t.check(not ok_here and tostring(err_here):find("/prof/profiles.yml (it has mine)\n", 1, true), tostring(err_here))
   end },
   { "manifest checks", function()
     local head = '{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json", '
