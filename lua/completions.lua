@@ -4,7 +4,7 @@
 local M = {}
 
 local OPTIONS = "-l --list -n --dry-run --json -f --file -C --directory --set -v --verbose "
-  .. "-q --quiet --color --completions -h --help --version"
+  .. "-q --quiet -y --yes --color --completions -h --help --version"
 
 local scripts = {
   bash = [==[
@@ -37,6 +37,7 @@ _dbtrun() {
         '*--set[override a config value]:KEY=VALUE:' \
         '*'{-v,--verbose}'[say more]' \
         '(-q --quiet)'{-q,--quiet}'[do not echo commands]' \
+        '(-y --yes)'{-y,--yes}'[answer yes to every confirmation]' \
         '--color[colour]:when:(auto always never)' \
         '--completions[completion script]:shell:(bash zsh fish)' \
         '(-h --help)'{-h,--help}'[help]' \
@@ -56,6 +57,7 @@ complete -c dbtrun -s C -l directory -r -a '(__fish_complete_directories)' -d 'r
 complete -c dbtrun -l set -r -d 'override a config value KEY=VALUE'
 complete -c dbtrun -s v -l verbose -d 'say more'
 complete -c dbtrun -s q -l quiet -d 'do not echo commands'
+complete -c dbtrun -s y -l yes -d 'answer yes to every confirmation'
 complete -c dbtrun -l color -r -a 'auto always never' -d 'colour'
 complete -c dbtrun -l completions -r -a 'bash zsh fish' -d 'completion script'
 complete -c dbtrun -s h -l help -d 'help'

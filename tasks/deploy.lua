@@ -1,7 +1,7 @@
 -- The built-in deploy task: the seed's deploy.yml after checkout — a full
 -- production build, the manifest published for deferral, the docs site
--- generated and synced with the seed's include/exclude rule, and the
--- CloudFront cache invalidated.
+-- generated and published (the site's files and docs_include, not all of target/),
+-- and the CloudFront cache invalidated. CI runs it: it never asks.
 
 task("deploy", {
   group = "dbt",

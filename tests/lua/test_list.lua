@@ -75,6 +75,7 @@ return t.run("test_list", {
     for _, shell in ipairs({ "bash", "zsh", "fish" }) do
       local s = require("dbtrun.completions").script(shell)
       t.check(s and s:find("dbtrun --summary", 1, true), shell)
+      t.check(s and s:find("yes", 1, true), shell .. " completes --yes")
     end
     t.eq(require("dbtrun.completions").script("tcsh"), nil)
   end },
