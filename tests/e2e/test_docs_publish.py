@@ -232,3 +232,13 @@ def test_confirm_wants_a_question(project):
     r = dbtrun("-y", "t", cwd=d, env=ENV)
     assert r.returncode == 1
     assert "dbtrun.lua:1: confirm expects a question (a string), got number" in r.stderr
+
+
+def test_ctrl_c_at_the_question_interrupts_the_task(project):
+    d = project('task("drop", {}, function()\n  always(function() fs.write("always.txt", "ran") end)\n'
+                '  fs.write("answer.txt", tostring(confirm("Drop schema X?")))\nend)\n')
+    code, out = on_terminal(["drop"], d, ENV, b"\x03", timeout=30)
+    assert code == 130, out
+    assert "error: interrupted by SIGINT" in out
+    assert (d / "always.txt").read_text() == "ran"
+    assert not (d / "answer.txt").exists()
