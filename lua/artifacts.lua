@@ -207,7 +207,7 @@ function M.publish_docs(location)
   local gone = store.sync(tasks.private_dir(), location, { delete = true, filters = others })
   local folder = location:match("^file://(.+)$")
   if folder and not ui.dry_run then
-    prune_empty(folder:gsub("/+$", ""))
+    prune_empty((folder:gsub("/+$", "")))
   end
   if not ui.dry_run then
     ui.info(("docs: %d copied, %d deleted, %d unchanged in %s"):format(r.copied or 0,

@@ -136,16 +136,8 @@ function M.render_profile(text, lookup, source)
   return table.concat(out)
 end
 
--- Inside a task: makes the warehouse connection of ci/deploy/docs the way the
--- seed's workflow steps do. `vars` go into the environment first (e.g.
--- DBT_CI_SCHEMA); then each configured secret becomes variables
--- (aws.secrets.env, masked); config private_key names the variable holding a
--- PEM key, written to a 0600 file named by DBT_PRIVATE_KEY_PATH; config
--- <task>.profile or profile (a template file, or a function(vars) returning
--- YAML) becomes profiles.yml (0600) in a private folder named by
--- DBT_PROFILES_DIR. When the task ends — also after failure or Ctrl-C — the
--- folder is removed and the environment restored.
-function M.connect(task_name, vars)
+-- Restores the environment as it is now when the running task ends.
+local function restore_env_at_end()
   local saved = native.env.all()
   tasks.always(function()
     local now = native.env.all()
@@ -160,62 +152,93 @@ function M.connect(task_name, vars)
       end
     end
   end)
-  for name, value in pairs(vars or {}) do
-    native.env.set(name, tostring(value))
-  end
+end
+
+-- Each configured secret's keys become masked variables.
+local function load_secrets()
   local secrets = M.parse_secrets(config.get("secrets"))
   if #secrets > 0 then
     github.aws_role()
-    for _, s in ipairs(secrets) do
-      local names = aws.secrets.env(s.id, s.prefix)
-      if not ui.dry_run then
-        ui.info(("secrets: %s -> %s"):format(s.id, table.concat(names, " ")))
-      end
+  end
+  for _, s in ipairs(secrets) do
+    local names = aws.secrets.env(s.id, s.prefix)
+    if not ui.dry_run then
+      ui.info(("secrets: %s -> %s"):format(s.id, table.concat(names, " ")))
     end
   end
+end
+
+-- The PEM key in variable key_var -> dir/private_key.pem (0600), named by
+-- DBT_PRIVATE_KEY_PATH.
+local function write_key(dir, key_var)
+  local key = native.env.get(key_var)
+  if blank(key) and not ui.dry_run then
+    errors.raise("failure", "private_key: %s is not set (is it a key of the configured secret?)", key_var)
+  end
+  ui.secret(key or "")
+  local path = dir .. "/private_key.pem"
+  api.fs.write(path, (key or ""):gsub("\n?$", "\n", 1), { mode = "0600" })
+  native.env.set("DBT_PRIVATE_KEY_PATH", path)
+end
+
+-- The text of profiles.yml from `profile` (config `key`): a function's
+-- result, or a template file rendered with the environment. Returns the
+-- text and where it came from.
+local function profile_text(profile, key, vars)
+  if type(profile) == "function" then
+    local source = "config " .. key
+    local text = profile({ target = vars and vars.DBT_TARGET, env = native.env.get,
+      schema = vars and vars.DBT_CI_SCHEMA, key_path = native.env.get("DBT_PRIVATE_KEY_PATH") })
+    if type(text) ~= "string" then
+      errors.raise("failure", "%s must return the text of profiles.yml, not %s", source, type(text))
+    end
+    return text, source
+  end
+  local source = tostring(profile)
+  local template, msg = native.fs.read(source)
+  if not template then
+    errors.raise("failure", "profile template: %s", msg)
+  end
+  return M.render_profile(template, function(name)
+    local v = native.env.get(name)
+    if v == nil and ui.dry_run then -- the secrets were not fetched
+      return "<" .. name .. ">"
+    end
+    return v
+  end, source), source
+end
+
+-- Inside a task: makes the warehouse connection of ci/deploy/docs the way the
+-- seed's workflow steps do. `vars` go into the environment first (e.g.
+-- DBT_CI_SCHEMA); then each configured secret becomes variables
+-- (aws.secrets.env, masked); config private_key names the variable holding a
+-- PEM key, written to a 0600 file named by DBT_PRIVATE_KEY_PATH; config
+-- <task>.profile or profile (a template file, or a function(vars) returning
+-- YAML) becomes profiles.yml (0600) in a private folder named by
+-- DBT_PROFILES_DIR. When the task ends — also after failure or Ctrl-C — the
+-- folder is removed and the environment restored. Returns the folder (nil
+-- when neither a key nor a profile is configured).
+function M.connect(task_name, vars)
+  restore_env_at_end()
+  for name, value in pairs(vars or {}) do
+    native.env.set(name, tostring(value))
+  end
+  load_secrets()
   local key_var = config.get("private_key")
-  local profile_key = task_name .. ".profile"
-  local profile = config.get(profile_key)
+  local key = task_name .. ".profile"
+  local profile = config.get(key)
   if blank(profile) then
-    profile_key, profile = "profile", config.get("profile")
+    key, profile = "profile", config.get("profile")
   end
   if blank(key_var) and blank(profile) then
     return nil
   end
   local dir = tasks.private_dir()
   if not blank(key_var) then
-    local key = native.env.get(key_var)
-    if blank(key) and not ui.dry_run then
-      errors.raise("failure", "private_key: %s is not set (is it a key of the configured secret?)", key_var)
-    end
-    ui.secret(key or "")
-    local path = dir .. "/private_key.pem"
-    api.fs.write(path, (key or ""):gsub("\n?$", "\n", 1), { mode = "0600" })
-    native.env.set("DBT_PRIVATE_KEY_PATH", path)
+    write_key(dir, key_var)
   end
   if not blank(profile) then
-    local text, source
-    if type(profile) == "function" then
-      source = "config " .. profile_key
-      text = profile({ target = vars and vars.DBT_TARGET, env = native.env.get,
-        schema = vars and vars.DBT_CI_SCHEMA, key_path = native.env.get("DBT_PRIVATE_KEY_PATH") })
-      if type(text) ~= "string" then
-        errors.raise("failure", "%s must return the text of profiles.yml, not %s", source, type(text))
-      end
-    else
-      source = tostring(profile)
-      local template, msg = native.fs.read(source)
-      if not template then
-        errors.raise("failure", "profile template: %s", msg)
-      end
-      text = M.render_profile(template, function(name)
-        local v = native.env.get(name)
-        if v == nil and ui.dry_run then -- the secrets were not fetched
-          return "<" .. name .. ">"
-        end
-        return v
-      end, source)
-    end
+    local text, source = profile_text(profile, key, vars)
     api.fs.write(dir .. "/profiles.yml", text, { mode = "0600" })
     native.env.set("DBT_PROFILES_DIR", dir)
     ui.info(("profile: %s/profiles.yml (0600) from %s"):format(dir, source))
