@@ -1,11 +1,12 @@
 -- api: what a task file sees — task, config, run, sh, capture, always, builtin, fs,
--- env, json — in an environment where reading an undefined global is an
+-- env, json, confirm — in an environment where reading an undefined global is an
 -- error that names file:line.
 
 local config = require("dbtrun.config")
 local run = require("dbtrun.run")
 local stdio = require("dbtrun.stdio")
 local tasks = require("dbtrun.tasks")
+local ui = require("dbtrun.ui")
 
 -- fs, env, json, log, warn, secret and quote live in lua/prims.lua, loaded
 -- on first use (api.fs works too, for the library's own callers).
@@ -37,6 +38,7 @@ function M.environment(is_builtin)
     capture = run.capture,
     always = tasks.always,
     builtin = tasks.builtin,
+    confirm = ui.confirm,
     print = stdio.print,
   }
   return setmetatable({}, {

@@ -8,7 +8,7 @@
 local M = {}
 
 local OPTIONS = "-l --list -n --dry-run --json --usage -f --file -C --directory --set --dotenv -v --verbose "
-  .. "-q --quiet --color --kill-after --completions -h --help --version"
+  .. "-q --quiet -y --yes --color --kill-after --completions -h --help --version"
 
 -- Options that take a value, and what completes it.
 local VALUED = {

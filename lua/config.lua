@@ -15,11 +15,12 @@ local check = setmetatable({}, {
 local M = {}
 
 -- The settings of the built-in dbt tasks (README: "Built-in tasks"). They live here,
--- not in lua/dbt.lua, so that they apply before any task body loads dbt.lua.
+-- not in lua/dbt.lua, artifacts.lua or profile.lua, so that they apply before any task body loads those.
 local builtin_defaults = {
   state_dir = ".artifacts", -- production state for --state; never target/
   artifacts = "file://.dbtrun/store/artifacts/", -- where deploy publishes manifest.json
   docs = "file://.dbtrun/store/docs/", -- where deploy/docs sync the site; false: not published
+  docs_include = {}, -- more of target/ for the docs location: aws s3 sync patterns, e.g. "compiled/*"
   aws = {}, -- profile, region, endpoint, max_attempts, connect_timeout, read_timeout (s, 0: none); role_arn (exported as AWS_ROLE_ARN on GitHub Actions)
   secrets = {}, -- { { prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" }, ... }
   targets = { ci = "ci", prod = "prod" }, -- targets.dev: --target of dev (default: the profile's)

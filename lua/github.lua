@@ -3,9 +3,11 @@
 -- run_results.json on their files), and Markdown tables of built, warned,
 -- skipped and failed nodes appended to the job summary (GITHUB_STEP_SUMMARY).
 -- Everything written passes the secret mask. Outside Actions, groups and
--- annotations are no-ops.
+-- annotations are no-ops. Also what a run learns from Actions: the pull
+-- request it belongs to, and the role its OIDC token is exchanged for.
 
 local native = require("dbtrun.native")
+local config = require("dbtrun.config")
 local ui = require("dbtrun.ui")
 
 local M = {}
@@ -14,6 +16,39 @@ M.SUMMARY_MAX = 1000 * 1000 -- GitHub refuses a step summary over 1 MiB
 
 function M.active()
   return native.env.get("GITHUB_ACTIONS") == "true"
+end
+
+-- The pull request this run belongs to: --set pr=N, else the number in the
+-- GitHub Actions event (pull_request or issue).
+function M.pull_request()
+  local pr = tonumber(config.get("pr"))
+  local path = native.env.get("GITHUB_EVENT_PATH")
+  local text = not pr and path and native.fs.read(path)
+  if text then
+    local event = native.json.decode(text)
+    if type(event) == "table" then
+      local holder = event.pull_request or event.issue or {}
+      pr = tonumber(holder.number) or tonumber(event.number)
+    end
+  end
+  return pr
+end
+
+-- Exports config aws.role_arn as AWS_ROLE_ARN on GitHub Actions, where the
+-- credential chain exchanges the workflow's OIDC token for that role (the
+-- seed's configure-aws-credentials step). Laptops keep their profile.
+function M.aws_role()
+  local role = config.get("aws.role_arn")
+  if role ~= nil and role ~= false and role ~= "" and M.active() and (native.env.get("AWS_ROLE_ARN") or "") == "" then
+    native.env.set("AWS_ROLE_ARN", tostring(role))
+  end
+end
+
+-- Whether this run is in CI: GitHub Actions, or CI set as most CI services
+-- set it (CI=true; "", "false" and "0" are not).
+function M.ci()
+  local ci = native.env.get("CI")
+  return M.active() or (ci ~= nil and ci ~= "" and ci ~= "false" and ci ~= "0")
 end
 
 -- Escaping of workflow commands, as @actions/core does it.

@@ -1,13 +1,14 @@
 -- plan: state:modified+ for tasks — options, dbt parse for a stale manifest,
 -- the report, the GitHub step summary and sticky PR comment (the comparison is
--- native: src/dbt/plan.c). dev and ci can call M.run and read its summary
--- (summary.selected == 0: nothing to build).
+-- native: src/dbt/plan.c). dev and ci call M.before_build and read its
+-- summary (summary.selected == 0: nothing to build).
 
 local native = require("dbtrun.native")
 local config = require("dbtrun.config")
 local errors = require("dbtrun.errors")
 local run = require("dbtrun.run")
 local ui = require("dbtrun.ui")
+local artifacts = require("dbtrun.artifacts")
 local dbt = require("dbtrun.dbt")
 local github = require("dbtrun.github")
 
@@ -94,33 +95,17 @@ end
 -- which belongs to the report; it is shown when dbt fails.
 local function dbt_parse(target, why, dbt_target)
   ui.info("plan: " .. why .. ": running dbt parse")
-  local words = { dbt.executable(), "parse", dbt_target and { "--target", dbt_target } or {} }
+  local words = { "parse", dbt_target and { "--target", dbt_target } or {} }
   local dir = target:match("^(.*)/manifest%.json$")
   if dir and dir ~= "target" then
     words[#words + 1] = "--target-path"
     words[#words + 1] = dir
   end
-  local code, out = run.run { words, capture = true, check = false }
+  local code, out = run.run { dbt.ready(words), words, capture = true, check = false }
   if code ~= 0 then
     ui.write(io.stderr, out or "")
     errors.raise("failure", "plan: dbt parse failed with exit code %d", code)
   end
-end
-
--- The pull request this run belongs to: --set pr=N, else the number in the
--- GitHub Actions event (pull_request or issue).
-function M.pull_request()
-  local pr = tonumber(config.get("pr"))
-  local path = native.env.get("GITHUB_EVENT_PATH")
-  local text = not pr and path and native.fs.read(path)
-  if text then
-    local event = native.json.decode(text)
-    if type(event) == "table" then
-      local holder = event.pull_request or event.issue or {}
-      pr = tonumber(holder.number) or tonumber(event.number)
-    end
-  end
-  return pr
 end
 
 -- The sticky comment: created once per pull request, then updated. A
@@ -171,7 +156,7 @@ function M.run(o)
     step_summary = nil
   end
   local token = native.env.get("GITHUB_TOKEN")
-  local pr = o.comment ~= false and token ~= nil and token ~= "" and M.pull_request()
+  local pr = o.comment ~= false and token ~= nil and token ~= "" and github.pull_request()
   local text, summary, why = native.plan.compare(state, target, {
     format = o.format or "text",
     max_bytes = o.max_bytes,
@@ -198,6 +183,28 @@ function M.run(o)
     comment(native.mask.apply(summary.comment), pr)
   end
   return summary
+end
+
+-- The plan before a build (dev, ci): printed, and its summary returned
+-- (nil without a production manifest, in a dry run, when config plan is
+-- false, or when it could not be made — a warning: dbt's own build says more).
+function M.before_build(opts)
+  if not config.get("plan") or ui.dry_run or not artifacts.state() then
+    return nil
+  end
+  local ok, res = pcall(M.run, opts or {})
+  if not ok then
+    local err = errors.wrap(res)
+    -- An unreadable or malformed manifest stops the task: building anyway
+    -- would trust the same broken state. So do a missing dbt or profile
+    -- (dbt.ready): the build would only fail the same way.
+    if err.kind == "interrupt" or err.kind == "manifest" or err.kind == "usage" or err.code == 127 then
+      error(err, 0)
+    end
+    ui.warn("plan: " .. tostring(err) .. " (building anyway)")
+    return nil
+  end
+  return res
 end
 
 return M

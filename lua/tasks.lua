@@ -1,7 +1,9 @@
 -- tasks: the task registry and its execution — task() declarations, doc
 -- comments, aliases, built-ins that a task file may replace, deps that run
--- once per invocation, and always() cleanup handlers.
+-- once per invocation, always() cleanup handlers, and the private folders
+-- that live as long as a task.
 
+local native = require("dbtrun.native")
 -- lua/check.lua is loaded on the first misuse only: the fast paths below
 -- test the type inline, and reaching `check` means a message is needed.
 local check = setmetatable({}, {
@@ -222,6 +224,31 @@ function M.always(fn)
     check.misuse("always() must be called inside a running task")
   end
   frame[#frame + 1] = fn
+end
+
+-- A private folder (mode 0700, from mkdtemp) under RUNNER_TEMP, TMPDIR or
+-- /tmp, removed when the running task ends — also after a failure or Ctrl-C.
+-- In a dry run only the name it would have; nothing is created.
+function M.private_dir()
+  local base
+  for _, name in ipairs({ "RUNNER_TEMP", "TMPDIR" }) do
+    local v = native.env.get(name)
+    if base == nil and v ~= nil and v ~= "" then
+      base = v
+    end
+  end
+  base = (base or "/tmp"):gsub("/+$", "")
+  if ui.dry_run then
+    return base .. "/dbtrun.XXXXXX"
+  end
+  local dir, msg = native.fs.mkdtemp(base .. "/dbtrun")
+  if not dir then
+    errors.raise("failure", "cannot create a private folder: %s", msg)
+  end
+  M.always(function()
+    native.fs.rm(dir)
+  end)
+  return dir
 end
 
 -- Cleanup handlers run last-registered first; their errors are reported, and

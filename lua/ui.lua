@@ -3,8 +3,9 @@
 -- terminal (NO_COLOR and TERM=dumb turn colour off for "auto").
 
 local native = require("dbtrun.native")
+local errors = require("dbtrun.errors")
 
-local M = { verbose = 0, quiet = false, dry_run = false, color = false }
+local M = { verbose = 0, quiet = false, dry_run = false, yes = false, color = false }
 
 local codes = { bold = "1", dim = "2", red = "1;31", yellow = "1;33", green = "32", cyan = "36" }
 
@@ -12,6 +13,7 @@ function M.setup(opts)
   M.verbose = opts.verbose or 0
   M.quiet = opts.quiet or false
   M.dry_run = opts.dry_run or false
+  M.yes = opts.yes or false
   local when = opts.color or "auto"
   if when == "auto" then
     local no_color = native.env.get("NO_COLOR")
@@ -81,6 +83,45 @@ end
 
 function M.error(text)
   emit(M.paint("red", "error") .. ": " .. text)
+end
+
+-- confirm(question) -> boolean: asked on the terminal (y/yes or n/no; Enter
+-- is no). --dry-run answers no and --yes yes, both without asking. Without
+-- a terminal (stdin or stderr not one) and without --yes it raises a usage
+-- error, so a script never hangs on a question nor guesses the answer.
+function M.confirm(question)
+  if type(question) ~= "string" then
+    error(("confirm expects a question (a string), got %s"):format(type(question)), 2)
+  end
+  if M.dry_run then
+    M.info(question .. " [y/N] no (dry run)")
+    return false
+  elseif M.yes then
+    M.info(question .. " [y/N] yes (--yes)")
+    return true
+  elseif not (native.term.isatty(0) and native.term.isatty(2)) then
+    local where = errors.where()
+    errors.raise("usage", '%scannot ask "%s" without a terminal: run with --yes (-y) to answer yes',
+      where and where .. ": " or "", question)
+  end
+  while true do
+    M.write(io.stderr, M.paint("bold", question) .. " [y/N] ")
+    local line = io.stdin:read("l")
+    local signal = native.proc.last_signal()
+    if signal ~= 0 then
+      error(errors.interrupt(signal), 0)
+    elseif line == nil then -- end of input: no
+      M.write(io.stderr, "\n")
+      return false
+    end
+    line = line:lower():match("^%s*(.-)%s*$")
+    if line == "y" or line == "yes" then
+      return true
+    elseif line == "" or line == "n" or line == "no" then
+      return false
+    end
+    M.write(io.stderr, "please answer y or n\n")
+  end
 end
 
 return M

@@ -25,6 +25,7 @@ const char dr_cli_usage[] =
     "                         ended within SECS (default 5; also DBTRUN_KILL_AFTER)\n"
     "  -v, --verbose          say more (repeatable)\n"
     "  -q, --quiet            do not echo commands\n"
+    "  -y, --yes              answer yes to every confirmation (needed without a terminal)\n"
     "      --color WHEN       auto, always or never (NO_COLOR is honoured)\n"
     "      --completions SH   print a completion script for bash, zsh or fish\n"
     "  -h, --help             this text\n"
@@ -61,6 +62,9 @@ static int set_flag(struct dr_cli *cli, char c)
     case 'q':
         cli->run.quiet = 1;
         return 0;
+    case 'y':
+        cli->run.yes = 1;
+        return 0;
     case 'h':
         cli->help = 1;
         return 0;
@@ -74,7 +78,8 @@ static int set_long_flag(struct dr_cli *cli, const char *name)
     static const struct {
         const char *name;
         char flag;
-    } longs[] = {{"list", 'l'}, {"dry-run", 'n'}, {"verbose", 'v'}, {"quiet", 'q'}, {"help", 'h'}};
+    } longs[] = {{"list", 'l'},  {"dry-run", 'n'}, {"verbose", 'v'},
+                 {"quiet", 'q'}, {"yes", 'y'},     {"help", 'h'}};
     for (size_t i = 0; i < sizeof longs / sizeof longs[0]; i++)
         if (strcmp(name, longs[i].name) == 0)
             return set_flag(cli, longs[i].flag);

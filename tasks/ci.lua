@@ -9,18 +9,22 @@ task("ci", {
   deps = { "fetch-manifest" },
   doc = "Slim CI for a pull request: build state:modified+ in schema CI_PR_<n>, then drop its schemas",
 }, function()
-  local dbt = require("dbtrun.dbt") -- loaded when the task runs, not for --list
+  -- loaded when the task runs, not for --list
+  local dbt = require("dbtrun.dbt")
+  local artifacts = require("dbtrun.artifacts")
+  local profile = require("dbtrun.profile")
+  local github = require("dbtrun.github")
   local target = dbt.target("ci")
   local on_target = target and { "--target", target } or {}
   local schema = dbt.ci_schema(config.get("ci.schema"), dbt.ci_pr())
   dbt.deps()
-  dbt.connect("ci", { DBT_CI_SCHEMA = schema, DBT_TARGET = target })
-  local state = dbt.manifest()
-  local plan = dbt.plan({ dbt_target = target })
+  profile.connect("ci", { DBT_CI_SCHEMA = schema, DBT_TARGET = target })
+  local state = artifacts.state()
+  local plan = require("dbtrun.plan").before_build({ dbt_target = target })
   if plan and plan.selected == 0 then
     local note = ("nothing is modified against production: no build, schema %s not created"):format(schema)
     log("ci: " .. note)
-    require("dbtrun.github").annotate("notice", note, { title = "dbtrun ci" })
+    github.annotate("notice", note, { title = "dbtrun ci" })
     return
   end
   always(function()
@@ -30,7 +34,7 @@ task("ci", {
   if code ~= 0 then
     local note = ("dbt source freshness exited %d: sources are stale (CI goes on)"):format(code)
     warn(note)
-    require("dbtrun.github").annotate("warning", note, { title = "source freshness" })
+    github.annotate("warning", note, { title = "source freshness" })
   end
   if not state then
     warn("no production manifest: building everything in " .. schema)

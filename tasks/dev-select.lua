@@ -6,8 +6,9 @@ task("dev-select", {
   params = { "SELECTION" },
   doc = "Build a selection (dbt --select syntax), deferring everything else to production",
 }, function(a)
-  local dbt = require("dbtrun.dbt") -- loaded when the task runs, not for --list
-  local state = dbt.manifest()
+  -- loaded when the task runs, not for --list
+  local dbt = require("dbtrun.dbt")
+  local state = require("dbtrun.artifacts").state()
   if not state then
     warn("no production manifest in " .. config.get("state_dir") .. "/: building the selection without deferral")
   end

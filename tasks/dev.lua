@@ -7,10 +7,11 @@ task("dev", {
   params = { "*ARGS" },
   doc = "Build what changed (state:modified+), deferring the rest to production; ARGS go to dbt build",
 }, function(a)
-  local dbt = require("dbtrun.dbt") -- loaded when the task runs, not for --list
-  local state = dbt.manifest()
+  -- loaded when the task runs, not for --list
+  local dbt = require("dbtrun.dbt")
+  local state = require("dbtrun.artifacts").state()
   if state then
-    dbt.plan({ comment = false, dbt_target = dbt.target("dev") })
+    require("dbtrun.plan").before_build({ comment = false, dbt_target = dbt.target("dev") })
   else
     warn("no production manifest in " .. config.get("state_dir") .. "/: a full build, without deferral")
   end

@@ -5,6 +5,5 @@ task("fetch-manifest", {
   group = "dbt",
   doc = "Fetch the production manifest (config artifacts) into .artifacts/ for deferral",
 }, function()
-  local dbt = require("dbtrun.dbt") -- loaded when the task runs, not for --list
-  dbt.fetch_manifest()
+  require("dbtrun.artifacts").fetch_manifest() -- loaded when the task runs, not for --list
 end)

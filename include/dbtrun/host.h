@@ -9,6 +9,7 @@
  * main.lua reads. Strings are borrowed and must outlive the run. */
 struct dr_run {
     int list, dry_run, json, summary, quiet;
+    int yes;                 /* answer yes to every confirm() without asking */
     int verbose;             /* count of -v */
     int complete;            /* print completions for the words in task, args */
     const char *color;       /* "auto", "always" or "never" */

@@ -86,6 +86,7 @@ static void push_run(lua_State *L, const struct dr_run *run)
     FLAG(summary);
     FLAG(quiet);
     FLAG(complete);
+    FLAG(yes);
     STR(color);
     STR(file);
     STR(directory);

@@ -23,8 +23,7 @@ VERSION = (ROOT / "VERSION").read_text().strip()
 # Renders a template as `dbtrun ci` would: DBTRUN_TEST_VARS (JSON) are set,
 # DBTRUN_TEST_ANY=1 gives every other name the value <NAME>.
 RENDER = """
-local ok, m = pcall(require, "dbtrun.profile")
-local render = ok and m.render_profile or require("dbtrun.dbt").render_profile
+local render = require("dbtrun.profile").render_profile
 local json = require("dbtrun.native").json
 local vars = json.decode(os.getenv("DBTRUN_TEST_VARS") or "{}")
 local any = os.getenv("DBTRUN_TEST_ANY") == "1"

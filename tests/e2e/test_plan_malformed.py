@@ -1,5 +1,5 @@
 """A malformed manifest stops `dbtrun plan` (exit 2, the file, the JSON path
-and the byte), and stops dev (which goes through the same dbt.plan as ci)
+and the byte), and stops dev (which goes through the same plan.before_build as ci)
 before anything is built, instead of reading as "nothing modified"."""
 import os
 import shutil

@@ -1,8 +1,13 @@
--- The dbt helpers of the built-in tasks (lua/dbt.lua, lua/github.lua): the
--- seed's command lines, secrets settings, profile templates, manifest checks,
--- CI schema names and matching, run_results summaries and annotations.
+-- The helpers of the built-in dbt tasks (lua/dbt.lua, lua/profile.lua,
+-- lua/artifacts.lua, lua/github.lua): the seed's command lines, secrets
+-- settings, profile templates, manifest checks, CI schema names and matching,
+-- run_results summaries and annotations, and the modules' one-way order.
 local t = require("harness")
 local dbt = require("dbtrun.dbt")
+-- dbt.lua loads neither the plan nor the artifacts (no cycle: they use it)
+local loaded_with_dbt = { plan = package.loaded["dbtrun.plan"], artifacts = package.loaded["dbtrun.artifacts"] }
+local artifacts = require("dbtrun.artifacts")
+local profile = require("dbtrun.profile")
 local github = require("dbtrun.github")
 local config = require("dbtrun.config")
 local native = require("dbtrun.native")
@@ -21,6 +26,10 @@ local function env_of(vars)
 end
 
 local result = t.run("test_dbt", {
+  { "dbt.lua sits below plan and artifacts", function()
+    t.eq(loaded_with_dbt.plan, nil)
+    t.eq(loaded_with_dbt.artifacts, nil)
+  end },
   { "the seed's command lines", function()
     t.eq(words(dbt.build_args({ select = "state:modified+", state = ".artifacts/", args = { "--fail-fast" } })),
       "build --select state:modified+ --defer --state .artifacts/ --fail-fast")
@@ -41,14 +50,30 @@ local result = t.run("test_dbt", {
     t.eq(dbt.target("prod"), "prod")
     t.eq(dbt.target("dev"), nil)
     t.eq(config.get("favor_state"), false)
-    t.eq(#dbt.DOCS_FILTERS, 5)
+    t.eq(config.get("docs_include")[1], nil)
+  end },
+  { "the docs rule: the site, widened by docs_include", function()
+    local function text(filters)
+      local out = {}
+      for _, f in ipairs(filters) do
+        out[#out + 1] = f[1] .. " " .. f[2]
+      end
+      return table.concat(out, ", ")
+    end
+    t.eq(text(artifacts.docs_filters()), "exclude *, include index.html, include catalog.json, "
+      .. "include manifest.json, include run_results.json")
+    t.eq(text(artifacts.docs_filters({ "compiled/*" })):match("[^,]*$"), " include compiled/*")
+    t.eq(table.concat(artifacts.docs_include({ "compiled/*", "graph.gpickle" }), "|"), "compiled/*|graph.gpickle")
+    t.eq(table.concat(artifacts.docs_include(" compiled/*, run/* "), "|"), "compiled/*|run/*")
+    t.eq(#artifacts.docs_include(""), 0)
+    t.eq(#artifacts.docs_include({}), 0)
   end },
   { "secrets settings", function()
-    local s = dbt.parse_secrets({ { prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" } })
+    local s = profile.parse_secrets({ { prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" } })
     t.eq(#s, 1)
     t.eq(s[1].prefix, "SNOWFLAKE")
     t.eq(s[1].id, "dbt/snowflake-credentials")
-    s = dbt.parse_secrets("SNOWFLAKE, dbt/snowflake-credentials\nOTHER=team/other; plain/id")
+    s = profile.parse_secrets("SNOWFLAKE, dbt/snowflake-credentials\nOTHER=team/other; plain/id")
     t.eq(#s, 3)
     t.eq(s[1].prefix, "SNOWFLAKE")
     t.eq(s[1].id, "dbt/snowflake-credentials")
@@ -56,44 +81,72 @@ local result = t.run("test_dbt", {
     t.eq(s[2].id, "team/other")
     t.eq(s[3].prefix, nil)
     t.eq(s[3].id, "plain/id")
-    s = dbt.parse_secrets({ ["2"] = { id = "b" }, ["1"] = { "A", "a" } }) -- --set secrets.1.id=...
+    s = profile.parse_secrets({ ["2"] = { id = "b" }, ["1"] = { "A", "a" } }) -- --set secrets.1.id=...
     t.eq(s[1].id, "a")
     t.eq(s[1].prefix, "A")
     t.eq(s[2].id, "b")
-    t.eq(#dbt.parse_secrets({}), 0)
-    t.eq(#dbt.parse_secrets(""), 0)
-    t.raises(function() dbt.parse_secrets({ { prefix = "X" } }) end, "prefix = ..., id = ...")
+    t.eq(#profile.parse_secrets({}), 0)
+    t.eq(#profile.parse_secrets(""), 0)
+    t.raises(function() profile.parse_secrets({ { prefix = "X" } }) end, "prefix = ..., id = ...")
   end },
   { "profile templates", function()
     local vars = { ACCOUNT = "acme-eu", SCHEMA = "CI_PR_7", EMPTY = "", PASSWORD = 'p"a\\ss\nword' }
-    t.eq(dbt.render_profile("account: ${ACCOUNT}\nschema: \"${SCHEMA}\"\n", env_of(vars), "p.yml"),
+    t.eq(profile.render_profile("account: ${ACCOUNT}\nschema: \"${SCHEMA}\"\n", env_of(vars), "p.yml"),
       "account: acme-eu\nschema: \"CI_PR_7\"\n")
-    t.eq(dbt.render_profile("a: ${MISSING:-4}\nb: ${EMPTY:-x}\nc: ${EMPTY}\n", env_of(vars)), "a: 4\nb: x\nc: \n")
-    t.eq(dbt.render_profile("cost: $$5 and $HOME\n", env_of(vars)), "cost: $5 and $HOME\n")
+    t.eq(profile.render_profile("a: ${MISSING:-4}\nb: ${EMPTY:-x}\nc: ${EMPTY}\n", env_of(vars)), "a: 4\nb: x\nc: \n")
+    t.eq(profile.render_profile("cost: $$5 and $HOME\n", env_of(vars)), "cost: $5 and $HOME\n")
     -- in double quotes a value is escaped for YAML; bare, it is written as is
-    t.eq(dbt.render_profile('password: "${PASSWORD}"', env_of(vars)), 'password: "p\\"a\\\\ss\\nword"')
+    t.eq(profile.render_profile('password: "${PASSWORD}"', env_of(vars)), 'password: "p\\"a\\\\ss\\nword"')
     -- comment lines keep their placeholders, unset or not
-    t.eq(dbt.render_profile("# ${NAME} is a placeholder\n  # ${X:-y}\nk: ${ACCOUNT}\n", env_of(vars)),
+    t.eq(profile.render_profile("# ${NAME} is a placeholder\n  # ${X:-y}\nk: ${ACCOUNT}\n", env_of(vars)),
       "# ${NAME} is a placeholder\n  # ${X:-y}\nk: acme-eu\n")
-    t.raises(function() dbt.render_profile("a: 1\nb: ${NOPE}\n", env_of(vars), "ci/profiles.yml") end,
+    t.raises(function() profile.render_profile("a: 1\nb: ${NOPE}\n", env_of(vars), "ci/profiles.yml") end,
       "ci/profiles.yml:2: %${NOPE} is not set")
-    t.raises(function() dbt.render_profile("a: ${1X}", env_of(vars), "p") end, "bad placeholder")
-    t.raises(function() dbt.render_profile("a: ${X", env_of(vars), "p") end, "unterminated")
+    t.raises(function() profile.render_profile("a: ${1X}", env_of(vars), "p") end, "bad placeholder")
+    t.raises(function() profile.render_profile("a: ${X", env_of(vars), "p") end, "unterminated")
+  end },
+  { "where dbt finds its profile", function()
+    t.eq(profile.project_profile("name: x\nprofile: 'shop'  # the warehouse\n"), "shop")
+    t.eq(profile.project_profile('profile: "shop"\nname: x\n'), "shop")
+    t.eq(profile.project_profile("name: x\n"), nil)
+    t.eq(profile.project_profile("profile: \"{{ env_var('P') }}\"\n"), nil) -- templated: dbt alone can tell
+    t.eq(table.concat(profile.profile_names("a:\n  target: dev\nconfig:\n  x: 1\n\"b-c\":\n  t: 1\n'd.e': {}\n# f:\n"),
+      ","), "a,b-c,d.e")
+    local cwd = native.fs.cwd()
+    native.fs.mkdir(tmp .. "/prof/home/.dbt")
+    write(tmp .. "/prof/dbt_project.yml", "name: p\nprofile: shop\n")
+    write(tmp .. "/prof/home/.dbt/profiles.yml", "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\nnext:\n  x: 1\n")
+    local home = native.env.get("HOME")
+    native.env.set("HOME", tmp .. "/prof/home")
+    assert(native.fs.chdir(tmp .. "/prof"))
+    local ok_home = pcall(profile.check, { "build" })
+    local adapter = profile.adapter()
+    local ok_flag, err_flag = pcall(profile.check, { "build", { "--profile", "other" } })
+    local ok_deps = pcall(profile.check, { "build", "--project-dir", "elsewhere" })
+    write(tmp .. "/prof/profiles.yml", "mine:\n  target: dev\n")
+    local ok_here, err_here = pcall(profile.check, { "build" })
+    assert(native.fs.chdir(cwd))
+    native.env.set("HOME", home)
+    t.check(ok_home, "found in ~/.dbt")
+    t.eq(adapter, "duckdb")
+    t.check(not ok_flag and tostring(err_flag):find("dbt profile 'other' (--profile) not found", 1, true), tostring(err_flag))
+    t.check(ok_deps, "another project folder: not judged")
+    t.check(not ok_here and tostring(err_here):find("/prof/profiles.yml (it has mine)\n", 1, true), tostring(err_here))
   end },
   { "manifest checks", function()
     local head = '{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json", '
       .. '"dbt_version": "1.11.2", "generated_at": "x"}, "nodes": {'
-    t.eq(#dbt.check_manifest(head, "1.11.16", "m"), 0)
-    t.eq(#dbt.check_manifest(head, nil, "m"), 0)
-    local w = dbt.check_manifest(head, "1.10.4", ".artifacts/manifest.json")
+    t.eq(#artifacts.check_manifest(head, "1.11.16", "m"), 0)
+    t.eq(#artifacts.check_manifest(head, nil, "m"), 0)
+    local w = artifacts.check_manifest(head, "1.10.4", ".artifacts/manifest.json")
     t.eq(#w, 1)
     t.check(w[1]:find("written by dbt 1.11.2, the local dbt is 1.10.4", 1, true), w[1])
-    w = dbt.check_manifest(head:gsub("v12", "v13"), "1.11.0", "m")
+    w = artifacts.check_manifest(head:gsub("v12", "v13"), "1.11.0", "m")
     t.check(w[1] and w[1]:find("v13, newer than v12", 1, true), w[1])
-    t.raises(function() dbt.check_manifest('{"results": []}', nil, "x.json") end,
+    t.raises(function() artifacts.check_manifest('{"results": []}', nil, "x.json") end,
       "x.json is not a dbt manifest %(metadata.dbt_schema_version: missing%)")
     t.raises(function()
-      dbt.check_manifest('{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json"}}')
+      artifacts.check_manifest('{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json"}}')
     end, "not a dbt manifest")
   end },
   { "the local dbt version from its package metadata", function()
@@ -167,6 +220,52 @@ local result = t.run("test_dbt", {
     t.check(md:find("Runtime Error \\| boom", 1, true), "a | in a message does not break the table")
     t.check(md:find("<details open><summary>Failed (2)</summary>", 1, true), md)
     t.eq(dbt.read_results(tmp .. "/none.json"), nil)
+  end },
+  { "what a run learns from GitHub Actions", function()
+    local saved = native.env.all()
+    local function restore()
+      for _, name in ipairs({ "GITHUB_ACTIONS", "CI", "AWS_ROLE_ARN", "GITHUB_EVENT_PATH" }) do
+        native.env.set(name, saved[name])
+      end
+    end
+    native.env.set("GITHUB_ACTIONS", nil)
+    native.env.set("CI", nil)
+    native.env.set("AWS_ROLE_ARN", nil)
+    assert(config.override("aws.role_arn", "arn:aws:iam::123456789012:role/Deploy"))
+    github.aws_role()
+    local on_laptop = native.env.get("AWS_ROLE_ARN")
+    local ci_laptop = github.ci()
+    native.env.set("CI", "false")
+    local ci_false = github.ci()
+    native.env.set("CI", "true")
+    local ci_true = github.ci()
+    native.env.set("CI", nil)
+    native.env.set("GITHUB_ACTIONS", "true")
+    github.aws_role()
+    local on_actions = native.env.get("AWS_ROLE_ARN")
+    native.env.set("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/FromTheJob")
+    github.aws_role()
+    local kept = native.env.get("AWS_ROLE_ARN")
+    local ci_actions = github.ci()
+    write(tmp .. "/event.json", '{"action": "synchronize", "pull_request": {"number": 7}}')
+    native.env.set("GITHUB_EVENT_PATH", tmp .. "/event.json")
+    local from_event = github.pull_request()
+    write(tmp .. "/issue.json", '{"issue": {"number": 9}}')
+    native.env.set("GITHUB_EVENT_PATH", tmp .. "/issue.json")
+    local from_issue = github.pull_request()
+    native.env.set("GITHUB_EVENT_PATH", tmp .. "/none.json")
+    local none = github.pull_request()
+    restore()
+    t.eq(on_laptop, nil)
+    t.eq(on_actions, "arn:aws:iam::123456789012:role/Deploy")
+    t.eq(kept, "arn:aws:iam::123456789012:role/FromTheJob")
+    t.eq(ci_laptop, false)
+    t.eq(ci_false, false)
+    t.eq(ci_true, true)
+    t.eq(ci_actions, true)
+    t.eq(from_event, 7)
+    t.eq(from_issue, 9)
+    t.eq(none, nil)
   end },
   { "GitHub workflow commands", function()
     t.eq(github.command("error", { title = "test a: fail", file = "models/x.yml" }, "Got 3 results\n100% wrong"),

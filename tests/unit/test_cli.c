@@ -20,6 +20,7 @@ static void test_no_arguments_lists(void)
     struct dr_cli cli;
     CHECK(parse("", &cli) == 0);
     CHECK(cli.run.task == NULL);
+    CHECK(cli.run.yes == 0);
     CHECK_STR(cli.run.color, "auto");
     dr_cli_free(&cli);
 }
@@ -70,8 +71,8 @@ static void test_usage_takes_a_task(void)
 static void test_combined_flags_and_double_dash(void)
 {
     struct dr_cli cli;
-    CHECK(parse("-nvv|-q|--|-weird-task|x", &cli) == 0);
-    CHECK(cli.run.dry_run && cli.run.quiet && cli.run.verbose == 2);
+    CHECK(parse("-nvv|-qy|--|-weird-task|x", &cli) == 0);
+    CHECK(cli.run.dry_run && cli.run.quiet && cli.run.yes && cli.run.verbose == 2);
     CHECK_STR(cli.run.task, "-weird-task");
     CHECK(cli.run.nargs == 1);
     dr_cli_free(&cli);
@@ -100,9 +101,9 @@ static void test_errors_are_explained(void)
 static void test_long_flags(void)
 {
     struct dr_cli cli;
-    CHECK(parse("--list|--json|--dry-run|--quiet|--verbose|--summary", &cli) == 0);
+    CHECK(parse("--list|--json|--dry-run|--quiet|--verbose|--summary|--yes", &cli) == 0);
     CHECK(cli.run.list && cli.run.json && cli.run.dry_run && cli.run.quiet &&
-          cli.run.verbose == 1 && cli.run.summary);
+          cli.run.verbose == 1 && cli.run.summary && cli.run.yes);
     dr_cli_free(&cli);
     CHECK(parse("--help", &cli) == 0 && cli.help);
     dr_cli_free(&cli);
