@@ -5,6 +5,7 @@
  * see creds.c), refreshed before they expire, safe to share between threads. */
 #include "dbtrun/client.h"
 #include "dbtrun/aws.h"
+#include "dbtrun/retry.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/wipe.h"
 
@@ -24,7 +25,9 @@ struct dr_aws_client {
     char *region;
     char *endpoint_url; /* opts->endpoint_url; NULL in derived clients */
     int verbose;
-    int max_attempts;        /* resolved at creation */
+    int max_attempts; /* resolved at creation */
+    struct dr_retry_state
+        *retry;              /* the root's: quota, limiter and clock offset are per client tree */
     long connect_timeout_ms; /* as in dr_aws_client_opts */
     long read_timeout_s;
     struct dr_ini ini;                /* what the files hold (empty in derived clients) */
@@ -127,7 +130,8 @@ static int apply_settings(struct dr_aws_client *c, const struct dr_aws_client_op
 {
     const struct dr_ini_section *profile = dr_ini_profile(&c->ini, c->profile);
     const char *region = dr_settings_region(opts->region, &c->env, profile);
-    char msg[160];
+    char msg[512];
+    enum dr_retry_mode mode;
     if (!dr_settings_region_valid(region))
         return dr_aws_fail(err, "", "", "ConfigError", "invalid region '%.64s'", region);
     if (!(c->region = strdup(region)) || (opts->endpoint_url && *opts->endpoint_url &&
@@ -136,10 +140,26 @@ static int apply_settings(struct dr_aws_client *c, const struct dr_aws_client_op
     c->verbose = opts->verbose;
     c->connect_timeout_ms = opts->connect_timeout_ms;
     c->read_timeout_s = opts->read_timeout_s;
-    if (dr_settings_max_attempts(opts->max_attempts, &c->env, profile, &c->max_attempts, msg,
-                                 sizeof msg) != 0)
+    if (dr_settings_retry(opts->max_attempts, &c->env, profile, c->paths.config, &mode,
+                          &c->max_attempts, msg, sizeof msg) != 0)
         return dr_aws_fail(err, "", "", "ConfigError", "%s", msg);
+    if (!(c->retry = malloc(sizeof *c->retry)))
+        return dr_aws_fail(err, "", "", "InternalError", "out of memory");
+    if (dr_retry_init(c->retry, mode) != 0) {
+        free(c->retry);
+        c->retry = NULL;
+        return dr_aws_fail(err, "", "", "InternalError", "cannot make a mutex");
+    }
     return 0;
+}
+
+static void retry_free(struct dr_aws_client *c)
+{
+    if (c->retry && c->root == c) {
+        dr_retry_destroy(c->retry);
+        free(c->retry);
+    }
+    c->retry = NULL;
 }
 
 int dr_aws_client_create(const struct dr_aws_client_opts *opts, const struct dr_settings_env *env,
@@ -176,6 +196,7 @@ int dr_aws_client_create(const struct dr_aws_client_opts *opts, const struct dr_
     rc = 0;
 out:
     if (c) {
+        retry_free(c);
         dr_ini_free(&c->ini);
         dr_ini_paths_free(&c->paths);
         free(c->profile);
@@ -199,6 +220,7 @@ int dr_aws_client_derive(const struct dr_aws_client *parent, const struct dr_aws
     c->profile_explicit = parent->profile_explicit;
     c->verbose = parent->verbose;
     c->max_attempts = parent->max_attempts;
+    c->retry = parent->retry;
     c->connect_timeout_ms = parent->connect_timeout_ms;
     c->read_timeout_s = parent->read_timeout_s;
     c->fixed = 1;
@@ -233,6 +255,7 @@ void dr_aws_client_free(struct dr_aws_client *c)
         creds_destroy(c->current);
     for (size_t i = 0; i < c->nretired; i++)
         creds_destroy(c->retired[i]);
+    retry_free(c);
     dr_ini_free(&c->ini);
     dr_ini_paths_free(&c->paths);
     free(c->profile);
@@ -250,6 +273,11 @@ const char *dr_aws_client_region(const struct dr_aws_client *c)
 int dr_aws_client_max_attempts(const struct dr_aws_client *c)
 {
     return c && c->max_attempts > 0 ? c->max_attempts : DR_AWS_MAX_ATTEMPTS;
+}
+
+struct dr_retry_state *dr_aws_client_retry(const struct dr_aws_client *c)
+{
+    return c ? c->retry : NULL;
 }
 
 void dr_aws_client_timeouts(const struct dr_aws_client *c, long *connect_ms, long *read_s)

@@ -119,6 +119,56 @@ static void test_region(void)
     dr_ini_free(&ini);
 }
 
+/* ---- retry settings --------------------------------------------------------------- */
+
+static void test_retry_settings(void)
+{
+    struct dr_ini ini;
+    enum dr_retry_mode mode;
+    int attempts = 0;
+    char msg[512] = "";
+    ini_from(&ini,
+             "[default]\nretry_mode = adaptive\nmax_attempts = 7\n"
+             "[profile old]\nretry_mode = legacy\n"
+             "[profile bad]\nretry_mode = Standard\nmax_attempts = 0\n"
+             "[profile worse]\nmax_attempts = 2x\n",
+             NULL);
+    const struct dr_ini_section *def = dr_ini_profile(&ini, "default");
+    struct dr_settings_env none = ENV_OF(ENVS("HOME=/x"));
+    struct dr_settings_env envs = ENV_OF(ENVS("AWS_RETRY_MODE=legacy", "AWS_MAX_ATTEMPTS=2"));
+    CHECK(dr_settings_retry(0, &none, NULL, NULL, &mode, &attempts, msg, sizeof msg) == 0);
+    CHECK(mode == DR_RETRY_STANDARD && attempts == 3);
+    CHECK(dr_settings_retry(0, &none, def, "/c", &mode, &attempts, msg, sizeof msg) == 0);
+    CHECK(mode == DR_RETRY_ADAPTIVE && attempts == 7);
+    CHECK(dr_settings_retry(0, &envs, def, "/c", &mode, &attempts, msg, sizeof msg) == 0);
+    CHECK(mode == DR_RETRY_LEGACY && attempts == 2); /* the environment wins */
+    CHECK(dr_settings_retry(9, &envs, def, "/c", &mode, &attempts, msg, sizeof msg) == 0);
+    CHECK(attempts == 9); /* then an explicit number (a task's config.aws.max_attempts) */
+    CHECK(dr_settings_retry(0, &none, dr_ini_profile(&ini, "old"), "/c", &mode, &attempts, msg,
+                            sizeof msg) == 0);
+    CHECK(mode == DR_RETRY_LEGACY && attempts == 5);
+    /* a bad value names where it was read */
+    CHECK(dr_settings_retry(0, &none, dr_ini_profile(&ini, "bad"), "/home/u/.aws/config", &mode,
+                            &attempts, msg, sizeof msg) == -1);
+    CHECK_STR(msg, "retry_mode in profile bad of /home/u/.aws/config must be standard, adaptive "
+                   "or legacy, not 'Standard'");
+    struct dr_settings_env good_mode = ENV_OF(ENVS("AWS_RETRY_MODE=standard"));
+    CHECK(dr_settings_retry(0, &good_mode, dr_ini_profile(&ini, "bad"), "/home/u/.aws/config",
+                            &mode, &attempts, msg, sizeof msg) == -1);
+    CHECK_STR(msg, "max_attempts in profile bad of /home/u/.aws/config must be a whole number "
+                   "from 1 to 100, not '0'");
+    CHECK(dr_settings_retry(0, &none, dr_ini_profile(&ini, "worse"), NULL, &mode, &attempts, msg,
+                            sizeof msg) == -1);
+    CHECK_STR(msg, "max_attempts in profile worse must be a whole number from 1 to 100, not '2x'");
+    struct dr_settings_env bad_env = ENV_OF(ENVS("AWS_RETRY_MODE=fast", "AWS_MAX_ATTEMPTS=-1"));
+    CHECK(dr_settings_retry(0, &bad_env, def, "/c", &mode, &attempts, msg, sizeof msg) == -1);
+    CHECK_STR(msg, "AWS_RETRY_MODE must be standard, adaptive or legacy, not 'fast'");
+    bad_env = ENV_OF(ENVS("AWS_MAX_ATTEMPTS=101"));
+    CHECK(dr_settings_retry(0, &bad_env, def, "/c", &mode, &attempts, msg, sizeof msg) == -1);
+    CHECK_STR(msg, "AWS_MAX_ATTEMPTS must be a whole number from 1 to 100, not '101'");
+    dr_ini_free(&ini);
+}
+
 /* ---- endpoints ------------------------------------------------------------------ */
 
 static void test_endpoint_defaults(void)
@@ -994,8 +1044,9 @@ static void test_process_expired(void)
     dr_aws_client_free(c);
 }
 
-TEST_MAIN(test_region, test_plan_sso, test_endpoint_defaults, test_endpoint_overrides,
-          test_imds_endpoint_suite, test_ecs_url_suite, test_time, test_fresh, test_process_output,
-          test_process_json_round_trip, test_plan_suite, test_plan_rules, client_setup,
-          test_client_settings, test_client_profiles, test_client_empty_chain, test_process_timeout,
-          test_process_expired, test_client_refresh, client_cleanup)
+TEST_MAIN(test_region, test_retry_settings, test_plan_sso, test_endpoint_defaults,
+          test_endpoint_overrides, test_imds_endpoint_suite, test_ecs_url_suite, test_time,
+          test_fresh, test_process_output, test_process_json_round_trip, test_plan_suite,
+          test_plan_rules, client_setup, test_client_settings, test_client_profiles,
+          test_client_empty_chain, test_process_timeout, test_process_expired, test_client_refresh,
+          client_cleanup)
