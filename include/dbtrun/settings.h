@@ -24,10 +24,17 @@ struct dr_settings_env {
 /* The value of `name`, or NULL when unset or blank. Borrowed. */
 const char *dr_settings_getenv(const struct dr_settings_env *env, const char *name);
 
+#define DR_SETTINGS_REGION_DEFAULT "us-east-1"
+
 /* The region: `explicit_region`, AWS_REGION, AWS_DEFAULT_REGION, the
  * profile's `region`, else "us-east-1". Borrowed from the arguments. */
 const char *dr_settings_region(const char *explicit_region, const struct dr_settings_env *env,
                                const struct dr_ini_section *profile);
+
+/* As dr_settings_region, but NULL when nothing names a region (the client
+ * then asks IMDS at first use, see client.h). */
+const char *dr_settings_region_named(const char *explicit_region, const struct dr_settings_env *env,
+                                     const struct dr_ini_section *profile);
 
 /* The retry mode and attempts per request. The mode: AWS_RETRY_MODE, else
  * the profile's retry_mode, else standard. Attempts: `explicit_attempts`

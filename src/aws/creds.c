@@ -745,6 +745,53 @@ out:
     return rc;
 }
 
+/* The instance's region (GET /latest/meta-data/placement/region) when no
+ * setting names one, as the SDKs do: only where IMDS is enabled, with its
+ * short timeouts; NULL when it does not answer. */
+static char *imds_region(const struct dr_settings_env *env, const struct dr_ini_section *p,
+                         int verbose)
+{
+    struct dr_http_response resp = {0};
+    struct dr_aws_error err;
+    char tried[256] = "", msg[256], *base = NULL, *token = NULL, *region = NULL;
+    struct imds im = {.tried = tried, .tlen = sizeof tried};
+    if (dr_settings_true(dr_settings_getenv(env, "AWS_EC2_METADATA_DISABLED")) ||
+        dr_settings_imds_endpoint(env, p, &base, msg, sizeof msg) != 0)
+        goto out;
+    im.base = base;
+    url_origin(base, im.origin, sizeof im.origin);
+    im.timeout_ms = (long)(1000 * number_setting(env, "AWS_METADATA_SERVICE_TIMEOUT", p,
+                                                 "metadata_service_timeout", 1, 0.1, 60));
+    im.attempts = (int)number_setting(env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", p,
+                                      "metadata_service_num_attempts", 3, 1, 10);
+    im.v1_disabled = dr_settings_true(
+        dr_settings_lookup(env, "AWS_EC2_METADATA_V1_DISABLED", p, "ec2_metadata_v1_disabled"));
+    if (imds_token(&im, &token, &resp, &err) != FOUND)
+        goto out;
+    struct dr_http_header auth = {"x-aws-ec2-metadata-token", token};
+    struct fetch f = {"GET",         im.url,        token ? &auth : NULL, token ? 1 : 0,
+                      im.timeout_ms, im.timeout_ms, im.attempts,          token != NULL};
+    snprintf(im.url, sizeof im.url, "%s/latest/meta-data/placement/region", im.base);
+    if (fetch(&f, &resp) != 0 || resp.status != 200)
+        goto out;
+    size_t n = strcspn(resp.body, " \t\r\n");
+    if (n > 0 && n <= DR_SETTINGS_REGION_MAX && (region = strndup(resp.body, n)) &&
+        !dr_settings_region_valid(region)) {
+        free(region);
+        region = NULL;
+    }
+out:
+    if (verbose > 0)
+        fprintf(stderr, "aws: region %s%s\n", region ? region : DR_SETTINGS_REGION_DEFAULT,
+                region ? " (from IMDS)"
+                : base ? " (the default: IMDS named none)"
+                       : " (the default)");
+    dr_http_response_free_wiped(&resp);
+    dr_free_secret(token);
+    free(base);
+    return region;
+}
+
 /* ECS task role, or EKS Pod Identity (a full URI with a token file). */
 static int provider_ecs(const struct dr_creds_ctx *ctx, char *tried, size_t tlen,
                         struct dr_aws_credentials *out, struct dr_aws_error *err)
@@ -1405,11 +1452,14 @@ out:
 int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr_settings_env *env,
                           struct dr_aws_client **out, struct dr_aws_error *err)
 {
-    return dr_aws_client_create(opts, env, dr_creds_resolve, out, err);
+    if (dr_aws_client_create(opts, env, dr_creds_resolve, out, err) != 0)
+        return -1;
+    dr_aws_client_region_source(*out, imds_region);
+    return 0;
 }
 
 int dr_aws_client_new(const struct dr_aws_client_opts *opts, struct dr_aws_client **out,
                       struct dr_aws_error *err)
 {
-    return dr_aws_client_create(opts, NULL, dr_creds_resolve, out, err);
+    return dr_aws_client_new_env(opts, NULL, out, err);
 }

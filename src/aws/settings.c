@@ -44,8 +44,8 @@ const char *dr_settings_lookup(const struct dr_settings_env *env, const char *en
     return v ? v : dr_settings_value(p, key);
 }
 
-const char *dr_settings_region(const char *explicit_region, const struct dr_settings_env *env,
-                               const struct dr_ini_section *profile)
+const char *dr_settings_region_named(const char *explicit_region, const struct dr_settings_env *env,
+                                     const struct dr_ini_section *profile)
 {
     const char *r = explicit_region && *explicit_region ? explicit_region : NULL;
     if (!r)
@@ -54,7 +54,14 @@ const char *dr_settings_region(const char *explicit_region, const struct dr_sett
         r = dr_settings_getenv(env, "AWS_DEFAULT_REGION");
     if (!r)
         r = dr_settings_value(profile, "region");
-    return r ? r : "us-east-1";
+    return r;
+}
+
+const char *dr_settings_region(const char *explicit_region, const struct dr_settings_env *env,
+                               const struct dr_ini_section *profile)
+{
+    const char *r = dr_settings_region_named(explicit_region, env, profile);
+    return r ? r : DR_SETTINGS_REGION_DEFAULT;
 }
 
 /* Where a retry setting came from, for messages: the variable, or the

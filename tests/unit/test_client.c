@@ -119,6 +119,73 @@ static void test_region(void)
     dr_ini_free(&ini);
 }
 
+/* ---- the region when nothing names one ------------------------------------------ */
+
+static int region_calls;
+static const char *region_answer;
+
+static char *fake_region(const struct dr_settings_env *env, const struct dr_ini_section *profile,
+                         int verbose)
+{
+    (void)env;
+    (void)profile;
+    (void)verbose;
+    region_calls++;
+    return region_answer ? strdup(region_answer) : NULL;
+}
+
+static void test_region_source(void)
+{
+    const char *homeless[] = {"AWS_EC2_METADATA_DISABLED=true", NULL};
+    const char *named[] = {"AWS_DEFAULT_REGION=ap-south-1", NULL};
+    struct dr_settings_env env = ENV_OF(homeless), env_named = ENV_OF(named);
+    struct dr_aws_client *c = NULL, *d = NULL;
+    struct dr_aws_error err;
+    int custom;
+    region_calls = 0;
+    region_answer = "eu-west-3";
+    CHECK(dr_settings_region_named(NULL, &env, NULL) == NULL);
+    CHECK(dr_aws_client_create(NULL, &env, NULL, &c, &err) == 0);
+    dr_aws_client_region_source(c, fake_region);
+    CHECK(region_calls == 0); /* nothing asked until the region is needed */
+    char *url = dr_aws_endpoint(c, "s3", &custom);
+    CHECK_STR(url, "https://s3.eu-west-3.amazonaws.com");
+    free(url);
+    CHECK_STR(dr_aws_client_region(c), "eu-west-3");
+    CHECK_STR(dr_aws_signing_region(c, "sts"), "eu-west-3");
+    CHECK(dr_aws_client_derive(c, NULL, &d) == 0);
+    CHECK_STR(dr_aws_client_region(d), "eu-west-3");
+    dr_aws_client_free(d);
+    CHECK(region_calls == 1); /* once per client */
+    dr_aws_client_free(c);
+
+    /* a named region: never asked */
+    CHECK(dr_aws_client_create(NULL, &env_named, NULL, &c, &err) == 0);
+    dr_aws_client_region_source(c, fake_region);
+    CHECK_STR(dr_aws_client_region(c), "ap-south-1");
+    CHECK(region_calls == 1);
+    dr_aws_client_free(c);
+    struct dr_aws_client_opts opts = {.region = "sa-east-1"};
+    CHECK(dr_aws_client_create(&opts, &env, NULL, &c, &err) == 0);
+    dr_aws_client_region_source(c, fake_region);
+    CHECK_STR(dr_aws_client_region(c), "sa-east-1");
+    CHECK(region_calls == 1);
+    dr_aws_client_free(c);
+
+    /* no answer, or one unfit for a host name: the default */
+    region_answer = NULL;
+    CHECK(dr_aws_client_create(NULL, &env, NULL, &c, &err) == 0);
+    dr_aws_client_region_source(c, fake_region);
+    CHECK_STR(dr_aws_client_region(c), "us-east-1");
+    dr_aws_client_free(c);
+    region_answer = "evil.example/x";
+    CHECK(dr_aws_client_create(NULL, &env, NULL, &c, &err) == 0);
+    dr_aws_client_region_source(c, fake_region);
+    CHECK_STR(dr_aws_client_region(c), "us-east-1");
+    CHECK(region_calls == 3);
+    dr_aws_client_free(c);
+}
+
 /* ---- retry settings --------------------------------------------------------------- */
 
 static void test_retry_settings(void)
@@ -1044,9 +1111,9 @@ static void test_process_expired(void)
     dr_aws_client_free(c);
 }
 
-TEST_MAIN(test_region, test_retry_settings, test_plan_sso, test_endpoint_defaults,
-          test_endpoint_overrides, test_imds_endpoint_suite, test_ecs_url_suite, test_time,
-          test_fresh, test_process_output, test_process_json_round_trip, test_plan_suite,
-          test_plan_rules, client_setup, test_client_settings, test_client_profiles,
-          test_client_empty_chain, test_process_timeout, test_process_expired, test_client_refresh,
-          client_cleanup)
+TEST_MAIN(test_region, test_region_source, test_retry_settings, test_plan_sso,
+          test_endpoint_defaults, test_endpoint_overrides, test_imds_endpoint_suite,
+          test_ecs_url_suite, test_time, test_fresh, test_process_output,
+          test_process_json_round_trip, test_plan_suite, test_plan_rules, client_setup,
+          test_client_settings, test_client_profiles, test_client_empty_chain, test_process_timeout,
+          test_process_expired, test_client_refresh, client_cleanup)
