@@ -30,7 +30,8 @@ char *dr_mfa_cache_path(const struct dr_settings_env *env, const char *key, char
 /* Credentials the run or the cache file at `path` (may be NULL) already
  * holds for `key` that are still fresh at `now` (dr_aws_credentials_fresh).
  * 0 with *out filled (free with dr_aws_credentials_free), or 1 (none). A
- * file that is not the owner's alone (group or world bits) is not read. */
+ * file that is not the owner's alone (group or world bits, a symlink) is
+ * not read. */
 int dr_mfa_cache_get(const char *key, const char *path, time_t now, struct dr_aws_credentials *out);
 
 /* Keeps c for the run under `key`, and writes it to `path` (may be NULL)

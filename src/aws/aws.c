@@ -1,8 +1,9 @@
 /* aws: dr_aws_send — one AWS call: sign with SigV4, send over http.c, retry
- * in the SDKs' modes (the quota, limiter and clock offset are retry.c's). The pure pieces (retry
- * class, backoff, log redaction) are separate functions for tests. The structured error and reading
- * AWS's error out of a body are error.c's; the client itself (region, endpoints, credentials) is
- * client.c's. */
+ * in the SDKs' modes (the quota, limiter and clock offset are retry.c's).
+ * The pure pieces (retry class, backoff, log redaction) are separate
+ * functions for tests. The structured error and reading AWS's error out of
+ * a body are error.c's; the client itself (region, endpoints, credentials)
+ * is client.c's. */
 #include "dbtrun/aws.h"
 #include "dbtrun/buf.h"
 #include "dbtrun/dl.h"
@@ -359,7 +360,8 @@ static int sign(struct dr_aws_client *c, const struct dr_aws_request *r, const s
     if (dr_sigv4_now(&now, msg, sizeof msg) != 0)
         return dr_aws_fail(err, r->op, r->target, "ConfigError", "%s", msg);
     /* a server that found our clock wrong set the offset (see skew_retry) */
-    *signed_at = now += dr_retry_skew(dr_aws_client_retry(c));
+    now += dr_retry_skew(dr_aws_client_retry(c));
+    *signed_at = now;
     struct dr_sigv4_credentials sc = {cred->access_key_id, cred->secret_access_key,
                                       cred->session_token};
     struct dr_sigv4_request sr = {.method = r->method,

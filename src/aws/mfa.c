@@ -197,6 +197,20 @@ static const char *json_text(const cJSON *o, const char *name)
     return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
 }
 
+/* Frees a parsed cache file, erasing the copies of the secrets first. */
+static void json_wipe_delete(cJSON *doc)
+{
+    const cJSON *it;
+    if (!doc)
+        return;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(doc, "Credentials"))
+    {
+        if (cJSON_IsString(it))
+            dr_wipe(it->valuestring, strlen(it->valuestring));
+    }
+    cJSON_Delete(doc);
+}
+
 static int file_get(const char *path, time_t now, struct dr_aws_credentials *out)
 {
     struct stat st;
@@ -204,8 +218,8 @@ static int file_get(const char *path, time_t now, struct dr_aws_credentials *out
     size_t len = 0;
     cJSON *doc = NULL;
     int rc = 1;
-    if (stat(path, &st) != 0 || (st.st_mode & 077) || st.st_uid != geteuid() ||
-        dr_fs_read(path, &data, &len) != 0)
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) ||
+        st.st_uid != geteuid() || dr_fs_read(path, &data, &len) != 0)
         goto out;
     doc = cJSON_ParseWithLength(data, len);
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "Credentials");
@@ -225,14 +239,7 @@ out:
         dr_wipe(data, len);
         free(data);
     }
-    if (doc) {
-        /* the parsed copies of the secrets go too */
-        const cJSON *c2 = cJSON_GetObjectItemCaseSensitive(doc, "Credentials");
-        const cJSON *it;
-        cJSON_ArrayForEach(it, c2) if (cJSON_IsString(it))
-            dr_wipe(it->valuestring, strlen(it->valuestring));
-        cJSON_Delete(doc);
-    }
+    json_wipe_delete(doc);
     return rc;
 }
 

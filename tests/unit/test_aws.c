@@ -47,12 +47,12 @@ const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *ser
 
 int dr_aws_client_max_attempts(const struct dr_aws_client *c)
 {
-    return c->max_attempts ? c->max_attempts : DR_AWS_MAX_ATTEMPTS;
+    return c && c->max_attempts ? c->max_attempts : DR_AWS_MAX_ATTEMPTS;
 }
 
 struct dr_retry_state *dr_aws_client_retry(const struct dr_aws_client *c)
 {
-    return c->retry;
+    return c ? c->retry : NULL;
 }
 
 void dr_aws_client_timeouts(const struct dr_aws_client *c, long *connect_ms, long *read_s)

@@ -95,6 +95,11 @@ static void test_cache_file(void)
     CHECK(got.expiration == 2000000000);
     dr_aws_credentials_free(&got);
     CHECK(dr_mfa_cache_get("k3", file_only, 2000000000, &got) == 1); /* expired */
+    char link[320];
+    snprintf(link, sizeof link, "%s/link.json", dir);
+    CHECK(symlink(file_only, link) == 0);
+    CHECK(dr_mfa_cache_get("k7", link, 1900000000, &got) == 1); /* a symlink is not followed */
+    unlink(link);
     chmod(file_only, 0644);
     CHECK(dr_mfa_cache_get("k4", file_only, 1900000000, &got) == 1); /* others could read it */
     CHECK(dr_fs_write_atomic(file_only, "{\"Credentials\": {}}", 19, 0600) == 0);
