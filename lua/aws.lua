@@ -377,8 +377,18 @@ function M.client(opts)
   local c = attach({}, function()
     return handle
   end)
-  c.region = raw.region(handle)
-  return c
+  -- .region is read on first use: with no region configured the client asks
+  -- IMDS for it, which a client that is made but never used must not do
+  return setmetatable(c, {
+    __index = function(t, k)
+      if k ~= "region" then
+        return nil
+      end
+      local region = raw.region(handle)
+      rawset(t, "region", region)
+      return region
+    end,
+  })
 end
 
 -- The default client: config.aws = {profile=, region=, endpoint=,

@@ -24,7 +24,8 @@
 const char dr_aws_usage[] =
     "usage: dbtrun aws [--profile P] [--region R] [--endpoint-url URL]\n"
     "                  [--cli-connect-timeout S] [--cli-read-timeout S] COMMAND ...\n"
-    "  (timeouts in seconds, 0: none; defaults 10 and 60; attempts: AWS_MAX_ATTEMPTS)\n"
+    "  (timeouts in seconds, 0: none; defaults 10 and 60; retries: AWS_MAX_ATTEMPTS,\n"
+    "   AWS_RETRY_MODE standard, adaptive or legacy)\n"
     "\n"
     "  whoami [--json]                      account, ARN, credential source and expiry (STS)\n"
     "  export-credentials                   the resolved credentials as credential_process JSON\n"

@@ -47,7 +47,8 @@ struct dr_aws_client_opts {
     const char *region;
     const char *endpoint_url; /* overrides every service's endpoint */
     int verbose;              /* >0: log each request (never a secret) to stderr */
-    int max_attempts;         /* 0: AWS_MAX_ATTEMPTS, the profile's max_attempts, 3 */
+    int max_attempts;         /* 0: AWS_MAX_ATTEMPTS, the profile's max_attempts, 3 (5 in
+                                 legacy mode: AWS_RETRY_MODE / retry_mode) */
     long connect_timeout_ms;  /* 0: 10 s; DR_AWS_TIMEOUT_NONE: none */
     long read_timeout_s;      /* no byte for this long ends an attempt; 0: 60 s;
                                  DR_AWS_TIMEOUT_NONE: none */
@@ -78,6 +79,13 @@ const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *ser
 /* How many attempts dr_aws_send makes (and GetObject makes for a body that
  * fails its checksum). */
 int dr_aws_client_max_attempts(const struct dr_aws_client *c);
+
+struct dr_retry_state;
+
+/* The client's retry state (see retry.h): its mode, retry quota, adaptive
+ * limiter and clock offset, shared with the clients derived from it. NULL
+ * for c NULL. Borrowed. */
+struct dr_retry_state *dr_aws_client_retry(const struct dr_aws_client *c);
 
 /* The client's opts->connect_timeout_ms and read_timeout_s (c may be NULL:
  * both 0, the defaults). */
@@ -114,7 +122,11 @@ struct dr_aws_request {
 };
 
 /* Signs and sends `r`, retrying throttling, 5xx, 429 and transport errors up
- * to the client's attempts (dr_aws_client_max_attempts) with exponential backoff and full jitter.
+ * to the client's attempts (dr_aws_client_max_attempts) with exponential backoff and full jitter,
+ * while the client's retry quota pays for them (standard and adaptive modes; adaptive also waits
+ * for its rate limiter before each attempt). An answer that says the clock is wrong, with a Date
+ * far from ours, is sent again once at once, signed with the server's time (the offset stays with
+ * the client).
  * Returns 0 on a 2xx response (resp holds it; caller frees with dr_http_response_free), else -1
  * with err filled from AWS's error body (resp still holds the last response). */
 int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
@@ -123,6 +135,7 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
 /* ---- the pure pieces of dr_aws_send, exposed for tests -------------------- */
 
 #define DR_AWS_MAX_ATTEMPTS 3     /* the default; see dr_aws_client_opts */
+#define DR_AWS_LEGACY_ATTEMPTS 5  /* the default in legacy retry mode (the aws CLI's) */
 #define DR_AWS_ATTEMPTS_LIMIT 100 /* the most a setting may ask for */
 #define DR_AWS_CONNECT_TIMEOUT_MS 10000L
 #define DR_AWS_READ_TIMEOUT_S 60L

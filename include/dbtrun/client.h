@@ -35,6 +35,17 @@ struct dr_creds_ctx {
 typedef int (*dr_aws_resolve_fn)(const struct dr_creds_ctx *ctx, struct dr_aws_credentials *out,
                                  struct dr_aws_error *err);
 
+/* Where a client's region comes from when neither opts, AWS_REGION,
+ * AWS_DEFAULT_REGION nor the profile names one (creds.c asks IMDS): a
+ * region the caller frees, or NULL for the default (us-east-1). */
+typedef char *(*dr_aws_region_fn)(const struct dr_settings_env *env,
+                                  const struct dr_ini_section *profile, int verbose);
+
+/* Gives c a region source, asked once, at the first use of the region
+ * (dr_aws_client_region, an endpoint, a signature), and only when nothing
+ * named a region at creation. Call before c is shared between threads. */
+void dr_aws_client_region_source(struct dr_aws_client *c, dr_aws_region_fn fn);
+
 /* dr_aws_client_new with environment lookups through `env` (NULL: getenv;
  * env->ud must outlive the client) and credentials from `resolve`. */
 int dr_aws_client_create(const struct dr_aws_client_opts *opts, const struct dr_settings_env *env,

@@ -58,6 +58,7 @@ struct dr_creds_role {
     const char *session_name;     /* NULL: generated */
     const char *external_id;      /* NULL: none */
     const char *duration_seconds; /* NULL: STS's default */
+    const char *mfa_serial;       /* NULL: none; else the code is asked for on the terminal */
 };
 
 /* An IAM Identity Center (SSO) profile's settings, from its [sso-session]

@@ -2,11 +2,13 @@
  * environment variables come from, the region, attempts per request, the
  * endpoint of each service (the service table), the signing region, and the
  * IMDS and ECS addresses. Pure functions of the environment and the shared
- * config; no network. Below client.c and creds.c; uses only ini.h. */
+ * config; no network. Below client.c and creds.c; uses only ini.h (and
+ * retry.h's mode names). */
 #ifndef DR_SETTINGS_H
 #define DR_SETTINGS_H
 
 #include "dbtrun/ini.h"
+#include "dbtrun/retry.h"
 
 #include <stddef.h>
 
@@ -22,18 +24,27 @@ struct dr_settings_env {
 /* The value of `name`, or NULL when unset or blank. Borrowed. */
 const char *dr_settings_getenv(const struct dr_settings_env *env, const char *name);
 
+#define DR_SETTINGS_REGION_DEFAULT "us-east-1"
+
 /* The region: `explicit_region`, AWS_REGION, AWS_DEFAULT_REGION, the
  * profile's `region`, else "us-east-1". Borrowed from the arguments. */
 const char *dr_settings_region(const char *explicit_region, const struct dr_settings_env *env,
                                const struct dr_ini_section *profile);
 
-/* Attempts per request: `explicit_attempts` (> 0), else AWS_MAX_ATTEMPTS,
- * else the profile's max_attempts, else 3 — or 5 when the retry mode
- * (AWS_RETRY_MODE, else the profile's retry_mode) is "legacy"; "standard"
- * and "adaptive" both retry the standard way. 0 with *out, or -1 with a
- * message naming the bad setting. */
-int dr_settings_max_attempts(int explicit_attempts, const struct dr_settings_env *env,
-                             const struct dr_ini_section *profile, int *out, char *msg, size_t len);
+/* As dr_settings_region, but NULL when nothing names a region (the client
+ * then asks IMDS at first use, see client.h). */
+const char *dr_settings_region_named(const char *explicit_region, const struct dr_settings_env *env,
+                                     const struct dr_ini_section *profile);
+
+/* The retry mode and attempts per request. The mode: AWS_RETRY_MODE, else
+ * the profile's retry_mode, else standard. Attempts: `explicit_attempts`
+ * (> 0), else AWS_MAX_ATTEMPTS, else the profile's max_attempts, else 3 (5
+ * in legacy mode). `config_path` (may be NULL) names the file in messages.
+ * 0 with *mode and *attempts, or -1 with a message naming the bad setting
+ * and where it was read. */
+int dr_settings_retry(int explicit_attempts, const struct dr_settings_env *env,
+                      const struct dr_ini_section *profile, const char *config_path,
+                      enum dr_retry_mode *mode, int *attempts, char *msg, size_t len);
 
 /* 1 when `region` is fit to go into a host name (a-z, 0-9, '-'). */
 int dr_settings_region_valid(const char *region);

@@ -22,6 +22,8 @@ struct dr_sts_role_params {
     const char *external_id;        /* AssumeRole only; NULL: none */
     const char *duration_seconds;   /* decimal; NULL: STS's default (1 hour) */
     const char *web_identity_token; /* AssumeRoleWithWebIdentity only (a secret) */
+    const char *serial_number;      /* AssumeRole only: the MFA device (mfa_serial); NULL: none */
+    const char *token_code;         /* AssumeRole only: the code it shows (a secret) */
 };
 
 /* AssumeRole signed with c's credentials, at dr_aws_endpoint(c, "sts").

@@ -1,14 +1,16 @@
 /* aws: dr_aws_send — one AWS call: sign with SigV4, send over http.c, retry
- * in the SDKs' "standard" mode. The pure pieces (retry class, backoff, log
- * redaction) are separate functions for tests. The structured error and
- * reading AWS's error out of a body are error.c's; the client itself
- * (region, endpoints, credentials) is client.c's. */
+ * in the SDKs' modes (the quota, limiter and clock offset are retry.c's).
+ * The pure pieces (retry class, backoff, log redaction) are separate
+ * functions for tests. The structured error and reading AWS's error out of
+ * a body are error.c's; the client itself (region, endpoints, credentials)
+ * is client.c's. */
 #include "dbtrun/aws.h"
 #include "dbtrun/buf.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/fs.h"
 #include "dbtrun/mask.h"
 #include "dbtrun/proc.h"
+#include "dbtrun/retry.h"
 #include "dbtrun/sigv4.h"
 
 #include <ctype.h>
@@ -341,7 +343,7 @@ static void credentials_error(const struct dr_aws_request *r, struct dr_aws_erro
  * use): the headers to add are in *sig. 0, or -1 with err. */
 static int sign(struct dr_aws_client *c, const struct dr_aws_request *r, const struct target *t,
                 const struct dr_sigv4_header *sign_headers, struct dr_sigv4_result *sig,
-                struct dr_aws_error *err)
+                time_t *signed_at, struct dr_aws_error *err)
 {
     const struct dr_aws_credentials *cred = dr_aws_credentials_get(c, err);
     char msg[256];
@@ -352,6 +354,9 @@ static int sign(struct dr_aws_client *c, const struct dr_aws_request *r, const s
     }
     if (dr_sigv4_now(&now, msg, sizeof msg) != 0)
         return dr_aws_fail(err, r->op, r->target, "ConfigError", "%s", msg);
+    /* a server that found our clock wrong set the offset (see skew_retry) */
+    now += dr_retry_skew(dr_aws_client_retry(c));
+    *signed_at = now;
     struct dr_sigv4_credentials sc = {cred->access_key_id, cred->secret_access_key,
                                       cred->session_token};
     struct dr_sigv4_request sr = {.method = r->method,
@@ -367,6 +372,60 @@ static int sign(struct dr_aws_client *c, const struct dr_aws_request *r, const s
     if (dr_sigv4_sign(&sr, &sc, &sp, sig, msg, sizeof msg) != 0)
         return dr_aws_fail(err, r->op, r->target, "InternalError", "cannot sign: %s", msg);
     return 0;
+}
+
+static double monotonic_s(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* An answer saying our clock is wrong, with a Date far from the time we
+ * signed with: keeps the server's offset for the client and says to send
+ * again at once (once per request, outside the attempts and the quota: the
+ * failed attempt was the clock's fault, not the service's). */
+static int skew_retry(struct dr_aws_client *c, const struct dr_aws_request *r,
+                      const struct dr_http_response *resp, const struct dr_aws_error *err,
+                      time_t signed_at, int verbose)
+{
+    struct dr_retry_state *rs = dr_aws_client_retry(c);
+    long delta;
+    if (r->no_auth || !rs ||
+        !dr_retry_clock_skewed(err->code, dr_http_header_get(resp, "date"), signed_at, &delta))
+        return 0;
+    dr_retry_skew_set(rs, dr_retry_skew(rs) + delta);
+    if (verbose > 0)
+        dr_mask_fprintf(stderr,
+                        "aws: %s: %s: the server's clock is %ld s %s ours; signing again "
+                        "with its time\n",
+                        r->op ? r->op : r->method, err->code, labs(delta),
+                        delta > 0 ? "ahead of" : "behind");
+    return 1;
+}
+
+/* Whether a failed attempt is retried: its class, the attempts left and the
+ * quota. 1 with *cost (what the quota paid), or 0. */
+static int retry_allowed(struct dr_aws_client *c, const struct dr_aws_request *r,
+                         enum dr_aws_retry kind, int no_answer, int n, int max_attempts,
+                         int verbose, int *cost)
+{
+    if (kind == DR_AWS_RETRY_NO || n >= max_attempts)
+        return 0;
+    if ((*cost = dr_retry_quota_take(dr_aws_client_retry(c), no_answer)) > 0)
+        return 1;
+    if (verbose > 0)
+        dr_mask_fprintf(stderr, "aws: %s: the retry quota is used up; not retrying\n",
+                        r->op ? r->op : r->method);
+    return 0;
+}
+
+/* Adaptive mode: waits for the client-side rate limiter before an attempt. */
+static void rate_limit(struct dr_aws_client *c, int no_sleep, int signals)
+{
+    double wait = dr_retry_rate_wait(dr_aws_client_retry(c), monotonic_s());
+    if (wait > 0 && !no_sleep)
+        sleep_ms((long)(wait * 1000), signals);
 }
 
 /* The headers of r for curl (Host first) and for the signer, with room in
@@ -416,10 +475,10 @@ static struct dr_http_request http_request(struct dr_aws_client *c, const struct
 
 /* Signs and sends one attempt. 0 when a response arrived (any status), -1
  * with err when none did or the request could not be made. *fatal is set
- * when the failure is not worth retrying. */
+ * when the failure is not worth retrying; *signed_at is the signing time. */
 static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, const struct target *t,
                    const int *signals, struct dr_http_response *resp, struct dr_aws_error *err,
-                   int *fatal)
+                   int *fatal, time_t *signed_at)
 {
     struct dr_sigv4_result sig = {0};
     struct dr_sigv4_header *sign_headers = NULL;
@@ -430,7 +489,7 @@ static int attempt(struct dr_aws_client *c, const struct dr_aws_request *r, cons
     if (request_headers(r, t, &headers, &sign_headers, &n, err) != 0)
         goto out;
     if (!r->no_auth) {
-        if (sign(c, r, t, sign_headers, &sig, err) != 0)
+        if (sign(c, r, t, sign_headers, &sig, signed_at, err) != 0)
             goto out;
         for (size_t i = 0; i < sig.nadd; i++)
             headers[n++] = (struct dr_http_header){sig.add[i].name, sig.add[i].value};
@@ -469,10 +528,9 @@ static enum dr_aws_retry retry_kind(int sent, const struct dr_aws_request *r,
 /* The wait before attempt n + 1: the SDKs' jittered backoff (none with
  * DR_AWS_BACKOFF_ENV=1, for tests), cut short by a signal. */
 static void back_off(const struct dr_aws_request *r, int n, enum dr_aws_retry kind, int verbose,
-                     int signals)
+                     int no_sleep, int signals)
 {
-    const char *no_backoff = getenv(DR_AWS_BACKOFF_ENV);
-    long wait = no_backoff && strcmp(no_backoff, "1") == 0 ? 0 : dr_aws_backoff_ms(n, random01());
+    long wait = no_sleep ? 0 : dr_aws_backoff_ms(n, random01());
     if (verbose > 0)
         dr_mask_fprintf(stderr, "aws: %s: %s, retrying in %ld ms\n", r->op ? r->op : r->method,
                         kind == DR_AWS_RETRY_THROTTLE ? "throttled" : "transient failure", wait);
@@ -494,6 +552,9 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
     struct target t;
     char msg[DR_DL_ERRLEN];
     int rc = -1, verbose = c ? dr_aws_client_verbose(c) : 0;
+    const char *no_backoff = getenv(DR_AWS_BACKOFF_ENV);
+    int no_sleep = no_backoff && strcmp(no_backoff, "1") == 0;
+    int last_cost = 0, skew_fixed = 0; /* what the quota paid for the last retry */
     int signals = r->signals ? *r->signals : dr_proc_signal_count();
     int max_attempts = dr_aws_client_max_attempts(c);
     memset(&t, 0, sizeof t);
@@ -514,26 +575,36 @@ int dr_aws_send(struct dr_aws_client *c, const struct dr_aws_request *r,
         struct timespec start;
         enum dr_aws_retry kind;
         int fatal;
+        time_t signed_at = 0;
         dr_http_response_free(resp);
         if (dr_proc_signal_count() != signals) { /* never a (re)try after an interrupt */
             interrupted(r, err);
             goto out;
         }
+        rate_limit(c, no_sleep, signals);
         clock_gettime(CLOCK_MONOTONIC, &start);
-        int sent = attempt(c, r, &t, &signals, resp, err, &fatal);
+        int sent = attempt(c, r, &t, &signals, resp, err, &fatal, &signed_at);
         if (verbose > 0 && (sent == 0 || !fatal))
             log_attempt(r, t.url, t.log_query, resp, sent, n, max_attempts, elapsed_ms(&start));
         if (sent != 0 && fatal)
             goto out;
         if (sent == 0 && resp->status >= 200 && resp->status < 300) {
             memset(err, 0, sizeof *err); /* no trace of the failed attempts */
+            dr_retry_rate_answer(dr_aws_client_retry(c), 0, monotonic_s());
+            dr_retry_quota_success(dr_aws_client_retry(c), last_cost);
             rc = 0;
             goto out;
         }
         kind = retry_kind(sent, r, resp, err);
-        if (kind == DR_AWS_RETRY_NO || n == max_attempts)
+        dr_retry_rate_answer(dr_aws_client_retry(c), kind == DR_AWS_RETRY_THROTTLE, monotonic_s());
+        if (sent == 0 && !skew_fixed && skew_retry(c, r, resp, err, signed_at, verbose)) {
+            skew_fixed = 1;
+            n--;
+            continue;
+        }
+        if (!retry_allowed(c, r, kind, sent != 0, n, max_attempts, verbose, &last_cost))
             goto out;
-        back_off(r, n, kind, verbose, signals);
+        back_off(r, n, kind, verbose, no_sleep, signals);
     }
 out:
     if (rc != 0)

@@ -5,6 +5,7 @@
  * see creds.c), refreshed before they expire, safe to share between threads. */
 #include "dbtrun/client.h"
 #include "dbtrun/aws.h"
+#include "dbtrun/retry.h"
 #include "dbtrun/sigv4.h"
 #include "dbtrun/wipe.h"
 
@@ -22,9 +23,14 @@ struct dr_aws_client {
     char *profile;
     int profile_explicit; /* DR_CREDS_PROFILE_* */
     char *region;
+    int region_pending;             /* nothing named one: ask region_source at first use */
+    dr_aws_region_fn region_source; /* set only while pending; never changed once shared */
+    pthread_mutex_t region_lock;
     char *endpoint_url; /* opts->endpoint_url; NULL in derived clients */
     int verbose;
-    int max_attempts;        /* resolved at creation */
+    int max_attempts; /* resolved at creation */
+    struct dr_retry_state
+        *retry;              /* the root's: quota, limiter and clock offset are per client tree */
     long connect_timeout_ms; /* as in dr_aws_client_opts */
     long read_timeout_s;
     struct dr_ini ini;                /* what the files hold (empty in derived clients) */
@@ -126,8 +132,12 @@ static int apply_settings(struct dr_aws_client *c, const struct dr_aws_client_op
                           struct dr_aws_error *err)
 {
     const struct dr_ini_section *profile = dr_ini_profile(&c->ini, c->profile);
-    const char *region = dr_settings_region(opts->region, &c->env, profile);
-    char msg[160];
+    const char *region = dr_settings_region_named(opts->region, &c->env, profile);
+    char msg[512];
+    enum dr_retry_mode mode;
+    c->region_pending = !region;
+    if (!region)
+        region = DR_SETTINGS_REGION_DEFAULT;
     if (!dr_settings_region_valid(region))
         return dr_aws_fail(err, "", "", "ConfigError", "invalid region '%.64s'", region);
     if (!(c->region = strdup(region)) || (opts->endpoint_url && *opts->endpoint_url &&
@@ -136,10 +146,26 @@ static int apply_settings(struct dr_aws_client *c, const struct dr_aws_client_op
     c->verbose = opts->verbose;
     c->connect_timeout_ms = opts->connect_timeout_ms;
     c->read_timeout_s = opts->read_timeout_s;
-    if (dr_settings_max_attempts(opts->max_attempts, &c->env, profile, &c->max_attempts, msg,
-                                 sizeof msg) != 0)
+    if (dr_settings_retry(opts->max_attempts, &c->env, profile, c->paths.config, &mode,
+                          &c->max_attempts, msg, sizeof msg) != 0)
         return dr_aws_fail(err, "", "", "ConfigError", "%s", msg);
+    if (!(c->retry = malloc(sizeof *c->retry)))
+        return dr_aws_fail(err, "", "", "InternalError", "out of memory");
+    if (dr_retry_init(c->retry, mode) != 0) {
+        free(c->retry);
+        c->retry = NULL;
+        return dr_aws_fail(err, "", "", "InternalError", "cannot make a mutex");
+    }
     return 0;
+}
+
+static void retry_free(struct dr_aws_client *c)
+{
+    if (c->retry && c->root == c) {
+        dr_retry_destroy(c->retry);
+        free(c->retry);
+    }
+    c->retry = NULL;
 }
 
 int dr_aws_client_create(const struct dr_aws_client_opts *opts, const struct dr_settings_env *env,
@@ -171,11 +197,17 @@ int dr_aws_client_create(const struct dr_aws_client_opts *opts, const struct dr_
         dr_aws_fail(err, "", "", "InternalError", "cannot make a mutex");
         goto out;
     }
+    if (pthread_mutex_init(&c->region_lock, NULL) != 0) {
+        pthread_mutex_destroy(&c->lock);
+        dr_aws_fail(err, "", "", "InternalError", "cannot make a mutex");
+        goto out;
+    }
     *out = c;
     c = NULL;
     rc = 0;
 out:
     if (c) {
+        retry_free(c);
         dr_ini_free(&c->ini);
         dr_ini_paths_free(&c->paths);
         free(c->profile);
@@ -199,11 +231,12 @@ int dr_aws_client_derive(const struct dr_aws_client *parent, const struct dr_aws
     c->profile_explicit = parent->profile_explicit;
     c->verbose = parent->verbose;
     c->max_attempts = parent->max_attempts;
+    c->retry = parent->retry;
     c->connect_timeout_ms = parent->connect_timeout_ms;
     c->read_timeout_s = parent->read_timeout_s;
     c->fixed = 1;
     c->profile = strdup(parent->profile);
-    c->region = strdup(parent->region);
+    c->region = strdup(dr_aws_client_region(parent));
     if (cred && (c->current = calloc(1, sizeof *c->current))) {
         c->current->access_key_id = strdup(cred->access_key_id);
         c->current->secret_access_key = strdup(cred->secret_access_key);
@@ -233,23 +266,57 @@ void dr_aws_client_free(struct dr_aws_client *c)
         creds_destroy(c->current);
     for (size_t i = 0; i < c->nretired; i++)
         creds_destroy(c->retired[i]);
+    retry_free(c);
     dr_ini_free(&c->ini);
     dr_ini_paths_free(&c->paths);
     free(c->profile);
     free(c->region);
     free(c->endpoint_url);
     pthread_mutex_destroy(&c->lock);
+    if (c->root == c)
+        pthread_mutex_destroy(&c->region_lock);
     free(c);
+}
+
+void dr_aws_client_region_source(struct dr_aws_client *c, dr_aws_region_fn fn)
+{
+    if (c->region_pending)
+        c->region_source = fn;
 }
 
 const char *dr_aws_client_region(const struct dr_aws_client *c)
 {
-    return c->region;
+    /* resolved on first use, so that a client nobody sends with never asks
+     * IMDS: the client stays logically const */
+    struct dr_aws_client *m = (struct dr_aws_client *)c;
+    const char *region;
+    char *found;
+    if (!c->region_source)
+        return c->region;
+    pthread_mutex_lock(&m->region_lock);
+    if (m->region_pending) {
+        m->region_pending = 0;
+        found = m->region_source(&m->env, dr_ini_profile(m->settings, m->profile), m->verbose);
+        if (found && dr_settings_region_valid(found)) {
+            free(m->region);
+            m->region = found;
+        } else {
+            free(found);
+        }
+    }
+    region = m->region;
+    pthread_mutex_unlock(&m->region_lock);
+    return region;
 }
 
 int dr_aws_client_max_attempts(const struct dr_aws_client *c)
 {
     return c && c->max_attempts > 0 ? c->max_attempts : DR_AWS_MAX_ATTEMPTS;
+}
+
+struct dr_retry_state *dr_aws_client_retry(const struct dr_aws_client *c)
+{
+    return c ? c->retry : NULL;
 }
 
 void dr_aws_client_timeouts(const struct dr_aws_client *c, long *connect_ms, long *read_s)
@@ -266,7 +333,8 @@ int dr_aws_client_verbose(const struct dr_aws_client *c)
 char *dr_aws_endpoint(const struct dr_aws_client *c, const char *service, int *custom)
 {
     return dr_settings_endpoint(service, c->endpoint_url, &c->env, c->settings,
-                                dr_ini_profile(c->settings, c->profile), c->region, custom);
+                                dr_ini_profile(c->settings, c->profile), dr_aws_client_region(c),
+                                custom);
 }
 
 char *dr_aws_endpoint_in(const struct dr_aws_client *c, const char *service, const char *region)
@@ -292,7 +360,7 @@ const struct dr_settings_env *dr_aws_client_env(const struct dr_aws_client *c)
 
 const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *service)
 {
-    return dr_settings_signing_region(service, c->region);
+    return dr_settings_signing_region(service, dr_aws_client_region(c));
 }
 
 /* Keeps `old` alive for threads that may still use it. */

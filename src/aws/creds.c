@@ -5,6 +5,7 @@
  * http.c (IMDS, ECS, GitHub) and sts.c; the client cache is client.c's. */
 #include "dbtrun/creds.h"
 #include "dbtrun/isotime.h"
+#include "dbtrun/mfa.h"
 #include "dbtrun/wipe.h"
 #include "dbtrun/http.h"
 #include "dbtrun/proc.h"
@@ -191,6 +192,7 @@ static void role_from(const struct dr_ini_section *p, struct dr_creds_role *r)
     r->session_name = dr_settings_value(p, "role_session_name");
     r->external_id = dr_settings_value(p, "external_id");
     r->duration_seconds = dr_settings_value(p, "duration_seconds");
+    r->mfa_serial = dr_settings_value(p, "mfa_serial");
 }
 
 static int parse_source(const char *v, enum dr_creds_source *out)
@@ -372,12 +374,6 @@ int dr_creds_plan(const struct dr_ini *ini, const char *name, int github_oidc,
         const char *source = dr_settings_value(p, "credential_source");
         if (source_profile && source) {
             snprintf(err, errlen, "profile '%s' has both source_profile and credential_source",
-                     p->name);
-            return DR_CREDS_PLAN_ERROR;
-        }
-        if (dr_settings_value(p, "mfa_serial")) {
-            snprintf(err, errlen,
-                     "profile '%s' needs an MFA code (mfa_serial), which dbtrun cannot ask for",
                      p->name);
             return DR_CREDS_PLAN_ERROR;
         }
@@ -752,6 +748,53 @@ out:
     return rc;
 }
 
+/* The instance's region (GET /latest/meta-data/placement/region) when no
+ * setting names one, as the SDKs do: only where IMDS is enabled, with its
+ * short timeouts; NULL when it does not answer. */
+static char *imds_region(const struct dr_settings_env *env, const struct dr_ini_section *p,
+                         int verbose)
+{
+    struct dr_http_response resp = {0};
+    struct dr_aws_error err;
+    char tried[256] = "", msg[256], *base = NULL, *token = NULL, *region = NULL;
+    struct imds im = {.tried = tried, .tlen = sizeof tried};
+    if (dr_settings_true(dr_settings_getenv(env, "AWS_EC2_METADATA_DISABLED")) ||
+        dr_settings_imds_endpoint(env, p, &base, msg, sizeof msg) != 0)
+        goto out;
+    im.base = base;
+    url_origin(base, im.origin, sizeof im.origin);
+    im.timeout_ms = (long)(1000 * number_setting(env, "AWS_METADATA_SERVICE_TIMEOUT", p,
+                                                 "metadata_service_timeout", 1, 0.1, 60));
+    im.attempts = (int)number_setting(env, "AWS_METADATA_SERVICE_NUM_ATTEMPTS", p,
+                                      "metadata_service_num_attempts", 3, 1, 10);
+    im.v1_disabled = dr_settings_true(
+        dr_settings_lookup(env, "AWS_EC2_METADATA_V1_DISABLED", p, "ec2_metadata_v1_disabled"));
+    if (imds_token(&im, &token, &resp, &err) != FOUND)
+        goto out;
+    struct dr_http_header auth = {"x-aws-ec2-metadata-token", token};
+    struct fetch f = {"GET",         im.url,        token ? &auth : NULL, token ? 1 : 0,
+                      im.timeout_ms, im.timeout_ms, im.attempts,          token != NULL};
+    snprintf(im.url, sizeof im.url, "%s/latest/meta-data/placement/region", im.base);
+    if (fetch(&f, &resp) != 0 || resp.status != 200)
+        goto out;
+    size_t n = strcspn(resp.body, " \t\r\n");
+    if (n > 0 && n <= DR_SETTINGS_REGION_MAX && (region = strndup(resp.body, n)) &&
+        !dr_settings_region_valid(region)) {
+        free(region);
+        region = NULL;
+    }
+out:
+    if (verbose > 0)
+        fprintf(stderr, "aws: region %s%s\n", region ? region : DR_SETTINGS_REGION_DEFAULT,
+                region ? " (from IMDS)"
+                : base ? " (the default: IMDS named none)"
+                       : " (the default)");
+    dr_http_response_free_wiped(&resp);
+    dr_free_secret(token);
+    free(base);
+    return region;
+}
+
 /* ECS task role, or EKS Pod Identity (a full URI with a token file). */
 static int provider_ecs(const struct dr_creds_ctx *ctx, char *tried, size_t tlen,
                         struct dr_aws_credentials *out, struct dr_aws_error *err)
@@ -1112,6 +1155,64 @@ static int run_process(const struct dr_creds_ctx *ctx, const char *profile, cons
     return rc;
 }
 
+/* AssumeRole with p, signed with cur. */
+static int assume_one(const struct dr_creds_ctx *ctx, const struct dr_sts_role_params *p,
+                      const struct dr_aws_credentials *cur, struct dr_aws_credentials *next,
+                      struct dr_aws_error *err)
+{
+    struct dr_aws_client *sts = NULL;
+    if (!ctx->client || dr_aws_client_derive(ctx->client, cur, &sts) != 0)
+        return cred_fail(err, "cannot make an STS client");
+    int rc = dr_sts_assume_role(sts, p, next, err);
+    dr_aws_client_free(sts);
+    return rc == 0 ? FOUND : FAILED;
+}
+
+/* AssumeRole for a role with mfa_serial: the session credentials the run or
+ * the aws CLI's cache still hold, else the code asked for on the terminal. */
+static int assume_with_mfa(const struct dr_creds_ctx *ctx, const struct dr_creds_role *r,
+                           struct dr_sts_role_params *p, const struct dr_aws_credentials *cur,
+                           struct dr_aws_credentials *next, struct dr_aws_error *err)
+{
+    char key[DR_MFA_KEY_LEN + 1], code[DR_MFA_CODE_MAX], why[256] = "";
+    char *path = NULL;
+    int interrupted = 0, rc = FAILED, asked;
+    p->serial_number = r->mfa_serial;
+    if (dr_mfa_cache_key(p, key) != 0)
+        return cred_fail(err, "cannot hash the MFA cache key");
+    path = dr_mfa_cache_path(ctx->env, key, why, sizeof why); /* none: the run's copy only */
+    if (dr_mfa_cache_get(key, path, ctx->now, next) == 0) {
+        if (ctx->verbose > 0)
+            fprintf(stderr, "aws: profile %s: MFA session credentials from the cache\n",
+                    r->profile);
+        rc = FOUND;
+        goto out;
+    }
+    if ((asked = dr_mfa_ask(r->profile, r->mfa_serial, code, why, sizeof why, &interrupted)) == 1) {
+        cred_fail(err,
+                  "profile %s needs an MFA code (mfa_serial %s) but there is no terminal to "
+                  "ask on",
+                  r->profile, r->mfa_serial);
+        goto out;
+    }
+    if (asked != 0) {
+        cred_fail(err, "%s", why);
+        if (interrupted)
+            snprintf(err->code, sizeof err->code, "Interrupted");
+        goto out;
+    }
+    p->token_code = code;
+    rc = assume_one(ctx, p, cur, next, err);
+    dr_wipe(code, sizeof code);
+    p->token_code = NULL;
+    if (rc == FOUND && dr_mfa_cache_put(key, path, next) != 0 && ctx->verbose > 0)
+        fprintf(stderr, "aws: profile %s: could not write the MFA cache %s\n", r->profile,
+                path ? path : "(no home folder)");
+out:
+    free(path);
+    return rc;
+}
+
 /* Assumes plan's roles in turn, starting from *cur (replaced each time). */
 static int assume_roles(const struct dr_creds_ctx *ctx, const struct dr_creds_plan *plan,
                         struct dr_aws_credentials *cur, struct dr_aws_error *err)
@@ -1119,7 +1220,6 @@ static int assume_roles(const struct dr_creds_ctx *ctx, const struct dr_creds_pl
     for (size_t i = 0; i < plan->nroles; i++) {
         const struct dr_creds_role *r = &plan->roles[i];
         struct dr_aws_credentials next;
-        struct dr_aws_client *sts = NULL;
         const char *d = r->duration_seconds;
         if (d && (strspn(d, "0123456789") != strlen(d) || strlen(d) > 6))
             return cred_fail(err, "profile '%s': duration_seconds '%.32s' is not a number",
@@ -1128,11 +1228,9 @@ static int assume_roles(const struct dr_creds_ctx *ctx, const struct dr_creds_pl
                                        .session_name = r->session_name,
                                        .external_id = r->external_id,
                                        .duration_seconds = d};
-        if (!ctx->client || dr_aws_client_derive(ctx->client, cur, &sts) != 0)
-            return cred_fail(err, "cannot make an STS client");
-        int rc = dr_sts_assume_role(sts, &p, &next, err);
-        dr_aws_client_free(sts);
-        if (rc != 0)
+        int rc = r->mfa_serial ? assume_with_mfa(ctx, r, &p, cur, &next, err)
+                               : assume_one(ctx, &p, cur, &next, err);
+        if (rc != FOUND)
             return FAILED;
         dr_aws_credentials_free(cur);
         *cur = next;
@@ -1357,11 +1455,14 @@ out:
 int dr_aws_client_new_env(const struct dr_aws_client_opts *opts, const struct dr_settings_env *env,
                           struct dr_aws_client **out, struct dr_aws_error *err)
 {
-    return dr_aws_client_create(opts, env, dr_creds_resolve, out, err);
+    if (dr_aws_client_create(opts, env, dr_creds_resolve, out, err) != 0)
+        return -1;
+    dr_aws_client_region_source(*out, imds_region);
+    return 0;
 }
 
 int dr_aws_client_new(const struct dr_aws_client_opts *opts, struct dr_aws_client **out,
                       struct dr_aws_error *err)
 {
-    return dr_aws_client_create(opts, NULL, dr_creds_resolve, out, err);
+    return dr_aws_client_new_env(opts, NULL, out, err);
 }

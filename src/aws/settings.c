@@ -44,8 +44,8 @@ const char *dr_settings_lookup(const struct dr_settings_env *env, const char *en
     return v ? v : dr_settings_value(p, key);
 }
 
-const char *dr_settings_region(const char *explicit_region, const struct dr_settings_env *env,
-                               const struct dr_ini_section *profile)
+const char *dr_settings_region_named(const char *explicit_region, const struct dr_settings_env *env,
+                                     const struct dr_ini_section *profile)
 {
     const char *r = explicit_region && *explicit_region ? explicit_region : NULL;
     if (!r)
@@ -54,43 +54,79 @@ const char *dr_settings_region(const char *explicit_region, const struct dr_sett
         r = dr_settings_getenv(env, "AWS_DEFAULT_REGION");
     if (!r)
         r = dr_settings_value(profile, "region");
-    return r ? r : "us-east-1";
+    return r;
 }
 
-int dr_settings_max_attempts(int explicit_attempts, const struct dr_settings_env *env,
-                             const struct dr_ini_section *profile, int *out, char *msg, size_t len)
+const char *dr_settings_region(const char *explicit_region, const struct dr_settings_env *env,
+                               const struct dr_ini_section *profile)
 {
-    const char *mode = dr_settings_getenv(env, "AWS_RETRY_MODE"), *mode_from = "AWS_RETRY_MODE";
-    const char *v = dr_settings_getenv(env, "AWS_MAX_ATTEMPTS"), *from = "AWS_MAX_ATTEMPTS";
-    if (!mode) {
-        mode = dr_settings_value(profile, "retry_mode");
-        mode_from = "the profile's retry_mode";
-    }
-    if (mode && strcmp(mode, "standard") != 0 && strcmp(mode, "adaptive") != 0 &&
-        strcmp(mode, "legacy") != 0) {
-        snprintf(msg, len, "%s must be standard, adaptive or legacy, not '%.32s'", mode_from, mode);
+    const char *r = dr_settings_region_named(explicit_region, env, profile);
+    return r ? r : DR_SETTINGS_REGION_DEFAULT;
+}
+
+/* Where a retry setting came from, for messages: the variable, or the
+ * profile and its file. */
+static void setting_origin(char *out, size_t len, const char *env_name, int from_env,
+                           const struct dr_ini_section *profile, const char *key,
+                           const char *config_path)
+{
+    if (from_env)
+        snprintf(out, len, "%s", env_name);
+    else
+        snprintf(out, len, "%s in profile %.64s%s%.200s", key,
+                 profile && profile->name ? profile->name : "default", config_path ? " of " : "",
+                 config_path ? config_path : "");
+}
+
+static int parse_mode(const char *v, enum dr_retry_mode *mode)
+{
+    static const enum dr_retry_mode modes[] = {DR_RETRY_STANDARD, DR_RETRY_ADAPTIVE,
+                                               DR_RETRY_LEGACY};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (strcmp(v, dr_retry_mode_name(modes[i])) == 0) {
+            *mode = modes[i];
+            return 0;
+        }
+    return -1;
+}
+
+int dr_settings_retry(int explicit_attempts, const struct dr_settings_env *env,
+                      const struct dr_ini_section *profile, const char *config_path,
+                      enum dr_retry_mode *mode, int *attempts, char *msg, size_t len)
+{
+    const char *m = dr_settings_getenv(env, "AWS_RETRY_MODE");
+    const char *v = dr_settings_getenv(env, "AWS_MAX_ATTEMPTS");
+    int mode_env = m != NULL, attempts_env = v != NULL;
+    char from[320];
+    if (!m)
+        m = dr_settings_value(profile, "retry_mode");
+    *mode = DR_RETRY_STANDARD;
+    if (m && parse_mode(m, mode) != 0) {
+        setting_origin(from, sizeof from, "AWS_RETRY_MODE", mode_env, profile, "retry_mode",
+                       config_path);
+        snprintf(msg, len, "%s must be standard, adaptive or legacy, not '%.32s'", from, m);
         return -1;
     }
-    *out = mode && strcmp(mode, "legacy") == 0 ? 5 : DR_AWS_MAX_ATTEMPTS;
+    *attempts = *mode == DR_RETRY_LEGACY ? DR_AWS_LEGACY_ATTEMPTS : DR_AWS_MAX_ATTEMPTS;
     if (explicit_attempts > 0) {
-        *out = explicit_attempts;
+        *attempts = explicit_attempts;
         return 0;
     }
-    if (!v) {
+    if (!v)
         v = dr_settings_value(profile, "max_attempts");
-        from = "the profile's max_attempts";
-    }
     if (!v)
         return 0;
     char *end;
     errno = 0;
     long n = strtol(v, &end, 10);
     if (errno || end == v || *end || n < 1 || n > DR_AWS_ATTEMPTS_LIMIT) {
+        setting_origin(from, sizeof from, "AWS_MAX_ATTEMPTS", attempts_env, profile, "max_attempts",
+                       config_path);
         snprintf(msg, len, "%s must be a whole number from 1 to %d, not '%.32s'", from,
                  DR_AWS_ATTEMPTS_LIMIT, v);
         return -1;
     }
-    *out = (int)n;
+    *attempts = (int)n;
     return 0;
 }
 

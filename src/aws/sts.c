@@ -42,10 +42,12 @@ char *dr_sts_form(const char *action, const struct dr_sts_role_params *p, const 
 {
     /* Each value is encoded once, the body allocated once: no stray copies
      * of the token are left behind in freed memory by a growing buffer. */
-    const char *names[] = {"RoleArn", "RoleSessionName", "ExternalId", "DurationSeconds",
-                           "WebIdentityToken"};
-    const char *values[] = {p ? p->role_arn : NULL, session, p ? p->external_id : NULL,
-                            p ? p->duration_seconds : NULL, p ? p->web_identity_token : NULL};
+    const char *names[] = {"RoleArn",          "RoleSessionName", "ExternalId", "DurationSeconds",
+                           "WebIdentityToken", "SerialNumber",    "TokenCode"};
+    const char *values[] = {p ? p->role_arn : NULL,           session,
+                            p ? p->external_id : NULL,        p ? p->duration_seconds : NULL,
+                            p ? p->web_identity_token : NULL, p ? p->serial_number : NULL,
+                            p ? p->token_code : NULL};
     enum { N = sizeof names / sizeof names[0] };
     char *enc[N] = {0}, *body = NULL;
     size_t len = strlen("Action=") + strlen(action) + strlen("&Version=" DR_STS_VERSION) + 1;

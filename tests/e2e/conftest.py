@@ -12,6 +12,12 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 DBTRUN = os.environ.get("DBTRUN_BIN", str(ROOT / "build" / "dbtrun"))
 
+# Tests never reach 169.254.169.254: with no region configured a client asks
+# IMDS for one (and the credential chain ends with IMDS), so every dbtrun that
+# inherits this environment has IMDS off. Tests of IMDS build their own
+# environment with a loopback stand-in.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
 
 # ---- under CI=true a missing prerequisite fails ------------------------------
 # A skip means "this machine lacks something" (dbt, moto, the aws CLI, boto3,

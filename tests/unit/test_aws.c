@@ -8,6 +8,7 @@
 
 #include "dbtrun/aws.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/retry.h"
 #include "dbtrun/sigv4.h"
 
 #include <fcntl.h>
@@ -23,6 +24,8 @@ struct dr_aws_client {
     int verbose;
     int cred_calls;
     int cred_fail;
+    int max_attempts;             /* 0: DR_AWS_MAX_ATTEMPTS */
+    struct dr_retry_state *retry; /* NULL: no quota, no offset */
     struct dr_aws_credentials cred;
 };
 
@@ -44,8 +47,12 @@ const char *dr_aws_signing_region(const struct dr_aws_client *c, const char *ser
 
 int dr_aws_client_max_attempts(const struct dr_aws_client *c)
 {
-    (void)c;
-    return DR_AWS_MAX_ATTEMPTS;
+    return c && c->max_attempts ? c->max_attempts : DR_AWS_MAX_ATTEMPTS;
+}
+
+struct dr_retry_state *dr_aws_client_retry(const struct dr_aws_client *c)
+{
+    return c ? c->retry : NULL;
 }
 
 void dr_aws_client_timeouts(const struct dr_aws_client *c, long *connect_ms, long *read_s)
@@ -894,6 +901,154 @@ out:
     free(r503);
 }
 
+/* A canned reply whose headers include a Date. */
+static char *dated_reply(const char *status_line, const char *date, const char *body)
+{
+    size_t len = strlen(body) + 192;
+    char *text = malloc(len);
+    if (text)
+        snprintf(text, len,
+                 "HTTP/1.1 %s\r\nDate: %s\r\nContent-Type: application/xml\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 status_line, date, strlen(body), body);
+    return text;
+}
+
+static void test_send_retry_quota(void)
+{
+    char *r503 = error_reply("503 Service Unavailable", "ServiceUnavailable", "Try again");
+    struct lb_step steps[] = {{LB_REPLY, r503}, {LB_REPLY, r503}, {LB_ECHO, NULL},
+                              {LB_REPLY, r503}, {LB_ECHO, NULL},  {LB_REPLY, r503},
+                              {LB_REPLY, r503}, {LB_REPLY, r503}, {LB_ECHO, NULL}};
+    struct dr_retry_state rs;
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    struct dr_aws_error err;
+    if (!r503 || dr_retry_init(&rs, DR_RETRY_STANDARD) != 0)
+        goto out;
+    if (start(&lb, steps, 9) != 0)
+        goto out_state;
+    client.retry = &rs;
+    rs.quota = 5; /* one retry's worth */
+    struct dr_aws_request r = {
+        .service = "s3", .op = "GetObject", .target = "s3://b/k", .method = "GET", .path = "/b/k"};
+    CHECK(dr_aws_send(&client, &r, &resp, &err) == -1); /* 503, retry (5 tokens), 503, no more */
+    CHECK_STR(err.code, "ServiceUnavailable");
+    CHECK(rs.quota == 0);
+    dr_http_response_free(&resp);
+    CHECK(requests_seen() == 2);
+    /* an empty quota: the first answer is final */
+    CHECK(dr_aws_send(&client, &r, &resp, &err) == -1);
+    dr_http_response_free(&resp);
+    CHECK(requests_seen() == 4);
+    /* legacy mode has no quota, and five attempts when nothing says otherwise */
+    rs.mode = DR_RETRY_LEGACY;
+    client.max_attempts = 4;
+    CHECK(dr_aws_send(&client, &r, &resp, &err) == 0);
+    CHECK_STR(dr_http_header_get(&resp, "x-req"), "9");
+    dr_http_response_free(&resp);
+    stop(&lb);
+out_state:
+    client.retry = NULL;
+    dr_retry_destroy(&rs);
+out:
+    free(r503);
+}
+
+static void test_send_quota_refund(void)
+{
+    char *r500 = error_reply("500 Internal Server Error", "InternalError", "Oops");
+    struct lb_step steps[] = {{LB_REPLY, r500}, {LB_ECHO, NULL}, {LB_ECHO, NULL}};
+    struct dr_retry_state rs;
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    struct dr_aws_error err;
+    if (!r500 || dr_retry_init(&rs, DR_RETRY_ADAPTIVE) != 0)
+        goto out;
+    if (start(&lb, steps, 3) != 0)
+        goto out_state;
+    client.retry = &rs;
+    rs.quota = 100;
+    struct dr_aws_request r = {
+        .service = "s3", .op = "GetObject", .target = "s3://b/k", .method = "GET", .path = "/b/k"};
+    CHECK(dr_aws_send(&client, &r, &resp, &err) == 0);
+    CHECK(rs.quota == 100); /* the retry's 5 tokens came back with its success */
+    dr_http_response_free(&resp);
+    CHECK(dr_aws_send(&client, &r, &resp, &err) == 0);
+    CHECK(rs.quota == 101); /* a first-time success adds one */
+    dr_http_response_free(&resp);
+    stop(&lb);
+out_state:
+    client.retry = NULL;
+    dr_retry_destroy(&rs);
+out:
+    free(r500);
+}
+
+static void test_send_clock_skew(void)
+{
+    /* the test clock signs at 2015-08-30 12:36:00; the server lives an hour later */
+    char *skewed = dated_reply(
+        "403 Forbidden", "Sun, 30 Aug 2015 13:36:00 GMT",
+        "<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request "
+        "time and the current time is too large.</Message></Error>");
+    char *wrong = dated_reply("403 Forbidden", "Sun, 30 Aug 2015 13:36:10 GMT",
+                              "<Error><Code>SignatureDoesNotMatch</Code><Message>no</Message>"
+                              "</Error>");
+    char *later = dated_reply("403 Forbidden", "Sun, 30 Aug 2015 14:36:00 GMT",
+                              "<Error><Code>RequestExpired</Code><Message>late</Message></Error>");
+    char *latest = dated_reply("403 Forbidden", "Sun, 30 Aug 2015 15:36:00 GMT",
+                               "<Error><Code>RequestExpired</Code><Message>late</Message></Error>");
+    struct lb_step steps[] = {{LB_REPLY, skewed}, {LB_ECHO, NULL}, {LB_ECHO, NULL},
+                              {LB_REPLY, wrong},  {LB_ECHO, NULL}, {LB_REPLY, later},
+                              {LB_REPLY, latest}, {LB_ECHO, NULL}};
+    struct dr_retry_state rs;
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    struct dr_aws_error err;
+    char v[64];
+    if (!skewed || !wrong || !later || !latest || dr_retry_init(&rs, DR_RETRY_STANDARD) != 0)
+        goto out;
+    if (start(&lb, steps, 8) != 0)
+        goto out_state;
+    client.retry = &rs;
+    client.max_attempts = 1; /* the correction is not an attempt */
+    struct dr_aws_request r = {
+        .service = "s3", .op = "GetObject", .target = "s3://b/k", .method = "GET", .path = "/b/k"};
+    CHECK(dr_aws_send(&client, &r, &resp, &err) == 0);
+    CHECK_STR(dr_http_header_get(&resp, "x-req"), "2");
+    CHECK(echo_header(resp.body, "x-amz-date", v, sizeof v));
+    CHECK_STR(v, "20150830T133600Z");
+    CHECK(rs.skew_s == 3600);
+    dr_http_response_free(&resp);
+    /* the offset stays with the client: the next request is right at once */
+    CHECK(dr_aws_send(&client, &r, &resp, &err) == 0);
+    CHECK(echo_header(resp.body, "x-amz-date", v, sizeof v));
+    CHECK_STR(v, "20150830T133600Z");
+    dr_http_response_free(&resp);
+    /* a wrong signature from a server whose clock agrees (10 s) is final */
+    CHECK(dr_aws_send(&client, &r, &resp, &err) == -1);
+    CHECK_STR(err.code, "SignatureDoesNotMatch");
+    CHECK(rs.skew_s == 3600);
+    dr_http_response_free(&resp);
+    CHECK(requests_seen() == 4);
+    /* skewed again after the correction: corrected once per request, no more */
+    CHECK(dr_aws_send(&client, &r, &resp, &err) == -1);
+    CHECK_STR(err.code, "RequestExpired");
+    CHECK(rs.skew_s == 7200); /* the first answer moved it; the second is not acted on */
+    dr_http_response_free(&resp);
+    CHECK(requests_seen() == 7);
+    stop(&lb);
+out_state:
+    client.retry = NULL;
+    dr_retry_destroy(&rs);
+out:
+    free(skewed);
+    free(wrong);
+    free(later);
+    free(latest);
+}
+
 static void test_teardown(void)
 {
     if (ready)
@@ -905,4 +1060,5 @@ TEST_MAIN(test_setup, test_retry_class, test_backoff, test_error_parse_xml,
           test_error_parse_json_and_bare, test_error_format, test_query_redact,
           test_send_retries_then_succeeds, test_send_gives_up, test_send_transport_retry_and_file,
           test_send_json_and_head_errors, test_send_signed_wire, test_send_credentials_and_misuse,
-          test_send_verbose_log, test_teardown)
+          test_send_verbose_log, test_send_retry_quota, test_send_quota_refund,
+          test_send_clock_skew, test_teardown)

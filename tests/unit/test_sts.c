@@ -28,6 +28,14 @@ static void test_sts_form(void)
     CHECK_STR(body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Ar&"
                     "RoleSessionName=s&WebIdentityToken=a.b%2Bc%2Fd%3D");
     dr_sts_free_body(body);
+    p = (struct dr_sts_role_params){.role_arn = "arn:r",
+                                    .serial_number = "arn:aws:iam::123456789012:mfa/alice",
+                                    .token_code = "123456"};
+    body = dr_sts_form("AssumeRole", &p, "s");
+    CHECK_STR(body,
+              "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Ar&RoleSessionName=s&"
+              "SerialNumber=arn%3Aaws%3Aiam%3A%3A123456789012%3Amfa%2Falice&TokenCode=123456");
+    dr_sts_free_body(body);
 }
 
 static void test_sts_parse(void)
