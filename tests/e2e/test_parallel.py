@@ -3,7 +3,7 @@
 waits (boundedly) for a file the other writes, which only works when both
 run together — each task still once, every output line prefixed and whole,
 a failure stopping the others, masking, dry runs and Ctrl-C."""
-import os
+import json
 import signal
 import subprocess
 import time
@@ -206,3 +206,18 @@ def test_a_cycle_through_a_parallel_dep_is_reported(project):
     r = dbtrun("one", cwd=d)
     assert r.returncode == 2
     assert "dependency cycle through task 'one'" in r.stderr
+
+
+def test_usage_and_json_show_the_parallel_deps(project):
+    d = project(
+        "task('x', function() end)\ntask('a', function() end)\ntask('b', function() end)\n"
+        "task('top', { deps = { 'x', parallel = { 'a', 'b' } } }, function() end)\n"
+        "task('par', { deps = { parallel = { 'a', 'b' } } }, function() end)\n"
+    )
+    r = dbtrun("--usage", "top", cwd=d)
+    assert r.stdout == "usage: dbtrun top\n\nruns first: x\nthen at once: a, b\n", r.stderr
+    r = dbtrun("--usage", "par", cwd=d)
+    assert r.stdout == "usage: dbtrun par\n\nruns first, at once: a, b\n", r.stderr
+    tasks = {t["name"]: t for t in json.loads(dbtrun("--json", cwd=d).stdout)["tasks"]}
+    assert (tasks["top"]["deps"], tasks["top"]["parallel_deps"]) == (["x"], ["a", "b"])
+    assert "parallel_deps" not in tasks["x"]
