@@ -21,6 +21,7 @@ task("ci", {
     local note = ("nothing is modified against production: no build, schema %s not created"):format(schema)
     log("ci: " .. note)
     require("dbtrun.github").annotate("notice", note, { title = "dbtrun ci" })
+    require("dbtrun.summary").done("ci", { note = "nothing modified: nothing built" })
     return
   end
   always(function()
@@ -41,8 +42,10 @@ task("ci", {
     state = state,
     fail_fast = true,
   }), { results = true })
+  local built = require("dbtrun.summary").results() -- before the evaluator rewrites run_results.json
   if dbt.has_evaluator() then
     dbt.step("dbt_project_evaluator", { "build", on_target, "--select", "package:dbt_project_evaluator" },
       { results = true })
   end
+  require("dbtrun.summary").done("ci", { results = built, plan = plan })
 end)

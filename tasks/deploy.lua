@@ -13,10 +13,12 @@ task("deploy", {
   dbt.deps()
   dbt.connect("deploy", { DBT_TARGET = target })
   dbt.step("dbt build", dbt.build({ target = target, fail_fast = true }), { results = true })
+  local built = require("dbtrun.summary").results() -- before dbt docs generate rewrites run_results.json
   dbt.publish_manifest()
   local docs = dbt.docs_location()
   if docs then
     dbt.step("dbt docs generate", { "docs", "generate", on_target })
     dbt.publish_docs(docs)
   end
+  require("dbtrun.summary").done("deploy", { results = built })
 end)

@@ -8,9 +8,9 @@ task("dev", {
   doc = "Build what changed (state:modified+), deferring the rest to production; ARGS go to dbt build",
 }, function(a)
   local dbt = require("dbtrun.dbt") -- loaded when the task runs, not for --list
-  local state = dbt.manifest()
+  local state, plan = dbt.manifest(), nil
   if state then
-    dbt.plan({ comment = false, dbt_target = dbt.target("dev") })
+    plan = dbt.plan({ comment = false, dbt_target = dbt.target("dev") })
   else
     warn("no production manifest in " .. config.get("state_dir") .. "/: a full build, without deferral")
   end
@@ -20,4 +20,5 @@ task("dev", {
     state = state,
     args = a.ARGS,
   }), { results = true })
+  require("dbtrun.summary").done("dev", { results = true, plan = plan })
 end)

@@ -14,4 +14,5 @@ task("docs", {
   if docs then
     dbt.publish_docs(docs)
   end
+  require("dbtrun.summary").done("docs")
 end)
