@@ -10,7 +10,6 @@ local check = setmetatable({}, {
   end,
 })
 local errors = require("dbtrun.errors")
-local parallel = require("dbtrun.parallel")
 local ui = require("dbtrun.ui")
 
 local M = {}
@@ -116,7 +115,8 @@ end
 -- Runs argv with the options of `spec`; `script` is the sh() text for display.
 local function execute(argv, spec, script)
   local line = M.describe(argv, spec, ui.dry_run or ui.verbose > 0, script)
-  local branch = parallel.branch()
+  local parallel = package.loaded["dbtrun.parallel"] -- loaded by parallel deps only
+  local branch = parallel and parallel.branch()
   ui.command(branch and ("[" .. branch.label .. "] " .. line) or line)
   if ui.dry_run then
     return 0, spec.capture and "" or nil

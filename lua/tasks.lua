@@ -10,11 +10,16 @@ local check = setmetatable({}, {
   end,
 })
 local errors = require("dbtrun.errors")
-local parallel = require("dbtrun.parallel")
 local params = require("dbtrun.params")
 local ui = require("dbtrun.ui")
 
 local M = {}
+
+-- lua/parallel.lua, once a task with parallel deps has loaded it: before
+-- that nothing runs in a branch, and --list never pays for it.
+local function parallel()
+  return package.loaded["dbtrun.parallel"]
+end
 
 local registry = {} -- name -> task, the one each name resolves to
 local builtins = {} -- name -> the built-in task of that name
@@ -231,7 +236,8 @@ local main_line = {}
 local frames = setmetatable({}, { __mode = "k" })
 
 local function frame_stack()
-  local line = parallel.branch() or main_line
+  local p = parallel()
+  local line = p and p.branch() or main_line
   frames[line] = frames[line] or {}
   return frames[line]
 end
@@ -292,11 +298,14 @@ function M.run_body(t, args)
   local frame, stack = {}, frame_stack()
   stack[#stack + 1] = frame
   ui.debug(1, ("task %s"):format(t.name))
-  local leave = parallel.enter(t.name)
+  local p = parallel()
+  local leave = p and p.enter(t.name)
   local ok, err = xpcall(t.fn, add_context(t), args)
   stack[#stack] = nil
   run_handlers(frame, t)
-  leave()
+  if leave then
+    leave()
+  end
   if not ok then
     error(err, 0)
   end
@@ -329,14 +338,15 @@ function M.invoke(name, words, state)
   if state.done[key] then
     return
   end
-  local me = parallel.branch()
+  local p = parallel()
+  local me = p and p.branch()
   while state.running[t.name] do
     -- Running on this line of execution: a cycle; in another parallel
     -- branch: wait for it, so that it still runs once.
-    if parallel.on_path(state.running[t.name], me) then
+    if not p or p.on_path(state.running[t.name], me) then
       errors.raise("taskfile", "dependency cycle through task '%s'", t.name)
     end
-    parallel.wait_until(function()
+    p.wait_until(function()
       return not state.running[t.name]
     end)
     if state.done[key] then
@@ -359,7 +369,7 @@ function M.invoke(name, words, state)
         end,
       }
     end
-    parallel.run(jobs)
+    require("dbtrun.parallel").run(jobs)
   end
   M.run_body(t, args)
   state.running[t.name] = nil
