@@ -94,14 +94,18 @@ function M.enter(name)
   end
 end
 
+-- The first failure stops every branch. After an interrupt the signal has
+-- already reached every child, with its own grace period (proc.c): a
+-- SIGTERM on top would cut short what the child does about that signal.
 local function fail(err)
   if sched.failure then
     return
   end
   sched.failure = err
+  local interrupted = type(err) == "table" and err.kind == "interrupt"
   for _, b in ipairs(sched.branches) do
     b.cancelled = true
-    if b.child then
+    if b.child and not interrupted then
       b.child:stop()
     end
   end
