@@ -203,6 +203,15 @@ function M.run(jobs)
     local ok, err = pcall(step)
     if ok then
       finished = err
+    elseif sched.failure and not (type(err) == "table" and err.kind == "interrupt") then
+      -- the scheduler itself failed twice: a bug; end the children, not the loop
+      for _, b in ipairs(sched.branches) do
+        if b.child then
+          b.child:close()
+        end
+      end
+      sched = nil
+      error(err, 0)
     else
       fail(err)
     end

@@ -207,7 +207,8 @@ static int l_proc_child_collect(lua_State *L)
     return push_result(L, &r);
 }
 
-/* __gc and __close: a child never collected is killed, so none outlives dbtrun's interest */
+/* child:close(), __gc and __close: a child never collected is killed, so none outlives dbtrun's
+ * interest */
 static int l_proc_child_close(lua_State *L)
 {
     struct dr_proc_child **h = check_child(L, 1);
@@ -231,11 +232,10 @@ int dr_lua_open_proc(lua_State *L)
                                    {"wait_any", l_proc_wait_any},
                                    {"last_signal", l_proc_last_signal},
                                    {NULL, NULL}};
-    static const luaL_Reg methods[] = {{"stop", l_proc_child_stop},
-                                       {"collect", l_proc_child_collect},
-                                       {"__gc", l_proc_child_close},
-                                       {"__close", l_proc_child_close},
-                                       {NULL, NULL}};
+    static const luaL_Reg methods[] = {
+        {"stop", l_proc_child_stop},     {"collect", l_proc_child_collect},
+        {"__gc", l_proc_child_close},    {"close", l_proc_child_close},
+        {"__close", l_proc_child_close}, {NULL, NULL}};
     luaL_newmetatable(L, CHILD_MT);
     luaL_setfuncs(L, methods, 0);
     lua_pushvalue(L, -1);
