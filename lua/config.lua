@@ -62,6 +62,10 @@ local function coerce(text, current)
   return text
 end
 
+-- Locations that `false` turns off: `--set docs=false` must mean "not
+-- published", not a folder named "false".
+local off_by_false = { artifacts = true, docs = true }
+
 local function set_path(t, path, text)
   local keys = {}
   for key in path:gmatch("[^%.]+") do
@@ -73,7 +77,11 @@ local function set_path(t, path, text)
     end
     t = t[keys[i]]
   end
-  t[keys[#keys]] = coerce(text, t[keys[#keys]])
+  if off_by_false[path] and text == "false" then
+    t[keys[#keys]] = false
+  else
+    t[keys[#keys]] = coerce(text, t[keys[#keys]])
+  end
 end
 
 function M.resolved()

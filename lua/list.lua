@@ -66,11 +66,16 @@ function M.json()
     for _, d in ipairs(t.deps) do
       deps[#deps + 1] = type(d) == "table" and table.concat(d, " ") or d
     end
+    local parallel = t.parallel and setmetatable({}, native.json.array_mt) or nil
+    for _, d in ipairs(t.parallel or {}) do
+      parallel[#parallel + 1] = type(d) == "table" and table.concat(d, " ") or d
+    end
     list[#list + 1] = {
       name = t.name,
       doc = tasks.doc(t),
       params = plist,
       deps = deps,
+      parallel_deps = parallel,
       group = t.group,
       aliases = setmetatable({ table.unpack(t.aliases) }, native.json.array_mt),
       builtin = t.builtin,

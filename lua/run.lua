@@ -115,12 +115,15 @@ end
 -- Runs argv with the options of `spec`; `script` is the sh() text for display.
 local function execute(argv, spec, script)
   local line = M.describe(argv, spec, ui.dry_run or ui.verbose > 0, script)
-  ui.command(line)
+  local parallel = package.loaded["dbtrun.parallel"] -- loaded by parallel deps only
+  local branch = parallel and parallel.branch()
+  ui.command(branch and ("[" .. branch.label .. "] " .. line) or line)
   if ui.dry_run then
     return 0, spec.capture and "" or nil
   end
   local started = native.term.clock()
-  local code, out, signal = native.proc.run(argv, { env = spec.env, cwd = spec.cwd, capture = spec.capture })
+  local opts = { env = spec.env, cwd = spec.cwd, capture = spec.capture }
+  local code, out, signal = (branch and parallel.run_child or native.proc.run)(argv, opts)
   ui.debug(1, ("  exit %s after %.3fs"):format(tostring(code or out), native.term.clock() - started))
   if code == nil then -- could not start: out is the message, signal slot the code
     local err = errors.new("command", { code = signal, command = line, message = out, where = errors.where() })

@@ -12,6 +12,10 @@ local M = {}
 
 M.DEFAULT = "file://.dbtrun/store/"
 
+-- What this run put in a store, for the built-in tasks' closing summary:
+-- { name=, location=, changed= } for put, { src=, dst=, files=, copied= } for sync.
+M.published = {}
+
 local function is_s3(location)
   return tostring(location):sub(1, 5) == "s3://"
 end
@@ -49,7 +53,23 @@ function M.put(location, name, path)
   if aws.dry("store", "put", path, join(location, name)) then
     return { changed = false }
   end
-  return aws.check(native.aws.store_put(client_for(location), location, name, path))
+  local r = aws.check(native.aws.store_put(client_for(location), location, name, path))
+  M.published[#M.published + 1] = { name = name, location = location, changed = r.changed }
+  return r
+end
+
+-- One record per destination: a second sync into the same place (the docs
+-- site's clean-up pass) adds to the first instead of reading as another
+-- publish.
+local function record_sync(src, dst, r)
+  for _, p in ipairs(M.published) do
+    if p.dst == dst then
+      p.files, p.copied = p.files + (r.copied or 0) + (r.unchanged or 0), p.copied + (r.copied or 0)
+      return
+    end
+  end
+  M.published[#M.published + 1] =
+    { src = src, dst = dst, files = (r.copied or 0) + (r.unchanged or 0), copied = r.copied or 0 }
 end
 
 -- store.sync(src, dst [, opts]) -> {copied=, deleted=, unchanged=, excluded=, bytes=}
@@ -63,7 +83,9 @@ function M.sync(src, dst, opts)
   if aws.dry("store", "sync", src, dst, aws.sync_flags(opts, filters)) then
     return { copied = 0, deleted = 0, unchanged = 0, excluded = 0, bytes = 0 }
   end
-  return aws.check(native.aws.sync(client_for(src, dst), src, dst, raw_opts))
+  local r = aws.check(native.aws.sync(client_for(src, dst), src, dst, raw_opts))
+  record_sync(src, dst, r)
+  return r
 end
 
 return M

@@ -50,8 +50,9 @@ local optional_keys = {
   ["aws.read_timeout"] = "number",
 }
 
--- Lists that also take a text form (secrets: "PREFIX, id" lines).
-local text_tables = { secrets = true }
+-- Lists that also take a text form (secrets: "PREFIX, id" lines;
+-- docs_include: comma-separated patterns).
+local text_tables = { secrets = true, docs_include = true }
 
 -- Every settable key: the leaves of the merged view, and the optional ones.
 local function known_keys(config)

@@ -17,6 +17,12 @@ local ui = require("dbtrun.ui")
 
 local M = {}
 
+-- lua/parallel.lua, once a task with parallel deps has loaded it: before
+-- that nothing runs in a branch, and --list never pays for it.
+local function parallel()
+  return package.loaded["dbtrun.parallel"]
+end
+
 local registry = {} -- name -> task, the one each name resolves to
 local builtins = {} -- name -> the built-in task of that name
 local aliases = {} -- alias -> task name
@@ -88,6 +94,14 @@ function M.declare(name, spec, fn, is_builtin)
       error(("task '%s': unknown option '%s'"):format(name, tostring(k)), 3)
     end
   end
+  if type(spec.deps) == "table" then
+    for k in pairs(spec.deps) do
+      if math.type(k) ~= "integer" and k ~= "parallel" then
+        error(("task '%s': deps: unknown key '%s' (a list of task names, and parallel = { ... })"):format(name,
+          tostring(k)), 3)
+      end
+    end
+  end
   local plist, perr = params.parse(spec.params)
   if not plist then
     error(("task '%s': %s"):format(name, perr), 3)
@@ -103,6 +117,7 @@ function M.declare(name, spec, fn, is_builtin)
     fn = fn,
     params = plist,
     deps = as_list(spec.deps),
+    parallel = type(spec.deps) == "table" and spec.deps.parallel ~= nil and as_list(spec.deps.parallel) or nil,
     doc = spec.doc, -- else read from the comment above, when first asked (M.doc)
     source = info.source,
     line = info.currentline,
@@ -177,13 +192,17 @@ end
 -- reported when several are wrong.
 function M.check_deps()
   local bad
-  for _, t in pairs(registry) do
-    for _, dep in ipairs(t.deps) do
+  local function check(t, list)
+    for _, dep in ipairs(list) do
       local name = type(dep) == "table" and dep[1] or dep
       if (type(name) ~= "string" or not M.find(name)) and (not bad or t.name < bad.task.name) then
         bad = { task = t, name = name }
       end
     end
+  end
+  for _, t in pairs(registry) do
+    check(t, t.deps)
+    check(t, t.parallel or {})
   end
   if not bad then
     return
@@ -213,13 +232,24 @@ end
 
 --- Execution -------------------------------------------------------------
 
-local frames = {} -- one per running task body: its always() handlers
+-- Per line of execution (the main one, or each parallel branch), one
+-- frame per running task body: its always() handlers.
+local main_line = {}
+local frames = setmetatable({}, { __mode = "k" })
+
+local function frame_stack()
+  local p = parallel()
+  local line = p and p.branch() or main_line
+  frames[line] = frames[line] or {}
+  return frames[line]
+end
 
 function M.always(fn)
   if type(fn) ~= "function" then
     check.arg("always", 1, "fn", fn, "function")
   end
-  local frame = frames[#frames]
+  local stack = frame_stack()
+  local frame = stack[#stack]
   if not frame then
     check.misuse("always() must be called inside a running task")
   end
@@ -292,12 +322,17 @@ function M.strict_args(t, args)
 end
 
 function M.run_body(t, args)
-  local frame = {}
-  frames[#frames + 1] = frame
+  local frame, stack = {}, frame_stack()
+  stack[#stack + 1] = frame
   ui.debug(1, ("task %s"):format(t.name))
+  local p = parallel()
+  local leave = p and p.enter(t.name)
   local ok, err = xpcall(t.fn, add_context(t), args)
-  frames[#frames] = nil
+  stack[#stack] = nil
   run_handlers(frame, t)
+  if leave then
+    leave()
+  end
   if not ok then
     error(err, 0)
   end
@@ -330,13 +365,38 @@ function M.invoke(name, words, state)
   if state.done[key] then
     return
   end
-  if state.running[t.name] then
-    errors.raise("taskfile", "dependency cycle through task '%s'", t.name)
+  local p = parallel()
+  local me = p and p.branch()
+  while state.running[t.name] do
+    -- Running on this line of execution: a cycle; in another parallel
+    -- branch: wait for it, so that it still runs once.
+    if not p or p.on_path(state.running[t.name], me) then
+      errors.raise("taskfile", "dependency cycle through task '%s'", t.name)
+    end
+    p.wait_until(function()
+      return not state.running[t.name]
+    end)
+    if state.done[key] then
+      return
+    end
   end
-  state.running[t.name] = true
+  state.running[t.name] = me or true
   for _, dep in ipairs(t.deps) do
     local dep_name, dep_args = dep_call(dep, t)
     M.invoke(dep_name, dep_args, state)
+  end
+  if t.parallel then -- after the listed deps, all at once
+    local jobs = {}
+    for i, dep in ipairs(t.parallel) do
+      local dep_name, dep_args = dep_call(dep, t)
+      jobs[i] = {
+        label = dep_name,
+        fn = function()
+          M.invoke(dep_name, dep_args, state)
+        end,
+      }
+    end
+    require("dbtrun.parallel").run(jobs)
   end
   M.run_body(t, args)
   state.running[t.name] = nil

@@ -5,11 +5,12 @@
 local native = require("dbtrun.native")
 local errors = require("dbtrun.errors")
 
-local M = { verbose = 0, quiet = false, dry_run = false, yes = false, color = false }
+local M = { verbose = 0, quiet = false, dry_run = false, yes = false, color = false, commands = 0 }
 
 local codes = { bold = "1", dim = "2", red = "1;31", yellow = "1;33", green = "32", cyan = "36" }
 
 function M.setup(opts)
+  M.started = native.term.clock() -- for the built-in tasks' closing summary
   M.verbose = opts.verbose or 0
   M.quiet = opts.quiet or false
   M.dry_run = opts.dry_run or false
@@ -60,6 +61,7 @@ end
 
 -- A command about to run (or, in a dry run, that would run).
 function M.command(line)
+  M.commands = M.commands + 1
   if M.dry_run or not M.quiet then
     emit(M.paint("bold", line))
   end

@@ -33,15 +33,21 @@ function M.text(t)
       out[#out + 1] = ("    %s%s  %s"):format(names[i], string.rep(" ", width - #names[i]), what)
     end
   end
-  if #t.deps > 0 or #t.aliases > 0 then
+  if #t.deps > 0 or t.parallel or #t.aliases > 0 then
     out[#out + 1] = ""
   end
-  if #t.deps > 0 then
+  local function words(list)
     local deps = {}
-    for i, d in ipairs(t.deps) do
+    for i, d in ipairs(list) do
       deps[i] = type(d) == "table" and table.concat(d, " ") or d
     end
-    out[#out + 1] = "runs first: " .. table.concat(deps, ", ")
+    return table.concat(deps, ", ")
+  end
+  if #t.deps > 0 then
+    out[#out + 1] = "runs first: " .. words(t.deps)
+  end
+  if t.parallel then
+    out[#out + 1] = (#t.deps > 0 and "then at once: " or "runs first, at once: ") .. words(t.parallel)
   end
   if #t.aliases > 0 then
     out[#out + 1] = "aliases: " .. table.concat(t.aliases, ", ")

@@ -25,6 +25,7 @@ task("ci", {
     local note = ("nothing is modified against production: no build, schema %s not created"):format(schema)
     log("ci: " .. note)
     github.annotate("notice", note, { title = "dbtrun ci" })
+    require("dbtrun.summary").done("ci", { note = "nothing modified: nothing built" })
     return
   end
   always(function()
@@ -45,8 +46,10 @@ task("ci", {
     state = state,
     fail_fast = true,
   }), { results = true })
+  local built = require("dbtrun.summary").results() -- before the evaluator rewrites run_results.json
   if dbt.has_evaluator() then
     dbt.step("dbt_project_evaluator", { "build", on_target, "--select", "package:dbt_project_evaluator" },
       { results = true })
   end
+  require("dbtrun.summary").done("ci", { results = built, plan = plan })
 end)

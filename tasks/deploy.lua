@@ -16,10 +16,12 @@ task("deploy", {
   dbt.deps()
   profile.connect("deploy", { DBT_TARGET = target })
   dbt.step("dbt build", dbt.build({ target = target, fail_fast = true }), { results = true })
+  local built = require("dbtrun.summary").results() -- before dbt docs generate rewrites run_results.json
   artifacts.publish_manifest()
   local docs = artifacts.docs_location()
   if docs then
     dbt.step("dbt docs generate", { "docs", "generate", on_target })
     artifacts.publish_docs(docs)
   end
+  require("dbtrun.summary").done("deploy", { results = built })
 end)

@@ -14,4 +14,5 @@ task("dev-select", {
   end
   dbt.step("dbt build", dbt.build({ target = dbt.target("dev"), select = a.SELECTION, state = state }),
     { results = true })
+  require("dbtrun.summary").done("dev-select", { results = true })
 end)

@@ -9,9 +9,9 @@ task("dev", {
 }, function(a)
   -- loaded when the task runs, not for --list
   local dbt = require("dbtrun.dbt")
-  local state = require("dbtrun.artifacts").state()
+  local state, plan = require("dbtrun.artifacts").state(), nil
   if state then
-    require("dbtrun.plan").before_build({ comment = false, dbt_target = dbt.target("dev") })
+    plan = require("dbtrun.plan").before_build({ comment = false, dbt_target = dbt.target("dev") })
   else
     warn("no production manifest in " .. config.get("state_dir") .. "/: a full build, without deferral")
   end
@@ -21,4 +21,5 @@ task("dev", {
     state = state,
     args = a.ARGS,
   }), { results = true })
+  require("dbtrun.summary").done("dev", { results = true, plan = plan })
 end)

@@ -26,4 +26,5 @@ task("docs", {
   if docs then
     artifacts.publish_docs(docs)
   end
+  require("dbtrun.summary").done("docs")
 end)

@@ -8,6 +8,8 @@
 
 #define DR_PROC_CAPTURE_MAX (64u << 20)  /* cap on captured stdout */
 #define DR_PROC_KILL_AFTER_DEFAULT 5000L /* ms from a forwarded signal to SIGKILL */
+#define DR_PROC_PARALLEL_MAX 32u         /* children side by side (dr_proc_start) */
+#define DR_PROC_LINE_MAX (64u << 10)     /* a prefixed line longer than this is cut */
 
 struct dr_proc_opts {
     char *const *argv;      /* argv[0] is looked up on PATH; never a shell */
@@ -56,5 +58,36 @@ int dr_proc_last_signal(void);
  * changes, so cleanup started after an interrupt (a task's always()) still
  * runs and a second signal stops that too. */
 int dr_proc_signal_count(void);
+
+/* A child started by dr_proc_start, running beside others. */
+struct dr_proc_child;
+
+/* Starts a child without waiting for it (parallel dependencies). Its stdout
+ * and stderr are relayed a whole line at a time, each line after `prefix`
+ * ("[name] "), through the mask; with o->capture stdout is kept instead.
+ * stdin is /dev/null unless o->stdin_path: the terminal is nobody's. A
+ * signal to dbtrun reaches its group as it does dr_proc_run's. Returns the
+ * child (freed by dr_proc_collect or dr_proc_abandon), or NULL with a
+ * message in err and *code 127 (not found), 126 or 1. */
+struct dr_proc_child *dr_proc_start(const struct dr_proc_opts *o, const char *prefix, int *code,
+                                    char *err, size_t errlen);
+
+/* Waits until one of kids[0..n) has ended (n <= DR_PROC_PARALLEL_MAX),
+ * relaying all their output meanwhile and enforcing the grace periods of
+ * signals and dr_proc_stop; returns the index of an ended child (at once if
+ * one already had), or -1 when n is out of range. */
+int dr_proc_wait_any(struct dr_proc_child *const *kids, size_t n);
+
+/* Asks the child's group to stop: SIGTERM now, SIGKILL after the
+ * kill-after grace period (enforced by dr_proc_wait_any). */
+void dr_proc_stop(struct dr_proc_child *c);
+
+/* The result of a child dr_proc_wait_any found ended, as dr_proc_run gives
+ * it; frees the child. -1 with err when the captured output overflowed. */
+int dr_proc_collect(struct dr_proc_child *c, struct dr_proc_result *r, char *err, size_t errlen);
+
+/* Kills a child that may still run (SIGKILL to its group), reaps it and
+ * frees it: for a handle dropped without being collected. */
+void dr_proc_abandon(struct dr_proc_child *c);
 
 #endif

@@ -21,7 +21,10 @@
 
 extern char **environ;
 
-static volatile sig_atomic_t child_pgid;  /* group of the running child, 0 if none */
+static volatile sig_atomic_t child_pgid; /* group of the running child, 0 if none */
+/* Groups of the children started side by side (dr_proc_start), 0 for a free
+ * slot: a signal to dbtrun reaches every one of them. */
+static volatile sig_atomic_t parallel_pgids[DR_PROC_PARALLEL_MAX];
 static volatile sig_atomic_t last_signal; /* last SIGINT/SIGTERM/SIGHUP received */
 static volatile sig_atomic_t signal_count;
 static void (*signal_hook)(int sig);
@@ -38,6 +41,9 @@ static void on_signal(int sig)
     signal_count++;
     if (child_pgid > 0)
         kill(-child_pgid, sig);
+    for (size_t i = 0; i < DR_PROC_PARALLEL_MAX; i++)
+        if (parallel_pgids[i] > 0)
+            kill(-parallel_pgids[i], sig);
     if (signal_hook)
         signal_hook(sig);
     errno = saved;
@@ -314,9 +320,56 @@ struct output {
     int fd[2];                      /* read ends for stdout, stderr; -1 when not piped */
     struct dr_mask_stream *mask[2]; /* dr_mask_std(1), dr_mask_std(2) */
     int capture;
-    struct dr_buf out; /* captured stdout, capped at DR_PROC_CAPTURE_MAX */
-    int over;          /* capture cap exceeded (or out of memory) */
+    struct dr_buf out;     /* captured stdout, capped at DR_PROC_CAPTURE_MAX */
+    int over;              /* capture cap exceeded (or out of memory) */
+    const char *prefix;    /* children side by side: "[name] " before each line, else NULL */
+    struct dr_buf line[2]; /* with a prefix: the partial line of each stream, held back */
 };
+
+/* Writes one whole line with its prefix, then flushes: the next child's
+ * line must never start in the middle of this one. */
+static void relay_line(struct output *o, int i, const char *line, size_t n)
+{
+    struct dr_mask_stream *s = o->mask[i];
+    dr_mask_stream_write(s, o->prefix, strlen(o->prefix));
+    dr_mask_stream_write(s, line, n);
+    dr_mask_stream_write(s, "\n", 1);
+    dr_mask_stream_flush(s);
+}
+
+/* With a prefix, output goes out a whole line at a time; a line longer
+ * than the buffer's cap is cut there rather than held forever. */
+static void relay_lines(struct output *o, int i, const char *data, size_t n)
+{
+    struct dr_buf *b = &o->line[i];
+    while (n > 0) {
+        const char *nl = memchr(data, '\n', n);
+        size_t take = nl ? (size_t)(nl - data) : n;
+        if (b->len + take > b->max)
+            take = b->max - b->len;
+        dr_buf_add(b, data, take);
+        data += take;
+        n -= take;
+        if (nl && data == nl) {
+            data++;
+            n--;
+        } else if (b->len < b->max) {
+            break; /* a partial line: held until its newline or the end */
+        }
+        relay_line(o, i, b->data ? b->data : "", b->len);
+        dr_buf_reset(b);
+    }
+}
+
+/* At the end of the child's output: a last line without its newline. */
+static void relay_rest(struct output *o)
+{
+    for (int i = 0; o->prefix && i < 2; i++)
+        if (o->line[i].len > 0) {
+            relay_line(o, i, o->line[i].data, o->line[i].len);
+            dr_buf_reset(&o->line[i]);
+        }
+}
 
 static void keep_captured(struct output *o, const char *data, size_t n)
 {
@@ -339,6 +392,8 @@ static void read_ready(struct output *o, const struct pollfd *p)
             o->fd[i] = -1;
         } else if (i == 0 && o->capture) {
             keep_captured(o, chunk, (size_t)n);
+        } else if (o->prefix) {
+            relay_lines(o, i, chunk, (size_t)n);
         } else {
             dr_mask_stream_write(o->mask[i], chunk, (size_t)n);
         }
@@ -564,4 +619,227 @@ out:
             close(out.fd[i]);
     dr_buf_free(&out.out);
     return rc;
+}
+
+/* Children side by side ------------------------------------------------- */
+
+struct dr_proc_child {
+    struct watch w;
+    struct output out;
+    char *prefix;
+    int slot;      /* index in parallel_pgids */
+    int ended;     /* reaped, output drained and flushed */
+    long stop_at;  /* dr_proc_stop: SIGKILL after this, 0 before a stop */
+    char name[64]; /* argv[0], for messages */
+};
+
+static int take_slot(void)
+{
+    for (int i = 0; i < (int)DR_PROC_PARALLEL_MAX; i++)
+        if (parallel_pgids[i] == 0)
+            return i;
+    return -1;
+}
+
+static void free_child(struct dr_proc_child *c)
+{
+    for (int i = 0; i < 2; i++) {
+        if (c->out.fd[i] >= 0)
+            close(c->out.fd[i]);
+        dr_buf_free(&c->out.line[i]);
+    }
+    dr_buf_free(&c->out.out);
+    free(c->prefix);
+    free(c);
+}
+
+/* Spawns with signals blocked, so a signal cannot come between the spawn
+ * and the group's registration (it would miss the new group). */
+static int spawn_registered(struct dr_proc_child *c, const struct dr_proc_opts *o, int child_end[2])
+{
+    sigset_t old;
+    block_forwarded(&old);
+    int rc = spawn_child(o, child_end[0], child_end[1], &c->w.pid);
+    if (rc == 0) {
+        parallel_pgids[c->slot] = c->w.pid;
+        c->w.signals_before = signal_count;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+struct dr_proc_child *dr_proc_start(const struct dr_proc_opts *o, const char *prefix, int *code,
+                                    char *err, size_t errlen)
+{
+    struct dr_proc_child *c = calloc(1, sizeof *c);
+    struct dr_proc_opts with_stdin = *o;
+    int child_end[2] = {-1, -1}, rc = -1;
+    *code = 1;
+    if (!c || !(c->prefix = strdup(prefix ? prefix : ""))) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    c->out = (struct output){.fd = {-1, -1},
+                             .mask = {dr_mask_std(STDOUT_FILENO), dr_mask_std(STDERR_FILENO)},
+                             .capture = o->capture,
+                             .out = {.max = DR_PROC_CAPTURE_MAX},
+                             .prefix = c->prefix,
+                             .line = {{.max = DR_PROC_LINE_MAX}, {.max = DR_PROC_LINE_MAX}}};
+    snprintf(c->name, sizeof c->name, "%s", o->argv[0]);
+    if ((c->slot = take_slot()) < 0) {
+        snprintf(err, errlen, "more than %u commands at once", (unsigned)DR_PROC_PARALLEL_MAX);
+        goto out;
+    }
+    if (open_pipe(&c->out, 0, &child_end[0]) == -1 || open_pipe(&c->out, 1, &child_end[1]) == -1) {
+        snprintf(err, errlen, "pipe: %s", strerror(errno));
+        goto out;
+    }
+    /* Only one group can hold the terminal: side by side, none reads it. */
+    if (!with_stdin.stdin_path)
+        with_stdin.stdin_path = "/dev/null";
+    int spawn_rc = spawn_registered(c, &with_stdin, child_end);
+    if (spawn_rc != 0) {
+        snprintf(err, errlen, "%s: %s", o->argv[0],
+                 spawn_rc == ENOENT ? "command not found" : strerror(spawn_rc));
+        *code = spawn_rc == ENOENT ? 127 : 126;
+        goto out;
+    }
+    if (o->timeout_ms > 0)
+        c->w.timeout_at = now_ms() + o->timeout_ms;
+    rc = 0;
+out:
+    for (int i = 0; i < 2; i++)
+        if (child_end[i] >= 0)
+            close(child_end[i]);
+    if (rc != 0 && c) {
+        free_child(c);
+        c = NULL;
+    }
+    return c;
+}
+
+void dr_proc_stop(struct dr_proc_child *c)
+{
+    if (c->ended || c->stop_at)
+        return;
+    c->stop_at = now_ms() + kill_after_ms;
+    kill(-c->w.pid, SIGTERM);
+}
+
+/* check_deadlines plus the stop's own grace period. */
+static long child_deadlines(struct dr_proc_child *c)
+{
+    if (!c->w.killed && c->stop_at && now_ms() >= c->stop_at) {
+        kill(-c->w.pid, SIGKILL);
+        c->w.killed = 1;
+    }
+    long next = check_deadlines(&c->w);
+    if (c->stop_at && !c->w.killed) {
+        long left = c->stop_at - now_ms();
+        next = next < 0 || left < next ? (left < 0 ? 0 : left) : next;
+    }
+    return next;
+}
+
+/* Once the leader is reaped: done when the pipes closed, or at once when
+ * the child was stopped (members keeping a pipe are ended, not waited for). */
+static int child_finished(struct dr_proc_child *c)
+{
+    struct watch *w = &c->w;
+    if (!w->reaped && waitpid(w->pid, &w->status, WNOHANG) == w->pid)
+        w->reaped = 1;
+    int stopping = w->timed_out || c->stop_at || signal_count != w->signals_before;
+    if (!w->reaped || (!stopping && (c->out.fd[0] >= 0 || c->out.fd[1] >= 0)))
+        return 0;
+    if (stopping && !w->killed)
+        end_group(w->pid);
+    parallel_pgids[c->slot] = 0;
+    drain_output(&c->out);
+    relay_rest(&c->out);
+    c->ended = 1;
+    return 1;
+}
+
+/* One ppoll over every child's pipes; returns when something happened. */
+static void wait_once(struct dr_proc_child *const *kids, size_t n, long wait, const sigset_t *mask)
+{
+    struct pollfd p[2 * DR_PROC_PARALLEL_MAX];
+    for (size_t i = 0; i < n; i++) {
+        p[2 * i] = (struct pollfd){kids[i]->ended ? -1 : kids[i]->out.fd[0], POLLIN, 0};
+        p[2 * i + 1] = (struct pollfd){kids[i]->ended ? -1 : kids[i]->out.fd[1], POLLIN, 0};
+    }
+    struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
+    int got = ppoll(p, 2 * n, wait < 0 ? NULL : &ts, mask);
+    if (got > 0) {
+        for (size_t i = 0; i < n; i++)
+            if (!kids[i]->ended)
+                read_ready(&kids[i]->out, &p[2 * i]);
+    } else if (got == -1 && errno != EINTR) {
+        sleep_ms(10); /* never spin */
+    }
+}
+
+int dr_proc_wait_any(struct dr_proc_child *const *kids, size_t n)
+{
+    struct sigaction chld, old_chld;
+    sigset_t old;
+    int found = -1;
+    if (n == 0 || n > DR_PROC_PARALLEL_MAX)
+        return -1;
+    block_forwarded(&old);
+    memset(&chld, 0, sizeof chld);
+    chld.sa_handler = on_child;
+    chld.sa_flags = SA_NOCLDSTOP;
+    sigemptyset(&chld.sa_mask);
+    sigaction(SIGCHLD, &chld, &old_chld);
+    while (found < 0) {
+        long wait = -1;
+        for (size_t i = 0; i < n && found < 0; i++) {
+            if (kids[i]->ended || child_finished(kids[i])) {
+                found = (int)i;
+                break;
+            }
+            long next = child_deadlines(kids[i]);
+            if (next >= 0 && (wait < 0 || next < wait))
+                wait = next;
+        }
+        if (found < 0)
+            wait_once(kids, n, wait, &old);
+    }
+    sigaction(SIGCHLD, &old_chld, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return found;
+}
+
+int dr_proc_collect(struct dr_proc_child *c, struct dr_proc_result *r, char *err, size_t errlen)
+{
+    int rc = -1;
+    memset(r, 0, sizeof *r);
+    r->exit_code = exit_code_of(c->w.status);
+    r->timed_out = c->w.timed_out;
+    if (signal_count != c->w.signals_before)
+        r->interrupted = last_signal;
+    if (c->out.over) {
+        snprintf(err, errlen, "%s: captured output larger than %u bytes", c->name,
+                 DR_PROC_CAPTURE_MAX);
+        r->exit_code = 1;
+        goto out;
+    }
+    if (c->out.capture)
+        r->out = dr_buf_take(&c->out.out, &r->out_len);
+    rc = 0;
+out:
+    free_child(c);
+    return rc;
+}
+
+void dr_proc_abandon(struct dr_proc_child *c)
+{
+    if (!c->ended) {
+        kill(-c->w.pid, SIGKILL);
+        while (waitpid(c->w.pid, NULL, 0) == -1 && errno == EINTR)
+            ;
+        parallel_pgids[c->slot] = 0;
+    }
+    free_child(c);
 }

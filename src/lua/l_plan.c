@@ -86,6 +86,13 @@ static void push_summary(lua_State *L, const struct dr_plan *p, const char *mark
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lua_setfield(L, -2, "selected_ids");
+    lua_createtable(L, 0, (int)p->nselected);
+    for (size_t i = 0; i < p->nselected; i++)
+        if (p->selected[i].direct) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, p->selected[i].unique_id);
+        }
+    lua_setfield(L, -2, "modified_ids"); /* a set: new or modified themselves, not only children */
     if (markdown) {
         lua_pushstring(L, markdown);
         lua_setfield(L, -2, "markdown");

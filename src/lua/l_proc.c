@@ -73,6 +73,30 @@ static char **build_env(lua_State *L, int overlay)
     return envp;
 }
 
+/* Reads proc.run's arguments (argv at 1, options at 2) into o; the
+ * strings stay anchored on the stack. */
+static void check_opts(lua_State *L, struct dr_proc_opts *o)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_isnoneornil(L, 2)) {
+        lua_settop(L, 1);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    o->argv = check_argv(L, 1);
+    lua_getfield(L, 2, "cwd");
+    o->cwd = luaL_optstring(L, -1, NULL);
+    lua_getfield(L, 2, "stdin");
+    o->stdin_path = luaL_optstring(L, -1, NULL);
+    lua_getfield(L, 2, "capture");
+    o->capture = lua_toboolean(L, -1);
+    if (lua_getfield(L, 2, "env") == LUA_TTABLE)
+        o->envp = build_env(L, lua_gettop(L));
+}
+
+static int push_result(lua_State *L, struct dr_proc_result *r);
+
 /* proc.run(argv, {env=, cwd=, capture=, stdin=path}) -> code, output|nil, signal|nil
  *                                         | nil, msg, code */
 static int l_proc_run(lua_State *L)
@@ -80,20 +104,7 @@ static int l_proc_run(lua_State *L)
     struct dr_proc_opts o = {0};
     struct dr_proc_result r;
     char err[512];
-    luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_isnoneornil(L, 2))
-        lua_newtable(L);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_settop(L, 2);
-    o.argv = check_argv(L, 1);
-    lua_getfield(L, 2, "cwd");
-    o.cwd = luaL_optstring(L, -1, NULL);
-    lua_getfield(L, 2, "stdin");
-    o.stdin_path = luaL_optstring(L, -1, NULL);
-    lua_getfield(L, 2, "capture");
-    o.capture = lua_toboolean(L, -1);
-    if (lua_getfield(L, 2, "env") == LUA_TTABLE)
-        o.envp = build_env(L, lua_gettop(L));
+    check_opts(L, &o);
     if (dr_proc_run(&o, &r, err, sizeof err) != 0) {
         free(r.out);
         lua_pushnil(L);
@@ -101,17 +112,110 @@ static int l_proc_run(lua_State *L)
         lua_pushinteger(L, r.exit_code);
         return 3;
     }
-    lua_pushinteger(L, r.exit_code);
-    if (r.out)
-        lua_pushlstring(L, r.out, r.out_len);
+    return push_result(L, &r);
+}
+
+/* code, output|nil, signal|nil of a child that ran; frees r->out. */
+static int push_result(lua_State *L, struct dr_proc_result *r)
+{
+    lua_pushinteger(L, r->exit_code);
+    if (r->out)
+        lua_pushlstring(L, r->out, r->out_len);
     else
         lua_pushnil(L);
-    free(r.out);
-    if (r.interrupted)
-        lua_pushinteger(L, r.interrupted);
+    free(r->out);
+    if (r->interrupted)
+        lua_pushinteger(L, r->interrupted);
     else
         lua_pushnil(L);
     return 3;
+}
+
+#define CHILD_MT "dbtrun.proc.child"
+
+/* The child a handle holds; NULL once collected. */
+static struct dr_proc_child **check_child(lua_State *L, int idx)
+{
+    return luaL_checkudata(L, idx, CHILD_MT);
+}
+
+/* proc.start(argv, {env=, cwd=, capture=, stdin=, prefix=}) -> child | nil, msg, code */
+static int l_proc_start(lua_State *L)
+{
+    struct dr_proc_opts o = {0};
+    char err[512];
+    int code;
+    check_opts(L, &o);
+    lua_getfield(L, 2, "prefix");
+    const char *prefix = luaL_optstring(L, -1, "");
+    struct dr_proc_child **h = lua_newuserdatauv(L, sizeof *h, 0);
+    *h = NULL;
+    luaL_setmetatable(L, CHILD_MT);
+    *h = dr_proc_start(&o, prefix, &code, err, sizeof err);
+    if (!*h) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        lua_pushinteger(L, code);
+        return 3;
+    }
+    return 1;
+}
+
+/* proc.wait_any({child, ...}) -> index of one that has ended */
+static int l_proc_wait_any(lua_State *L)
+{
+    struct dr_proc_child *kids[DR_PROC_PARALLEL_MAX];
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 1);
+    luaL_argcheck(L, n > 0 && n <= (lua_Integer)DR_PROC_PARALLEL_MAX, 1, "1 to 32 children");
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        kids[i - 1] = *check_child(L, -1);
+        luaL_argcheck(L, kids[i - 1] != NULL, 1, "a child already collected");
+        lua_pop(L, 1);
+    }
+    lua_pushinteger(L, dr_proc_wait_any(kids, (size_t)n) + 1);
+    return 1;
+}
+
+/* child:stop(): SIGTERM now, SIGKILL after the grace period */
+static int l_proc_child_stop(lua_State *L)
+{
+    struct dr_proc_child **h = check_child(L, 1);
+    if (*h)
+        dr_proc_stop(*h);
+    return 0;
+}
+
+/* child:collect() -> code, output|nil, signal|nil | nil, msg, code
+ * (only after wait_any returned it) */
+static int l_proc_child_collect(lua_State *L)
+{
+    struct dr_proc_child **h = check_child(L, 1);
+    struct dr_proc_result r;
+    char err[512];
+    luaL_argcheck(L, *h != NULL, 1, "already collected");
+    struct dr_proc_child *c = *h;
+    *h = NULL;
+    if (dr_proc_collect(c, &r, err, sizeof err) != 0) {
+        free(r.out);
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        lua_pushinteger(L, r.exit_code);
+        return 3;
+    }
+    return push_result(L, &r);
+}
+
+/* child:close(), __gc and __close: a child never collected is killed, so none outlives dbtrun's
+ * interest */
+static int l_proc_child_close(lua_State *L)
+{
+    struct dr_proc_child **h = check_child(L, 1);
+    if (*h)
+        dr_proc_abandon(*h);
+    *h = NULL;
+    return 0;
 }
 
 /* proc.last_signal() -> N | 0 */
@@ -123,8 +227,20 @@ static int l_proc_last_signal(lua_State *L)
 
 int dr_lua_open_proc(lua_State *L)
 {
-    static const luaL_Reg fns[] = {
-        {"run", l_proc_run}, {"last_signal", l_proc_last_signal}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"run", l_proc_run},
+                                   {"start", l_proc_start},
+                                   {"wait_any", l_proc_wait_any},
+                                   {"last_signal", l_proc_last_signal},
+                                   {NULL, NULL}};
+    static const luaL_Reg methods[] = {
+        {"stop", l_proc_child_stop},     {"collect", l_proc_child_collect},
+        {"__gc", l_proc_child_close},    {"close", l_proc_child_close},
+        {"__close", l_proc_child_close}, {NULL, NULL}};
+    luaL_newmetatable(L, CHILD_MT);
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
     luaL_newlib(L, fns);
     return 1;
 }

@@ -7,6 +7,7 @@ deploy per module; each test works on its own copy of the deployed project
 end (secrets -> private key and profile files, deps, evaluator)."""
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -125,8 +126,21 @@ def work(deployed, tmp_path):
     return dst
 
 
+def summary_line(err, task):
+    """The closing summary of a built-in task (issue 14): exactly one, its shape checked, the time left free."""
+    lines = [line for line in err.splitlines() if line.startswith(task + ": ") and re.search(r" steps? in ", line)]
+    assert len(lines) == 1, err[-3000:]
+    head = re.match(re.escape(task) + r": \d+ steps? in (\d+\.\ds|\d+m\d\ds)(; |$)", lines[0])
+    assert head, lines[0]
+    return lines[0][head.end():]
+
+
 def test_deploy_publishes_manifest_docs_and_invalidates(deployed, cloud):
     err = deployed.result.stderr
+    rest = summary_line(err, "deploy")
+    assert re.fullmatch(r"built 12 nodes, \d+ tests passed(?:, \d+ warnings?)?; published manifest.json to "
+                        + re.escape(f"s3://{cloud.bucket}/artifacts/") + r", docs \((\d+) files, \1 uploaded\) to "
+                        + re.escape(f"s3://{cloud.bucket}/docs/"), rest), rest
     assert "dbt build --target prod --fail-fast" in err
     assert "dbt docs generate --target prod" in err
     assert err.index("dbt build --target prod") < err.index("published the production manifest") \
@@ -192,6 +206,9 @@ def test_dev_rebuilds_the_edit_and_its_children_against_prod(work, cloud):
     assert '"dev' not in sql
     # the example's own dev wraps the built-in one (builtin("dev")) and reports
     assert "rebuilt 3 model(s): fct_contacts, fct_contacts_by_country, int_contacts__enriched" in r.stderr
+    # the closing summary: what the build did, split by the plan into edited and downstream
+    tests = sum(1 for u in built if u.startswith("test."))
+    assert summary_line(r.stderr, "dev") == f"built 3 nodes (1 modified, 2 downstream), {tests} tests passed"
     assert schemas(work) >= {"dev", "dev_intermediate"} and "dev_staging" not in schemas(work)
 
 
@@ -202,6 +219,8 @@ def test_dev_select_builds_the_selection_with_deferral(work, cloud):
     built = run_results(work)
     assert {u for u in built if not u.startswith("test.")} == {"model.jaffle_contacts.fct_contacts"}
     assert any(u.startswith("test.jaffle_contacts.unique_fct_contacts_contact_id") for u in built)
+    tests = sum(1 for u in built if u.startswith("test."))
+    assert summary_line(r.stderr, "dev-select") == f"built 1 node, {tests} tests passed"
     sql = (work / "target/compiled/jaffle_contacts/models/marts/fct_contacts.sql").read_text()
     assert '"example"."prod_intermediate"."int_contacts__enriched"' in sql
 
@@ -215,6 +234,7 @@ def test_dry_run_dev_prints_the_dbt_command(work, cloud):
     assert f"store get s3://{cloud.bucket}/artifacts/manifest.json .artifacts/manifest.json" in r.stderr
     assert "dbt build --select state:modified+ --defer --state .artifacts/ --fail-fast" in r.stderr
     assert (work / "target" / "run_results.json").stat().st_mtime_ns == before
+    assert not re.search(r"^dev: \d+ steps? in", r.stderr, re.M)  # nothing was built: no summary
 
 
 def test_dev_without_manifest_warns_and_builds_everything(tmp_path):
@@ -271,6 +291,11 @@ def test_ci_builds_in_the_pr_schema_and_drops_it(ci_work, ci_env, tmp_path):
     assert "run-operation drop_ci_schemas" in err
     assert ci_schemas(ci_work, 7) == set()
     assert {"prod", "prod_intermediate"} <= schemas(ci_work)
+    # the summary is the build's, not the evaluator's or the drop's, and comes before the drop
+    nodes = sum(1 for u in built if not u.startswith("test."))
+    assert re.fullmatch(rf"built {nodes} nodes \(1 modified, {nodes - 1} downstream\), \d+ tests passed(?:, \d+ warnings?)?",
+                        summary_line(err, "ci"))
+    assert err.index("ci: ") < err.index("run-operation drop_ci_schemas")
 
 
 def test_ci_drops_its_schemas_after_a_failing_test_with_github_annotations(ci_work, ci_env, tmp_path):
@@ -292,6 +317,7 @@ def test_ci_drops_its_schemas_after_a_failing_test_with_github_annotations(ci_wo
     assert failing in text and "Failed (" in text
     assert "dbt build --target ci" in r.stderr and "run-operation drop_ci_schemas" in r.stderr
     assert ci_schemas(ci_work, 8) == set()
+    assert not re.search(r"^ci: \d+ steps? in", r.stderr, re.M)  # a failed task has no summary
 
 
 def test_ci_drops_its_schemas_after_sigint_mid_build(ci_work, ci_env):
@@ -325,6 +351,7 @@ def test_ci_with_nothing_modified_skips_the_warehouse(ci_work, ci_env):
     assert "No changes" in r.stdout
     assert "dbt build" not in r.stderr and "freshness" not in r.stderr and "run-operation" not in r.stderr
     assert ci_schemas(ci_work, 10) == set()
+    assert summary_line(r.stderr, "ci") == "nothing modified: nothing built"
 
 
 def test_ci_without_a_pull_request_number_fails_clearly(work, cloud):

@@ -5,6 +5,7 @@ cloud): tools/quickstart.sh's loop — a production deploy, a model edit, then
 production."""
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -31,6 +32,16 @@ def built_models(project):
     return {r["unique_id"].split(".")[-1] for r in results["results"] if r["unique_id"].startswith("model.")}
 
 
+# The closing summary of a built-in task (issue 14); the time is free, the rest exact in shape.
+TIME = r"\d+ steps? in (\d+\.\ds|\d+m\d\ds)"
+
+
+def summary(err, task):
+    lines = [line for line in err.splitlines() if re.match(re.escape(task) + r": \d+ steps? in ", line)]
+    assert len(lines) == 1, err[-3000:]
+    return lines[0]
+
+
 def test_quickstart_loop_on_the_local_store(example):
     r = dbtrun("deploy", cwd=example, env=ENV, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
@@ -41,6 +52,14 @@ def test_quickstart_loop_on_the_local_store(example):
     docs = {p.name for p in (store / "docs").iterdir()}
     assert {"index.html", "catalog.json", "manifest.json", "run_results.json"} <= docs
     assert not {"graph_summary.json", "semantic_manifest.json", "sources.json", "perf_info.json"} & docs
+    assert re.fullmatch(
+        r"deploy: " + TIME + r"; built 12 nodes, \d+ tests passed(, \d+ warnings?)?; published manifest.json to "
+        r"file://\.dbtrun/store/artifacts/, docs \(" + str(sum(1 for p in (store / "docs").rglob("*") if p.is_file())) + r" files, "
+        r"\d+ uploaded\) to file://\.dbtrun/store/docs/", summary(r.stderr, "deploy"))
+    r = dbtrun("--yes", "docs", cwd=example, env=ENV, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    assert re.fullmatch(r"docs: " + TIME + r"; published docs \(\d+ files, \d+ uploaded\) to file://\.dbtrun/store/docs/",
+                        summary(r.stderr, "docs"))
 
     model = example / "models" / "intermediate" / "int_contacts__enriched.sql"
     model.write_text(model.read_text() + "\n-- an edit\n")
@@ -51,6 +70,8 @@ def test_quickstart_loop_on_the_local_store(example):
     assert "state:modified+ selects" in r.stdout  # the plan, before the build
     assert built_models(example) == {"int_contacts__enriched", "fct_contacts", "fct_contacts_by_country"}
     assert "rebuilt 3 model(s)" in r.stderr
+    assert re.fullmatch(r"dev: " + TIME + r"; built 3 nodes \(1 modified, 2 downstream\), \d+ tests passed",
+                        summary(r.stderr, "dev"))
 
     r = dbtrun("dev", cwd=example, env=ENV, timeout=300)
     assert r.returncode == 0, r.stderr

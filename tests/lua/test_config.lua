@@ -26,6 +26,15 @@ return t.run("test_config", {
     t.eq(config.get("aws.profile"), "data-engineer")
     t.eq(config.get("aws.nothing.deeper"), nil)
   end },
+  { "false turns a location off", function()
+    -- --set docs=false means "not published", not a folder named "false"
+    assert(config.override("docs", "false", true))
+    assert(config.override("artifacts", "false"))
+    t.eq(config.proxy.docs, false)
+    t.eq(config.proxy.artifacts, false)
+    assert(config.override("docs_include", "compiled/*, run/*", true))
+    t.eq(config.proxy.docs_include, "compiled/*, run/*")
+  end },
   { "misuse", function()
     t.raises(function() config.proxy.threads = 3 end, "read%-only")
     t.raises(function() config.proxy("x") end, "expects a table")
