@@ -20,7 +20,8 @@
 
 static const char usage[] =
     "usage: dbtrun aws s3 cp SRC DST [--recursive] [--exclude GLOB]... [--include GLOB]...\n"
-    "                        [--dryrun] [--quiet] [--content-type TYPE] [--jobs N]\n"
+    "                        [--dryrun] [--quiet] [--no-progress] [--content-type TYPE]\n"
+    "                        [--jobs N]\n"
     "       dbtrun aws s3 sync SRC DST [--delete] [--exclude GLOB]... [--include GLOB]...\n"
     "                        [--dryrun] [--size-only] [--quiet] [--no-progress] [--jobs N]\n"
     "       dbtrun aws s3 ls [s3://BUCKET[/PREFIX]] [--recursive]\n"
