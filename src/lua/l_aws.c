@@ -145,13 +145,14 @@ static int push_s3_info(lua_State *L, const struct dr_s3_info *info, int changed
 
 /* The progress line of one transfer when argument idx is true and stderr a
  * terminal, else NULL. An upload's total is its file's size (`upload`). The
- * mask's held-back text goes out first, so the line starts on a clean one. */
+ * mask streams' held-back text goes out first, so it precedes the line. */
 static struct dr_progress *progress_arg(lua_State *L, int idx, const char *upload)
 {
     struct dr_progress *p;
     struct stat st;
     if (!lua_toboolean(L, idx) || !(p = dr_progress_new(2)))
         return NULL;
+    dr_mask_write_raw(1, "", 0);
     dr_mask_write_raw(2, "", 0);
     if (upload && stat(upload, &st) == 0)
         dr_progress_set_total(p, (long long)st.st_size, 0);
@@ -359,8 +360,10 @@ static int l_aws_sync(lua_State *L)
         o.group = lua_tostring(L, -1);
     }
     fflush(stdout); /* the C lines follow what Lua already wrote */
-    if (o.progress)
+    if (o.progress) {
+        dr_mask_write_raw(1, "", 0);
         dr_mask_write_raw(2, "", 0);
+    }
     int rc = dr_store_sync(c, src, dst, &o, &st, &err);
     dr_filter_free(&filter);
     fflush(stdout);
