@@ -118,14 +118,19 @@ function M.sync_flags(opts, filters)
   return table.unpack(flags)
 end
 
--- sync options for the raw binding.
-function M.sync_opts(opts)
+-- sync options for the raw binding: a progress line on a terminal unless
+-- quiet; on GitHub Actions the per-file lines fold into a group titled
+-- "sync SRC -> DST", with a summary line after it.
+function M.sync_opts(opts, src, dst)
   local filters = M.filters(opts)
+  local quiet = opts.quiet or ui.quiet
   return {
     delete = opts.delete,
     dryrun = opts.dryrun,
     jobs = opts.jobs,
-    quiet = opts.quiet or ui.quiet,
+    quiet = quiet,
+    progress = not quiet,
+    group = native.env.get("GITHUB_ACTIONS") == "true" and ("sync %s -> %s"):format(src, dst) or nil,
     filters = filters,
   }, filters
 end
@@ -157,7 +162,7 @@ local function s3_family(client)
     if dir and dir ~= "" then
       native.fs.mkdir(dir)
     end
-    return M.check(raw.s3_get(client(), bucket, key, path, not opts.force))
+    return M.check(raw.s3_get(client(), bucket, key, path, not opts.force, not ui.quiet))
   end
 
   -- s3.put(path, url [, {content_type=}]) -> {size=, etag=, changed=true}
@@ -173,7 +178,7 @@ local function s3_family(client)
     if dry("aws", "s3", "cp", path, "s3://" .. bucket .. "/" .. key) then
       return { changed = false }
     end
-    return M.check(raw.s3_put(client(), path, bucket, key, opts.content_type))
+    return M.check(raw.s3_put(client(), path, bucket, key, opts.content_type, not ui.quiet))
   end
 
   -- s3.head(url) -> {size=, etag=, last_modified=, content_type=}; a missing
@@ -234,7 +239,7 @@ local function s3_family(client)
     check.place("aws.s3.sync", 1, "src", src)
     check.place("aws.s3.sync", 2, "dst", dst)
     opts = M.check_sync_opts("aws.s3.sync", opts)
-    local raw_opts, filters = M.sync_opts(opts)
+    local raw_opts, filters = M.sync_opts(opts, src, dst)
     if dry("aws", "s3", "sync", src, dst, M.sync_flags(opts, filters)) then
       return { copied = 0, deleted = 0, unchanged = 0, excluded = 0, bytes = 0 }
     end

@@ -7,6 +7,7 @@
 local native = require("dbtrun.native")
 local aws = require("dbtrun.aws")
 local check = require("dbtrun.check")
+local ui = require("dbtrun.ui")
 
 local M = {}
 
@@ -42,7 +43,7 @@ function M.get(location, name, path)
   if aws.dry("store", "get", join(location, name), path) then
     return { changed = false }
   end
-  return aws.check(native.aws.store_get(client_for(location), location, name, path))
+  return aws.check(native.aws.store_get(client_for(location), location, name, path, not ui.quiet))
 end
 
 -- store.put(location, name, path) -> {changed=, size=, etag=}
@@ -53,7 +54,7 @@ function M.put(location, name, path)
   if aws.dry("store", "put", path, join(location, name)) then
     return { changed = false }
   end
-  local r = aws.check(native.aws.store_put(client_for(location), location, name, path))
+  local r = aws.check(native.aws.store_put(client_for(location), location, name, path, not ui.quiet))
   M.published[#M.published + 1] = { name = name, location = location, changed = r.changed }
   return r
 end
@@ -79,7 +80,7 @@ function M.sync(src, dst, opts)
   check.place("store.sync", 1, "src", src)
   check.place("store.sync", 2, "dst", dst)
   opts = aws.check_sync_opts("store.sync", opts)
-  local raw_opts, filters = aws.sync_opts(opts)
+  local raw_opts, filters = aws.sync_opts(opts, src, dst)
   if aws.dry("store", "sync", src, dst, aws.sync_flags(opts, filters)) then
     return { copied = 0, deleted = 0, unchanged = 0, excluded = 0, bytes = 0 }
   end

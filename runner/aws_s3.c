@@ -20,7 +20,8 @@
 
 static const char usage[] =
     "usage: dbtrun aws s3 cp SRC DST [--recursive] [--exclude GLOB]... [--include GLOB]...\n"
-    "                        [--dryrun] [--quiet] [--content-type TYPE] [--jobs N]\n"
+    "                        [--dryrun] [--quiet] [--no-progress] [--content-type TYPE]\n"
+    "                        [--jobs N]\n"
     "       dbtrun aws s3 sync SRC DST [--delete] [--exclude GLOB]... [--include GLOB]...\n"
     "                        [--dryrun] [--size-only] [--quiet] [--no-progress] [--jobs N]\n"
     "       dbtrun aws s3 ls [s3://BUCKET[/PREFIX]] [--recursive]\n"
@@ -194,7 +195,18 @@ static char *shown_local(const char *path)
 
 static int want_progress(const struct args *a)
 {
-    return !a->quiet && !a->no_progress && isatty(2);
+    return !a->quiet && !a->no_progress && !a->dryrun && isatty(2);
+}
+
+/* The progress line of one cp transfer (NULL: none); an upload's total is
+ * the file's size. */
+static struct dr_progress *cp_progress(const struct args *a, const char *upload)
+{
+    struct stat st;
+    struct dr_progress *p = want_progress(a) ? dr_progress_new(2) : NULL;
+    if (p && upload && stat(upload, &st) == 0)
+        dr_progress_set_total(p, (long long)st.st_size, 0);
+    return p;
 }
 
 /* cp of a local file to S3 (u: the destination). 0, or 1 with the error printed. */
@@ -212,8 +224,11 @@ static int cp_upload(struct dr_aws_client *c, const struct args *a, const struct
         goto fail;
     }
     if (!a->dryrun) {
-        struct dr_s3_put_opts po = {.content_type = a->content_type, .jobs = a->jobs};
-        if (dr_s3_put(c, u->bucket, key, from, &po, NULL, &e) != 0)
+        struct dr_s3_put_opts po = {
+            .content_type = a->content_type, .jobs = a->jobs, .progress = cp_progress(a, from)};
+        int failed = dr_s3_put(c, u->bucket, key, from, &po, NULL, &e) != 0;
+        dr_progress_end(po.progress);
+        if (failed)
             goto fail;
     }
     if (!a->quiet)
@@ -282,9 +297,12 @@ static int cp_download(struct dr_aws_client *c, const struct args *a, const stru
         goto fail;
     }
     if (!a->dryrun) {
-        struct dr_s3_get_opts go = {.if_none_match = DR_S3_ETAG_AUTO};
+        struct dr_s3_get_opts go = {.if_none_match = DR_S3_ETAG_AUTO,
+                                    .progress = cp_progress(a, NULL)};
         make_parent(path);
-        if (dr_s3_get(c, u->bucket, u->key, path, &go, NULL, &e) != 0)
+        int failed = dr_s3_get(c, u->bucket, u->key, path, &go, NULL, &e) != 0;
+        dr_progress_end(go.progress);
+        if (failed)
             goto fail;
     }
     if (!a->quiet)
@@ -316,9 +334,14 @@ static int cp_one(struct dr_aws_client *c, const struct args *a, const char *src
     return rc;
 }
 
-/* sync, and cp --recursive (a sync that copies everything, deletes nothing). */
+/* sync, and cp --recursive (a sync that copies everything, deletes nothing).
+ * On GitHub Actions the per-file lines fold into a group with a summary. */
 static int run_sync(struct dr_aws_client *c, struct args *a, int force)
 {
+    const char *actions = getenv("GITHUB_ACTIONS");
+    int github = actions && strcmp(actions, "true") == 0 && !a->quiet;
+    char *title =
+        github ? dr_strprintf("%s %s -> %s", force ? "cp" : "sync", a->pos[0], a->pos[1]) : NULL;
     struct dr_sync_opts o = {.filter = &a->filter,
                              .delete_extra = force ? 0 : a->delete_extra,
                              .size_only = a->size_only,
@@ -327,17 +350,20 @@ static int run_sync(struct dr_aws_client *c, struct args *a, int force)
                              .jobs = a->jobs,
                              .progress = want_progress(a),
                              .out = a->quiet ? NULL : stdout,
+                             .group = title,
                              .errout = stderr};
     struct dr_sync_stats st;
     struct dr_aws_error e = {0};
-    if (!is_s3(a->pos[0]) && !is_s3(a->pos[1]))
-        return usage_error("%s needs an s3:// side", force ? "cp --recursive" : "sync");
-    if (dr_sync_run(c, a->pos[0], a->pos[1], &o, &st, &e) != 0) {
+    int rc = 0;
+    if (!is_s3(a->pos[0]) && !is_s3(a->pos[1])) {
+        rc = usage_error("%s needs an s3:// side", force ? "cp --recursive" : "sync");
+    } else if (dr_sync_run(c, a->pos[0], a->pos[1], &o, &st, &e) != 0) {
         if (st.failed == 0) /* per-item failures were printed as they happened */
             print_error(&e);
-        return 1;
+        rc = 1;
     }
-    return 0;
+    free(title);
+    return rc;
 }
 
 static void local_time(time_t t, char *out, size_t len)

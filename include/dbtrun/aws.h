@@ -119,6 +119,8 @@ struct dr_aws_request {
     int unsigned_payload;       /* sign UNSIGNED-PAYLOAD (S3 streaming) */
     int no_auth;                /* send unsigned (AssumeRoleWithWebIdentity) */
     const int *signals;         /* see http.h; NULL: the count when dr_aws_send starts */
+    void (*on_bytes)(void *ctx, long long done, long long total); /* see http.h */
+    void *on_bytes_ctx;
 };
 
 /* Signs and sends `r`, retrying throttling, 5xx, 429 and transport errors up

@@ -31,6 +31,13 @@ struct dr_http_request {
     long low_speed_time_s;   /* abort when below 1 byte/s this long; 0: 60 s; < 0: never */
     const int *signals;      /* stop once dr_proc_signal_count() differs from this;
                                 NULL: from the count when the call starts */
+    /* Progress of the payload (the request body when there is one, else the
+     * response body), from curl's thread: deltas of the bytes moved and of
+     * the size announced (Content-Length, or body_len). An exchange that
+     * ends without a 2xx takes back what it reported (negative deltas), so
+     * a retry is not counted twice. NULL: no reports. */
+    void (*on_bytes)(void *ctx, long long done, long long total);
+    void *on_bytes_ctx;
 };
 
 struct dr_http_response {

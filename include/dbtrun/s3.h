@@ -6,6 +6,7 @@
 #define DR_S3_H
 
 #include "dbtrun/aws.h"
+#include "dbtrun/progress.h"
 
 #include <stddef.h>
 #include <time.h>
@@ -152,7 +153,8 @@ struct dr_s3_get_opts {
      * while its size and mtime are unchanged) or else the file's MD5, which
      * is the ETag of single-part objects. NULL: unconditional. */
     const char *if_none_match;
-    int keep_mtime; /* 0: set the file's mtime to the object's LastModified */
+    int keep_mtime;               /* 0: set the file's mtime to the object's LastModified */
+    struct dr_progress *progress; /* fed with the body's bytes; NULL: none */
 };
 #define DR_S3_ETAG_AUTO "auto"
 
@@ -179,6 +181,7 @@ struct dr_s3_put_opts {
     long long multipart_threshold; /* 0: DR_S3_MULTIPART_THRESHOLD */
     long long part_size;           /* 0: DR_S3_PART_SIZE (min 5 MiB) */
     int jobs;                      /* parts in flight at once; 0: 8 */
+    struct dr_progress *progress;  /* fed with the bytes sent; NULL: none */
 };
 
 /* Uploads the file at `path` to bucket/key: one PutObject with Content-MD5

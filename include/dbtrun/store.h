@@ -7,6 +7,7 @@
 #define DR_STORE_H
 
 #include "dbtrun/aws.h"
+#include "dbtrun/progress.h"
 #include "dbtrun/sync.h"
 
 #define DR_STORE_DEFAULT "file://.dbtrun/store/"
@@ -26,16 +27,20 @@ struct dr_store_result {
  * (If-None-Match with the recorded ETag or the file's MD5); file:// compares
  * sizes and MD5s. Otherwise the file is replaced atomically. A missing
  * object fails with code "NoSuchKey" for both kinds. c may be NULL for
- * file:// locations. res may be NULL. 0, or -1 with err. */
+ * file:// locations. res may be NULL. progress (may be NULL) is fed with an
+ * S3 download's bytes. 0, or -1 with err. */
 int dr_store_get(struct dr_aws_client *c, const char *location, const char *name, const char *path,
-                 struct dr_store_result *res, struct dr_aws_error *err);
+                 struct dr_progress *progress, struct dr_store_result *res,
+                 struct dr_aws_error *err);
 
 /* Stores local file `path` as `name` below the location. Unchanged content
  * is not sent: S3 compares the object's ETag (one HEAD) with the file's
  * (MD5, or the multipart form for big files); file:// compares MD5s. The
- * stored copy is replaced atomically. 0, or -1 with err. */
+ * stored copy is replaced atomically. progress as for dr_store_get (the
+ * caller sets its total). 0, or -1 with err. */
 int dr_store_put(struct dr_aws_client *c, const char *location, const char *name, const char *path,
-                 struct dr_store_result *res, struct dr_aws_error *err);
+                 struct dr_progress *progress, struct dr_store_result *res,
+                 struct dr_aws_error *err);
 
 /* dr_sync_run between two locations (s3://, file:// or local paths), for
  * folders: filters, --delete, unchanged files skipped. See sync.h. */

@@ -92,8 +92,10 @@ struct dr_sync_opts {
     int force;                      /* copy every included item (cp --recursive) */
     int dryrun;                     /* print, do nothing */
     int jobs;                       /* transfers at once; 0: DR_SYNC_JOBS */
-    int progress;                   /* a progress line on stderr (CLI: only on a tty) */
+    int progress;                   /* a progress line on stderr when it is a terminal */
     FILE *out;                      /* "upload: a to s3://b/a" lines; NULL: none */
+    const char *group;              /* GitHub Actions: the lines on `out` go in a group
+                                       of this title, then a one-line summary; NULL: no */
     FILE *errout;                   /* "error: ..." line per failed item; NULL: none */
 };
 

@@ -818,7 +818,9 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
                                .headers = headers,
                                .nheaders = etag[0] ? 2 : 1,
                                .out_path = tmp,
-                               .signals = &signals};
+                               .signals = &signals,
+                               .on_bytes = o && o->progress ? dr_progress_on_bytes : NULL,
+                               .on_bytes_ctx = o ? o->progress : NULL};
     int got = get_fetch(&k, &r, path, signals);
     if (got == 1) {
         get_not_modified(&k, path, etag, info);
@@ -848,6 +850,7 @@ struct multipart {
     int lock_ready;
     struct dr_aws_error first; /* the first part failure */
     int failed;
+    struct dr_progress *progress; /* parts add their bytes up here (thread-safe) */
 };
 
 static int upload_part(void *ctx, size_t i)
@@ -878,7 +881,9 @@ static int upload_part(void *ctx, size_t i)
                                .body_path = m->path,
                                .body_offset = offset,
                                .body_len = (size_t)len,
-                               .payload_sha256 = sha};
+                               .payload_sha256 = sha,
+                               .on_bytes = m->progress ? dr_progress_on_bytes : NULL,
+                               .on_bytes_ctx = m->progress};
     if (call_send_to(m->call, &r, &resp, &err) != 0)
         goto out;
     const char *etag = dr_http_header_get(&resp, "etag");
@@ -984,6 +989,7 @@ static void upload_plan(struct multipart *m, struct s3_call *k, const char *path
     m->size = size;
     m->part_size = part;
     m->nparts = (size_t)((size + part - 1) / part);
+    m->progress = o ? o->progress : NULL;
 }
 
 /* CreateMultipartUpload, then the part table and its lock. 0, or -1 with err. */
@@ -1150,7 +1156,9 @@ int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, cons
                                .nheaders = 2,
                                .body_path = path,
                                .body_len = (size_t)st.st_size,
-                               .payload_sha256 = sha};
+                               .payload_sha256 = sha,
+                               .on_bytes = o && o->progress ? dr_progress_on_bytes : NULL,
+                               .on_bytes_ctx = o ? o->progress : NULL};
     if (call_send(&k, &r) != 0)
         goto out;
     if (info) {

@@ -6,6 +6,7 @@
 #include "dbtrun/dl.h"
 #include "dbtrun/fs.h"
 #include "dbtrun/mask.h"
+#include "dbtrun/progress.h"
 #include "dbtrun/s3.h"
 
 #include <dirent.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WALK_DEPTH_MAX 128 /* folders nested deeper are refused */
@@ -479,8 +481,9 @@ struct run {
     pthread_mutex_t lock;
     struct dr_sync_stats st;
     struct dr_aws_error first;
-    size_t done, total;
-    int progress_shown;
+    struct dr_progress *progress; /* NULL: none (not asked, not a terminal) */
+    int group_open;               /* the GitHub Actions group of o->group is open */
+    struct timespec start;        /* for the summary's time */
 };
 
 /* How `rel` on side `l` appears in output lines. Caller frees. */
@@ -492,6 +495,59 @@ static char *display(const struct run *r, const struct location *l, const char *
     char *shown = joined ? dr_sync_display_path(joined, r->cwd) : NULL;
     free(joined);
     return shown;
+}
+
+/* GitHub Actions' escaping of a command's text: %, CR and LF. Caller frees. */
+static char *github_escape(const char *s)
+{
+    struct dr_buf b;
+    dr_buf_init(&b, 0);
+    for (; *s; s++) {
+        const char *esc = *s == '%' ? "%25" : *s == '\r' ? "%0D" : *s == '\n' ? "%0A" : NULL;
+        if ((esc ? dr_buf_puts(&b, esc) : dr_buf_add(&b, s, 1)) != 0) {
+            dr_buf_free(&b);
+            return NULL;
+        }
+    }
+    return dr_buf_take(&b, NULL);
+}
+
+/* Opens the GitHub Actions group of o->group before the first per-file
+ * line, so that a sync with nothing to do shows no empty group. Locked. */
+static void group_open(struct run *r)
+{
+    char *title;
+    if (!r->o->group || r->group_open || !(title = github_escape(r->o->group)))
+        return;
+    dr_mask_fprintf(r->o->out, "::group::%s\n", title);
+    r->group_open = 1;
+    free(title);
+}
+
+/* After the run, with o->group: the group closed and one line for the log
+ * outside it ("sync a -> b: 3 uploaded, 1 deleted, 40 skipped, 1.2 MiB in 0.4s"). */
+static void group_close(struct run *r)
+{
+    const struct dr_sync_opts *o = r->o;
+    struct timespec now;
+    char bytes[16], failed[32] = "", *title;
+    if (!o->group || !o->out || !(title = dr_strescape(o->group)))
+        return;
+    if (r->group_open)
+        dr_mask_fprintf(o->out, "::endgroup::\n");
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double took = (double)(now.tv_sec - r->start.tv_sec) + (now.tv_nsec - r->start.tv_nsec) / 1e9;
+    dr_progress_format_bytes(r->st.bytes, bytes, sizeof bytes);
+    if (r->st.failed)
+        snprintf(failed, sizeof failed, ", %zu failed", r->st.failed);
+    dr_mask_fprintf(o->out, "%s%s: %zu %s, %zu deleted, %zu skipped%s, %s in %.1fs\n",
+                    o->dryrun ? "(dryrun) " : "", title, r->st.copied,
+                    r->dst.bucket   ? "uploaded"
+                    : r->src.bucket ? "downloaded"
+                                    : "copied",
+                    r->st.deleted, r->st.unchanged, failed, bytes, took);
+    fflush(o->out);
+    free(title);
 }
 
 /* Records the outcome of one item and prints its line. Called unlocked. */
@@ -507,10 +563,7 @@ static void report(struct run *r, const char *verb, const char *from, const char
         shown_text = dr_strescape(text);
     }
     pthread_mutex_lock(&r->lock);
-    if (r->progress_shown) {
-        fputs("\r\033[K", stderr);
-        r->progress_shown = 0;
-    }
+    dr_progress_pause(r->progress); /* the line below must not land inside it */
     if (e) {
         if (!r->st.failed)
             r->first = *e;
@@ -524,6 +577,7 @@ static void report(struct run *r, const char *verb, const char *from, const char
             r->st.copied++;
         r->st.bytes += bytes;
         if (o->out) {
+            group_open(r);
             dr_mask_fprintf(o->out, "%s%s: %s%s%s\n", o->dryrun ? "(dryrun) " : "", verb,
                             shown_from ? shown_from : "?", to ? " to " : "",
                             shown_to ? shown_to
@@ -532,12 +586,9 @@ static void report(struct run *r, const char *verb, const char *from, const char
             fflush(o->out);
         }
     }
-    r->done++;
-    if (o->progress && r->done < r->total) {
-        fprintf(stderr, "Completed %zu of %zu file(s)", r->done, r->total);
-        fflush(stderr);
-        r->progress_shown = 1;
-    }
+    dr_progress_resume(r->progress);
+    if (strcmp(verb, "delete") != 0)
+        dr_progress_file_done(r->progress);
     pthread_mutex_unlock(&r->lock);
     free(shown_from);
     free(shown_to);
@@ -672,14 +723,16 @@ static int copy_one(struct run *r, const struct dr_sync_item *it)
     if (r->dst.bucket) {
         /* parts of one big file: the put's own default (8) unless fewer
          * transfers were asked for; more only crowd the connection */
-        struct dr_s3_put_opts po = {.jobs = r->o->jobs > 0 && r->o->jobs < 8 ? r->o->jobs : 0};
+        struct dr_s3_put_opts po = {.jobs = r->o->jobs > 0 && r->o->jobs < 8 ? r->o->jobs : 0,
+                                    .progress = r->progress};
         if (!(key = dr_strprintf("%s%s", r->dst.prefix, it->path)))
             goto oom;
         failed = dr_s3_put(r->c, r->dst.bucket, key, srcpath, &po, NULL, &e) != 0;
     } else if (r->src.bucket) {
         if (!(key = dr_strprintf("%s%s", r->src.prefix, it->path)))
             goto oom;
-        failed = dr_s3_get(r->c, r->src.bucket, key, dstpath, NULL, NULL, &e) != 0;
+        struct dr_s3_get_opts go = {.progress = r->progress};
+        failed = dr_s3_get(r->c, r->src.bucket, key, dstpath, &go, NULL, &e) != 0;
     } else {
         failed = dr_sync_copy_file(srcpath, dstpath) != 0;
         if (failed)
@@ -791,20 +844,22 @@ static int list_side(struct run *r, const struct location *side, int flags, cons
 }
 
 /* Copies first (the plan lists them first; they run in parallel), then
- * deletes, then clears the progress line. */
+ * deletes, then erases the progress line (drawn only on a terminal). */
 static void run_apply(struct run *r)
 {
     const struct dr_sync_plan *plan = r->plan;
     size_t ncopies = 0;
     while (ncopies < plan->n && plan->ops[ncopies].kind == DR_SYNC_COPY)
         ncopies++;
-    r->total = plan->n;
     r->st.unchanged = plan->unchanged;
     r->st.excluded = plan->excluded;
+    if (r->o->progress && !r->o->dryrun && ncopies > 0 && (r->progress = dr_progress_new(2)))
+        dr_progress_set_total(r->progress, plan->bytes, ncopies);
     dr_s3_parallel(ncopies, r->o->jobs > 0 ? r->o->jobs : DR_SYNC_JOBS, copy_job, r);
+    dr_progress_end(r->progress);
+    r->progress = NULL;
     delete_all(r, ncopies);
-    if (r->progress_shown)
-        fputs("\r\033[K", stderr);
+    group_close(r);
 }
 
 int dr_sync_run(struct dr_aws_client *c, const char *src, const char *dst,
@@ -817,6 +872,7 @@ int dr_sync_run(struct dr_aws_client *c, const char *src, const char *dst,
     int rc = -1, lock_ready = 0;
     if (stats)
         memset(stats, 0, sizeof *stats);
+    clock_gettime(CLOCK_MONOTONIC, &r.start);
     if (run_prepare(&r, src, dst, err) != 0 || list_side(&r, &r.src, 0, src, &sl, err) != 0)
         goto out;
     /* cp --recursive copies everything and deletes nothing: no need to look */

@@ -41,14 +41,15 @@ struct exchange {
     size_t body_cap;
     size_t headers_cap;
     size_t header_bytes;
-    int head;          /* HEAD: no body will come */
-    int to_file;       /* the current response's body goes to out_path */
-    int out_fd;        /* -1 until out_path is opened */
-    int in_fd;         /* body_path, -1 when the body is in memory */
-    int interrupted;   /* a SIGINT/SIGTERM/SIGHUP stopped the transfer */
-    int signals;       /* dr_proc_signal_count() when the exchange began */
-    long long sent;    /* request body bytes handed to curl */
-    char failure[256]; /* why a callback stopped the transfer ("" if none) */
+    int head;                                /* HEAD: no body will come */
+    int to_file;                             /* the current response's body goes to out_path */
+    int out_fd;                              /* -1 until out_path is opened */
+    int in_fd;                               /* body_path, -1 when the body is in memory */
+    int interrupted;                         /* a SIGINT/SIGTERM/SIGHUP stopped the transfer */
+    int signals;                             /* dr_proc_signal_count() when the exchange began */
+    long long sent;                          /* request body bytes handed to curl */
+    long long reported_done, reported_total; /* what on_bytes was told */
+    char failure[256];                       /* why a callback stopped the transfer ("" if none) */
 };
 
 static CURL *acquire(void)
@@ -302,18 +303,53 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* Tells req->on_bytes how far the payload got: the request body when there
+ * is one, else the response body. */
+static void report_bytes(struct exchange *ex, long long now, long long total)
+{
+    const struct dr_http_request *req = ex->req;
+    if (!req->on_bytes || (now == ex->reported_done && total == ex->reported_total))
+        return;
+    req->on_bytes(req->on_bytes_ctx, now - ex->reported_done, total - ex->reported_total);
+    ex->reported_done = now;
+    ex->reported_total = total;
+}
+
 /* curl calls this about once a second even on a stalled connection, so an
- * interrupt (the flag proc.c's handler sets) ends a transfer within one. */
+ * interrupt (the flag proc.c's handler sets) ends a transfer within one;
+ * and as data moves, so it also reports progress. */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
     struct exchange *ex = ud;
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (ex->req->body || ex->req->body_path)
+        report_bytes(ex, (long long)ulnow, (long long)ultotal);
+    else if (ex->resp->status >= 200 && ex->resp->status < 300) /* not an error's body */
+        report_bytes(ex, (long long)dlnow, (long long)dltotal);
     if (dr_proc_signal_count() == ex->signals)
         return 0;
     ex->interrupted = 1;
     snprintf(ex->failure, sizeof ex->failure, "interrupted by signal %d", dr_proc_last_signal());
     return 1;
+}
+
+/* The last report of an exchange: all the payload when it made a 2xx (curl
+ * may not have called on_progress since the last bytes), else nothing, as
+ * bytes that did not make a 2xx are resent by the retry. */
+static void report_end(CURL *h, struct exchange *ex, int ok)
+{
+    curl_off_t moved = 0;
+    int upload = ex->req->body || ex->req->body_path;
+    if (!ex->req->on_bytes)
+        return;
+    if (!ok) {
+        report_bytes(ex, 0, 0);
+        return;
+    }
+    dr_curl.curl_easy_getinfo(h, upload ? CURLINFO_SIZE_UPLOAD_T : CURLINFO_SIZE_DOWNLOAD_T,
+                              &moved);
+    report_bytes(ex, (long long)moved,
+                 ex->reported_total > (long long)moved ? ex->reported_total : (long long)moved);
 }
 
 /* Failures worth retrying: the network, not this side or the TLS checks. */
@@ -519,6 +555,7 @@ int dr_http_perform(const struct dr_http_request *req, struct dr_http_response *
     set_callbacks(h, &ex, curl_err);
     set_method(h, &ex);
     rc = finish(h, &ex, dr_curl.curl_easy_perform(h), curl_err);
+    report_end(h, &ex, rc == 0 && resp->status >= 200 && resp->status < 300);
 out:
     if (!resp->body && body_reserve(&ex, 0) != 0 && rc == 0) {
         snprintf(resp->error, sizeof resp->error, "out of memory");

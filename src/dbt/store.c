@@ -119,7 +119,8 @@ static int local_transfer(const char *op, const struct artifact *a, const char *
 }
 
 int dr_store_get(struct dr_aws_client *c, const char *location, const char *name, const char *path,
-                 struct dr_store_result *res, struct dr_aws_error *err)
+                 struct dr_progress *progress, struct dr_store_result *res,
+                 struct dr_aws_error *err)
 {
     struct dr_store_result local = {0};
     struct artifact a;
@@ -138,7 +139,7 @@ int dr_store_get(struct dr_aws_client *c, const char *location, const char *name
         rc = local_transfer("StoreGet", &a, a.file, path, res, err);
         goto out;
     }
-    struct dr_s3_get_opts o = {.if_none_match = DR_S3_ETAG_AUTO};
+    struct dr_s3_get_opts o = {.if_none_match = DR_S3_ETAG_AUTO, .progress = progress};
     struct dr_s3_info info;
     if (dr_s3_get(c, a.bucket, a.key, path, &o, &info, err) != 0)
         goto out;
@@ -152,7 +153,8 @@ out:
 }
 
 int dr_store_put(struct dr_aws_client *c, const char *location, const char *name, const char *path,
-                 struct dr_store_result *res, struct dr_aws_error *err)
+                 struct dr_progress *progress, struct dr_store_result *res,
+                 struct dr_aws_error *err)
 {
     struct dr_store_result local = {0};
     struct dr_aws_error head_err = {0};
@@ -189,7 +191,8 @@ int dr_store_put(struct dr_aws_client *c, const char *location, const char *name
         rc = 0;
         goto out;
     }
-    if (dr_s3_put(c, a.bucket, a.key, path, NULL, &info, err) != 0)
+    struct dr_s3_put_opts po = {.progress = progress};
+    if (dr_s3_put(c, a.bucket, a.key, path, &po, &info, err) != 0)
         goto out;
     res->changed = 1;
     res->size = info.size;

@@ -4,6 +4,8 @@
  * request_id}; lua/aws.lua and lua/store.lua raise them as error values. */
 #include "dbtrun/aws.h"
 #include "dbtrun/cloudfront.h"
+#include "dbtrun/mask.h"
+#include "dbtrun/progress.h"
 #include "dbtrun/s3.h"
 #include "dbtrun/secrets.h"
 #include "dbtrun/store.h"
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CLIENT_MT "dbtrun.aws.client"
 
@@ -140,32 +143,55 @@ static int push_s3_info(lua_State *L, const struct dr_s3_info *info, int changed
     return 1;
 }
 
-/* aws.s3_get(client, bucket, key, path [, conditional]) -> info | nil, text, info
+/* The progress line of one transfer when argument idx is true and stderr a
+ * terminal, else NULL. An upload's total is its file's size (`upload`). The
+ * mask streams' held-back text goes out first, so it precedes the line. */
+static struct dr_progress *progress_arg(lua_State *L, int idx, const char *upload)
+{
+    struct dr_progress *p;
+    struct stat st;
+    if (!lua_toboolean(L, idx) || !(p = dr_progress_new(2)))
+        return NULL;
+    dr_mask_write_raw(1, "", 0);
+    dr_mask_write_raw(2, "", 0);
+    if (upload && stat(upload, &st) == 0)
+        dr_progress_set_total(p, (long long)st.st_size, 0);
+    return p;
+}
+
+/* aws.s3_get(client, bucket, key, path [, conditional [, progress]]) -> info | nil, text, info
  * conditional: skip the download when the local file already has the
- * object's ETag (info.changed is then false). */
+ * object's ETag (info.changed is then false). progress: a progress line on
+ * a terminal. */
 static int l_aws_s3_get(lua_State *L)
 {
     struct dr_aws_client *c = check_client(L, 1);
     const char *bucket = luaL_checkstring(L, 2), *key = luaL_checkstring(L, 3);
     const char *path = luaL_checkstring(L, 4);
-    struct dr_s3_get_opts o = {.if_none_match = lua_toboolean(L, 5) ? DR_S3_ETAG_AUTO : NULL};
+    struct dr_s3_get_opts o = {.if_none_match = lua_toboolean(L, 5) ? DR_S3_ETAG_AUTO : NULL,
+                               .progress = progress_arg(L, 6, NULL)};
     struct dr_s3_info info = {0};
     struct dr_aws_error err = {0};
-    if (dr_s3_get(c, bucket, key, path, &o, &info, &err) != 0)
+    int rc = dr_s3_get(c, bucket, key, path, &o, &info, &err);
+    dr_progress_end(o.progress);
+    if (rc != 0)
         return push_error(L, &err);
     return push_s3_info(L, &info, !info.not_modified);
 }
 
-/* aws.s3_put(client, path, bucket, key [, content_type]) -> info | nil, text, info */
+/* aws.s3_put(client, path, bucket, key [, content_type [, progress]]) -> info | nil, text, info */
 static int l_aws_s3_put(lua_State *L)
 {
     struct dr_aws_client *c = check_client(L, 1);
     const char *path = luaL_checkstring(L, 2), *bucket = luaL_checkstring(L, 3);
     const char *key = luaL_checkstring(L, 4);
-    struct dr_s3_put_opts o = {.content_type = luaL_optstring(L, 5, NULL)};
+    struct dr_s3_put_opts o = {.content_type = luaL_optstring(L, 5, NULL),
+                               .progress = progress_arg(L, 6, path)};
     struct dr_s3_info info = {0};
     struct dr_aws_error err = {0};
-    if (dr_s3_put(c, bucket, key, path, &o, &info, &err) != 0)
+    int rc = dr_s3_put(c, bucket, key, path, &o, &info, &err);
+    dr_progress_end(o.progress);
+    if (rc != 0)
         return push_error(L, &err);
     return push_s3_info(L, &info, 1);
 }
@@ -301,10 +327,13 @@ static const char *read_filters(lua_State *L, int idx, struct dr_filter *f)
     return NULL;
 }
 
-/* aws.sync(client|nil, src, dst [, {delete=, dryrun=, jobs=, quiet=, filters=}])
+/* aws.sync(client|nil, src, dst [, {delete=, dryrun=, jobs=, quiet=, filters=,
+ *                                   progress=, group=}])
  *   -> {copied=, deleted=, unchanged=, excluded=, bytes=} | nil, text, info
  * src and dst: s3://bucket/prefix, file://path or a local path; one
- * "upload: a to s3://b/a" line per change on stdout unless quiet. */
+ * "upload: a to s3://b/a" line per change on stdout unless quiet; progress:
+ * a progress line on a terminal; group: the title of the GitHub Actions
+ * group the lines go in (then a summary line). */
 static int l_aws_sync(lua_State *L)
 {
     struct dr_aws_client *c = opt_client(L, 1);
@@ -318,6 +347,7 @@ static int l_aws_sync(lua_State *L)
         o.dryrun = dr_lua_bool_field(L, 4, "dryrun");
         o.jobs = (int)dr_lua_int_field(L, 4, "jobs", 0);
         o.out = dr_lua_bool_field(L, 4, "quiet") ? NULL : stdout;
+        o.progress = dr_lua_bool_field(L, 4, "progress");
         if (lua_getfield(L, 4, "filters") == LUA_TTABLE) {
             const char *msg = read_filters(L, lua_gettop(L), &filter);
             if (msg) {
@@ -326,8 +356,14 @@ static int l_aws_sync(lua_State *L)
             }
         }
         lua_pop(L, 1);
+        lua_getfield(L, 4, "group"); /* stays on the stack while o.group is used */
+        o.group = lua_tostring(L, -1);
     }
     fflush(stdout); /* the C lines follow what Lua already wrote */
+    if (o.progress) {
+        dr_mask_write_raw(1, "", 0);
+        dr_mask_write_raw(2, "", 0);
+    }
     int rc = dr_store_sync(c, src, dst, &o, &st, &err);
     dr_filter_free(&filter);
     fflush(stdout);
@@ -352,7 +388,8 @@ static int push_store_result(lua_State *L, const struct dr_store_result *res)
     return 1;
 }
 
-/* aws.store_get(client|nil, location, name, path) -> {changed=, size=, etag=} | nil, text, info */
+/* aws.store_get(client|nil, location, name, path [, progress])
+ *   -> {changed=, size=, etag=} | nil, text, info */
 static int l_aws_store_get(lua_State *L)
 {
     struct dr_aws_client *c = opt_client(L, 1);
@@ -360,12 +397,16 @@ static int l_aws_store_get(lua_State *L)
     const char *path = luaL_checkstring(L, 4);
     struct dr_store_result res = {0};
     struct dr_aws_error err = {0};
-    if (dr_store_get(c, location, name, path, &res, &err) != 0)
+    struct dr_progress *p = progress_arg(L, 5, NULL);
+    int rc = dr_store_get(c, location, name, path, p, &res, &err);
+    dr_progress_end(p);
+    if (rc != 0)
         return push_error(L, &err);
     return push_store_result(L, &res);
 }
 
-/* aws.store_put(client|nil, location, name, path) -> {changed=, size=, etag=} | nil, text, info */
+/* aws.store_put(client|nil, location, name, path [, progress])
+ *   -> {changed=, size=, etag=} | nil, text, info */
 static int l_aws_store_put(lua_State *L)
 {
     struct dr_aws_client *c = opt_client(L, 1);
@@ -373,7 +414,10 @@ static int l_aws_store_put(lua_State *L)
     const char *path = luaL_checkstring(L, 4);
     struct dr_store_result res = {0};
     struct dr_aws_error err = {0};
-    if (dr_store_put(c, location, name, path, &res, &err) != 0)
+    struct dr_progress *p = progress_arg(L, 5, path);
+    int rc = dr_store_put(c, location, name, path, p, &res, &err);
+    dr_progress_end(p);
+    if (rc != 0)
         return push_error(L, &err);
     return push_store_result(L, &res);
 }

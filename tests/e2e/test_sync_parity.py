@@ -67,7 +67,9 @@ def _env(moto, tmp_path):
     env.update({"AWS_ENDPOINT_URL": moto, "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"), "TZ": "UTC"})
+                "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"), "TZ": "UTC",
+                # the aws CLI's lines: on Actions dbtrun would fold them into a group
+                "GITHUB_ACTIONS": ""})
     return env
 
 

@@ -305,6 +305,61 @@ static void test_body_to_file(void)
     stop(&lb);
 }
 
+/* on_bytes as a test sees it: sums of the deltas, and how many calls. */
+struct bytes_seen {
+    long long done, total;
+    int calls;
+};
+
+static void count_bytes(void *ctx, long long done, long long total)
+{
+    struct bytes_seen *b = ctx;
+    b->done += done;
+    b->total += total;
+    b->calls++;
+}
+
+static void test_progress_bytes(void)
+{
+    static const struct lb_step steps[] = {
+        {LB_REPLY, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world"},
+        {LB_REPLY, "HTTP/1.1 500 Oops\r\nContent-Length: 24\r\n\r\n<Error>InternalE</Error>"},
+        {LB_ECHO, NULL},
+        {LB_REPLY, "HTTP/1.1 503 Slow\r\nContent-Length: 0\r\n\r\n"}};
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    struct bytes_seen seen = {0};
+    char full[300];
+    if (start(&lb, steps, 4) != 0)
+        return;
+    snprintf(full, sizeof full, "%s/k", url);
+    struct dr_http_request req = {
+        .method = "GET", .url = full, .on_bytes = count_bytes, .on_bytes_ctx = &seen};
+    CHECK(dr_http_perform(&req, &resp) == 0);
+    CHECK(seen.done == 11 && seen.total == 11 && seen.calls > 0);
+    dr_http_response_free(&resp);
+
+    /* an error's body is not progress */
+    memset(&seen, 0, sizeof seen);
+    CHECK(dr_http_perform(&req, &resp) == 0 && resp.status == 500);
+    CHECK(seen.done == 0 && seen.total == 0);
+    dr_http_response_free(&resp);
+
+    /* an upload counts the request body; one refused takes its bytes back */
+    req.method = "PUT";
+    req.body = "0123456789abcdef";
+    req.body_len = 16;
+    memset(&seen, 0, sizeof seen);
+    CHECK(dr_http_perform(&req, &resp) == 0 && resp.status == 200);
+    CHECK(seen.done == 16 && seen.total == 16);
+    dr_http_response_free(&resp);
+    memset(&seen, 0, sizeof seen);
+    CHECK(dr_http_perform(&req, &resp) == 0 && resp.status == 503);
+    CHECK(seen.done == 0 && seen.total == 0);
+    dr_http_response_free(&resp);
+    stop(&lb);
+}
+
 static void test_body_cap(void)
 {
     static const struct lb_step steps[] = {
@@ -491,5 +546,5 @@ static void test_teardown(void)
 }
 
 TEST_MAIN(test_setup, test_get_echo_and_keepalive, test_put_and_post_bodies,
-          test_delete_and_headers, test_head_does_not_wait, test_body_to_file, test_body_cap,
-          test_transport_errors, test_local_failures, test_threads, test_teardown)
+          test_delete_and_headers, test_head_does_not_wait, test_body_to_file, test_progress_bytes,
+          test_body_cap, test_transport_errors, test_local_failures, test_threads, test_teardown)

@@ -31,26 +31,26 @@ static void test_get_put(void)
 
     /* nothing stored yet: NoSuchKey, like S3, and the local file untouched */
     write_text(in_root("manifest.json"), "local");
-    CHECK(dr_store_get(NULL, loc, "manifest.json", in_root("manifest.json"), &res, &e) == -1);
+    CHECK(dr_store_get(NULL, loc, "manifest.json", in_root("manifest.json"), NULL, &res, &e) == -1);
     CHECK_STR(e.code, "NoSuchKey");
     CHECK_STR(read_all(in_root("manifest.json")), "local");
 
     /* put creates the folders; a second put of the same bytes changes nothing */
     write_text(in_root("target.json"), "{\"v\": 1}");
-    CHECK(dr_store_put(NULL, loc, "manifest.json", in_root("target.json"), &res, &e) == 0);
+    CHECK(dr_store_put(NULL, loc, "manifest.json", in_root("target.json"), NULL, &res, &e) == 0);
     CHECK(res.changed == 1 && res.size == 8);
     CHECK_STR(read_all(in_root("store/artifacts/manifest.json")), "{\"v\": 1}");
-    CHECK(dr_store_put(NULL, loc, "manifest.json", in_root("target.json"), &res, &e) == 0);
+    CHECK(dr_store_put(NULL, loc, "manifest.json", in_root("target.json"), NULL, &res, &e) == 0);
     CHECK(res.changed == 0);
 
     /* get into a new folder, then again: the file is left as it is */
-    CHECK(dr_store_get(NULL, loc, "manifest.json", in_root(".artifacts/manifest.json"), &res, &e) ==
-          0);
+    CHECK(dr_store_get(NULL, loc, "manifest.json", in_root(".artifacts/manifest.json"), NULL, &res,
+                       &e) == 0);
     CHECK(res.changed == 1);
     CHECK_STR(read_all(in_root(".artifacts/manifest.json")), "{\"v\": 1}");
     CHECK(stat(in_root(".artifacts/manifest.json"), &before) == 0);
-    CHECK(dr_store_get(NULL, loc, "manifest.json", in_root(".artifacts/manifest.json"), &res, &e) ==
-          0);
+    CHECK(dr_store_get(NULL, loc, "manifest.json", in_root(".artifacts/manifest.json"), NULL, &res,
+                       &e) == 0);
     CHECK(res.changed == 0);
     CHECK(stat(in_root(".artifacts/manifest.json"), &after) == 0);
     CHECK(before.st_ino == after.st_ino);
@@ -59,10 +59,10 @@ static void test_get_put(void)
 
     /* a new version of the same size is seen (MD5) and replaces the file */
     write_text(in_root("target.json"), "{\"v\": 2}");
-    CHECK(dr_store_put(NULL, loc, "manifest.json", in_root("target.json"), &res, &e) == 0);
+    CHECK(dr_store_put(NULL, loc, "manifest.json", in_root("target.json"), NULL, &res, &e) == 0);
     CHECK(res.changed == 1);
-    CHECK(dr_store_get(NULL, loc, "manifest.json", in_root(".artifacts/manifest.json"), &res, &e) ==
-          0);
+    CHECK(dr_store_get(NULL, loc, "manifest.json", in_root(".artifacts/manifest.json"), NULL, &res,
+                       &e) == 0);
     CHECK(res.changed == 1);
     CHECK_STR(read_all(in_root(".artifacts/manifest.json")), "{\"v\": 2}");
     CHECK(stat(in_root(".artifacts/manifest.json"), &after) == 0);
@@ -80,15 +80,15 @@ static void test_bad_names(void)
     char loc[600];
     snprintf(loc, sizeof loc, "file://%s/store/", root);
     write_text(in_root("x"), "x");
-    CHECK(dr_store_put(NULL, loc, "../escape", in_root("x"), NULL, &e) == -1);
+    CHECK(dr_store_put(NULL, loc, "../escape", in_root("x"), NULL, NULL, &e) == -1);
     CHECK_STR(e.code, "InvalidArgument");
     CHECK(access(in_root("escape"), F_OK) == -1);
-    CHECK(dr_store_put(NULL, loc, "/abs", in_root("x"), NULL, &e) == -1);
-    CHECK(dr_store_get(NULL, loc, "a/../../x", in_root("y"), NULL, &e) == -1);
-    CHECK(dr_store_put(NULL, loc, "", in_root("x"), NULL, &e) == -1);
-    CHECK(dr_store_put(NULL, "s3://bucket/p/", "k", in_root("x"), NULL, &e) == -1);
+    CHECK(dr_store_put(NULL, loc, "/abs", in_root("x"), NULL, NULL, &e) == -1);
+    CHECK(dr_store_get(NULL, loc, "a/../../x", in_root("y"), NULL, NULL, &e) == -1);
+    CHECK(dr_store_put(NULL, loc, "", in_root("x"), NULL, NULL, &e) == -1);
+    CHECK(dr_store_put(NULL, "s3://bucket/p/", "k", in_root("x"), NULL, NULL, &e) == -1);
     CHECK_STR(e.code, "InvalidArgument"); /* s3:// without a client */
-    CHECK(dr_store_put(NULL, loc, "k", in_root("missing"), NULL, &e) == -1);
+    CHECK(dr_store_put(NULL, loc, "k", in_root("missing"), NULL, NULL, &e) == -1);
     CHECK_STR(e.code, "LocalError");
     CHECK(dr_store_is_s3("s3://b/") == 1);
     CHECK(dr_store_is_s3("file://x") == 0);
@@ -103,7 +103,7 @@ static void test_default_location(void)
     CHECK(getcwd(cwd, sizeof cwd) != NULL);
     CHECK(chdir(root) == 0);
     write_text("art.txt", "abc");
-    CHECK(dr_store_put(NULL, NULL, "artifacts/art.txt", "art.txt", &res, &e) == 0);
+    CHECK(dr_store_put(NULL, NULL, "artifacts/art.txt", "art.txt", NULL, &res, &e) == 0);
     CHECK_STR(read_all(".dbtrun/store/artifacts/art.txt"), "abc");
     CHECK(chdir(cwd) == 0);
 }
