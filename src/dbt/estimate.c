@@ -334,7 +334,7 @@ struct graph {
     double *secs;
     uint32_t *dep_off, *deps;
     long *index; /* by intern id: job index, or -1 */
-    size_t n, ndeps;
+    size_t n, ndeps, deps_cap;
 };
 
 static void graph_free(struct graph *g)
@@ -346,11 +346,35 @@ static void graph_free(struct graph *g)
     free(g->index);
 }
 
+/* The jobs job i waits for through node n's depends_on.nodes: a job, or
+ * through a node that is not run (an ephemeral model), that node's own. */
+static int add_deps(struct graph *g, const struct dr_manifest *cur,
+                    const struct dr_manifest_node *n, size_t i, int depth)
+{
+    for (uint32_t k = 0; depth < 32 && k < n->ndepends; k++) {
+        uint32_t d = n->depends[k];
+        const struct dr_manifest_node *dn = d < cur->nids ? dr_manifest_id_node(cur, d) : NULL;
+        if (d < cur->nids && g->index[d] >= 0) {
+            if ((size_t)g->index[d] == i)
+                continue;
+            uint32_t *deps = dr_grow(g->deps, &g->deps_cap, g->ndeps + 1, sizeof *deps, 0);
+            if (!deps)
+                return -1;
+            g->deps = deps;
+            g->deps[g->ndeps++] = (uint32_t)g->index[d];
+        } else if (dn && !executed(dn) && dn->kind == DR_MK_MODEL &&
+                   add_deps(g, cur, dn, i, depth + 1)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The executed selected nodes and their dependencies among themselves
  * (the others are deferred to production, already built). */
 static int graph_build(struct graph *g, const struct dr_plan *plan, const struct dr_manifest *cur)
 {
-    size_t cap = plan->nselected + 1, ndeps = 0;
+    size_t cap = plan->nselected + 1;
     g->nodes = calloc(cap, sizeof *g->nodes);
     g->secs = calloc(cap, sizeof *g->secs);
     g->dep_off = calloc(cap + 1, sizeof *g->dep_off);
@@ -365,18 +389,11 @@ static int graph_build(struct graph *g, const struct dr_plan *plan, const struct
             continue;
         g->index[n->id] = (long)g->n;
         g->nodes[g->n++] = n;
-        ndeps += n->ndepends;
     }
-    g->deps = calloc(ndeps + 1, sizeof *g->deps);
-    if (!g->deps)
-        return -1;
     for (size_t i = 0; i < g->n; i++) {
         g->dep_off[i] = (uint32_t)g->ndeps;
-        for (uint32_t k = 0; k < g->nodes[i]->ndepends; k++) {
-            uint32_t d = g->nodes[i]->depends[k];
-            if (d < cur->nids && g->index[d] >= 0 && (size_t)g->index[d] != i)
-                g->deps[g->ndeps++] = (uint32_t)g->index[d];
-        }
+        if (add_deps(g, cur, g->nodes[i], i, 0))
+            return -1;
     }
     g->dep_off[g->n] = (uint32_t)g->ndeps;
     return 0;

@@ -31,6 +31,7 @@ struct side {
     struct kv *config; /* unrendered_config, compact JSON values */
     size_t nconfig, capconfig;
     char *database, *schema, *alias, *identifier, *name;
+    char *unrendered_database, *unrendered_schema; /* sources */
 };
 
 static void side_free(struct side *s)
@@ -46,6 +47,8 @@ static void side_free(struct side *s)
     free(s->alias);
     free(s->identifier);
     free(s->name);
+    free(s->unrendered_database);
+    free(s->unrendered_schema);
     memset(s, 0, sizeof *s);
 }
 
@@ -155,10 +158,15 @@ static int read_node(struct pass *ps, struct side *s)
     struct {
         const char *key;
         char **into;
-    } strings[] = {{"raw_code", &s->raw_code}, {"raw_sql", &s->raw_code},
-                   {"database", &s->database}, {"schema", &s->schema},
-                   {"alias", &s->alias},       {"identifier", &s->identifier},
-                   {"name", &s->name}};
+    } strings[] = {{"raw_code", &s->raw_code},
+                   {"raw_sql", &s->raw_code},
+                   {"database", &s->database},
+                   {"schema", &s->schema},
+                   {"alias", &s->alias},
+                   {"identifier", &s->identifier},
+                   {"name", &s->name},
+                   {"unrendered_database", &s->unrendered_database},
+                   {"unrendered_schema", &s->unrendered_schema}};
     enum dr_jsonpull_token t = dr_jsonpull_next(&ps->p);
     if (t != DR_JP_OBJECT)
         return t == DR_JP_ARRAY ? dr_jsonpull_skip_container(&ps->p) : 0;
@@ -442,6 +450,10 @@ static const char HINT_TIMESTAMP[] =
     "parse: keep it out of config and meta";
 static const char HINT_ROOT[] = "an absolute path differs by checkout folder: use a path "
                                 "relative to the project root";
+static const char HINT_SOURCE[] =
+    "dbt compares a source's rendered database/schema: set flags: "
+    "{state_modified_compare_more_unrendered_values: true} in dbt_project.yml (dbt >= 1.9) so it "
+    "compares what is written";
 static const char HINT_RELATION[] =
     "the relation follows the target's schema/database: compare against a manifest of the same "
     "target, or make generate_schema_name give CI and production the same custom schema";
@@ -610,8 +622,16 @@ static void explain_relation(struct job *j)
             explain_config_key(j, keys[i], strlen(keys[i]));
             changed = 1;
         }
-    if (!changed)
-        add_flag(j, "relation", "the unrendered database/schema/alias are the same on both sides",
+    if (changed)
+        return;
+    if (j->old->unrendered_schema && j->cur->unrendered_schema &&
+        same_text(j->old->unrendered_schema, j->cur->unrendered_schema) &&
+        same_text(j->old->unrendered_database, j->cur->unrendered_database))
+        add_flag(j, "relation",
+                 "the rendered schema/database differ, the unrendered ones are the same",
+                 HINT_SOURCE);
+    else
+        add_flag(j, "relation", "the configured database/schema/alias are the same on both sides",
                  HINT_RELATION);
 }
 
