@@ -232,19 +232,45 @@ out:
     return rc;
 }
 
+/* Whether ready job x goes before y: the longer chain, then the lower index. */
+static int before(const struct sim *s, uint32_t x, uint32_t y)
+{
+    return s->chain[x] > s->chain[y] || (s->chain[x] == s->chain[y] && x < y);
+}
+
+/* The ready jobs are a binary heap on `before`, so a large selection with
+ * few threads stays n log n. */
+static void push_ready(const struct sim *s, uint32_t *ready, size_t *nready, uint32_t job)
+{
+    size_t i = (*nready)++;
+    while (i > 0 && before(s, job, ready[(i - 1) / 2])) {
+        ready[i] = ready[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    ready[i] = job;
+}
+
 /* The ready job with the longest chain (ties: the lowest index), or -1. */
 static long take_ready(const struct sim *s, uint32_t *ready, size_t *nready)
 {
     if (!*nready)
         return -1;
-    size_t best = 0;
-    for (size_t i = 1; i < *nready; i++)
-        if (s->chain[ready[i]] > s->chain[ready[best]] ||
-            (s->chain[ready[i]] == s->chain[ready[best]] && ready[i] < ready[best]))
-            best = i;
-    uint32_t job = ready[best];
-    ready[best] = ready[--*nready];
-    return job;
+    uint32_t top = ready[0], last = ready[--*nready];
+    size_t i = 0, n = *nready;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && before(s, ready[c + 1], ready[c]))
+            c++;
+        if (!before(s, ready[c], last))
+            break;
+        ready[i] = ready[c];
+        i = c;
+    }
+    if (n)
+        ready[i] = last;
+    return top;
 }
 
 /* Runs the schedule: free workers take ready jobs, time jumps to the next
@@ -256,7 +282,7 @@ static double simulate(struct sim *s, unsigned threads, uint32_t *ready, uint32_
     double now = 0;
     for (size_t i = 0; i < s->n; i++)
         if (!s->waiting[i])
-            ready[nready++] = (uint32_t)i;
+            push_ready(s, ready, &nready, (uint32_t)i);
     while (done < s->n) {
         long job;
         while (nrunning < threads && (job = take_ready(s, ready, &nready)) >= 0) {
@@ -274,7 +300,7 @@ static double simulate(struct sim *s, unsigned threads, uint32_t *ready, uint32_
         done++;
         for (uint32_t k = s->child_off[j]; k < s->child_off[j + 1]; k++)
             if (--s->waiting[s->children[k]] == 0)
-                ready[nready++] = s->children[k];
+                push_ready(s, ready, &nready, s->children[k]);
     }
     return now;
 }
