@@ -355,12 +355,18 @@ static int executed(const struct dr_manifest_node *n)
     }
 }
 
+/* An edge: job `child` waits for job `parent`. */
+struct edge {
+    uint32_t parent, child;
+};
+
 struct graph {
     const struct dr_manifest_node **nodes;
     double *secs;
     uint32_t *dep_off, *deps;
     long *index; /* by intern id: job index, or -1 */
-    size_t n, ndeps, deps_cap;
+    struct edge *edges;
+    size_t n, nedges, edges_cap;
 };
 
 static void graph_free(struct graph *g)
@@ -369,30 +375,55 @@ static void graph_free(struct graph *g)
     free(g->secs);
     free(g->dep_off);
     free(g->deps);
+    free(g->edges);
     free(g->index);
 }
 
-/* The jobs job i waits for through node n's depends_on.nodes: a job, or
- * through a node that is not run (an ephemeral model), that node's own. */
-static int add_deps(struct graph *g, const struct dr_manifest *cur,
-                    const struct dr_manifest_node *n, size_t i, int depth)
+/* The jobs that wait for job `parent` below intern id `id`: its children
+ * (child_map, as the plan's selection), and through a child that is not run
+ * (an ephemeral model) that child's own. */
+static int add_edges(struct graph *g, const struct dr_manifest *cur, uint32_t id, uint32_t parent,
+                     int depth)
 {
-    for (uint32_t k = 0; depth < 32 && k < n->ndepends; k++) {
-        uint32_t d = n->depends[k];
-        const struct dr_manifest_node *dn = d < cur->nids ? dr_manifest_id_node(cur, d) : NULL;
-        if (d < cur->nids && g->index[d] >= 0) {
-            if ((size_t)g->index[d] == i)
+    uint32_t nkids = 0;
+    const uint32_t *kids = dr_manifest_children(cur, id, &nkids);
+    for (uint32_t k = 0; depth < 32 && k < nkids; k++) {
+        uint32_t c = kids[k];
+        const struct dr_manifest_node *cn = c < cur->nids ? dr_manifest_id_node(cur, c) : NULL;
+        if (c < cur->nids && g->index[c] >= 0) {
+            if ((uint32_t)g->index[c] == parent)
                 continue;
-            uint32_t *deps = dr_grow(g->deps, &g->deps_cap, g->ndeps + 1, sizeof *deps, 0);
-            if (!deps)
+            struct edge *e = dr_grow(g->edges, &g->edges_cap, g->nedges + 1, sizeof *e, 0);
+            if (!e)
                 return -1;
-            g->deps = deps;
-            g->deps[g->ndeps++] = (uint32_t)g->index[d];
-        } else if (dn && !executed(dn) && dn->kind == DR_MK_MODEL &&
-                   add_deps(g, cur, dn, i, depth + 1)) {
+            g->edges = e;
+            g->edges[g->nedges++] = (struct edge){parent, (uint32_t)g->index[c]};
+        } else if (cn && cn->kind == DR_MK_MODEL && !executed(cn) &&
+                   add_edges(g, cur, c, parent, depth + 1)) {
             return -1;
         }
     }
+    return 0;
+}
+
+/* The edges as dep_off/deps, grouped by the waiting job. */
+static int edges_to_deps(struct graph *g)
+{
+    g->deps = calloc(g->nedges + 1, sizeof *g->deps);
+    uint32_t *fill = calloc(g->n + 1, sizeof *fill);
+    if (!g->deps || !fill) {
+        free(fill);
+        return -1;
+    }
+    for (size_t k = 0; k < g->nedges; k++)
+        g->dep_off[g->edges[k].child + 1]++;
+    for (size_t i = 0; i < g->n; i++)
+        g->dep_off[i + 1] += g->dep_off[i];
+    for (size_t k = 0; k < g->nedges; k++) {
+        uint32_t c = g->edges[k].child;
+        g->deps[g->dep_off[c] + fill[c]++] = g->edges[k].parent;
+    }
+    free(fill);
     return 0;
 }
 
@@ -416,13 +447,10 @@ static int graph_build(struct graph *g, const struct dr_plan *plan, const struct
         g->index[n->id] = (long)g->n;
         g->nodes[g->n++] = n;
     }
-    for (size_t i = 0; i < g->n; i++) {
-        g->dep_off[i] = (uint32_t)g->ndeps;
-        if (add_deps(g, cur, g->nodes[i], i, 0))
+    for (size_t i = 0; i < g->n; i++)
+        if (add_edges(g, cur, g->nodes[i]->id, (uint32_t)i, 0))
             return -1;
-    }
-    g->dep_off[g->n] = (uint32_t)g->ndeps;
-    return 0;
+    return edges_to_deps(g);
 }
 
 static int id_cmp(const void *a, const void *b)

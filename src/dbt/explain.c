@@ -739,23 +739,48 @@ static int is_selected(const struct dr_plan *plan, const char *uid, int *direct)
     return 0;
 }
 
-/* A changed ancestor (through depends_on.nodes) of a node selected as a child. */
+/* The change a node selected as a child descends from: a breadth-first walk
+ * down the children (child_map, as the plan's selection) from every directly
+ * selected node at once, each reached node remembering where it started. */
 static const char *changed_parent(const struct dr_plan *plan, const struct dr_manifest *cur,
-                                  const struct dr_manifest_node *n, int depth)
+                                  const struct dr_manifest_node *n, int *oom)
 {
-    for (uint32_t i = 0; n && depth < 100 && i < n->ndepends; i++) {
-        const char *uid = dr_manifest_id_text(cur, n->depends[i]);
-        int direct = 0;
-        if (is_selected(plan, uid, &direct) && direct)
-            return uid;
+    const char *found = NULL;
+    uint32_t *queue = malloc((cur->nids + 1) * sizeof *queue);
+    uint32_t *origin = malloc((cur->nids + 1) * sizeof *origin);
+    unsigned char *seen = calloc(cur->nids + 1, 1);
+    size_t head = 0, tail = 0;
+    if (!n || !queue || !origin || !seen) {
+        *oom = n != NULL;
+        goto out;
     }
-    for (uint32_t i = 0; n && depth < 100 && i < n->ndepends; i++) {
-        const char *hit =
-            changed_parent(plan, cur, dr_manifest_id_node(cur, n->depends[i]), depth + 1);
-        if (hit)
-            return hit;
+    for (size_t i = 0; i < plan->nselected; i++) {
+        const struct dr_manifest_node *d = dr_manifest_find(cur, plan->selected[i].unique_id);
+        if (plan->selected[i].direct && d && !seen[d->id]) {
+            seen[d->id] = 1;
+            origin[d->id] = d->id;
+            queue[tail++] = d->id;
+        }
     }
-    return NULL;
+    while (head < tail && !found) {
+        uint32_t id = queue[head++], nkids = 0;
+        const uint32_t *kids = dr_manifest_children(cur, id, &nkids);
+        for (uint32_t k = 0; k < nkids && !found; k++) {
+            uint32_t c = kids[k];
+            if (c >= cur->nids || seen[c])
+                continue;
+            seen[c] = 1;
+            origin[c] = origin[id];
+            queue[tail++] = c;
+            if (c == n->id)
+                found = dr_manifest_id_text(cur, origin[id]);
+        }
+    }
+out:
+    free(queue);
+    free(origin);
+    free(seen);
+    return found;
 }
 
 /* The unique id a name stands for: a unique id of either manifest, or the
@@ -837,8 +862,8 @@ static void explain_node(struct job *j, const struct dr_plan *plan)
         int direct = 0;
         const char *parent = NULL;
         if (is_selected(plan, j->x->unique_id, &direct))
-            parent =
-                changed_parent(plan, j->current, dr_manifest_find(j->current, j->x->unique_id), 0);
+            parent = changed_parent(plan, j->current, dr_manifest_find(j->current, j->x->unique_id),
+                                    &j->oom);
         j->x->note = parent ? dr_strprintf("not modified: selected as a child of %s", parent)
                             : dr_strprintf("not modified: state:modified+ does not select it");
         j->oom |= !j->x->note;
