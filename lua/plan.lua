@@ -186,6 +186,8 @@ function M.run(o)
   local results = state:gsub("manifest%.json$", "run_results.json")
   local text, summary, why = native.plan.compare(state, target, {
     explain = o.explain,
+    -- the step summary and the PR comment carry the evidence, collapsed
+    markdown_explain = (step_summary ~= nil or pr) and true or false,
     run_results = native.fs.stat(results) == "file" and results or nil,
     threads = M.threads(),
     format = o.format or "text",

@@ -696,8 +696,8 @@ static void md_explain(struct dr_buf *sec, size_t cap, const struct dr_plan *p)
 }
 
 /* Header first; then warnings (at most a quarter of the room), the changes,
- * and the downstream list with what is left. Each section is cut at a row
- * boundary with a note, never in the middle of a row. */
+ * the evidence of --explain, and the downstream list with what is left. Each section is cut at a
+ * row boundary with a note, never in the middle of a row. */
 static int render_markdown(struct dr_buf *out, const struct dr_plan *p, size_t max_bytes)
 {
     struct dr_buf head, warn, changes, why, down;
@@ -714,7 +714,11 @@ static int render_markdown(struct dr_buf *out, const struct dr_plan *p, size_t m
     room = room > warn.len ? room - warn.len : 0;
     size_t ndown = count_all(p->downstream_by_kind);
     size_t down_reserve = ndown ? (room / 4 < 4096 ? room / 4 : 4096) : 0;
-    md_changes(&changes, room > down_reserve ? room - down_reserve : 0, p);
+    /* the evidence keeps a share too, so a long change table leaves some */
+    size_t why_reserve =
+        p->explain && p->explain->nnodes ? (room / 4 < 16384 ? room / 4 : 16384) : 0;
+    md_changes(&changes, room > down_reserve + why_reserve ? room - down_reserve - why_reserve : 0,
+               p);
     room = room > changes.len ? room - changes.len : 0;
     md_explain(&why, room > down_reserve ? room - down_reserve : 0, p);
     room = room > why.len ? room - why.len : 0;

@@ -133,7 +133,10 @@ static int add_explain(lua_State *L, int opts, struct box *b, const char *state_
     int t = lua_getfield(L, opts, "explain");
     if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
         lua_pop(L, 1);
-        return 0;
+        if (!dr_lua_bool_field(L, opts, "markdown_explain"))
+            return 0;
+        t = LUA_TBOOLEAN; /* every change, in the Markdown only */
+        lua_pushboolean(L, 1);
     }
     if (t == LUA_TTABLE) {
         luaL_checkstack(L, EXPLAIN_NAMES_MAX + 2, "plan.compare");
@@ -177,7 +180,8 @@ static int add_estimate(lua_State *L, int opts, struct box *b, char *warning, si
  * (also render Markdown, at most markdown_max bytes, into summary.markdown),
  * comment_max = n (Markdown of at most n bytes into summary.comment),
  * compare_unrendered_sources, state_label, current_label, explain = true | {name, ...}
- * (the evidence of each change, or of the named nodes), run_results = path and
+ * (the evidence of each change, or of the named nodes), markdown_explain = true (the
+ * evidence of each change in the Markdown renders only), run_results = path and
  * threads = n (the build-time estimate; an unreadable file gives
  * summary.estimate_warning instead), run_results_label. A third result "explain"
  * marks a name that matches no node. */
@@ -228,24 +232,30 @@ static int l_plan_compare(lua_State *L)
         lua_pushliteral(L, "explain");
         return 3;
     }
-    b->plan->explain = b->explain;
+    /* markdown_explain alone: the evidence in the step summary and the
+     * pull-request comment, the report on stdout as it was */
+    int everywhere = lua_getfield(L, 3, "explain") != LUA_TNIL && lua_toboolean(L, -1);
+    b->plan->explain = everywhere ? b->explain : NULL;
     b->plan->estimate = b->estimate;
     size_t len;
-    if (dr_plan_render(b->plan, format, (size_t)max_bytes, &b->text, &len) ||
-        (want_markdown &&
+    if (dr_plan_render(b->plan, format, (size_t)max_bytes, &b->text, &len))
+        goto oom;
+    b->plan->explain = b->explain;
+    if ((want_markdown &&
          dr_plan_render(b->plan, DR_PLAN_MARKDOWN, (size_t)markdown_max, &b->markdown, NULL)) ||
         (comment_max > 0 &&
-         dr_plan_render(b->plan, DR_PLAN_MARKDOWN, (size_t)comment_max, &b->comment, NULL))) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "plan: out of memory while rendering");
-        return 2;
-    }
+         dr_plan_render(b->plan, DR_PLAN_MARKDOWN, (size_t)comment_max, &b->comment, NULL)))
+        goto oom;
     lua_pushlstring(L, b->text, len);
     push_summary(L, b->plan, b->markdown, b->comment);
     if (warning[0]) {
         lua_pushstring(L, warning);
         lua_setfield(L, -2, "estimate_warning");
     }
+    return 2;
+oom:
+    lua_pushnil(L);
+    lua_pushliteral(L, "plan: out of memory while rendering");
     return 2;
 }
 
