@@ -541,6 +541,20 @@ static char *dup_or_oom(struct job *j, const char *s)
     return d;
 }
 
+/* A config value for the report: cut at DR_EXPLAIN_VALUE_MAX bytes (on a
+ * UTF-8 character boundary) with "...". */
+static char *shown_value(struct job *j, const char *v)
+{
+    if (!v || strlen(v) <= DR_EXPLAIN_VALUE_MAX)
+        return dup_or_oom(j, v);
+    size_t n = DR_EXPLAIN_VALUE_MAX;
+    while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
+        n--;
+    char *d = dr_strprintf("%.*s...", (int)n, v);
+    j->oom |= !d;
+    return d;
+}
+
 static void add_flag(struct job *j, const char *subject, const char *what, const char *hint)
 {
     struct dr_explain_flag *f = realloc(j->x->flags, (j->x->nflags + 1) * sizeof *f);
@@ -568,7 +582,7 @@ static void explain_config_key(struct job *j, const char *key, size_t klen)
     }
     j->x->configs = cfg;
     cfg[j->x->nconfigs++] =
-        (struct dr_explain_config){dup_or_oom(j, name), dup_or_oom(j, o), dup_or_oom(j, c)};
+        (struct dr_explain_config){dup_or_oom(j, name), shown_value(j, o), shown_value(j, c)};
     const char *what = NULL;
     const char *hint =
         dr_explain_env_hint(name, o, c, j->old->schema, j->old->database, j->cur->schema,

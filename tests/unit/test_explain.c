@@ -214,6 +214,31 @@ static void test_every_change_is_explained_with_its_evidence(void)
     unload(&w);
 }
 
+static void test_long_config_values_are_cut(void)
+{
+    static const char S[] = PAIR("select 1", "view", "prod", "x", "");
+    static const char MAT[] = "'materialized': 'view'";
+    char big[600], cur[8192];
+    memset(big, 'v', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    const char *at = strstr(S, MAT); /* model a's: the first */
+    CHECK(at != NULL);
+    if (!at)
+        return;
+    snprintf(cur, sizeof cur, "%.*s'materialized': '%s'%s", (int)(at - S), S, big,
+             at + strlen(MAT));
+    struct world w;
+    CHECK(load(&w, S, cur, NULL, 0) == 0);
+    const struct dr_explain_node *a = node(&w, "model.p.a");
+    CHECK(a && a->nconfigs == 1);
+    if (a && a->nconfigs == 1) {
+        CHECK(strlen(a->configs[0].new_value) == DR_EXPLAIN_VALUE_MAX + 3);
+        CHECK(strcmp(a->configs[0].new_value + DR_EXPLAIN_VALUE_MAX, "...") == 0);
+        CHECK_STR(a->configs[0].old_value, "\"view\"");
+    }
+    unload(&w);
+}
+
 static void test_named_nodes_by_model_name_or_unique_id(void)
 {
     struct world w;
@@ -331,7 +356,7 @@ TEST_MAIN(setup, test_diff_of_equal_texts_is_empty, test_diff_keeps_three_lines_
           test_distant_changes_are_two_hunks_near_ones_one, test_diff_is_capped_in_lines_and_bytes,
           test_env_var_values_are_flagged, test_the_targets_schema_or_database_is_flagged,
           test_timestamps_and_project_roots_are_flagged, test_code_changes_are_not_flagged,
-          test_every_change_is_explained_with_its_evidence,
+          test_every_change_is_explained_with_its_evidence, test_long_config_values_are_cut,
           test_named_nodes_by_model_name_or_unique_id,
           test_a_name_that_matches_nothing_or_several_fails,
           test_a_source_rendered_from_the_same_text_is_flagged, test_reports_show_the_evidence,
