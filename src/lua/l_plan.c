@@ -155,24 +155,21 @@ static int add_explain(lua_State *L, int opts, struct box *b, const char *state_
                             &b->explain, err, errlen);
 }
 
-/* opts.run_results (a path) -> b->estimate with opts.threads; a file that
- * cannot be read leaves a warning in *warning instead. */
-static int add_estimate(lua_State *L, int opts, struct box *b, char *warning, size_t len)
+/* opts.run_results (a path) -> b->estimate with opts.threads. An estimate
+ * is never worth failing the plan: a file that cannot be read (or memory
+ * running out) leaves a warning in *warning and no estimate. */
+static void add_estimate(lua_State *L, int opts, struct box *b, char *warning, size_t len)
 {
     lua_getfield(L, opts, "run_results");
     const char *path = luaL_optstring(L, -1, NULL); /* stays on the stack */
     lua_Integer threads = dr_lua_int_field(L, opts, "threads", 1);
-    if (!path)
-        return 0;
-    if (dr_estimate_timings_load(path, &b->timings, warning, len))
-        return 0; /* no estimate, said why */
-    if (dr_estimate_plan(b->plan, b->current, b->timings,
+    if (!path || dr_estimate_timings_load(path, &b->timings, warning, len) ||
+        dr_estimate_plan(b->plan, b->current, b->timings,
                          (unsigned)(threads > 0 && threads < 1024 ? threads : 1), &b->estimate,
                          warning, len))
-        return -1;
+        return;
     lua_getfield(L, opts, "run_results_label");
     b->estimate->source = luaL_optstring(L, -1, path); /* both stay on the stack */
-    return 0;
 }
 
 /* plan.compare(state_manifest, current_manifest [, opts]) -> text, summary | nil, msg
@@ -225,13 +222,13 @@ static int l_plan_compare(lua_State *L)
         return 2;
     }
     char warning[512] = "";
-    if (add_explain(L, 3, b, state_path, current_path, err, sizeof err) ||
-        add_estimate(L, 3, b, warning, sizeof warning)) {
+    if (add_explain(L, 3, b, state_path, current_path, err, sizeof err)) {
         lua_pushnil(L);
-        lua_pushstring(L, warning[0] ? warning : err);
+        lua_pushstring(L, err);
         lua_pushliteral(L, "explain");
         return 3;
     }
+    add_estimate(L, 3, b, warning, sizeof warning);
     /* markdown_explain alone: the evidence in the step summary and the
      * pull-request comment, the report on stdout as it was */
     int everywhere = lua_getfield(L, 3, "explain") != LUA_TNIL && lua_toboolean(L, -1);
