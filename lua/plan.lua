@@ -202,7 +202,10 @@ function M.run(o)
   if not text then
     -- A malformed manifest is not "nothing modified": kind manifest ends
     -- the run with exit 2, also from ci and dev.
-    errors.raise(why == "manifest" and "manifest" or why == "explain" and "usage" or "failure", "plan: %s", summary)
+    -- A name --explain cannot find is the user's word (exit 2); the evidence
+    -- the step summary asks for on its own is not worth that.
+    local kind = why == "explain" and type(o.explain) == "table" and "usage" or "failure"
+    errors.raise(why == "manifest" and "manifest" or kind, "plan: %s", summary)
   end
   if summary.estimate_warning then
     ui.warn("plan: no build-time estimate: " .. summary.estimate_warning)
