@@ -114,7 +114,42 @@ function M.fetch_manifest()
   for _, w in ipairs(warnings) do
     ui.warn(w)
   end
+  M.fetch_run_results(location)
   return path
+end
+
+-- Production's run_results.json beside the manifest (the plan's build-time
+-- estimate), optional: a missing or unreachable one only means no estimate.
+-- One that production no longer has is removed, never left stale.
+function M.fetch_run_results(location)
+  local path = config.get("state_dir") .. "/run_results.json"
+  local ok, res = pcall(store.get, location or tostring(config.get("artifacts")), "run_results.json", path)
+  if ok then
+    return path
+  end
+  local err = errors.wrap(res)
+  if err.kind == "interrupt" then
+    error(err, 0)
+  elseif err.code == "NoSuchKey" then
+    native.fs.rm(path)
+  else
+    ui.info("no production run_results.json (" .. tostring(err) .. "): the plan shows no build-time estimate")
+  end
+  return nil
+end
+
+-- deploy: the build's run_results.json beside the manifest (production
+-- timings for the plan's estimate). Called right after the build, before
+-- `dbt docs generate` writes its own run_results.json.
+function M.publish_run_results()
+  if not isfile(dbt.RESULTS) then
+    return
+  end
+  local location = tostring(config.get("artifacts"))
+  store.put(location, "run_results.json", dbt.RESULTS)
+  if not ui.dry_run then
+    ui.info(("published the build's run_results.json in %s"):format(location))
+  end
 end
 
 -- deploy: target/manifest.json to config artifacts, for future deferral.

@@ -19,7 +19,7 @@ M.COMMENT_MAX = 65000 -- bytes; GitHub's comment limit is 65,536 characters
 M.MARKER = "<!-- dbtrun-plan -->" -- finds our comment among the others
 
 M.USAGE = "usage: dbtrun plan [--state DIR] [--target-manifest PATH] "
-  .. "[--format text|json|markdown] [--max-bytes N] [--no-parse] [--no-comment]"
+  .. "[--format text|json|markdown] [--max-bytes N] [--no-parse] [--no-comment] [--explain [NODE...]]"
 
 local function usage(fmt, ...)
   errors.raise("usage", "plan: " .. fmt .. "\n" .. M.USAGE, ...)
@@ -37,6 +37,12 @@ function M.parse_args(words)
     name = name or w
     if name == "--no-parse" and not value then
       o.parse = false
+    elseif name == "--explain" and not value then
+      o.explain = o.explain or true
+    elseif o.explain and not w:match("^%-") then
+      -- the nodes --explain names (unique ids or model names)
+      o.explain = o.explain == true and {} or o.explain
+      o.explain[#o.explain + 1] = w
     elseif name == "--no-comment" and not value then
       o.comment = false
     elseif flags[name] then
@@ -90,6 +96,25 @@ function M.inputs(project_text)
   return inputs
 end
 
+-- The threads of the build the estimate simulates: config threads, else
+-- the first `threads:` of profiles.yml (the project's, then DBT_PROFILES_DIR,
+-- then ~/.dbt), else dbt's default of 1.
+function M.threads()
+  local n = tonumber(config.get("threads"))
+  if n then
+    return math.floor(n)
+  end
+  local dirs = { ".", native.env.get("DBT_PROFILES_DIR"), (native.env.get("HOME") or "") .. "/.dbt" }
+  for _, dir in ipairs(dirs) do
+    local text = dir and dir ~= "" and native.fs.read(dir .. "/profiles.yml")
+    n = text and tonumber(text:match("\n%s*threads%s*:%s*(%d+)"))
+    if n then
+      return n
+    end
+  end
+  return 1
+end
+
 -- dbt parse into the folder of the target manifest, for dbt target
 -- `dbt_target` (nil: the profile's default). Its output stays off stdout,
 -- which belongs to the report; it is shown when dbt fails.
@@ -131,7 +156,8 @@ end
 
 -- Compares and reports. o: state (folder), target (manifest path), format,
 -- max_bytes, parse (refresh a stale manifest; default true), dbt_target
--- (--target of that dbt parse), quiet (no
+-- (--target of that dbt parse), explain (true or a list of node names: the
+-- evidence of each change), quiet (no
 -- report on stdout), comment (default true: the pull-request comment when
 -- GITHUB_TOKEN and a pull request are there). Returns the summary table of plan.compare (with .text),
 -- or nil when there is no production manifest.
@@ -157,7 +183,13 @@ function M.run(o)
   end
   local token = native.env.get("GITHUB_TOKEN")
   local pr = o.comment ~= false and token ~= nil and token ~= "" and github.pull_request()
+  local results = state:gsub("manifest%.json$", "run_results.json")
   local text, summary, why = native.plan.compare(state, target, {
+    explain = o.explain,
+    -- the step summary and the PR comment carry the evidence, collapsed
+    markdown_explain = (step_summary ~= nil or pr) and true or false,
+    run_results = native.fs.stat(results) == "file" and results or nil,
+    threads = M.threads(),
     format = o.format or "text",
     max_bytes = o.max_bytes,
     markdown = step_summary ~= nil,
@@ -170,7 +202,13 @@ function M.run(o)
   if not text then
     -- A malformed manifest is not "nothing modified": kind manifest ends
     -- the run with exit 2, also from ci and dev.
-    errors.raise(why == "manifest" and "manifest" or "failure", "plan: %s", summary)
+    -- A name --explain cannot find is the user's word (exit 2); the evidence
+    -- the step summary asks for on its own is not worth that.
+    local kind = why == "explain" and type(o.explain) == "table" and "usage" or "failure"
+    errors.raise(why == "manifest" and "manifest" or kind, "plan: %s", summary)
+  end
+  if summary.estimate_warning then
+    ui.warn("plan: no build-time estimate: " .. summary.estimate_warning)
   end
   summary.text = text
   if not o.quiet then

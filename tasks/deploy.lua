@@ -18,6 +18,7 @@ task("deploy", {
   dbt.step("dbt build", dbt.build({ target = target, fail_fast = true }), { results = true })
   local built = require("dbtrun.summary").results() -- before dbt docs generate rewrites run_results.json
   artifacts.publish_manifest()
+  artifacts.publish_run_results()
   local docs = artifacts.docs_location()
   if docs then
     dbt.step("dbt docs generate", { "docs", "generate", on_target })

@@ -6,7 +6,7 @@ task("plan", {
   group = "dbt",
   params = { "*ARGS" },
   doc = "What state:modified+ selects against production, and why "
-    .. "([--state DIR] [--target-manifest PATH] [--format text|json|markdown])",
+    .. "([--state DIR] [--target-manifest PATH] [--format text|json|markdown] [--explain [NODE...]])",
 }, function(a)
   local plan = require("dbtrun.plan") -- loaded when the task runs, not for --list
   plan.run(plan.parse_args(a.ARGS or {}))

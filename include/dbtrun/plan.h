@@ -9,6 +9,9 @@
 
 #include <stddef.h>
 
+struct dr_explain;
+struct dr_estimate;
+
 enum dr_plan_status {
     DR_PLAN_NEW,
     DR_PLAN_MODIFIED,
@@ -83,6 +86,11 @@ struct dr_plan {
     char **warnings;
     size_t nwarnings;
     int breaking; /* some change breaks a contract */
+    /* Set by the caller after dr_plan_compare, owned by the caller, shown by
+     * dr_plan_render when not NULL: the evidence of `plan --explain`
+     * (explain.h) and the build-time estimate (estimate.h). */
+    const struct dr_explain *explain;
+    const struct dr_estimate *estimate;
     struct dr_plan_priv *priv;
 };
 

@@ -2,6 +2,8 @@
  * terminal, JSON for tools and tests, Markdown for GitHub step summaries and
  * pull-request comments, cut section by section to fit GitHub's limits. */
 #include "dbtrun/buf.h"
+#include "dbtrun/estimate.h"
+#include "dbtrun/explain.h"
 #include "dbtrun/plan.h"
 
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #define RENDER_MAX (512u << 20) /* cap on any report */
 #define NOTE_RESERVE 96         /* room kept for a "... more not shown" line */
 #define TEXT_LIST_MAX 200       /* nodes (or warnings) listed per text section */
+#define UNKNOWN_LIST_MAX 5      /* nodes without a timing named in a report */
 
 static const char *const plural[DR_MK_COUNT] = {
     "models",        "seeds",      "snapshots", "tests",      "analyses",
@@ -77,6 +80,88 @@ static const char *not_selected_note(const struct dr_plan_entry *e)
         return NULL;
     return "not selected by state:modified: dbt counts a new source, exposure, metric, "
            "semantic model or saved query as state:new only";
+}
+
+/* ---- the estimate and the evidence (all formats) ------------------------ */
+
+/* "Estimated build time: ~3m 02s with 4 threads (...)". */
+static void estimate_line(struct dr_buf *b, const struct dr_estimate *e, int markdown)
+{
+    char total[32], critical[32], serial[32];
+    dr_estimate_duration(e->total, total, sizeof total);
+    dr_estimate_duration(e->critical, critical, sizeof critical);
+    dr_estimate_duration(e->serial, serial, sizeof serial);
+    dr_buf_printf(b, markdown ? "**Estimated build time: ~%s**" : "Estimated build time: ~%s",
+                  total);
+    dr_buf_printf(b,
+                  " with %u thread%s (longest chain %s, %s one after another), from the last "
+                  "production timings of %zu of %zu nodes",
+                  e->threads, e->threads == 1 ? "" : "s", critical, serial, e->nknown, e->nnodes);
+    if (e->nunknown) {
+        dr_buf_printf(b, "; %zu without a timing, counted as 0s: ", e->nunknown);
+        for (size_t i = 0; i < e->nunknown && i < UNKNOWN_LIST_MAX; i++)
+            dr_buf_printf(b, markdown ? "%s`%s`" : "%s%s", i ? ", " : "", e->unknown[i]);
+        if (e->nunknown > UNKNOWN_LIST_MAX)
+            dr_buf_printf(b, ", and %zu more", e->nunknown - UNKNOWN_LIST_MAX);
+    }
+    dr_buf_puts(b, "\n");
+}
+
+static void text_indented(struct dr_buf *b, const char *indent, const char *text)
+{
+    for (const char *s = text; s && *s;) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+        dr_buf_puts(b, indent);
+        dr_buf_add(b, s, n);
+        dr_buf_puts(b, "\n");
+        s += n + (nl != NULL);
+    }
+}
+
+static const char *or_absent(const char *v)
+{
+    return v ? v : "(absent)";
+}
+
+static void text_explain_node(struct dr_buf *b, const struct dr_explain_node *x)
+{
+    dr_buf_printf(b, "  %s (%s)\n", x->unique_id, x->status);
+    if (x->note)
+        dr_buf_printf(b, "      %s\n", x->note);
+    for (size_t i = 0; i < x->nconfigs; i++)
+        dr_buf_printf(b, "      config %s: %s -> %s\n", x->configs[i].key,
+                      or_absent(x->configs[i].old_value), or_absent(x->configs[i].new_value));
+    if (x->relation_old || x->relation_new) {
+        if (x->relation_old && x->relation_new && strcmp(x->relation_old, x->relation_new) == 0)
+            dr_buf_printf(b, "      relation: %s (unchanged)\n", x->relation_old);
+        else
+            dr_buf_printf(b, "      relation: %s -> %s\n", or_absent(x->relation_old),
+                          or_absent(x->relation_new));
+    }
+    for (size_t i = 0; i < x->nmacro_paths; i++)
+        dr_buf_printf(b, "      macro: %s\n", x->macro_paths[i]);
+    if (x->diff && *x->diff) {
+        dr_buf_puts(b, "      body:\n");
+        text_indented(b, "        ", x->diff);
+    }
+    for (size_t i = 0; i < x->nflags; i++)
+        dr_buf_printf(b, "      likely false positive: %s\n        hint: %s\n", x->flags[i].what,
+                      x->flags[i].hint);
+}
+
+static void text_explain(struct dr_buf *b, const struct dr_explain *ex)
+{
+    dr_buf_puts(b, "\nWhy (--explain)\n");
+    if (!ex->nnodes)
+        dr_buf_puts(b, "  nothing to explain: no new or modified nodes\n");
+    for (size_t i = 0; i < ex->nnodes; i++)
+        text_explain_node(b, &ex->nodes[i]);
+    if (ex->nleft)
+        dr_buf_printf(b,
+                      "  ... and %zu more changes not explained; name them: plan --explain "
+                      "NODE...\n",
+                      ex->nleft);
 }
 
 /* ---- text --------------------------------------------------------------- */
@@ -151,6 +236,12 @@ static void render_text(struct dr_buf *b, const struct dr_plan *p)
     for (size_t i = 0; i < p->nwarnings && i < TEXT_LIST_MAX; i++)
         dr_buf_printf(b, "  ! %s\n", p->warnings[i]);
     text_more(b, p->nwarnings);
+    if (p->explain)
+        text_explain(b, p->explain);
+    if (p->estimate) {
+        dr_buf_puts(b, "\n");
+        estimate_line(b, p->estimate, 0);
+    }
 }
 
 /* ---- JSON --------------------------------------------------------------- */
@@ -248,6 +339,70 @@ static void json_side(struct dr_buf *b, const char *side, const char *path, cons
     dr_buf_puts(b, "},\n");
 }
 
+static void json_explain_node(struct dr_buf *b, const struct dr_explain_node *x)
+{
+    json_str(b, x->unique_id);
+    dr_buf_printf(b, ": {\"status\": \"%s\", \"note\": ", x->status);
+    json_str(b, x->note);
+    dr_buf_puts(b, ", \"configs\": [");
+    for (size_t i = 0; i < x->nconfigs; i++) {
+        dr_buf_puts(b, i ? ", {\"key\": " : "{\"key\": ");
+        json_str(b, x->configs[i].key);
+        dr_buf_puts(b, ", \"old\": ");
+        json_str(b, x->configs[i].old_value);
+        dr_buf_puts(b, ", \"new\": ");
+        json_str(b, x->configs[i].new_value);
+        dr_buf_puts(b, "}");
+    }
+    dr_buf_puts(b, "], \"body_diff\": ");
+    json_str(b, x->diff);
+    dr_buf_puts(b, ", \"macro_paths\": [");
+    for (size_t i = 0; i < x->nmacro_paths; i++) {
+        dr_buf_puts(b, i ? ", " : "");
+        json_str(b, x->macro_paths[i]);
+    }
+    dr_buf_puts(b, "], \"relation\": {\"old\": ");
+    json_str(b, x->relation_old);
+    dr_buf_puts(b, ", \"new\": ");
+    json_str(b, x->relation_new);
+    dr_buf_puts(b, "}, \"likely_false_positives\": [");
+    for (size_t i = 0; i < x->nflags; i++) {
+        dr_buf_puts(b, i ? ", {\"what\": " : "{\"what\": ");
+        json_str(b, x->flags[i].what);
+        dr_buf_puts(b, ", \"hint\": ");
+        json_str(b, x->flags[i].hint);
+        dr_buf_puts(b, "}");
+    }
+    dr_buf_puts(b, "]}");
+}
+
+/* `  "explain": {"<unique id>": {...}, ...},` */
+static void json_explain(struct dr_buf *b, const struct dr_explain *ex)
+{
+    dr_buf_puts(b, "  \"explain\": {");
+    for (size_t i = 0; i < ex->nnodes; i++) {
+        dr_buf_puts(b, i ? ",\n    " : "\n    ");
+        json_explain_node(b, &ex->nodes[i]);
+    }
+    dr_buf_printf(b, "%s},\n  \"explain_not_shown\": %zu,\n", ex->nnodes ? "\n  " : "", ex->nleft);
+}
+
+static void json_estimate(struct dr_buf *b, const struct dr_estimate *e)
+{
+    dr_buf_printf(b,
+                  "  \"estimate\": {\"seconds\": %.3f, \"critical_path_seconds\": %.3f, "
+                  "\"serial_seconds\": %.3f, \"threads\": %u, \"nodes\": %zu, \"timed\": %zu, "
+                  "\"unknown\": [",
+                  e->total, e->critical, e->serial, e->threads, e->nnodes, e->nknown);
+    for (size_t i = 0; i < e->nunknown; i++) {
+        dr_buf_puts(b, i ? ", " : "");
+        json_str(b, e->unknown[i]);
+    }
+    dr_buf_puts(b, "], \"source\": ");
+    json_str(b, e->source);
+    dr_buf_puts(b, "},\n");
+}
+
 static void render_json(struct dr_buf *b, const struct dr_plan *p)
 {
     dr_buf_puts(b, "{\n");
@@ -274,7 +429,12 @@ static void render_json(struct dr_buf *b, const struct dr_plan *p)
         json_str(b, s->resource_type);
         dr_buf_printf(b, ", \"direct\": %s}", s->direct ? "true" : "false");
     }
-    dr_buf_puts(b, p->nselected ? "\n  ],\n  \"warnings\": [" : "],\n  \"warnings\": [");
+    dr_buf_puts(b, p->nselected ? "\n  ],\n" : "],\n");
+    if (p->explain)
+        json_explain(b, p->explain);
+    if (p->estimate)
+        json_estimate(b, p->estimate);
+    dr_buf_puts(b, "  \"warnings\": [");
     for (size_t i = 0; i < p->nwarnings; i++) {
         dr_buf_puts(b, i ? ",\n    " : "\n    ");
         json_str(b, p->warnings[i]);
@@ -349,6 +509,10 @@ static void md_header(struct dr_buf *b, const struct dr_plan *p)
                       p->nnew, p->nmodified, p->nremoved, p->nselected);
         kind_counts(b, p->selected_by_kind);
         dr_buf_puts(b, "\n");
+    }
+    if (p->estimate) {
+        dr_buf_puts(b, "\n");
+        estimate_line(b, p->estimate, 1);
     }
     dr_buf_printf(b, "\n<sub>state: `%s` (dbt %s) - current: `%s` (dbt %s)</sub>\n", p->state_label,
                   p->state_version ? p->state_version : "?", p->current_label,
@@ -449,17 +613,100 @@ static void md_warnings(struct dr_buf *sec, size_t cap, const struct dr_plan *p)
     dr_buf_free(&row);
 }
 
+/* A fenced block whose fence cannot occur in the text. */
+static void md_fenced(struct dr_buf *b, const char *lang, const char *text)
+{
+    int ticks = 3;
+    for (const char *s = text; s && *s; s++) {
+        int run = 0;
+        while (s[run] == '`')
+            run++;
+        if (run >= ticks)
+            ticks = run + 1;
+        s += run ? run - 1 : 0;
+    }
+    for (int i = 0; i < ticks; i++)
+        dr_buf_puts(b, "`");
+    dr_buf_printf(b, "%s\n%s%s", lang, text, text[0] && text[strlen(text) - 1] != '\n' ? "\n" : "");
+    for (int i = 0; i < ticks; i++)
+        dr_buf_puts(b, "`");
+    dr_buf_puts(b, "\n");
+}
+
+static void md_explain_node(struct dr_buf *row, const struct dr_explain_node *x)
+{
+    dr_buf_printf(row, "<details><summary><code>%s</code> (%s)%s</summary>\n\n", x->unique_id,
+                  x->status, x->nflags ? " - likely false positive" : "");
+    if (x->note) {
+        md_text(row, x->note);
+        dr_buf_puts(row, "\n\n");
+    }
+    for (size_t i = 0; i < x->nconfigs; i++) {
+        dr_buf_printf(row, "- config `%s`: ", x->configs[i].key);
+        md_text(row, or_absent(x->configs[i].old_value));
+        dr_buf_puts(row, " &rarr; ");
+        md_text(row, or_absent(x->configs[i].new_value));
+        dr_buf_puts(row, "\n");
+    }
+    if (x->relation_old && x->relation_new && strcmp(x->relation_old, x->relation_new) != 0) {
+        dr_buf_puts(row, "- relation: ");
+        md_text(row, x->relation_old);
+        dr_buf_puts(row, " &rarr; ");
+        md_text(row, x->relation_new);
+        dr_buf_puts(row, "\n");
+    }
+    for (size_t i = 0; i < x->nmacro_paths; i++) {
+        dr_buf_puts(row, "- macro: ");
+        md_text(row, x->macro_paths[i]);
+        dr_buf_puts(row, "\n");
+    }
+    for (size_t i = 0; i < x->nflags; i++) {
+        dr_buf_puts(row, "- **likely false positive**: ");
+        md_text(row, x->flags[i].what);
+        dr_buf_puts(row, " - ");
+        md_text(row, x->flags[i].hint);
+        dr_buf_puts(row, "\n");
+    }
+    if (x->diff && *x->diff) {
+        dr_buf_puts(row, "\n");
+        md_fenced(row, "diff", x->diff);
+    }
+    dr_buf_puts(row, "\n</details>\n");
+}
+
+static void md_explain(struct dr_buf *sec, size_t cap, const struct dr_plan *p)
+{
+    struct dr_buf row;
+    size_t dropped = 0;
+    const struct dr_explain *ex = p->explain;
+    if (!ex || !ex->nnodes)
+        return;
+    if (32 + NOTE_RESERVE > cap) {
+        md_fit(sec, cap, ex->nnodes, "explanations");
+        return;
+    }
+    dr_buf_init(&row, cap + 1);
+    dr_buf_puts(sec, "\n**Why these changes**\n\n");
+    for (size_t i = 0; i < ex->nnodes; i++) {
+        md_explain_node(&row, &ex->nodes[i]);
+        md_row(sec, cap, &row, &dropped);
+    }
+    md_dropped(sec, dropped + ex->nleft);
+    dr_buf_free(&row);
+}
+
 /* Header first; then warnings (at most a quarter of the room), the changes,
- * and the downstream list with what is left. Each section is cut at a row
- * boundary with a note, never in the middle of a row. */
+ * the evidence of --explain, and the downstream list with what is left. Each section is cut at a
+ * row boundary with a note, never in the middle of a row. */
 static int render_markdown(struct dr_buf *out, const struct dr_plan *p, size_t max_bytes)
 {
-    struct dr_buf head, warn, changes, down;
+    struct dr_buf head, warn, changes, why, down;
     int rc = 0;
     size_t budget = max_bytes ? max_bytes : RENDER_MAX;
     dr_buf_init(&head, RENDER_MAX);
     dr_buf_init(&warn, RENDER_MAX);
     dr_buf_init(&changes, RENDER_MAX);
+    dr_buf_init(&why, RENDER_MAX);
     dr_buf_init(&down, RENDER_MAX);
     md_header(&head, p);
     size_t room = budget > head.len + 16 ? budget - head.len - 16 : 0;
@@ -467,11 +714,17 @@ static int render_markdown(struct dr_buf *out, const struct dr_plan *p, size_t m
     room = room > warn.len ? room - warn.len : 0;
     size_t ndown = count_all(p->downstream_by_kind);
     size_t down_reserve = ndown ? (room / 4 < 4096 ? room / 4 : 4096) : 0;
-    md_changes(&changes, room > down_reserve ? room - down_reserve : 0, p);
+    /* the evidence keeps a share too, so a long change table leaves some */
+    size_t why_reserve =
+        p->explain && p->explain->nnodes ? (room / 4 < 16384 ? room / 4 : 16384) : 0;
+    md_changes(&changes, room > down_reserve + why_reserve ? room - down_reserve - why_reserve : 0,
+               p);
     room = room > changes.len ? room - changes.len : 0;
+    md_explain(&why, room > down_reserve ? room - down_reserve : 0, p);
+    room = room > why.len ? room - why.len : 0;
     md_downstream(&down, room, p);
-    struct dr_buf *parts[] = {&head, &changes, &down, &warn};
-    for (size_t i = 0; i < 4; i++) {
+    struct dr_buf *parts[] = {&head, &changes, &why, &down, &warn};
+    for (size_t i = 0; i < 5; i++) {
         if (parts[i]->out_of_mem)
             rc = -1;
         if (parts[i]->len && dr_buf_add(out, parts[i]->data, parts[i]->len))

@@ -2,6 +2,8 @@
  * options in, report text and a summary table out. Everything allocated is
  * held by a userdata box created first, so a Lua error at any point (out of
  * memory while pushing) still frees it through __gc. */
+#include "dbtrun/estimate.h"
+#include "dbtrun/explain.h"
 #include "dbtrun/github.h"
 #include "dbtrun/manifest.h"
 #include "dbtrun/plan.h"
@@ -13,10 +15,14 @@
 
 #define BOX_META "dbtrun.plan.box"
 #define ROOTS_MAX 64
+#define EXPLAIN_NAMES_MAX 256
 
 struct box {
     struct dr_manifest *state, *current;
     struct dr_plan *plan;
+    struct dr_explain *explain;
+    struct dr_timings *timings;
+    struct dr_estimate *estimate;
     char *text, *markdown, *comment;
 };
 
@@ -28,6 +34,9 @@ static int box_release(lua_State *L)
     free(b->markdown);
     free(b->comment);
     dr_plan_free(b->plan);
+    dr_explain_free(b->explain);
+    dr_estimate_free(b->estimate);
+    dr_timings_free(b->timings);
     dr_manifest_free(b->current);
     dr_manifest_free(b->state);
     memset(b, 0, sizeof *b);
@@ -62,6 +71,20 @@ static void set_int(lua_State *L, const char *key, size_t v)
 {
     lua_pushinteger(L, (lua_Integer)v);
     lua_setfield(L, -2, key);
+}
+
+static void push_estimate(lua_State *L, const struct dr_estimate *e)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushnumber(L, e->total);
+    lua_setfield(L, -2, "seconds");
+    lua_pushnumber(L, e->critical);
+    lua_setfield(L, -2, "critical_path_seconds");
+    set_int(L, "threads", e->threads);
+    set_int(L, "nodes", e->nnodes);
+    set_int(L, "timed", e->nknown);
+    set_int(L, "unknown", e->nunknown);
+    lua_setfield(L, -2, "estimate");
 }
 
 static void push_summary(lua_State *L, const struct dr_plan *p, const char *markdown,
@@ -101,13 +124,71 @@ static void push_summary(lua_State *L, const struct dr_plan *p, const char *mark
         lua_pushstring(L, comment);
         lua_setfield(L, -2, "comment");
     }
+    if (p->estimate)
+        push_estimate(L, p->estimate);
+    if (p->explain)
+        set_int(L, "explained", p->explain->nnodes);
+}
+
+/* opts.explain: true (every change) or a list of names -> the evidence in
+ * b->explain, read in a second pass over the manifest files. */
+static int add_explain(lua_State *L, int opts, struct box *b, const char *state_path,
+                       const char *current_path, char *err, size_t errlen)
+{
+    const char *names[EXPLAIN_NAMES_MAX];
+    size_t n = 0;
+    int t = lua_getfield(L, opts, "explain");
+    if (t == LUA_TNIL || (t == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
+        lua_pop(L, 1);
+        if (!dr_lua_bool_field(L, opts, "markdown_explain"))
+            return 0;
+        t = LUA_TBOOLEAN; /* every change, in the Markdown only */
+        lua_pushboolean(L, 1);
+    }
+    if (t == LUA_TTABLE) {
+        luaL_checkstack(L, EXPLAIN_NAMES_MAX + 2, "plan.compare");
+        int list = lua_gettop(L);
+        for (lua_Integer i = 1; n < EXPLAIN_NAMES_MAX; i++, n++) {
+            if (lua_geti(L, list, i) == LUA_TNIL) {
+                lua_pop(L, 1);
+                break;
+            }
+            names[n] = luaL_checkstring(L, -1); /* stays on the stack while used */
+        }
+    } else if (t != LUA_TBOOLEAN) {
+        return luaL_argerror(L, 3, "explain must be true or a list of node names");
+    }
+    return dr_explain_build(b->plan, b->state, b->current, state_path, current_path, names, n,
+                            &b->explain, err, errlen);
+}
+
+/* opts.run_results (a path) -> b->estimate with opts.threads. An estimate
+ * is never worth failing the plan: a file that cannot be read (or memory
+ * running out) leaves a warning in *warning and no estimate. */
+static void add_estimate(lua_State *L, int opts, struct box *b, char *warning, size_t len)
+{
+    lua_getfield(L, opts, "run_results");
+    const char *path = luaL_optstring(L, -1, NULL); /* stays on the stack */
+    lua_Integer threads = dr_lua_int_field(L, opts, "threads", 1);
+    if (!path || dr_estimate_timings_load(path, &b->timings, warning, len) ||
+        dr_estimate_plan(b->plan, b->current, b->timings,
+                         (unsigned)(threads > 0 && threads < 1024 ? threads : 1), &b->estimate,
+                         warning, len))
+        return;
+    lua_getfield(L, opts, "run_results_label");
+    b->estimate->source = luaL_optstring(L, -1, path); /* both stay on the stack */
 }
 
 /* plan.compare(state_manifest, current_manifest [, opts]) -> text, summary | nil, msg
  * opts: format = "text"|"json"|"markdown", max_bytes (Markdown), markdown = true
  * (also render Markdown, at most markdown_max bytes, into summary.markdown),
  * comment_max = n (Markdown of at most n bytes into summary.comment),
- * compare_unrendered_sources, state_label, current_label. */
+ * compare_unrendered_sources, state_label, current_label, explain = true | {name, ...}
+ * (the evidence of each change, or of the named nodes), markdown_explain = true (the
+ * evidence of each change in the Markdown renders only), run_results = path and
+ * threads = n (the build-time estimate; an unreadable file gives
+ * summary.estimate_warning instead), run_results_label. A third result "explain"
+ * marks a name that matches no node. */
 static int l_plan_compare(lua_State *L)
 {
     const char *state_path = luaL_checkstring(L, 1);
@@ -147,18 +228,38 @@ static int l_plan_compare(lua_State *L)
         lua_pushstring(L, err);
         return 2;
     }
+    char warning[512] = "";
+    if (add_explain(L, 3, b, state_path, current_path, err, sizeof err)) {
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        lua_pushliteral(L, "explain");
+        return 3;
+    }
+    add_estimate(L, 3, b, warning, sizeof warning);
+    /* markdown_explain alone: the evidence in the step summary and the
+     * pull-request comment, the report on stdout as it was */
+    int everywhere = lua_getfield(L, 3, "explain") != LUA_TNIL && lua_toboolean(L, -1);
+    b->plan->explain = everywhere ? b->explain : NULL;
+    b->plan->estimate = b->estimate;
     size_t len;
-    if (dr_plan_render(b->plan, format, (size_t)max_bytes, &b->text, &len) ||
-        (want_markdown &&
+    if (dr_plan_render(b->plan, format, (size_t)max_bytes, &b->text, &len))
+        goto oom;
+    b->plan->explain = b->explain;
+    if ((want_markdown &&
          dr_plan_render(b->plan, DR_PLAN_MARKDOWN, (size_t)markdown_max, &b->markdown, NULL)) ||
         (comment_max > 0 &&
-         dr_plan_render(b->plan, DR_PLAN_MARKDOWN, (size_t)comment_max, &b->comment, NULL))) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "plan: out of memory while rendering");
-        return 2;
-    }
+         dr_plan_render(b->plan, DR_PLAN_MARKDOWN, (size_t)comment_max, &b->comment, NULL)))
+        goto oom;
     lua_pushlstring(L, b->text, len);
     push_summary(L, b->plan, b->markdown, b->comment);
+    if (warning[0]) {
+        lua_pushstring(L, warning);
+        lua_setfield(L, -2, "estimate_warning");
+    }
+    return 2;
+oom:
+    lua_pushnil(L);
+    lua_pushliteral(L, "plan: out of memory while rendering");
     return 2;
 }
 

@@ -148,6 +148,9 @@ def test_deploy_publishes_manifest_docs_and_invalidates(deployed, cloud):
     manifest = json.loads(cloud.s3.get_object(Bucket=cloud.bucket, Key="artifacts/manifest.json")["Body"].read())
     assert ENRICHED in manifest["nodes"]
     assert manifest["nodes"][ENRICHED]["schema"] == "prod_intermediate"
+    # the build's timings beside it, for the plan's estimate (not docs generate's run_results)
+    results = json.loads(cloud.s3.get_object(Bucket=cloud.bucket, Key="artifacts/run_results.json")["Body"].read())
+    assert ENRICHED in {r["unique_id"] for r in results["results"]}
     keys = {o["Key"][len("docs/"):] for o in cloud.s3.list_objects_v2(Bucket=cloud.bucket, Prefix="docs/")["Contents"]}
     assert "index.html" in keys
     # exactly the docs site: not the rest of target/ (the seed's rule sends it), and what an
@@ -166,6 +169,7 @@ def test_second_fetch_downloads_nothing(work, cloud):
     r = dbtrun("fetch-manifest", cwd=work, env=cloud.env)
     assert r.returncode == 0, r.stderr
     assert f"fetched the production manifest from s3://{cloud.bucket}/artifacts/" in r.stderr
+    assert (work / ".artifacts" / "run_results.json").is_file()  # optional, there after a deploy
     local = work / ".artifacts" / "manifest.json"
     before = local.stat()
     r = dbtrun("fetch-manifest", cwd=work, env=cloud.env)

@@ -121,6 +121,10 @@ def test_created_then_updated(project):
         assert first["body"].startswith(MARKER)
         assert "modified.body" in first["body"] and "`model.p.a`" in first["body"]
         assert "ghs_secret_token_value" not in r.stderr + r.stdout
+        # the evidence of each change, collapsed, in the comment only
+        assert "<details><summary><code>model.p.a</code> (modified)</summary>" in first["body"]
+        assert "```diff\n@@ -1,1 +1,1 @@\n-select 1\n+select 2\n```" in first["body"]
+        assert "Why (--explain)" not in r.stdout
 
         (project / "target" / "manifest.json").write_text(MANIFEST % "select 3")
         gh.requests.clear()
@@ -172,6 +176,7 @@ def test_long_plans_fit_in_a_comment(project):
         body = gh.ours()[0]["body"]
         assert len(body) <= 65536
         assert "more not shown (GitHub size limit)" in body
+        assert body.count("<details>") == body.count("</details>") > 1
     finally:
         gh.close()
 
