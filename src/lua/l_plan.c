@@ -96,11 +96,11 @@ static void push_summary(lua_State *L, const struct dr_plan *p, const char *mark
     }
 }
 
-/* plan.compare(state_manifest, current_manifest [, opts]) -> text, summary | nil, msg
- * opts: format = "text"|"json"|"markdown", max_bytes (Markdown), markdown = true
- * (also render Markdown, at most markdown_max bytes, into summary.markdown),
- * comment_max = n (Markdown of at most n bytes into summary.comment),
- * compare_unrendered_sources, state_label, current_label. */
+/* plan.compare(state_manifest, current_manifest [, opts]) -> text, summary | nil, msg [,
+ * "manifest"] opts: format = "text"|"json"|"markdown", max_bytes (Markdown), markdown = true (also
+ * render Markdown, at most markdown_max bytes, into summary.markdown), comment_max = n (Markdown of
+ * at most n bytes into summary.comment), compare_unrendered_sources, state_label, current_label.
+ * "manifest": a manifest (or the project it describes) that cannot be compared. */
 static int l_plan_compare(lua_State *L)
 {
     const char *state_path = luaL_checkstring(L, 1);
@@ -135,10 +135,13 @@ static int l_plan_compare(lua_State *L)
         lua_pushliteral(L, "manifest");
         return 3; /* the box is collected later */
     }
-    if (dr_plan_compare(b->state, b->current, &opts, &b->plan, err, sizeof err)) {
+    int rc = dr_plan_compare(b->state, b->current, &opts, &b->plan, err, sizeof err);
+    if (rc) {
         lua_pushnil(L);
         lua_pushstring(L, err);
-        return 2;
+        if (rc == -2) /* the project itself is broken: exit 2, like a bad manifest */
+            lua_pushliteral(L, "manifest");
+        return rc == -2 ? 3 : 2;
     }
     size_t len;
     if (dr_plan_render(b->plan, format, (size_t)max_bytes, &b->text, &len) ||
