@@ -127,6 +127,17 @@ CASES = [
          lambda p: replace(p / MARTS_YML, "        data_tests:\n          - unique\n",
                            "        data_tests:\n          - unique:\n              config:\n                severity: warn\n"),
          {}, expect_models=False),
+    # A generic test's YAML config is compiled into its raw_code: dbt's
+    # state:modified.body selects the test though state:modified (config
+    # failure settings and fqn only) does not for tags.
+    Case("test tags (body only)",
+         lambda p: replace(p / MARTS_YML, "        data_tests:\n          - unique\n",
+                           "        data_tests:\n          - unique:\n              config:\n                tags: [nightly]\n"),
+         {}, expect_models=False),
+    Case("test where",
+         lambda p: replace(p / MARTS_YML, "        data_tests:\n          - unique\n",
+                           "        data_tests:\n          - unique:\n              config:\n                where: \"1 = 1\"\n"),
+         {}, expect_models=False),
 ]
 
 
@@ -168,11 +179,12 @@ class Dbt:
     def __init__(self):
         from dbt.cli.main import dbtRunner  # the venv's dbt; imported once per module
         self.runner = dbtRunner
+        self.env = {}  # more environment for the next invocations (a port's env_var values)
 
     def invoke(self, project: Path, db: Path, args, manifest=None):
-        saved = {k: os.environ.get(k) for k in ("DBT_DUCKDB_PATH", "DBT_SEND_ANONYMOUS_USAGE_STATS")}
-        os.environ["DBT_DUCKDB_PATH"] = str(db)
-        os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+        env = {"DBT_DUCKDB_PATH": str(db), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **self.env}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
         try:
             return self.runner(manifest=manifest).invoke(
                 ["-q", *args, "--project-dir", str(project), "--profiles-dir", str(project)])
@@ -483,7 +495,33 @@ UNIT_BASE = {
     "tests/fixtures/test_my_model_fixture.csv": "id,b\n1,2\n2,2\n",
 }
 
+# defer_state/test_modified_state_jinja.py and ..._environment_vars.py: one
+# model whose materialization is jinja or an env_var, compared with dbt's flag
+# state_modified_compare_more_unrendered_values.
+MORE_UNRENDERED = "flags:\n  state_modified_compare_more_unrendered_values: true\n"
+JINJA_SQL = "{{ config(materialized=('table' if execute else 'view')) }}\nselect 1 as id\n"
+JINJA_YML = "models:\n  - name: model\n    config:\n      materialized: \"{{ ('table' if execute else 'view') }}\"\n"
+ENV_SQL = "{{ config(materialized=env_var('DBT_TEST_STATE_MODIFIED')) }}\nselect 1 as id\n"
+ENV_YML = "models:\n  - name: model\n    config:\n      materialized: \"{{ env_var('DBT_TEST_STATE_MODIFIED') }}\"\n"
+ONE_MODEL = {"dbt_project.yml": project_yml(MORE_UNRENDERED), "models/model.sql": "select 1 as id\n"}
+ENV_TABLE, ENV_VIEW = {"DBT_TEST_STATE_MODIFIED": "table"}, {"DBT_TEST_STATE_MODIFIED": "view"}
+
+# defer_state/test_group_updates.py::GroupSetup: two models in a group.
+GROUP_YML = ("groups:\n  - name: finance\n    owner:\n      email: finance@example.com\n"
+             "models:\n  - name: model_1\n    config:\n      group: finance\n"
+             "  - name: model_2\n    config:\n      group: finance\n")
+GROUP_BASE = {
+    "dbt_project.yml": project_yml(),
+    "seeds/seed.csv": "id,name\n1,Alice\n2,Bob\n",
+    "models/model_1.sql": "select * from {{ ref('seed') }}\n",
+    "models/model_2.sql": "select * from {{ ref('model_1') }}\n",
+    "models/schema.yml": GROUP_YML,
+}
+
 DS = "tests/functional/defer_state/test_modified_state.py"
+DSJ = "tests/functional/defer_state/test_modified_state_jinja.py"
+DSE = "tests/functional/defer_state/test_modified_state_environment_vars.py"
+DSG = "tests/functional/defer_state/test_group_updates.py"
 UT = "tests/functional/unit_testing/test_state.py"
 
 
@@ -494,6 +532,8 @@ class Port:
     edits: list  # ("write", path, text) | ("append", path, text) | ("replace", path, old, new) | ("delete", path)
     modified: Optional[set] = None  # what the dbt-core test asserts state:modified selects
     setup: list = field(default_factory=list)  # edits made before the production state
+    env: Dict[str, str] = field(default_factory=dict)  # environment of the production parse
+    env_after: Dict[str, str] = field(default_factory=dict)  # ... and of the current one
 
 
 PORTS = [
@@ -549,6 +589,31 @@ PORTS = [
          setup=[("write", "models/schema.yml",
                  "version: 2\nmodels:\n  - name: table_model\n    latest_version: 1\n    versions:\n"
                  "      - v: 1\n        defined_in: table_model\n")]),
+    Port(f"{DSJ}::TestModelNodeWithJinjaConfigInSqlFile (unchanged)", {**ONE_MODEL, "models/model.sql": JINJA_SQL},
+         [], set()),
+    Port(f"{DSJ}::TestModelNodeWithJinjaConfigInSqlFile (jinja changed)", {**ONE_MODEL, "models/model.sql": JINJA_SQL},
+         [("replace", "models/model.sql", "('table' if execute else 'view')", "('view' if execute else 'table')")],
+         {"model.test.model"}),
+    Port(f"{DSJ}::TestModelNodeWithEnvVarConfigInSchemaYml (jinja changed)", {**ONE_MODEL, "models/schema.yml": JINJA_YML},
+         [("replace", "models/schema.yml", "('table' if execute else 'view')", "('view' if execute else 'table')")],
+         {"model.test.model"}),
+    Port(f"{DSJ}::TestModelNodeWithJinjaConfigInProjectYml (jinja changed)", ONE_MODEL,
+         [("append", "dbt_project.yml", "models:\n  test:\n    +materialized: \"{{ ('view' if execute else 'table') }}\"\n")],
+         {"model.test.model"},
+         setup=[("append", "dbt_project.yml", "models:\n  test:\n    +materialized: \"{{ ('table' if execute else 'view') }}\"\n")]),
+    Port(f"{DSE}::TestModelNodeWithEnvVarConfigInSqlFile (value changed)", {**ONE_MODEL, "models/model.sql": ENV_SQL},
+         [], set(), env=ENV_TABLE, env_after=ENV_VIEW),
+    Port(f"{DSE}::TestModelNodeWithEnvVarConfigInSchemaYml (value changed)", {**ONE_MODEL, "models/schema.yml": ENV_YML},
+         [], set(), env=ENV_TABLE, env_after=ENV_VIEW),
+    Port(f"{DSE}::TestModelNodeWithEnvVarConfigInProjectYml (value changed)",
+         {**ONE_MODEL, "dbt_project.yml": project_yml(MORE_UNRENDERED + "models:\n  test:\n    +materialized: \"{{ env_var('DBT_TEST_STATE_MODIFIED') }}\"\n")},
+         [], set(), env=ENV_TABLE, env_after=ENV_VIEW),
+    Port(f"{DSG}::TestFullyModifiedGroups (group renamed, models changed)", GROUP_BASE,
+         [("replace", "models/schema.yml", "finance", "accounting", -1),
+          ("append", "models/model_1.sql", "-- changed\n"), ("append", "models/model_2.sql", "-- changed\n")],
+         {"model.test.model_1", "model.test.model_2"}),
+    Port(f"{DSG}::TestFullyModifiedGroups (group renamed only)", GROUP_BASE,
+         [("replace", "models/schema.yml", "finance", "accounting", -1)], None),
     Port(f"{UT}::TestUnitTestStateModified (fixture file changed)", UNIT_BASE,
          [("write", "tests/fixtures/test_my_model_fixture.csv", "id,string_b\n1,b\n")],
          {"unit_test.test.my_model.test_depends_on_fixture"}),
@@ -588,12 +653,16 @@ def port_states(dbt, tmp_path_factory):
     cache = {}
 
     def get(port: Port) -> Path:
-        key = (id(port.base), repr(port.setup))
+        key = (id(port.base), repr(port.setup), repr(port.env))
         if key not in cache:
             base = tmp_path_factory.mktemp("port-state")
             project = write_project(base / "project", port.base)
             apply_edits(project, port.setup)
-            cache[key] = make_state(dbt, project, base / "warehouse.duckdb")
+            dbt.env = port.env
+            try:
+                cache[key] = make_state(dbt, project, base / "warehouse.duckdb")
+            finally:
+                dbt.env = {}
         return cache[key]
 
     return get
@@ -605,7 +674,11 @@ def test_dbt_core_state_scenario(port, dbt, port_states, tmp_path):
     project = write_project(tmp_path / "project", port.base)
     apply_edits(project, port.setup + port.edits)
     db = tmp_path / "warehouse.duckdb"
-    sel = dbt_selections(dbt, project, db, state)
+    dbt.env = port.env_after or port.env
+    try:
+        sel = dbt_selections(dbt, project, db, state)
+    finally:
+        dbt.env = {}
     if port.modified is not None:
         assert sel["modified"] == port.modified, f"the port no longer does what {port.origin} asserts"
     assert_parity(run_plan(project, state), sel, port.origin)
