@@ -107,6 +107,7 @@ struct dr_manifest_node {
     unsigned contract_enforced : 1;
     unsigned has_depends_on : 1;
     unsigned has_columns : 1;
+    unsigned missing_macro : 1; /* depends_on.macros held a null: dbt lost a macro */
     struct dr_hash raw_code;
     const char *checksum_name; /* NULL when checksum was a plain string */
     const char *checksum;
@@ -121,9 +122,11 @@ struct dr_manifest_node {
     const char *contract_checksum;
     struct dr_manifest_constraint *constraints; /* model-level */
     uint32_t nconstraints;
-    const char *version; /* canonical JSON of `version`, or NULL */
-    const char *tags;    /* canonical JSON of `tags` (for completion), or NULL */
-    uint32_t *macros;    /* depends_on.macros, intern ids */
+    const char *version;        /* canonical JSON of `version`, or NULL */
+    const char *tags;           /* canonical JSON of `tags` (for completion), or NULL */
+    const char *test_name;      /* test_metadata.name of a generic test, or NULL */
+    const char *test_namespace; /* test_metadata.namespace (a package), or NULL */
+    uint32_t *macros;           /* depends_on.macros, intern ids */
     uint32_t nmacros;
     uint32_t *depends; /* depends_on.nodes, intern ids */
     uint32_t ndepends;

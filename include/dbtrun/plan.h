@@ -18,9 +18,11 @@ enum dr_plan_status {
     DR_PLAN_REMOVED,
 };
 
-/* Reasons, as dbt's state selector methods name them. PROPERTIES is the part
- * of state:modified that has no sub-selector (fqn, access, source freshness,
- * exposure fields, ...). */
+/* Reasons, as dbt's state selector methods name them: an entry has exactly
+ * the bits of the selectors (state:new, state:modified.<sub>) that select the
+ * node in dbt. PROPERTIES is the part of state:modified that has no
+ * sub-selector (fqn, access, source freshness, exposure fields, a unit test's
+ * given/expect, ...). */
 enum dr_plan_reason {
     DR_PR_NEW = 1u << 0,
     DR_PR_REMOVED = 1u << 1,
@@ -51,7 +53,9 @@ struct dr_plan_entry {
     const char *name;
     enum dr_manifest_kind kind;
     enum dr_plan_status status;
-    unsigned reasons;         /* DR_PR_* bits */
+    unsigned reasons;         /* DR_PR_* bits: each dbt selector that selects the node */
+    unsigned absent_reasons;  /* of reasons: the sub-selectors a new node gets for having
+                                 no old version (JSON lists them, text and Markdown not) */
     int selected;             /* part of state:modified (removed nodes never are) */
     int disabled;             /* removed: disabled rather than deleted */
     int breaking;             /* the contract change is breaking */
@@ -96,7 +100,9 @@ struct dr_plan {
 
 /* Compares `current` against `state`. Both manifests must outlive the plan.
  * On success returns 0 and sets *out (free with dr_plan_free); -1 with a
- * message in err when memory runs out. */
+ * message in err when memory runs out; -2 with a message when `current`
+ * cannot be compared at all (a node uses a macro dbt lost, as dbt's own
+ * state selector fails). */
 int dr_plan_compare(const struct dr_manifest *state, const struct dr_manifest *current,
                     const struct dr_plan_options *opts, struct dr_plan **out, char *err,
                     size_t errlen);

@@ -692,7 +692,10 @@ static int calls_var(const char *s, size_t n)
 }
 
 /* An array of strings as intern ids in the arena (nulls are dropped). */
-static int id_list(struct loader *ld, enum dr_jsonpull_token t, uint32_t **out, uint32_t *n)
+/* An array of unique ids into interned ids. A null entry is left out and
+ * counted in *nulls when given: dbt writes one for a macro it could not find. */
+static int id_list(struct loader *ld, enum dr_jsonpull_token t, uint32_t **out, uint32_t *n,
+                   unsigned *nulls)
 {
     *out = NULL;
     *n = 0;
@@ -709,8 +712,11 @@ static int id_list(struct loader *ld, enum dr_jsonpull_token t, uint32_t **out, 
         if (expect(ld, e, J_STRING | J_NULL))
             return -1;
         path_pop(ld, old);
-        if (e != DR_JP_STRING)
+        if (e != DR_JP_STRING) {
+            if (nulls)
+                (*nulls)++;
             continue;
+        }
         long id = intern(ld->st, ld->p.str, ld->p.len);
         uint32_t *slot = id < 0 ? NULL : vec_push(&ld->ids);
         if (!slot)
@@ -914,6 +920,7 @@ static int contract_field(struct loader *ld, const char *key, size_t klen, void 
 
 struct deps_ctx {
     uint32_t **macros, *nmacros, **nodes, *nnodes;
+    unsigned null_macros;
 };
 
 static int depends_field(struct loader *ld, const char *key, size_t klen, void *ctx)
@@ -922,9 +929,9 @@ static int depends_field(struct loader *ld, const char *key, size_t klen, void *
     struct deps_ctx *d = ctx;
     enum dr_jsonpull_token t = next(ld);
     if (strcmp(key, "macros") == 0)
-        return id_list(ld, t, d->macros, d->nmacros);
+        return id_list(ld, t, d->macros, d->nmacros, &d->null_macros);
     if (strcmp(key, "nodes") == 0 && d->nodes)
-        return id_list(ld, t, d->nodes, d->nnodes);
+        return id_list(ld, t, d->nodes, d->nnodes, NULL);
     return skip(ld, t);
 }
 
@@ -1100,9 +1107,11 @@ static int read_depends_on(struct loader *ld, enum dr_jsonpull_token t, struct n
 {
     (void)def;
     struct dr_manifest_node *node = &nc->node;
-    struct deps_ctx d = {&node->macros, &node->nmacros, &node->depends, &node->ndepends};
+    struct deps_ctx d = {&node->macros, &node->nmacros, &node->depends, &node->ndepends, 0};
     node->has_depends_on = t == DR_JP_OBJECT;
-    return each_member(ld, t, depends_field, &d);
+    int rc = each_member(ld, t, depends_field, &d);
+    node->missing_macro = d.null_macros > 0;
+    return rc;
 }
 
 static int read_contract(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
@@ -1119,13 +1128,28 @@ static int read_constraints(struct loader *ld, enum dr_jsonpull_token t, struct 
     return constraint_list(ld, t, &nc->node.constraints, &nc->node.nconstraints);
 }
 
-/* test_metadata: only whether it is there (a generic test) matters. */
+static int test_metadata_field(struct loader *ld, const char *key, size_t klen, void *ctx)
+{
+    (void)klen;
+    struct dr_manifest_node *node = ctx;
+    enum dr_jsonpull_token t = next(ld);
+    if (strcmp(key, "name") == 0)
+        return opt_string(ld, t, &node->test_name);
+    if (strcmp(key, "namespace") == 0)
+        return opt_string(ld, t, &node->test_namespace);
+    return skip(ld, t);
+}
+
+/* test_metadata: that it is there (a generic test), and the test's name and
+ * namespace, which name its macro when dbt lost it. */
 static int read_test_metadata(struct loader *ld, enum dr_jsonpull_token t, struct node_ctx *nc,
                               const struct field_def *def)
 {
     (void)def;
     nc->node.generic_test = t == DR_JP_OBJECT;
-    return expect(ld, t, J_OBJECT | J_NULL) ? -1 : skip(ld, t);
+    if (expect(ld, t, J_OBJECT | J_NULL))
+        return -1;
+    return each_member(ld, t, test_metadata_field, &nc->node);
 }
 
 /* version: a string or a number (dbt accepts both), kept as canonical JSON. */
@@ -1287,7 +1311,7 @@ static int macro_field(struct loader *ld, const char *key, size_t klen, void *ct
         return 0;
     }
     if (strcmp(key, "depends_on") == 0) {
-        struct deps_ctx d = {&mac->macros, &mac->nmacros, NULL, NULL};
+        struct deps_ctx d = {&mac->macros, &mac->nmacros, NULL, NULL, 0};
         return each_member(ld, t, depends_field, &d);
     }
     return skip(ld, t);
@@ -1330,7 +1354,7 @@ static int child_entry(struct loader *ld, const char *key, size_t klen, void *ct
     if (id < 0)
         return nomem(ld);
     uint32_t *children, n;
-    if (id_list(ld, next(ld), &children, &n))
+    if (id_list(ld, next(ld), &children, &n, NULL))
         return -1;
     ld->st->ids[id].children = children;
     ld->st->ids[id].nchildren = n;

@@ -697,22 +697,46 @@ static unsigned compare_semantic(const struct dr_manifest_node *old,
 
 #undef PROPS
 
-/* check_modified_content for a node present in both manifests: the reasons
- * (DR_PR_* bits), details filled in. */
-static unsigned compare_node(struct ctx *cx, const struct dr_manifest_node *old,
-                             const struct dr_manifest_node *cur, struct details *d, int *breaking)
+/* A generic test: dbt's sub-selectors compare it as any parsed node (its YAML
+ * config is compiled into raw_code, so modified.body sees a tags change),
+ * but its same_contents looks at the config's failure settings and the fqn
+ * only. Sets *modified to what state:modified decides. */
+static unsigned compare_generic_test(const struct dr_manifest_node *old,
+                                     const struct dr_manifest_node *cur, struct details *d,
+                                     int *modified)
 {
     static const enum dr_manifest_prop fqn[] = {DR_MP_FQN};
     unsigned r = 0;
+    if (!dr_manifest_hash_eq(old->raw_code, cur->raw_code))
+        r |= DR_PR_BODY;
+    if (!same_config(old, cur, &d->configs, &d->keys))
+        r |= DR_PR_CONFIGS;
+    if (!same_persisted(old, cur, &d->descriptions))
+        r |= DR_PR_PERSISTED_DESCRIPTIONS;
+    if (!same_relation_config(old, cur, &d->relation))
+        r |= DR_PR_RELATION;
+    compare_props(old, cur, fqn, 1, &d->props);
+    *modified = (r & DR_PR_CONFIGS) || d->props.len;
+    return r;
+}
+
+/* check_modified_content for a node present in both manifests: the reasons
+ * (DR_PR_* bits: each sub-selector that selects the node, PROPERTIES for what
+ * only state:modified sees), details filled in; *modified is whether
+ * state:modified selects it (macros aside). */
+static unsigned compare_node(struct ctx *cx, const struct dr_manifest_node *old,
+                             const struct dr_manifest_node *cur, struct details *d, int *breaking,
+                             int *modified)
+{
+    unsigned r = 0;
     *breaking = 0;
+    *modified = -1;
     switch (class_of(cur)) {
     case C_PARSED:
         r = compare_parsed(old, cur, d);
         break;
     case C_GENERIC_TEST:
-        if (!same_config(old, cur, &d->configs, &d->keys))
-            r |= DR_PR_CONFIGS;
-        compare_props(old, cur, fqn, 1, &d->props);
+        r = compare_generic_test(old, cur, d, modified);
         break;
     case C_SOURCE:
         r = compare_source(cx, old, cur, d);
@@ -726,8 +750,10 @@ static unsigned compare_node(struct ctx *cx, const struct dr_manifest_node *old,
         r = compare_semantic(old, cur, d);
         break;
     case C_UNIT_TEST:
+        /* UnitTestDefinition has no same_body, same_config, ...: no
+         * sub-selector but modified.macros ever selects a unit test. */
         if (!same_checksum(old, cur))
-            r |= DR_PR_BODY;
+            note_prop(d, "given, expect or overrides (checksum)");
         break;
     }
     if (d->props.len)
@@ -735,7 +761,28 @@ static unsigned compare_node(struct ctx *cx, const struct dr_manifest_node *old,
     if (old->kind == DR_MK_MODEL &&
         !same_contract(old, cur, cx->cur->adapter_type, &d->contract, breaking))
         r |= DR_PR_CONTRACT;
+    if (*modified < 0)
+        *modified = r != 0;
     return r;
+}
+
+/* The sub-selectors that select a new node only because it has no old
+ * version: dbt's checkers answer "modified" for a missing old node whenever
+ * the node's class has the compared method (same_body, same_config, ...). */
+static unsigned absent_reasons(enum node_class c)
+{
+    switch (c) {
+    case C_PARSED:
+    case C_GENERIC_TEST:
+        return DR_PR_BODY | DR_PR_CONFIGS | DR_PR_PERSISTED_DESCRIPTIONS | DR_PR_RELATION |
+               DR_PR_CONTRACT;
+    case C_SOURCE:
+        return DR_PR_CONFIGS | DR_PR_RELATION;
+    case C_UNIT_TEST:
+        return 0;
+    default:
+        return DR_PR_CONFIGS;
+    }
 }
 
 static void fill_details(struct ctx *cx, struct dr_plan_entry *e, struct details *d)
@@ -754,32 +801,34 @@ static void visit_current(struct ctx *cx, const struct dr_manifest_node *cur)
 {
     const struct dr_manifest_node *old = dr_manifest_find(cx->state, cur->unique_id);
     struct details d;
-    int breaking = 0;
-    unsigned r;
+    int breaking = 0, modified;
+    unsigned r, absent = 0;
+    enum node_class c = class_of(cur);
     details_init(&d);
     if (old) {
-        r = compare_node(cx, old, cur, &d, &breaking);
+        r = compare_node(cx, old, cur, &d, &breaking, &modified);
     } else {
         /* A new node is modified, except where dbt's same_contents(None)
          * answers "same": sources, exposures, metrics, semantic models and
          * saved queries (only state:new sees them). */
-        r = DR_PR_NEW;
+        absent = absent_reasons(c);
+        r = DR_PR_NEW | absent;
+        modified = !(c == C_SOURCE || c == C_EXPOSURE || c == C_METRIC || c == C_SEMANTIC_MODEL ||
+                     c == C_SAVED_QUERY);
     }
-    if (cur->has_depends_on && node_macros_changed(&cx->walk, cur, &d.macros))
+    if (cur->has_depends_on && node_macros_changed(&cx->walk, cur, &d.macros)) {
         r |= DR_PR_MACROS;
+        modified = 1;
+    }
     struct dr_plan_entry *e = r ? add_entry(cx, cur, old ? DR_PLAN_MODIFIED : DR_PLAN_NEW) : NULL;
     if (!e) {
         details_free(&d);
         return;
     }
     e->reasons = r;
+    e->absent_reasons = absent;
     e->breaking = breaking;
-    e->selected = 1;
-    if (r == DR_PR_NEW) {
-        enum node_class c = class_of(cur);
-        e->selected = !(c == C_SOURCE || c == C_EXPOSURE || c == C_METRIC ||
-                        c == C_SEMANTIC_MODEL || c == C_SAVED_QUERY);
-    }
+    e->selected = modified;
     fill_details(cx, e, &d);
 }
 
@@ -1127,6 +1176,37 @@ static void warn_breaking(struct ctx *cx)
     }
 }
 
+/* ---- a project dbt cannot select in -------------------------------------- */
+
+/* dbt parse leaves a null in depends_on.macros when a macro or generic test is
+ * removed while still used, and dbt's state selector then stops with a
+ * compilation error: the plan stops too instead of reporting no changes.
+ * Returns 1 with the message in err for the first such node, else 0. */
+static int lost_macro(const struct dr_manifest *cur, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cur->nnodes; i++) {
+        const struct dr_manifest_node *n = &cur->nodes[i];
+        if (!n->missing_macro)
+            continue;
+        const char *path = n->path ? n->path : "?";
+        if (n->test_name)
+            snprintf(err, errlen,
+                     "%s (in %s) uses the generic test '%s', whose macro %s%stest_%s "
+                     "does not exist: it was removed or renamed but is still referenced "
+                     "(dbt's state:modified fails on it with a compilation error)",
+                     n->unique_id, path, n->test_name, n->test_namespace ? n->test_namespace : "",
+                     n->test_namespace ? "." : "", n->test_name);
+        else
+            snprintf(err, errlen,
+                     "%s (in %s) depends on a macro that does not exist: it was removed "
+                     "or renamed but is still referenced (dbt's state:modified fails on it with "
+                     "a compilation error)",
+                     n->unique_id, path);
+        return 1;
+    }
+    return 0;
+}
+
 int dr_plan_compare(const struct dr_manifest *state, const struct dr_manifest *current,
                     const struct dr_plan_options *opts, struct dr_plan **out, char *err,
                     size_t errlen)
@@ -1137,6 +1217,8 @@ int dr_plan_compare(const struct dr_manifest *state, const struct dr_manifest *c
     int rc = -1;
     if (!opts)
         opts = &defaults;
+    if (lost_macro(current, err, errlen))
+        return -2;
     struct dr_plan *plan = plan_new(state, current, opts);
     if (!plan)
         goto out;

@@ -76,8 +76,11 @@ static const char *reason_detail(const struct dr_plan_entry *e, unsigned bit)
 
 static const char *not_selected_note(const struct dr_plan_entry *e)
 {
-    if (e->selected || e->status != DR_PLAN_NEW)
+    if (e->selected || e->status == DR_PLAN_REMOVED)
         return NULL;
+    if (e->status == DR_PLAN_MODIFIED)
+        return "not selected by state:modified: dbt compares a generic test's config and "
+               "name only; its sub-selectors also see the compiled test";
     return "not selected by state:modified: dbt counts a new source, exposure, metric, "
            "semantic model or saved query as state:new only";
 }
@@ -164,6 +167,13 @@ static void text_explain(struct dr_buf *b, const struct dr_explain *ex)
                       ex->nleft);
 }
 
+/* Whether text and Markdown show reason `bit`: a new node's sub-selectors
+ * that only say "there was no old version" are JSON's alone. */
+static int shown(const struct dr_plan_entry *e, unsigned bit)
+{
+    return (e->reasons & bit) && !(e->absent_reasons & bit);
+}
+
 /* ---- text --------------------------------------------------------------- */
 
 static void text_header(struct dr_buf *b, const struct dr_plan *p)
@@ -199,7 +209,7 @@ static void render_text(struct dr_buf *b, const struct dr_plan *p)
         const struct dr_plan_entry *e = &p->entries[i];
         dr_buf_printf(b, "  %c %s\n", sign[e->status], e->unique_id);
         for (unsigned bit = 1; bit < (1u << DR_PR_COUNT); bit <<= 1) {
-            if (!(e->reasons & bit))
+            if (!shown(e, bit))
                 continue;
             const char *detail = reason_detail(e, bit);
             dr_buf_printf(b, "      %s", dr_plan_reason_name(bit));
@@ -538,7 +548,7 @@ static void md_changes(struct dr_buf *sec, size_t cap, const struct dr_plan *p)
                       e->resource_type);
         int first = 1;
         for (unsigned bit = 1; bit < (1u << DR_PR_COUNT); bit <<= 1) {
-            if (!(e->reasons & bit))
+            if (!shown(e, bit))
                 continue;
             dr_buf_printf(&row, "%s%s", first ? "" : "<br>", dr_plan_reason_name(bit));
             first = 0;
@@ -553,7 +563,9 @@ static void md_changes(struct dr_buf *sec, size_t cap, const struct dr_plan *p)
         if (e->status == DR_PLAN_REMOVED && e->breaking)
             dr_buf_puts(&row, "<br>modified.contract **(breaking)**");
         if (not_selected_note(e)) /* new only: a removed node is never selected */
-            dr_buf_puts(&row, "<br>_(not selected: new sources and exposures are state:new)_");
+            dr_buf_puts(&row, e->status == DR_PLAN_NEW
+                                  ? "<br>_(not selected: new sources and exposures are state:new)_"
+                                  : "<br>_(not selected by state:modified)_");
         dr_buf_puts(&row, " |\n");
         md_row(sec, cap, &row, &dropped);
     }

@@ -188,7 +188,8 @@ static void add_estimate(lua_State *L, int opts, struct box *b, char *warning, s
  * evidence of each change in the Markdown renders only), run_results = path and
  * threads = n (the build-time estimate; an unreadable file gives
  * summary.estimate_warning instead), run_results_label. A third result "explain"
- * marks a name that matches no node. */
+ * marks a name that matches no node; "manifest" a manifest (or the project it
+ * describes) that cannot be compared. */
 static int l_plan_compare(lua_State *L)
 {
     const char *state_path = luaL_checkstring(L, 1);
@@ -223,10 +224,13 @@ static int l_plan_compare(lua_State *L)
         lua_pushliteral(L, "manifest");
         return 3; /* the box is collected later */
     }
-    if (dr_plan_compare(b->state, b->current, &opts, &b->plan, err, sizeof err)) {
+    int rc = dr_plan_compare(b->state, b->current, &opts, &b->plan, err, sizeof err);
+    if (rc) {
         lua_pushnil(L);
         lua_pushstring(L, err);
-        return 2;
+        if (rc == -2) /* the project itself is broken: exit 2, like a bad manifest */
+            lua_pushliteral(L, "manifest");
+        return rc == -2 ? 3 : 2;
     }
     char warning[512] = "";
     if (add_explain(L, 3, b, state_path, current_path, err, sizeof err)) {

@@ -146,9 +146,38 @@ static void test_tests(void)
                                                                                    "b", "") "}}");
 #undef TEST
     CHECK(reasons(&r, "test.p.g1") == DR_PR_CONFIGS); /* severity is a test modifier */
-    CHECK(entry(&r, "test.p.g2") == NULL);        /* a generic test's body and alias do not count */
+    /* A generic test's body (its compiled YAML config) and alias are seen by
+     * modified.body and modified.relation, not by state:modified. */
+    const struct dr_plan_entry *g2 = entry(&r, "test.p.g2");
+    CHECK(g2 && g2->reasons == (DR_PR_BODY | DR_PR_RELATION) && !g2->selected);
+    CHECK(!selected(&r, "test.p.g2"));
     CHECK(reasons(&r, "test.p.s") == DR_PR_BODY); /* a singular test's body does */
+    CHECK(selected(&r, "test.p.g1") && selected(&r, "test.p.s"));
     done(&r);
+}
+
+/* dbt parse writes null for a macro it lost (a generic test deleted while
+ * still used): the comparison fails, naming the node and the test's macro. */
+static void test_lost_macro(void)
+{
+    struct dr_manifest *state = parse("{'nodes': {}}");
+    struct dr_manifest *cur = parse(
+        "{'nodes': {'test.p.t': {'resource_type': 'test', 'original_file_path': 'models/s.yml', "
+        "'test_metadata': {'name': 'gone', 'namespace': null}, "
+        "'depends_on': {'macros': [null, 'macro.dbt.get_where_subquery'], 'nodes': []}}}}");
+    struct dr_plan *plan = NULL;
+    char err[512] = "";
+    CHECK(state && cur && dr_plan_compare(state, cur, NULL, &plan, err, sizeof err) == -2);
+    CHECK(plan == NULL);
+    CHECK(strstr(err, "test.p.t (in models/s.yml) uses the generic test 'gone', whose macro "
+                      "test_gone does not exist") != NULL);
+    dr_manifest_free(cur);
+    cur = parse("{'nodes': {'model.p.m': {'resource_type': 'model', "
+                "'depends_on': {'macros': [null], 'nodes': []}}}}");
+    CHECK(cur && dr_plan_compare(state, cur, NULL, &plan, err, sizeof err) == -2);
+    CHECK(strstr(err, "model.p.m (in ?) depends on a macro that does not exist") != NULL);
+    dr_manifest_free(cur);
+    dr_manifest_free(state);
 }
 
 static void test_persisted_descriptions(void)
@@ -369,15 +398,21 @@ static void test_exposures_and_unit_tests(void)
     CHECK(e && e->reasons == DR_PR_PROPERTIES);
     if (e)
         CHECK_STR(e->properties, "owner");
-    CHECK(reasons(&r, "unit_test.p.a.u") == DR_PR_BODY);
+    /* no sub-selector but modified.macros selects a unit test in dbt */
+    e = entry(&r, "unit_test.p.a.u");
+    CHECK(e && e->reasons == DR_PR_PROPERTIES && e->selected);
+    if (e)
+        CHECK_STR(e->properties, "given, expect or overrides (checksum)");
     done(&r);
 
     r = compare("{'nodes': {" MODEL("a", "x", "", "") "}}",
                 "{'nodes': {" MODEL("a", "x", "", "") "}, " EXPOSURE("ann") ", " UNIT("1") "}");
     e = entry(&r, "exposure.p.e");
     CHECK(e && e->status == DR_PLAN_NEW && !e->selected);
+    CHECK(e && e->reasons == (DR_PR_NEW | DR_PR_CONFIGS) && e->absent_reasons == DR_PR_CONFIGS);
     e = entry(&r, "unit_test.p.a.u");
     CHECK(e && e->status == DR_PLAN_NEW && e->selected); /* a new unit test is modified */
+    CHECK(e && e->reasons == DR_PR_NEW && !e->absent_reasons);
     done(&r);
 #undef UNIT
 #undef EXPOSURE
@@ -398,7 +433,12 @@ static void test_new_removed_downstream(void)
     struct run r = compare(state, cur);
     const struct dr_plan *p = r.plan;
     CHECK(p && p->nnew == 2 && p->nmodified == 1 && p->nremoved == 2);
-    CHECK(reasons(&r, "model.p.c") == DR_PR_NEW);
+    /* dbt's sub-selectors select a node without an old version whenever its
+     * class has the compared method */
+    const unsigned absent =
+        DR_PR_BODY | DR_PR_CONFIGS | DR_PR_PERSISTED_DESCRIPTIONS | DR_PR_RELATION | DR_PR_CONTRACT;
+    CHECK(reasons(&r, "model.p.c") == (DR_PR_NEW | absent));
+    CHECK(entry(&r, "model.p.c") && entry(&r, "model.p.c")->absent_reasons == absent);
     const struct dr_plan_entry *old = entry(&r, "model.p.old"), *off = entry(&r, "model.p.off");
     CHECK(old && old->status == DR_PLAN_REMOVED && !old->disabled && !old->selected);
     CHECK(off && off->status == DR_PLAN_REMOVED && off->disabled);
@@ -514,6 +554,7 @@ static void test_reason_names(void)
     CHECK_STR(dr_plan_reason_name(DR_PR_NEW), "new");
 }
 
-TEST_MAIN(test_body, test_configs, test_relation, test_tests, test_persisted_descriptions,
-          test_macros, test_contract, test_seeds, test_sources, test_exposures_and_unit_tests,
-          test_new_removed_downstream, test_blind_spots, test_render, test_reason_names)
+TEST_MAIN(test_body, test_configs, test_relation, test_tests, test_lost_macro,
+          test_persisted_descriptions, test_macros, test_contract, test_seeds, test_sources,
+          test_exposures_and_unit_tests, test_new_removed_downstream, test_blind_spots, test_render,
+          test_reason_names)

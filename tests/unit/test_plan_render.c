@@ -48,7 +48,10 @@ static struct dr_plan_entry entries[] = {
      .name = "n|ew",
      .kind = DR_MK_MODEL,
      .status = DR_PLAN_NEW,
-     .reasons = DR_PR_NEW,
+     /* dbt's sub-selectors also select a node with no old version: JSON
+      * lists them, text and Markdown say "new" only */
+     .reasons = DR_PR_NEW | DR_PR_BODY | DR_PR_CONFIGS,
+     .absent_reasons = DR_PR_BODY | DR_PR_CONFIGS,
      .selected = 1},
     {.unique_id = "source.p.raw.t",
      .resource_type = "source",
@@ -215,6 +218,10 @@ static void test_json(void)
     CHECK_STR(str_at(gone, "status"), "removed");
     CHECK_STR(str_at(at(gone, "details"), "removed"), "disabled");
     CHECK_STR(str_at(cJSON_GetArrayItem(changes, 2), "name"), "n|ew");
+    reasons = at(cJSON_GetArrayItem(changes, 2), "reasons");
+    CHECK(cJSON_GetArraySize(reasons) == 3);
+    CHECK_STR(cJSON_GetArrayItem(reasons, 0)->valuestring, "new");
+    CHECK_STR(cJSON_GetArrayItem(reasons, 1)->valuestring, "modified.body");
     CHECK(cJSON_IsFalse(at(cJSON_GetArrayItem(changes, 3), "selected")));
 
     const cJSON *sel = at(doc, "selected");
@@ -240,6 +247,28 @@ static void test_json(void)
     CHECK(doc && cJSON_GetArraySize(at(doc, "changes")) == 0 && cJSON_IsArray(at(doc, "warnings")));
     CHECK(doc && cJSON_GetArraySize(at(at(doc, "summary"), "selected_by_type")) == 0);
     cJSON_Delete(doc);
+    free(out);
+}
+
+/* A generic test only dbt's modified.body sees (its tags changed): listed
+ * with that reason, and said not to be part of state:modified. */
+static void test_modified_not_selected(void)
+{
+    struct dr_plan_entry e = {.unique_id = "test.p.unique_a",
+                              .resource_type = "test",
+                              .name = "unique_a",
+                              .kind = DR_MK_TEST,
+                              .status = DR_PLAN_MODIFIED,
+                              .reasons = DR_PR_BODY};
+    struct dr_plan p = {
+        .state_label = "s", .current_label = "c", .entries = &e, .nentries = 1, .nmodified = 1};
+    char *out = render(&p, DR_PLAN_TEXT, 0);
+    CHECK(out && strstr(out, "  ~ test.p.unique_a\n      modified.body\n      (not selected by "
+                             "state:modified: dbt compares a generic test's config and name only; "
+                             "its sub-selectors also see the compiled test)\n"));
+    free(out);
+    out = render(&p, DR_PLAN_MARKDOWN, 0);
+    CHECK(out && strstr(out, "| modified.body<br>_(not selected by state:modified)_ |"));
     free(out);
 }
 
@@ -444,5 +473,5 @@ static void test_markdown_downstream_cap(void)
 }
 
 TEST_MAIN(test_text, test_text_empty_and_unknown_versions, test_text_downstream_cap, test_json,
-          test_markdown, test_markdown_caps, test_markdown_warnings_quarter,
-          test_markdown_downstream_cap)
+          test_modified_not_selected, test_markdown, test_markdown_caps,
+          test_markdown_warnings_quarter, test_markdown_downstream_cap)
