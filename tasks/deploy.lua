@@ -17,6 +17,7 @@ task("deploy", {
   profile.connect("deploy", { DBT_TARGET = target })
   dbt.step("dbt build", dbt.build({ target = target, fail_fast = true }), { results = true })
   artifacts.publish_manifest()
+  artifacts.publish_history() -- history/<commit>/: manifest.json, run_results.json (before docs rewrites it)
   local docs = artifacts.docs_location()
   if docs then
     dbt.step("dbt docs generate", { "docs", "generate", on_target })
