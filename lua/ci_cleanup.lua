@@ -201,7 +201,7 @@ function M.run(o)
         :format(tostring(o.older_than), unknown, #groups))
     end
   end
-  local dropped, now = {}, os.time()
+  local dropped, failed, now = {}, {}, os.time()
   for _, g in ipairs(groups) do
     local why = M.reason(g, o.older_than, now, pull_state)
     local names = table.concat(g.names, ", ")
@@ -212,12 +212,15 @@ function M.run(o)
       dropped[#dropped + 1] = g.schema
     else
       ui.info(("ci-cleanup: dropping %s (%s)"):format(names, why))
-      dbt.drop_ci_schemas(g.schema, target)
-      dropped[#dropped + 1] = g.schema
+      local list = dbt.drop_ci_schemas(g.schema, target) and dropped or failed
+      list[#list + 1] = g.schema
     end
   end
   ui.info(("ci-cleanup: %d pull request(s) with CI schemas, %d %s"):format(#groups, #dropped,
     o.dry_run and "would be dropped (--dry-run)" or "dropped"))
+  if #failed > 0 then -- the nightly job must not look green with schemas left
+    errors.raise("failure", "ci-cleanup: the drop of %s failed (see the warnings above)", table.concat(failed, ", "))
+  end
   return dropped
 end
 

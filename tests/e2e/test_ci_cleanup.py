@@ -131,3 +131,14 @@ def test_bad_arguments(project):
     assert r.returncode == 2 and "--older-than needs a number of days, got soon" in r.stderr
     r = dbtrun("ci-cleanup", "--all", cwd=project, env=env("http://127.0.0.1:9"))
     assert r.returncode == 2 and "unknown argument --all" in r.stderr
+
+
+def test_a_failed_drop_fails_the_task(project, github):
+    (project / "macros" / "drop_ci_schemas.sql").write_text(
+        "{% macro drop_ci_schemas(prefix, database_name=target.database) %}"
+        "{% do exceptions.raise_compiler_error('no drop today') %}{% endmacro %}\n")
+    r = dbtrun("ci-cleanup", cwd=project, env=env(github), timeout=300)
+    assert r.returncode == 1, r.stdout[-3000:] + r.stderr
+    assert "drop CI_PR_1* exited 1: schema CI_PR_1 or one of CI_PR_1_* may be left in the warehouse" in r.stderr
+    assert "ci-cleanup: the drop of CI_PR_1 failed" in r.stderr
+    assert "CI_PR_1" in schemas(project)
