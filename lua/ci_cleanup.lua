@@ -188,7 +188,8 @@ function M.run(o)
   local prefix = M.prefix(pattern)
   local target = dbt.target("ci")
   dbt.deps()
-  profile.connect("ci", { DBT_CI_SCHEMA = dbt.ci_schema(pattern, 0), DBT_TARGET = target })
+  -- the profile's schema: a name no pull request has, never created by ci-cleanup
+  profile.connect("ci", { DBT_CI_SCHEMA = dbt.ci_schema(pattern, "cleanup"), DBT_TARGET = target })
   local groups = M.group(list_schemas(target, prefix), pattern)
   if o.older_than then
     local unknown = 0

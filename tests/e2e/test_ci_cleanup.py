@@ -1,15 +1,13 @@
 """`dbtrun ci-cleanup` with real dbt-core + dbt-duckdb on a copy of the
 example project: CI schemas left in DuckDB, a loopback stand-in for GitHub's
 REST API (GITHUB_API_URL) answering which pull requests are closed."""
-import json
 import os
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import ROOT, dbtrun
+from github_standin import GitHubStandin
 
 VENV_BIN = ROOT / ".venv" / "bin"
 EXAMPLE = ROOT / "examples" / "jaffle_contacts"
@@ -20,38 +18,11 @@ TOKEN = "ghs_cleanupT0ken"
 STATES = {1: "closed", 2: "open", 12: "open"}
 
 
-class GitHub(BaseHTTPRequestHandler):
-    seen = []
-
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        GitHub.seen.append((self.path, self.headers.get("Authorization")))
-        n = self.path.rsplit("/", 1)[-1]
-        state = STATES.get(int(n)) if self.path.startswith("/repos/acme/shop/pulls/") and n.isdigit() else None
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            code, body = 401, {"message": "Bad credentials"}
-        elif state is None:
-            code, body = 404, {"message": "Not Found"}
-        else:
-            code, body = 200, {"number": int(n), "state": state, "merged": state == "closed"}
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def github():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), GitHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    GitHub.seen = []
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    standin = GitHubStandin(TOKEN, "acme/shop", STATES)
+    yield standin
+    standin.close()
 
 
 @pytest.fixture
@@ -79,7 +50,7 @@ def env(api):
 
 
 def test_drops_the_schemas_of_closed_pull_requests_only(project, github):
-    r = dbtrun("ci-cleanup", cwd=project, env=env(github), timeout=300)
+    r = dbtrun("ci-cleanup", cwd=project, env=env(github.url), timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     left = schemas(project)
     assert not {"CI_PR_1", "CI_PR_1_intermediate"} & left
@@ -88,13 +59,13 @@ def test_drops_the_schemas_of_closed_pull_requests_only(project, github):
     assert "ci-cleanup: keeping CI_PR_2: pull request #2 is open" in r.stderr
     assert "run-operation drop_ci_schemas --args '{\"prefix\":\"CI_PR_1\"}' --target ci" in r.stderr
     assert "ci-cleanup: 3 pull request(s) with CI schemas, 1 dropped" in r.stderr
-    assert sorted(p for p, _ in GitHub.seen) == ["/repos/acme/shop/pulls/1", "/repos/acme/shop/pulls/12",
+    assert sorted(github.seen) == ["/repos/acme/shop/pulls/1", "/repos/acme/shop/pulls/12",
                                                 "/repos/acme/shop/pulls/2"]
     assert TOKEN not in r.stdout + r.stderr
 
 
 def test_dry_run_lists_and_drops_nothing(project, github):
-    r = dbtrun("ci-cleanup", "--dry-run", cwd=project, env=env(github), timeout=300)
+    r = dbtrun("ci-cleanup", "--dry-run", cwd=project, env=env(github.url), timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     assert "would drop CI_PR_1, CI_PR_1_intermediate (pull request #1 is closed)" in r.stdout
     assert "would drop CI_PR_2" not in r.stdout
@@ -103,7 +74,7 @@ def test_dry_run_lists_and_drops_nothing(project, github):
 
 
 def test_older_than_on_duckdb_says_only_closed_pull_requests_count(project, github):
-    r = dbtrun("ci-cleanup", "--older-than", "0", "--dry-run", cwd=project, env=env(github), timeout=300)
+    r = dbtrun("ci-cleanup", "--older-than", "0", "--dry-run", cwd=project, env=env(github.url), timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     assert ("--older-than 0: the warehouse gives no creation time for 3 of 3 pull requests' schemas") in r.stderr
     assert "would drop CI_PR_1, CI_PR_1_intermediate (pull request #1 is closed)" in r.stdout
@@ -113,7 +84,7 @@ def test_older_than_on_duckdb_says_only_closed_pull_requests_count(project, gith
 def test_a_pull_request_github_does_not_know_is_kept_with_a_warning(project, github):
     with duckdb.connect(str(project / "example.duckdb")) as db:
         db.execute('create schema "CI_PR_99"')
-    r = dbtrun("ci-cleanup", "--dry-run", cwd=project, env=env(github), timeout=300)
+    r = dbtrun("ci-cleanup", "--dry-run", cwd=project, env=env(github.url), timeout=300)
     assert r.returncode == 0, r.stderr
     assert ("ci-cleanup: pull request #99 of acme/shop: github: reading the pull request: HTTP 404: Not Found: "
             "its schemas are kept") in r.stderr
@@ -121,9 +92,12 @@ def test_a_pull_request_github_does_not_know_is_kept_with_a_warning(project, git
 
 
 def test_without_a_token_it_says_what_github_needs(project, github):
-    r = dbtrun("ci-cleanup", "--dry-run", cwd=project, env=dict(env(github), GITHUB_TOKEN=""), timeout=300)
+    r = dbtrun("ci-cleanup", "--dry-run", cwd=project, env=dict(env(github.url), GITHUB_TOKEN=""), timeout=300)
     assert r.returncode == 2
     assert "ci-cleanup: GitHub needs GITHUB_TOKEN and GITHUB_REPOSITORY" in r.stderr
+    r = dbtrun("ci-cleanup", "--dry-run", cwd=project, env=dict(env(github.url), GITHUB_TOKEN="ghs_wrong"), timeout=300)
+    assert r.returncode == 1 and "ci-cleanup: GitHub refused the token (HTTP 401)" in r.stderr, r.stderr
+    assert "ghs_wrong" not in r.stdout + r.stderr
 
 
 def test_bad_arguments(project):
@@ -137,7 +111,7 @@ def test_a_failed_drop_fails_the_task(project, github):
     (project / "macros" / "drop_ci_schemas.sql").write_text(
         "{% macro drop_ci_schemas(prefix, database_name=target.database) %}"
         "{% do exceptions.raise_compiler_error('no drop today') %}{% endmacro %}\n")
-    r = dbtrun("ci-cleanup", cwd=project, env=env(github), timeout=300)
+    r = dbtrun("ci-cleanup", cwd=project, env=env(github.url), timeout=300)
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr
     assert "drop CI_PR_1* exited 1: schema CI_PR_1 or one of CI_PR_1_* may be left in the warehouse" in r.stderr
     assert "ci-cleanup: the drop of CI_PR_1 failed" in r.stderr
