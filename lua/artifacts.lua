@@ -76,6 +76,19 @@ function M.check_manifest(text, local_version, label)
   return warnings
 end
 
+-- Checks a manifest just fetched into `path` (M.check_manifest): warnings
+-- printed; not a manifest: removed and raised.
+local function check_fetched(path)
+  local ok_check, warnings = pcall(M.check_manifest, head(path, 4096) or "", dbt.local_version(), path)
+  if not ok_check then
+    native.fs.rm(path) -- dbt must not defer to it on the next run either
+    error(warnings, 0)
+  end
+  for _, w in ipairs(warnings) do
+    ui.warn(w)
+  end
+end
+
 -- fetch-manifest: config artifacts' manifest.json into the state folder,
 -- replaced atomically and not downloaded when unchanged. A missing one is a
 -- warning (dbt then builds everything); another failure is one too when an
@@ -106,14 +119,7 @@ function M.fetch_manifest()
   else
     ui.info(("production manifest unchanged in %s: nothing downloaded"):format(location))
   end
-  local ok_check, warnings = pcall(M.check_manifest, head(path, 4096) or "", dbt.local_version(), path)
-  if not ok_check then
-    native.fs.rm(path) -- dbt must not defer to it on the next run either
-    error(warnings, 0)
-  end
-  for _, w in ipairs(warnings) do
-    ui.warn(w)
-  end
+  check_fetched(path)
   return path
 end
 
@@ -263,7 +269,7 @@ function M.publish_history()
   local dir = M.HISTORY .. sha .. "/"
   local stored = {}
   for _, name in ipairs({ "manifest.json", "run_results.json" }) do
-    if isfile("target/" .. name) then
+    if ui.dry_run or isfile("target/" .. name) then -- a dry run has built nothing, and says what it would put
       store.put(location, dir .. name, "target/" .. name)
       stored[#stored + 1] = name
     end
@@ -301,6 +307,7 @@ function M.fetch_manifest_at(ref)
   end
   if not ui.dry_run then
     ui.info(("fetched the manifest of %s (%s) from %s%s"):format(ref, sha:sub(1, 12), location, M.HISTORY))
+    check_fetched(path)
   end
   return path, sha
 end
@@ -391,6 +398,7 @@ function M.use_merge_base()
   if not ui.dry_run then
     ui.info(("state merge-base: comparing against the manifest of %s (merge-base with %s) from %s%s"):format(
       sha:sub(1, 12), why, location, M.HISTORY))
+    check_fetched(path)
   end
   return sha
 end

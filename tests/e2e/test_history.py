@@ -268,3 +268,34 @@ def test_history_on_s3(moto, tmp_path):
     r = dbtrun("fetch-manifest", "--at", "v1", cwd=project, env=env)
     assert r.returncode == 1
     assert f"s3://{bucket}/artifacts/history/{a}/manifest.json is missing" in r.stderr
+
+
+def test_fetch_manifest_at_checks_what_it_fetched(tmp_path):
+    """No dbt needed: a history entry that is not a manifest is refused and removed."""
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "dbtrun.lua").write_text("")
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "A")
+    sha = git(project, "rev-parse", "HEAD")
+    entry = project / ".dbtrun" / "store" / "artifacts" / "history" / sha
+    entry.mkdir(parents=True)
+    (entry / "manifest.json").write_text('{"metadata": {}}')
+    r = dbtrun("fetch-manifest", "--at", "main", cwd=project, env=base_env())
+    assert r.returncode == 1, r.stderr
+    assert ".artifacts/manifest.json is not a dbt manifest (metadata.dbt_schema_version: missing)" in r.stderr
+    assert not (project / ".artifacts" / "manifest.json").exists()
+    r = dbtrun("fetch-manifest", "--at", cwd=project, env=base_env())
+    assert r.returncode == 1 and "--at needs a commit or tag (fetch-manifest [--at REF])" in r.stderr, r.stderr
+
+
+def test_dry_run_deploy_says_what_history_it_would_store(tmp_path):
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "dbtrun.lua").write_text("config { docs = false }\n")
+    (project / "dbt_project.yml").write_text("name: p\nprofile: p\n")
+    r = dbtrun("--dry-run", "deploy", cwd=project, env=dict(base_env(), GITHUB_SHA="f" * 40))
+    assert r.returncode == 0, r.stderr
+    assert f"store put target/run_results.json file://.dbtrun/store/artifacts/history/{'f' * 40}/run_results.json" in r.stderr
+    assert not (project / ".dbtrun").exists()
