@@ -76,6 +76,19 @@ function M.check_manifest(text, local_version, label)
   return warnings
 end
 
+-- Checks a manifest just fetched into `path` (M.check_manifest): warnings
+-- printed; not a manifest: removed and raised.
+local function check_fetched(path)
+  local ok_check, warnings = pcall(M.check_manifest, head(path, 4096) or "", dbt.local_version(), path)
+  if not ok_check then
+    native.fs.rm(path) -- dbt must not defer to it on the next run either
+    error(warnings, 0)
+  end
+  for _, w in ipairs(warnings) do
+    ui.warn(w)
+  end
+end
+
 -- fetch-manifest: config artifacts' manifest.json into the state folder,
 -- replaced atomically and not downloaded when unchanged. A missing one is a
 -- warning (dbt then builds everything); another failure is one too when an
@@ -106,14 +119,7 @@ function M.fetch_manifest()
   else
     ui.info(("production manifest unchanged in %s: nothing downloaded"):format(location))
   end
-  local ok_check, warnings = pcall(M.check_manifest, head(path, 4096) or "", dbt.local_version(), path)
-  if not ok_check then
-    native.fs.rm(path) -- dbt must not defer to it on the next run either
-    error(warnings, 0)
-  end
-  for _, w in ipairs(warnings) do
-    ui.warn(w)
-  end
+  check_fetched(path)
   M.fetch_run_results(location)
   return path
 end
@@ -160,6 +166,276 @@ function M.publish_manifest()
   if not ui.dry_run then
     ui.info(("%s the production manifest in %s"):format(r.changed and "published" or "unchanged:", location))
   end
+end
+
+--- History -----------------------------------------------------------------------------
+-- deploy also keeps each deployed commit's manifest.json and
+-- run_results.json under history/<sha>/ of config artifacts (manifest.json
+-- at the top stays the latest); fetch-manifest --at and ci's merge-base
+-- state read them back. Retention: config history_keep and history_days.
+
+M.HISTORY = "history/"
+
+local function git(words)
+  local argv = { "git" }
+  for _, w in ipairs(words) do
+    argv[#argv + 1] = w
+  end
+  local code, out, signal = native.proc.run(argv, { capture = true })
+  if signal then
+    error(errors.interrupt(signal), 0)
+  end
+  return code == 0 and (out or ""):match("^%s*(.-)%s*$") or nil
+end
+
+local function is_sha(text)
+  return text ~= nil and (#text == 40 or #text == 64) and text:match("^%x+$") ~= nil
+end
+
+-- The commit `ref` names (git rev-parse REF^{commit}), full and lower-case,
+-- or nil when git does not know it.
+function M.resolve_commit(ref)
+  local sha = git({ "rev-parse", "--verify", "--quiet", ref .. "^{commit}" })
+  return is_sha(sha) and sha:lower() or nil
+end
+
+-- The commit being deployed: GITHUB_SHA, else git rev-parse HEAD; nil
+-- (with the reason) when neither gives one.
+function M.commit_sha()
+  local env = native.env.get("GITHUB_SHA")
+  if not blank(env) then
+    if is_sha(env) then
+      return env:lower()
+    end
+    return nil, ("GITHUB_SHA %q is not a commit id"):format(env)
+  end
+  local sha = M.resolve_commit("HEAD")
+  if sha then
+    return sha
+  end
+  return nil, "no GITHUB_SHA and no git commit here (git rev-parse HEAD failed)"
+end
+
+-- history/<sha>/ entries of a listing: { {sha=, time=, names={...}}, ... },
+-- newest first (time: the newest file of the entry).
+function M.history_entries(list)
+  local by, entries = {}, {}
+  for _, item in ipairs(list) do
+    local sha = item.name:sub(#M.HISTORY + 1):match("^([^/]+)/")
+    if sha then
+      local e = by[sha]
+      if not e then
+        e = { sha = sha, time = 0, names = {} }
+        by[sha] = e
+        entries[#entries + 1] = e
+      end
+      e.names[#e.names + 1] = item.name
+      e.time = math.max(e.time, item.mtime or 0)
+    end
+  end
+  table.sort(entries, function(a, b)
+    if a.time ~= b.time then
+      return a.time > b.time
+    end
+    return a.sha < b.sha
+  end)
+  return entries
+end
+
+local function setting_number(key)
+  local v = config.get(key)
+  if blank(v) then
+    return nil
+  end
+  local n = tonumber(v)
+  if not n or n < 0 then
+    errors.raise("usage", "config %s: %q is not a number of %s", key, tostring(v),
+      key == "history_days" and "days" or "entries")
+  end
+  return n
+end
+
+-- The entries the retention settings drop: beyond the history_keep newest,
+-- or older than history_days (never the one just deployed, `keep_sha`).
+function M.history_expired(entries, keep, days, now, keep_sha)
+  local out = {}
+  for i, e in ipairs(entries) do
+    local old = (keep and i > keep) or (days and e.time < now - days * 86400)
+    if old and e.sha ~= keep_sha then
+      out[#out + 1] = e
+    end
+  end
+  return out
+end
+
+-- Prunes the history after a publish: lists history/ of the location and
+-- removes the expired entries (nothing outside history/ is ever removed).
+local function prune_history(location, keep_sha)
+  local keep, days = setting_number("history_keep"), setting_number("history_days")
+  if not keep and not days then
+    return
+  end
+  local entries = M.history_entries(store.list(location, M.HISTORY))
+  local expired = M.history_expired(entries, keep and math.floor(keep), days, os.time(), keep_sha)
+  local names = {}
+  for _, e in ipairs(expired) do
+    for _, name in ipairs(e.names) do
+      names[#names + 1] = name
+    end
+  end
+  store.remove(location, M.HISTORY, names)
+  if #expired > 0 and not ui.dry_run then
+    ui.info(("history: pruned %d of %d entries in %s%s (history_keep %s, history_days %s)"):format(#expired,
+      #entries, location, M.HISTORY, tostring(keep or "unset"), tostring(days or "unset")))
+  end
+end
+
+-- deploy: target/manifest.json and target/run_results.json also under
+-- history/<commit>/ of config artifacts, then the retention settings
+-- applied. No commit to name the entry: a note, and no history.
+function M.publish_history()
+  local location = tostring(config.get("artifacts"))
+  local sha, why = M.commit_sha()
+  if not sha then
+    ui.info("history: not stored: " .. why)
+    return nil
+  end
+  github.aws_role()
+  local dir = M.HISTORY .. sha .. "/"
+  local stored = {}
+  for _, name in ipairs({ "manifest.json", "run_results.json" }) do
+    if ui.dry_run or isfile("target/" .. name) then -- a dry run has built nothing, and says what it would put
+      store.put(location, dir .. name, "target/" .. name)
+      stored[#stored + 1] = name
+    end
+  end
+  if not ui.dry_run then
+    ui.info(("history: %s in %s%s"):format(table.concat(stored, " and "), location, dir))
+  end
+  prune_history(location, sha)
+  return sha
+end
+
+-- fetch-manifest --at REF: the manifest deploy stored for the commit REF
+-- names (a commit, a tag, a branch) into the state folder. A commit git
+-- does not know, or one with no history entry, ends the task naming where
+-- it looked.
+function M.fetch_manifest_at(ref)
+  local sha = M.resolve_commit(ref)
+  if not sha then
+    errors.raise("usage", "fetch-manifest --at %s: git knows no commit %s (git rev-parse %s^{commit} failed)", ref,
+      ref, ref)
+  end
+  local location = tostring(config.get("artifacts"))
+  local path = config.get("state_dir") .. "/manifest.json"
+  local name = M.HISTORY .. sha .. "/manifest.json"
+  github.aws_role()
+  local ok, res = pcall(store.get, location, name, path)
+  if not ok then
+    local err = errors.wrap(res)
+    if err.code == "NoSuchKey" then
+      local shown = location:sub(-1) == "/" and location or location .. "/"
+      errors.raise("failure", "fetch-manifest --at %s: no manifest of commit %s in the history: %s%s is missing "
+        .. "(deploy stores one per deployed commit)", ref, sha, shown, name)
+    end
+    error(err, 0)
+  end
+  if not ui.dry_run then
+    ui.info(("fetched the manifest of %s (%s) from %s%s"):format(ref, sha:sub(1, 12), location, M.HISTORY))
+    check_fetched(path)
+  end
+  return path, sha
+end
+
+--- Merge-base state ------------------------------------------------------------------
+-- With config state = "merge-base", ci compares against the manifest of the
+-- commit the pull request branched from main, so changes that landed on main
+-- since are not the pull request's.
+
+-- The pull request's head commit from the GitHub event, if any.
+local function event_head_sha()
+  local path = native.env.get("GITHUB_EVENT_PATH")
+  local text = path and native.fs.read(path)
+  local event = text and native.json.decode(text)
+  local pr = type(event) == "table" and event.pull_request
+  local sha = type(pr) == "table" and type(pr.head) == "table" and pr.head.sha
+  return type(sha) == "string" and is_sha(sha) and sha:lower() or nil
+end
+
+-- The merge-base commit of HEAD with the base branch (GITHUB_BASE_REF, else
+-- main: origin/<base>, else the local branch), or nil and why not.
+function M.merge_base()
+  local base = native.env.get("GITHUB_BASE_REF")
+  base = blank(base) and "main" or base
+  local head = M.resolve_commit("HEAD")
+  if not head then
+    return nil, "no git commit here (git rev-parse HEAD failed)"
+  end
+  local pr_head = event_head_sha()
+  if pr_head and pr_head ~= head then
+    return nil, ("HEAD %s is not the pull request's head %s (actions/checkout's merge commit, which already "
+      .. "holds %s's changes): check out ref: ${{ github.event.pull_request.head.sha }}"):format(head:sub(1, 12),
+      pr_head:sub(1, 12), base)
+  end
+  local base_ref
+  for _, ref in ipairs({ "origin/" .. base, base }) do
+    if M.resolve_commit(ref) then
+      base_ref = ref
+      break
+    end
+  end
+  local shallow = git({ "rev-parse", "--is-shallow-repository" }) == "true"
+  local depth = shallow and " (the clone is shallow: actions/checkout needs fetch-depth: 0)" or ""
+  if not base_ref then
+    return nil, ("no branch origin/%s or %s to compare with%s"):format(base, base, depth)
+  end
+  local sha = git({ "merge-base", base_ref, "HEAD" })
+  if not is_sha(sha) then
+    return nil, ("git merge-base %s HEAD found no common commit%s"):format(base_ref, depth)
+  end
+  return sha:lower(), base_ref
+end
+
+-- ci with config state = "merge-base": replaces the latest manifest that
+-- fetch-manifest put in the state folder with the merge-base's from the
+-- history. When that cannot be, says why and keeps the latest.
+function M.use_merge_base()
+  local mode = config.get("state")
+  if blank(mode) or mode == "latest" then
+    return nil
+  elseif mode ~= "merge-base" then
+    errors.raise("usage", 'config state: %q is not "latest" or "merge-base"', tostring(mode))
+  end
+  local sha, why = M.merge_base()
+  local function fallback(reason)
+    local note = "state merge-base: " .. reason .. ": comparing against the latest production manifest"
+    ui.warn(note)
+    github.annotate("warning", note, { title = "dbtrun ci" })
+  end
+  if not sha then
+    fallback(why)
+    return nil
+  end
+  local location = tostring(config.get("artifacts"))
+  local name = M.HISTORY .. sha .. "/manifest.json"
+  local path = config.get("state_dir") .. "/manifest.json"
+  github.aws_role()
+  local ok, res = pcall(store.get, location, name, path)
+  if not ok then
+    local err = errors.wrap(res)
+    if err.kind == "interrupt" then
+      error(err, 0)
+    end
+    fallback(err.code == "NoSuchKey" and ("the history has no manifest of merge-base %s (%s)"):format(sha:sub(1, 12),
+      why) or ("cannot fetch the manifest of merge-base %s (%s)"):format(sha:sub(1, 12), tostring(err)))
+    return nil
+  end
+  if not ui.dry_run then
+    ui.info(("state merge-base: comparing against the manifest of %s (merge-base with %s) from %s%s"):format(
+      sha:sub(1, 12), why, location, M.HISTORY))
+    check_fetched(path)
+  end
+  return sha
 end
 
 --- Docs ------------------------------------------------------------------------------

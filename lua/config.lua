@@ -27,6 +27,8 @@ local builtin_defaults = {
   ci = { schema = "CI_PR_{pr}" }, -- ci.database: database_name of the clean-up macro
   favor_state = false, -- add --favor-state to deferred builds
   plan = true, -- dev and ci print `dbtrun plan` before building
+  state = "latest", -- what ci compares with: "latest" or "merge-base" (the PR's branch point, from the history)
+  -- history_keep / history_days: deploy's history/<commit>/ entries kept (newest N, younger than N days)
   -- profile: template of profiles.yml for ci/deploy/docs (a file, or a function)
   -- private_key: the variable holding a PEM key, written to a 0600 file
   -- threads: --threads for every build; cloudfront: distribution to invalidate

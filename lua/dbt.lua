@@ -348,21 +348,22 @@ local function drop_step(title, words, what)
     ui.warn(note)
     github.annotate("warning", note, { title = "CI schema clean-up" })
   end
+  return code == 0
 end
 
 -- Drops the CI schema and every schema it prefixes through the project's
 -- macros: drop_ci_schemas(prefix) finds them with the adapter's API and
 -- drops each (dbtrun init writes it); without it, the project's drop_schema
--- for each schema target/manifest.json puts under the prefix.
+-- for each schema target/manifest.json puts under the prefix. Returns
+-- whether every drop succeeded (a failure is a warning, never raised).
 function M.drop_ci_schemas(schema, target)
   local database = config.get("ci.database")
   -- --no-write-json: run_results.json stays the build's, for the user and the summary
   local tail = { target and { "--target", target } or {}, "--no-write-json" }
   if M.has_macro("drop_ci_schemas") then
     local args = native.json.encode({ prefix = schema, database_name = not blank(database) and database or nil })
-    drop_step("drop " .. schema .. "*", { "run-operation", "drop_ci_schemas", "--args", args, tail },
+    return drop_step("drop " .. schema .. "*", { "run-operation", "drop_ci_schemas", "--args", args, tail },
       ("schema %s or one of %s_*"):format(schema, schema))
-    return
   end
   ui.warn("no drop_ci_schemas macro in the project (dbtrun init writes it): dropping the schemas "
     .. "target/manifest.json names, one dbt run-operation drop_schema each")
@@ -373,11 +374,13 @@ function M.drop_ci_schemas(schema, target)
     names[#names + 1] = name
   end
   table.sort(names)
+  local ok = true
   for _, name in ipairs(names) do
     local db = not blank(database) and database or found[name] or nil
     local args = native.json.encode({ schema_name = name, database_name = db })
-    drop_step("drop " .. name, { "run-operation", "drop_schema", "--args", args, tail }, "schema " .. name)
+    ok = drop_step("drop " .. name, { "run-operation", "drop_schema", "--args", args, tail }, "schema " .. name) and ok
   end
+  return ok
 end
 
 return M

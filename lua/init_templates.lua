@@ -204,6 +204,8 @@ config {
 %s  -- ci, deploy and docs write profiles.yml (0600, private folder) from this template
 %s  targets = { ci = "ci", prod = "prod" },  -- targets.dev: --target of dev
   ci = { schema = "CI_PR_{pr}" },           -- the PR schema (and CI_PR_<n>_*), dropped after every run
+  -- state = "merge-base",                  -- ci compares with the PR's branch point (deploy's history)
+  -- history_keep = 200,                    -- deploy's history/<commit>/ entries kept (also history_days)
   -- favor_state = true,                    -- add --favor-state to deferred builds
   -- threads = 8,                           -- --threads for every build
 }
@@ -288,6 +290,42 @@ M.DROP_CI_SCHEMAS = [==[
 {% endmacro %}
 ]==]
 
+-- ci-cleanup's list of the CI schemas (examples/*/macros/list_ci_schemas.sql).
+M.LIST_CI_SCHEMAS = [==[
+{#- Lists the CI schemas of every pull request for `dbtrun ci-cleanup`: the
+    schemas of one database whose names start with `prefix` (the part of
+    config ci.schema before {pr}, CI_PR_), compared case-insensitively, one
+    line each on stdout:
+      dbtrun-ci-schema {"name": "CI_PR_12_staging", "created": "2026-12-01T09:30:00-08:00"}
+    Adapter-neutral, like drop_ci_schemas: the adapter's list_schemas() rows,
+    whatever their columns; a row's name is its value with the prefix, its
+    creation time a value that is a date-time (Snowflake's show terse schemas
+    has created_on; DuckDB, Postgres and others give names only: "created"
+    is then empty and only the closed-pull-request rule applies). ci-cleanup
+    drops what it chooses with drop_ci_schemas.
+      dbt run-operation list_ci_schemas --args '{"prefix": "CI_PR_"}' --target ci -#}
+{% macro list_ci_schemas(prefix, database_name=target.database) %}
+{% set wanted = prefix | lower %}
+{% set seen = [] %}
+{% for row in list_schemas(database_name) %}
+  {% set found = namespace(name=none, created="") %}
+  {% for value in row %}
+    {% if value is string %}
+      {% if found.name is none and (value | lower).startswith(wanted) %}
+        {% set found.name = value %}
+      {% endif %}
+    {% elif value.isoformat is defined %}
+      {% set found.created = value.isoformat() %}
+    {% endif %}
+  {% endfor %}
+  {% if found.name is not none and found.name not in seen %}
+    {% do seen.append(found.name) %}
+    {% do print("dbtrun-ci-schema " ~ tojson({"name": found.name, "created": found.created})) %}
+  {% endif %}
+{% endfor %}
+{% endmacro %}
+]==]
+
 --- Installing dbt and dbtrun in the workflows --------------------------------
 
 M.REQUIREMENTS = "requirements-dbtrun.txt"
@@ -346,11 +384,54 @@ local function install_steps(ctx)
 ]==]):format(M.PYTHON, table.concat(paths, "\n"), table.concat(args, " "))
 end
 
--- A workflow: kind "ci" (pull requests) or "deploy" (main).
+-- The nightly ci-cleanup workflow's head (see M.workflow).
+local CLEANUP_HEAD = [==[
+name: dbt CI schema clean-up
+on:
+  schedule:
+    - cron: "17 3 * * *"   # nightly, 03:17 UTC
+  workflow_dispatch:
+permissions:
+  id-token: write   # OIDC: dbtrun exchanges the job's token for vars.AWS_ROLE_ARN
+  contents: read
+  pull-requests: read   # which pull requests are closed
+concurrency:
+  group: dbt-ci-cleanup
+  cancel-in-progress: false
+jobs:
+  dbt-ci-cleanup:
+    name: Drop CI schemas of closed pull requests
+    runs-on: ubuntu-latest
+    timeout-minutes: 30
+    env:
+      AWS_ROLE_ARN: ${{ vars.AWS_ROLE_ARN }}
+      AWS_REGION: ${{ vars.AWS_REGION }}
+      # ci-cleanup asks GitHub which pull requests are closed
+      GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}
+]==]
+
+-- The checkout step. ci with config state = "merge-base" needs the pull
+-- request's own commit (GitHub's merge commit already holds main's changes)
+-- and the history down to the branch point: fetch-depth 0.
+local function checkout(kind, ctx)
+  local step = "      - name: Checkout\n        uses: actions/checkout@v4\n"
+  if kind ~= "ci" then
+    return step
+  elseif ctx.merge_base then
+    return step .. "        with:\n"
+      .. "          # config state = \"merge-base\": the PR's own commit and the history to its branch point\n"
+      .. "          ref: ${{ github.event.pull_request.head.sha }}\n          fetch-depth: 0\n"
+  end
+  return step .. "        # config state = \"merge-base\" needs: with: ref: (the PR's head sha) and fetch-depth: 0\n"
+end
+
+-- A workflow: kind "ci" (pull requests), "deploy" (main) or "cleanup" (nightly ci-cleanup).
 function M.workflow(kind, ctx)
   local ci = kind == "ci"
   local head
-  if ci then
+  if kind == "cleanup" then
+    head = CLEANUP_HEAD
+  elseif ci then
     head = [==[
 name: dbt CI
 on:
@@ -405,11 +486,13 @@ jobs:
   if ctx.workdir then -- the dbt project is a folder of the repository
     head = head .. ("    defaults:\n      run:\n        working-directory: %s\n"):format(ctx.workdir)
   end
-  return head .. "    steps:\n      - name: Checkout\n        uses: actions/checkout@v4\n"
+  local last = ({ ci = "      - name: Slim CI\n        run: dbtrun ci\n",
+    deploy = "      - name: Production Run\n        run: dbtrun deploy\n",
+    cleanup = "      - name: Drop CI schemas of closed pull requests\n        run: dbtrun ci-cleanup\n" })[kind]
+  return head .. "    steps:\n" .. checkout(kind, ctx)
     .. install_steps(ctx)
     .. "      - name: dbtrun --version\n        run: dbtrun --version\n"
-    .. (ci and "      - name: Slim CI\n        run: dbtrun ci\n"
-      or "      - name: Production Run\n        run: dbtrun deploy\n")
+    .. last
 end
 
 --- Next steps ------------------------------------------------------------------------
@@ -430,7 +513,7 @@ function M.next_steps(ctx)
   add("2. Share production state: in dbtrun.lua uncomment artifacts and docs (S3 locations),")
   add("   aws.region, aws.profile (laptops) and aws.role_arn, and cloudfront for the docs site.")
   add("3. GitHub repository variables (Settings > Secrets and variables > Actions > Variables)")
-  add("   read by .github/workflows/ci.yml and deploy.yml:")
+  add("   read by .github/workflows/ci.yml, deploy.yml and ci-cleanup.yml:")
   add("     AWS_ROLE_ARN   the IAM role the workflows assume with OIDC (id-token: write)")
   add("     AWS_REGION     the region of the bucket and the secrets")
   add("   No repository secret is needed: GITHUB_TOKEN (the plan's PR comment) is automatic.")

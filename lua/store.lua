@@ -1,8 +1,9 @@
 -- store: the artifact store of task files — store.get/put/sync over
 -- `s3://bucket/prefix/` and `file://path/` locations with one set of
 -- semantics (src/dbt/store.c): atomic replacement, unchanged content not sent,
--- a missing artifact raises code "NoSuchKey". S3 locations use the default
--- AWS client (config.aws); file:// locations never load the AWS code.
+-- a missing artifact raises code "NoSuchKey"; store.list and store.remove
+-- for what lives below a prefix (deploy's history). S3 locations use the
+-- default AWS client (config.aws); file:// locations never load the AWS code.
 
 local native = require("dbtrun.native")
 local aws = require("dbtrun.aws")
@@ -87,6 +88,112 @@ function M.sync(src, dst, opts)
   local r = aws.check(native.aws.sync(client_for(src, dst), src, dst, raw_opts))
   record_sync(src, dst, r)
   return r
+end
+
+-- The folder of a file:// location (or a plain path), without trailing "/".
+local function folder(location)
+  local dir = location:match("^file://(.*)$") or location
+  dir = dir:gsub("/+$", "")
+  return dir == "" and "." or dir
+end
+
+-- A prefix below a location: relative, no "..", so a listing or a removal
+-- never reaches outside it.
+local function check_prefix(fn, prefix)
+  check.arg(fn, 2, "prefix", prefix, "string")
+  if prefix:sub(1, 1) == "/" or ("/" .. prefix .. "/"):find("/%.%./") then
+    check.misuse("%s: argument 2 (prefix) '%s' must stay below the location (relative, no '..')", fn, prefix)
+  end
+end
+
+local function walk(dir, rel, out)
+  for _, name in ipairs(native.fs.list(dir) or {}) do
+    local path, r = dir .. "/" .. name, rel .. name
+    local kind, size, mtime = native.fs.stat(path)
+    if kind == "dir" then
+      walk(path, r .. "/", out)
+    elseif kind == "file" then
+      out[#out + 1] = { name = r, size = size, mtime = mtime }
+    end
+  end
+end
+
+-- store.list(location, prefix) -> { {name=, size=, mtime=}, ... }
+-- Every artifact whose name starts with `prefix` ("history/"), at any depth;
+-- names are relative to the location, mtime in seconds since the epoch (S3:
+-- LastModified). A missing folder or prefix lists nothing.
+function M.list(location, prefix)
+  location = location == nil and M.DEFAULT or check.place("store.list", 1, "location", location)
+  check_prefix("store.list", prefix)
+  local out = {}
+  if is_s3(location) then
+    local bucket, key = aws.parse_url(location, "store.list", 1)
+    if key ~= "" and key:sub(-1) ~= "/" then
+      key = key .. "/"
+    end
+    for _, obj in ipairs((aws.check(native.aws.s3_list(client_for(location), bucket, key .. prefix)))) do
+      out[#out + 1] = { name = obj.key:sub(#key + 1), size = obj.size, mtime = obj.last_modified }
+    end
+    return out
+  end
+  local base = folder(location)
+  local dir = prefix:match("^(.*)/[^/]*$")
+  walk(dir and (base .. "/" .. dir) or base, dir and (dir .. "/") or "", out)
+  local kept = {}
+  for _, e in ipairs(out) do
+    if e.name:sub(1, #prefix) == prefix then
+      kept[#kept + 1] = e
+    end
+  end
+  return kept
+end
+
+-- Removes the folders emptied by a removal, from `dir` up to (not) `base`.
+local function prune_up(base, dir)
+  while dir and #dir > #base and #(native.fs.list(dir) or { 1 }) == 0 do
+    native.fs.rm(dir)
+    dir = dir:match("^(.*)/[^/]*$")
+  end
+end
+
+-- store.remove(location, prefix, names) -> number removed
+-- Deletes the named artifacts, each of which must start with `prefix`
+-- (what store.list gave): nothing outside the prefix is ever touched. A
+-- file:// location loses the folders this empties too.
+function M.remove(location, prefix, names)
+  location = check.place("store.remove", 1, "location", location)
+  check_prefix("store.remove", prefix)
+  check.arg("store.remove", 3, "names", names, "table")
+  for i, name in ipairs(names) do
+    if type(name) ~= "string" or name:sub(1, #prefix) ~= prefix or ("/" .. name .. "/"):find("/%.%./") then
+      check.misuse("store.remove: names[%d] '%s' is not below prefix '%s'", i, tostring(name), prefix)
+    end
+  end
+  if #names == 0 or aws.dry("store", "rm", join(location, prefix), "(" .. #names .. " artifacts)") then
+    return 0
+  end
+  if is_s3(location) then
+    local bucket, key = aws.parse_url(location, "store.remove", 1)
+    if key ~= "" and key:sub(-1) ~= "/" then
+      key = key .. "/"
+    end
+    local removed, batch = 0, {}
+    for i, name in ipairs(names) do
+      batch[#batch + 1] = key .. name
+      if #batch == 1000 or i == #names then
+        removed = removed + aws.check(native.aws.s3_delete_many(client_for(location), bucket, batch))
+        batch = {}
+      end
+    end
+    return removed
+  end
+  local base = folder(location)
+  for _, name in ipairs(names) do
+    local path = base .. "/" .. name
+    native.fs.rm(path)
+    prune_up(base .. "/" .. prefix:gsub("/+$", ""), path:match("^(.*)/[^/]*$"))
+  end
+  return #names
 end
 
 return M

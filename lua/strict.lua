@@ -47,7 +47,7 @@ local optional_keys = {
   profile = "text", dbt = "text", ["targets.dev"] = "text", ["ci.database"] = "text", ["ci.profile"] = "text",
   ["deploy.profile"] = "text", ["aws.profile"] = "text", ["aws.region"] = "text", ["aws.endpoint"] = "text",
   ["aws.role_arn"] = "text", ["aws.max_attempts"] = "number", ["aws.connect_timeout"] = "number",
-  ["aws.read_timeout"] = "number",
+  ["aws.read_timeout"] = "number", history_keep = "number", history_days = "number",
 }
 
 -- Lists that also take a text form (secrets: "PREFIX, id" lines;

@@ -65,16 +65,34 @@ local function built_text(r, plan)
   return text
 end
 
--- "published manifest.json to s3://b/artifacts/, docs (57 files, 3 uploaded) to s3://b/docs/"
+-- "published manifest.json, run_results.json, history/<sha>/ to s3://b/artifacts/,
+-- docs (57 files, 3 uploaded) to s3://b/docs/": puts grouped by location (a
+-- history entry's files named once, by their folder), then each sync.
 local function published_text(records)
-  local parts = {}
+  local parts, groups = {}, {}
   local docs = tostring(config.get("docs") or "")
   for _, p in ipairs(records) do
     if p.name then
-      parts[#parts + 1] = ("%s%s to %s"):format(p.name, p.changed and "" or " (unchanged)", p.location)
+      local g = groups[p.location]
+      if not g then
+        g = { names = {}, seen = {} }
+        groups[p.location] = g
+        parts[#parts + 1] = g
+      end
+      local name = p.name:match("^(history/[^/]+/)") or (p.name .. (p.changed and "" or " (unchanged)"))
+      if not g.seen[name] then
+        g.seen[name] = true
+        g.names[#g.names + 1] = name
+      end
+      g.location = p.location
     else
       local what = (p.dst == docs and "docs" or p.src)
       parts[#parts + 1] = ("%s (%s, %d uploaded) to %s"):format(what, plural(p.files, "file"), p.copied, p.dst)
+    end
+  end
+  for i, part in ipairs(parts) do
+    if type(part) == "table" then
+      parts[i] = ("%s to %s"):format(table.concat(part.names, ", "), part.location)
     end
   end
   return #parts > 0 and ("published " .. table.concat(parts, ", ")) or nil

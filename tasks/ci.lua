@@ -19,6 +19,7 @@ task("ci", {
   local schema = dbt.ci_schema(config.get("ci.schema"), dbt.ci_pr())
   dbt.deps()
   profile.connect("ci", { DBT_CI_SCHEMA = schema, DBT_TARGET = target })
+  artifacts.use_merge_base() -- config state = "merge-base": the PR's branch point, not the latest
   local state = artifacts.state()
   local plan = require("dbtrun.plan").before_build({ dbt_target = target })
   if plan and plan.selected == 0 then

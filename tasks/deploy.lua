@@ -19,6 +19,7 @@ task("deploy", {
   local built = require("dbtrun.summary").results() -- before dbt docs generate rewrites run_results.json
   artifacts.publish_manifest()
   artifacts.publish_run_results()
+  artifacts.publish_history() -- history/<commit>/: manifest.json, run_results.json (before docs rewrites it)
   local docs = artifacts.docs_location()
   if docs then
     dbt.step("dbt docs generate", { "docs", "generate", on_target })

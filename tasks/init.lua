@@ -125,6 +125,7 @@ task("init", {
     project_name = project.name,
     version = require("dbtrun.native").version,
     installer = installer,
+    merge_base = config.get("state") == "merge-base", -- ci.yml checks out the PR's head, full history
     uv_locked = uv_locked,
     project_requirements = fs.isfile("requirements.txt") and "requirements.txt" or nil,
     installed = scaffold.installed_version,
@@ -161,7 +162,8 @@ task("init", {
   if template then
     put("ci/profiles.yml", template, flags.force, kept)
   end
-  for _, m in ipairs({ { "drop_schema", templates.DROP_SCHEMA }, { "drop_ci_schemas", templates.DROP_CI_SCHEMAS } }) do
+  for _, m in ipairs({ { "drop_schema", templates.DROP_SCHEMA }, { "drop_ci_schemas", templates.DROP_CI_SCHEMAS },
+    { "list_ci_schemas", templates.LIST_CI_SCHEMAS } }) do
     local path = project.macro_dir .. "/" .. m[1] .. ".sql"
     if scaffold.has_macro(project.macro_dir, m[1], path) then
       log(("kept     %s: macro %s is defined elsewhere in %s/"):format(path, m[1], project.macro_dir))
@@ -174,6 +176,7 @@ task("init", {
   end
   put(workflows .. "ci.yml", templates.workflow("ci", ctx), flags.force, kept)
   put(workflows .. "deploy.yml", templates.workflow("deploy", ctx), flags.force, kept)
+  put(workflows .. "ci-cleanup.yml", templates.workflow("cleanup", ctx), flags.force, kept)
   merge_gitignore(scaffold)
   if #kept > 0 then
     log(("kept %d file(s) that differ from what init writes: %s (dbtrun init --force replaces them)")

@@ -1,7 +1,7 @@
 /* github: create-or-update of one marked pull-request comment
  * (include/dbtrun/github.h): list the pull request's comments page by page,
- * PATCH the one that carries the marker, else POST a new one. JSON through
- * cJSON, HTTP through http.h. */
+ * PATCH the one that carries the marker, else POST a new one; and the state
+ * of one pull request. JSON through cJSON, HTTP through http.h. */
 #include "dbtrun/github.h"
 #include "dbtrun/buf.h"
 #include "dbtrun/http.h"
@@ -206,5 +206,53 @@ int dr_github_upsert_comment(const struct dr_github_comment *c, struct dr_github
 out:
     dr_http_response_free(&resp);
     cJSON_free(json);
+    return rc;
+}
+
+/* state and merged of a pull request's JSON; -1 when they are not there. */
+static int parse_pull(const char *body, struct dr_github_pull *pull)
+{
+    cJSON *doc = cJSON_Parse(body ? body : "");
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(doc, "state");
+    const cJSON *merged = cJSON_GetObjectItemCaseSensitive(doc, "merged");
+    int rc = -1;
+    if (cJSON_IsString(state) && strlen(state->valuestring) < sizeof pull->state) {
+        snprintf(pull->state, sizeof pull->state, "%s", state->valuestring);
+        pull->merged = cJSON_IsTrue(merged);
+        rc = 0;
+    }
+    cJSON_Delete(doc);
+    return rc;
+}
+
+int dr_github_pull_get(const struct dr_github_comment *c, struct dr_github_pull *pull,
+                       struct dr_github_status *st)
+{
+    static const char what[] = "github: reading the pull request";
+    struct dr_http_response resp = {0};
+    char url[URL_MAX];
+    int rc = -1;
+    memset(st, 0, sizeof *st);
+    memset(pull, 0, sizeof *pull);
+    if (!valid_repo(c->repo) || c->pr <= 0 || !c->token || !*c->token) {
+        failf(st, 0, "github: need a token, a repository (owner/name) and a pull request", NULL);
+        goto out;
+    }
+    int base_len = (int)strlen(c->api_url);
+    while (base_len > 0 && c->api_url[base_len - 1] == '/')
+        base_len--;
+    snprintf(url, sizeof url, "%.*s/repos/%s/pulls/%ld", base_len, c->api_url, c->repo, c->pr);
+    if (request(c, "GET", url, NULL, &resp) || resp.status != 200) {
+        fail_response(st, what, &resp);
+        goto out;
+    }
+    if (parse_pull(resp.body, pull) != 0) {
+        failf(st, resp.status, what, "the answer has no state");
+        goto out;
+    }
+    st->http_status = resp.status;
+    rc = 0;
+out:
+    dr_http_response_free(&resp);
     return rc;
 }

@@ -138,7 +138,7 @@ def summary_line(err, task):
 def test_deploy_publishes_manifest_docs_and_invalidates(deployed, cloud):
     err = deployed.result.stderr
     rest = summary_line(err, "deploy")
-    assert re.fullmatch(r"built 12 nodes, \d+ tests passed(?:, \d+ warnings?)?; published manifest.json to "
+    assert re.fullmatch(r"built 12 nodes, \d+ tests passed(?:, \d+ warnings?)?; published manifest.json, run_results.json(?:, history/[0-9a-f]+/)? to "
                         + re.escape(f"s3://{cloud.bucket}/artifacts/") + r", docs \((\d+) files, \1 uploaded\) to "
                         + re.escape(f"s3://{cloud.bucket}/docs/"), rest), rest
     assert "dbt build --target prod --fail-fast" in err

@@ -53,7 +53,7 @@ def test_quickstart_loop_on_the_local_store(example):
     assert {"index.html", "catalog.json", "manifest.json", "run_results.json"} <= docs
     assert not {"graph_summary.json", "semantic_manifest.json", "sources.json", "perf_info.json"} & docs
     assert re.fullmatch(
-        r"deploy: " + TIME + r"; built 12 nodes, \d+ tests passed(, \d+ warnings?)?; published manifest.json to "
+        r"deploy: " + TIME + r"; built 12 nodes, \d+ tests passed(, \d+ warnings?)?; published manifest.json, run_results.json(?:, history/[0-9a-f]+/)? to "
         r"file://\.dbtrun/store/artifacts/, docs \(" + str(sum(1 for p in (store / "docs").rglob("*") if p.is_file())) + r" files, "
         r"\d+ uploaded\) to file://\.dbtrun/store/docs/", summary(r.stderr, "deploy"))
     r = dbtrun("--yes", "docs", cwd=example, env=ENV, timeout=300)

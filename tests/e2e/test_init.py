@@ -280,6 +280,9 @@ def test_snowflake_template_renders_to_the_seeds_profile(tmp_path):
     examples = ROOT / "examples"
     assert macro == (examples / "snowflake_contacts/macros/drop_ci_schemas.sql").read_text()
     assert macro == (examples / "jaffle_contacts/macros/drop_ci_schemas.sql").read_text()
+    listing = (proj / "macros/list_ci_schemas.sql").read_text()
+    assert listing == (examples / "snowflake_contacts/macros/list_ci_schemas.sql").read_text()
+    assert listing == (examples / "jaffle_contacts/macros/list_ci_schemas.sql").read_text()
     assert "macro drop_schema" in (proj / "macros/drop_schema.sql").read_text()
 
 
@@ -352,8 +355,9 @@ def test_init_twice_changes_nothing_and_force_replaces(tmp_path):
     assert r.returncode == 0, r.stderr
     first = snapshot(proj)
     expected = {"dbtrun.lua", "ci/profiles.yml", "macros/drop_schema.sql", "macros/drop_ci_schemas.sql",
-                "requirements-dbtrun.txt", ".github/workflows/ci.yml", ".github/workflows/deploy.yml", ".gitignore",
-                "dbt_project.yml", "profiles.yml"}
+                "macros/list_ci_schemas.sql", "requirements-dbtrun.txt", ".github/workflows/ci.yml",
+                ".github/workflows/deploy.yml", ".github/workflows/ci-cleanup.yml", ".gitignore", "dbt_project.yml",
+                "profiles.yml"}
     assert set(first) == expected
     r = run(["init"], proj, env)
     assert r.returncode == 0, r.stderr
@@ -414,9 +418,36 @@ def check_common(proj):
 
 
 def lint(proj):
-    p = subprocess.run([actionlint(), ".github/workflows/ci.yml", ".github/workflows/deploy.yml"], cwd=proj,
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run([actionlint(), ".github/workflows/ci.yml", ".github/workflows/deploy.yml",
+                        ".github/workflows/ci-cleanup.yml"], cwd=proj, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_nightly_ci_cleanup_workflow(tmp_path):
+    proj = make_project(tmp_path / "p", "duckdb")
+    r = run(["init"], proj, clean_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    wf = yaml.safe_load((proj / ".github/workflows/ci-cleanup.yml").read_text())
+    assert wf[True]["schedule"] == [{"cron": "17 3 * * *"}] and "workflow_dispatch" in wf[True]
+    assert wf["permissions"] == {"id-token": "write", "contents": "read", "pull-requests": "read"}
+    job = wf["jobs"]["dbt-ci-cleanup"]
+    assert job["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
+    assert job["steps"][-1]["run"] == "dbtrun ci-cleanup"
+    ci = yaml.safe_load((proj / ".github/workflows/ci.yml").read_text())
+    assert "with" not in steps(ci, "dbt-ci")["Checkout"]  # a shallow checkout unless merge-base state asks
+    assert 'config state = "merge-base" needs' in (proj / ".github/workflows/ci.yml").read_text()
+    lint(proj)
+
+
+def test_merge_base_state_checks_out_the_pr_head_with_full_history(tmp_path):
+    proj = make_project(tmp_path / "p", "duckdb")
+    (proj / "dbtrun.lua").write_text('config { state = "merge-base" }\n')
+    r = run(["init", "--force"], proj, clean_env(tmp_path))
+    assert r.returncode == 0, r.stderr
+    ci = yaml.safe_load((proj / ".github/workflows/ci.yml").read_text())
+    assert steps(ci, "dbt-ci")["Checkout"]["with"] == {"ref": "${{ github.event.pull_request.head.sha }}",
+                                                         "fetch-depth": 0}
+    lint(proj)
 
 
 def test_pip_workflows_install_the_pinned_dbtrun(tmp_path):

@@ -31,6 +31,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import DBTRUN, ROOT, _free_port, create_distribution, dbtrun
+from github_standin import GitHubStandin
 
 VENV_BIN = ROOT / ".venv" / "bin"
 # DBTRUN_FAKESNOW_VENV: as for tools/venv-fakesnow.sh
@@ -196,7 +197,7 @@ def test_init_writes_what_the_example_runs(tmp_path):
     here on the emulator is what init gives a Snowflake project."""
     (tmp_path / "dbt_project.yml").write_text("name: shop\nprofile: dbt_transform\n")
     assert dbtrun("init", "--adapter", "snowflake", cwd=tmp_path, env={"HOME": str(tmp_path)}).returncode == 0
-    for path in ("ci/profiles.yml", "macros/drop_schema.sql", "macros/drop_ci_schemas.sql"):
+    for path in ("ci/profiles.yml", "macros/drop_schema.sql", "macros/drop_ci_schemas.sql", "macros/list_ci_schemas.sql"):
         assert (tmp_path / path).read_text() == (EXAMPLE / path).read_text(), path
 
 
@@ -278,3 +279,34 @@ def test_ci_drops_its_schemas_after_sigint_mid_build(work, cloud):
     assert ci_schemas(cloud, 9) == set()
     assert "Dropped " in rest
     no_secret_in(cloud, "".join(seen) + rest + err)
+
+
+def test_ci_cleanup_knows_when_snowflake_schemas_were_created(cloud, tmp_path):
+    """Snowflake's show terse schemas has created_on, so --older-than applies
+    there (fakesnow dates every schema 1970-01-01)."""
+    project = copy_example(tmp_path / "snowflake_contacts")
+    con = snowflake_connector.connect(account="x", user="x", password="x", host="127.0.0.1", port=cloud.port,
+                                      protocol="http")
+    try:
+        cur = con.cursor()
+        cur.execute("create database if not exists ANALYTICS_DEV")
+        for schema in ("CI_PR_31", "CI_PR_31_STAGING", "CI_PR_32", "CI_PR_33"):
+            cur.execute(f"create schema if not exists ANALYTICS_DEV.{schema}")
+    finally:
+        con.close()
+    github = GitHubStandin("ghs_sf", "acme/shop", {31: "closed", 32: "open", 33: "open"})
+    try:
+        env = dict(cloud.env, GITHUB_API_URL=github.url, GITHUB_TOKEN="ghs_sf", GITHUB_REPOSITORY="acme/shop")
+        r = dbtrun("ci-cleanup", cwd=project, env=env, timeout=300)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+        assert "dropping CI_PR_31, CI_PR_31_STAGING (pull request #31 is closed)" in r.stderr
+        left = warehouse_schemas(cloud, "ANALYTICS_DEV")
+        assert "CI_PR_31" not in left and "CI_PR_31_STAGING" not in left and {"CI_PR_32", "CI_PR_33"} <= left
+        r = dbtrun("ci-cleanup", "--older-than", "30", cwd=project, env=env, timeout=300)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+        assert "dropping CI_PR_32 (created 1970-01-01, more than 30 days ago)" in r.stderr
+        assert "no creation time" not in r.stderr
+        assert not {"CI_PR_32", "CI_PR_33"} & warehouse_schemas(cloud, "ANALYTICS_DEV")
+        no_secret_in(cloud, r.stdout + r.stderr)
+    finally:
+        github.close()

@@ -41,10 +41,14 @@ return t.run("test_summary", {
       "dev-select: 1 step in 2m05s; built 1 node, 1 test passed")
     store.published = {
       { name = "manifest.json", location = "s3://b/artifacts/", changed = false },
+      { name = "run_results.json", location = "s3://b/artifacts/", changed = true },
+      { name = "history/abc123/manifest.json", location = "s3://b/artifacts/", changed = true },
+      { name = "history/abc123/run_results.json", location = "s3://b/artifacts/", changed = true },
       { src = "target/", dst = "s3://b/site/", files = 4, copied = 1 },
     }
     t.eq((summary.line("deploy", { note = "done" }):gsub(" in 2m0%ds", "")),
-      "deploy: 1 step; published manifest.json (unchanged) to s3://b/artifacts/, target/ (4 files, 1 uploaded) to s3://b/site/; done")
+      "deploy: 1 step; published manifest.json (unchanged), run_results.json, history/abc123/ to s3://b/artifacts/, "
+        .. "target/ (4 files, 1 uploaded) to s3://b/site/; done")
     store.published = {}
   end },
 })

@@ -289,11 +289,52 @@ static void test_github_errors_are_passed_on(void)
     replies_free();
 }
 
+/* ci-cleanup's question: GET /repos/{repo}/pulls/{n}, state and merged read;
+ * a 404 keeps GitHub's status; bad arguments send nothing. */
+static void test_pull_state(void)
+{
+    if (!ready)
+        return;
+    struct lb_server lb = {0};
+    const char *record = in_root("pull");
+    struct dr_github_pull pull;
+    struct dr_github_status st;
+    struct dr_github_comment c = comment(NULL);
+    struct lb_step steps[] = {
+        {LB_REPLY, answer(200, "{\"number\":7,\"state\":\"closed\",\"merged\":true}")},
+        {LB_REPLY, answer(200, "{\"number\":7,\"state\":\"open\",\"merged\":false}")},
+        {LB_REPLY, answer(200, "{\"number\":7}")},
+        {LB_REPLY_CLOSE, answer(404, "{\"message\":\"Not Found\"}")},
+    };
+    CHECK(lb_start_recording(&lb, steps, 4, record) == 0);
+    snprintf(api, sizeof api, "http://127.0.0.1:%d/", lb.port);
+    CHECK(dr_github_pull_get(&c, &pull, &st) == 0);
+    CHECK_STR(pull.state, "closed");
+    CHECK(pull.merged == 1 && st.http_status == 200);
+    CHECK(dr_github_pull_get(&c, &pull, &st) == 0);
+    CHECK_STR(pull.state, "open");
+    CHECK(pull.merged == 0);
+    CHECK(dr_github_pull_get(&c, &pull, &st) == -1);
+    CHECK_STR(st.message, "github: reading the pull request: the answer has no state");
+    CHECK(dr_github_pull_get(&c, &pull, &st) == -1);
+    CHECK_STR(st.message, "github: reading the pull request: HTTP 404: Not Found");
+    CHECK(st.http_status == 404);
+    lb_stop(&lb);
+    char *get = recorded(record, 0);
+    CHECK(starts_with(get, "GET /repos/acme/shop/pulls/7 HTTP/1.1\r\n"));
+    CHECK(get && strstr(get, "\r\nAuthorization: Bearer ghs_tok\r\n"));
+    free(get);
+    c.token = "";
+    CHECK(dr_github_pull_get(&c, &pull, &st) == -1);
+    CHECK_STR(st.message, "github: need a token, a repository (owner/name) and a pull request");
+    replies_free();
+}
+
 static void teardown(void)
 {
     if (!ready)
         return;
-    const char *names[] = {"create", "update", "long"};
+    const char *names[] = {"create", "update", "long", "pull"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unlink(in_root(names[i]));
     rmdir(root);
@@ -302,4 +343,4 @@ static void teardown(void)
 
 TEST_MAIN(setup, test_bad_arguments_send_nothing, test_creates_when_no_comment_is_marked,
           test_updates_the_marked_comment_on_a_later_page, test_long_body_is_cut_at_a_character,
-          test_github_errors_are_passed_on, teardown)
+          test_github_errors_are_passed_on, test_pull_state, teardown)
