@@ -30,14 +30,30 @@ local function load_task_file(text, chunkname, is_builtin)
   end
 end
 
+-- The built-in tasks, from the table tools/embed.c builds at compile time
+-- (dbtrun.builtin_tasks): a start registers them without running their
+-- files; a file's bytecode is loaded when one of its tasks first runs.
 local function load_builtins(sources)
-  local names = {}
-  for name in pairs(sources) do
-    names[#names + 1] = name
+  local bodies = {} -- file -> name -> function, once the file has run
+  local function body(file, name)
+    if not bodies[file] then
+      local found, env = {}, api.environment(true)
+      local shim = setmetatable({
+        task = function(n, spec, fn)
+          found[n] = fn or spec
+        end,
+      }, { __index = env, __newindex = env })
+      assert(load(sources[file], "@(dbtrun)/" .. file, "b", shim))()
+      bodies[file] = found
+    end
+    return bodies[file][name]
   end
-  table.sort(names)
-  for _, name in ipairs(names) do
-    load_task_file(sources[name], "@(dbtrun)/" .. name, true)
+  for _, r in ipairs(require("dbtrun.builtin_tasks")) do
+    local fn
+    tasks.declare(r.name, r.spec, function(...)
+      fn = fn or body(r.file, r.name)
+      return fn(...)
+    end, true, { source = "@(dbtrun)/" .. r.file, currentline = r.line })
   end
 end
 

@@ -70,8 +70,9 @@ local function as_list(v)
   return type(v) == "table" and v or { v }
 end
 
--- task(name, [spec,] fn): declares a task. Raised errors name the caller's line.
-function M.declare(name, spec, fn, is_builtin)
+-- task(name, [spec,] fn): declares a task. Raised errors name the caller's line,
+-- or `at` ({ source =, currentline = }) for a built-in from the compile-time table.
+function M.declare(name, spec, fn, is_builtin, at)
   if type(spec) == "function" and fn == nil then
     spec, fn = {}, spec
   end
@@ -90,7 +91,7 @@ function M.declare(name, spec, fn, is_builtin)
   if not plist then
     error(("task '%s': %s"):format(name, perr), 3)
   end
-  local info = debug.getinfo(3, "Sl")
+  local info = at or debug.getinfo(3, "Sl")
   defined_in_file[info.source] = defined_in_file[info.source] or {}
   if defined_in_file[info.source][name] then
     error(("task '%s' is defined twice in this file"):format(name), 3)
