@@ -23,9 +23,10 @@ local defined_in_file = {} -- source -> name -> true: duplicates are errors
 
 local spec_keys = { doc = true, params = true, deps = true, private = true, alias = true, group = true }
 
--- Remembers a task file's text so that doc comments can be read from it.
-function M.add_source(chunkname, text)
-  sources[chunkname] = { text = text }
+-- Remembers a task file's text so that doc comments can be read from it;
+-- `docs` (M.docs_text's, kept by the bytecode cache) spares reading the text.
+function M.add_source(chunkname, text, docs)
+  sources[chunkname] = { text = text, docs = docs }
 end
 
 -- Start offsets of the lines of a source, computed on first use.
@@ -50,6 +51,14 @@ local function doc_comment(source, line)
   local src = sources[source]
   if not src then
     return nil
+  elseif src.docs then
+    if not src.doc_at then
+      src.doc_at = {}
+      for at, text in src.docs:gmatch("(%d+) ([^\n]*)\n") do
+        src.doc_at[tonumber(at)] = text
+      end
+    end
+    return src.doc_at[line]
   end
   local starts, doc = line_starts(src), {}
   for i = line - 1, 1, -1 do
@@ -61,6 +70,21 @@ local function doc_comment(source, line)
     table.insert(doc, 1, (body:gsub("%s+$", "")))
   end
   return #doc > 0 and table.concat(doc, " ") or nil
+end
+
+-- Every doc comment of a source as "LINE DOC\n" lines, LINE the line it
+-- documents (any line below comment lines, not itself one): what the
+-- bytecode cache keeps, whichever task() calls a run reaches.
+function M.docs_text(source)
+  local src, out = sources[source], {}
+  local starts = line_starts(src)
+  for line = 2, #starts do
+    local doc = not src.text:find("^%s*%-%-", starts[line]) and doc_comment(source, line)
+    if doc then
+      out[#out + 1] = line .. " " .. doc .. "\n"
+    end
+  end
+  return table.concat(out)
 end
 
 local function as_list(v)

@@ -117,10 +117,11 @@ static int open_native(lua_State *L)
     static const struct {
         const char *name;
         lua_CFunction open;
-    } mods[] = {{"proc", dr_lua_open_proc}, {"fs", dr_lua_open_fs},     {"env", dr_lua_open_env},
-                {"json", dr_lua_open_json}, {"term", dr_lua_open_term}, {"mask", dr_lua_open_mask},
-                {"plan", dr_lua_open_plan}, {"aws", dr_lua_open_aws}};
-    lua_createtable(L, 0, 8);
+    } mods[] = {
+        {"proc", dr_lua_open_proc}, {"fs", dr_lua_open_fs},     {"env", dr_lua_open_env},
+        {"json", dr_lua_open_json}, {"term", dr_lua_open_term}, {"mask", dr_lua_open_mask},
+        {"plan", dr_lua_open_plan}, {"aws", dr_lua_open_aws},   {"cache", dr_lua_open_cache}};
+    lua_createtable(L, 0, 10);
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         mods[i].open(L);
         lua_setfield(L, -2, mods[i].name);
