@@ -112,6 +112,19 @@ static void push_run(lua_State *L, const struct dr_run *run)
     lua_setfield(L, -2, "args");
 }
 
+/* native.where(level) -> source, currentline | nothing: debug.getinfo(level,
+ * "Sl") without the table it builds, which task() declarations would pay
+ * for once per task at every start. */
+static int l_where(lua_State *L)
+{
+    lua_Debug ar;
+    if (!lua_getstack(L, (int)luaL_checkinteger(L, 1), &ar) || !lua_getinfo(L, "Sl", &ar))
+        return 0;
+    lua_pushstring(L, ar.source);
+    lua_pushinteger(L, ar.currentline);
+    return 2;
+}
+
 static int open_native(lua_State *L)
 {
     static const struct {
@@ -128,6 +141,8 @@ static int open_native(lua_State *L)
     }
     lua_pushstring(L, DR_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushcfunction(L, l_where);
+    lua_setfield(L, -2, "where");
     return 1;
 }
 
