@@ -161,6 +161,12 @@ int dr_cache_write(const char *path, const struct dr_cache_key *key, const void 
         goto out;
     rc = close(fd);
     fd = -1;
+    /* ext4 (auto_da_alloc) writes a file's data out before a rename that
+     * replaces another file, which made a first run after an edit take ms
+     * more: the old entry goes first. A reader in between sees no entry,
+     * which is a miss, never a part. */
+    if (rc == 0 && unlink(path) == -1 && errno != ENOENT)
+        rc = -1;
     if (rc == 0)
         rc = rename(tmp, path);
 out:
