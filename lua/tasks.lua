@@ -74,13 +74,16 @@ local function doc_comment(source, line)
 end
 
 -- Every doc comment of a source as "LINE DOC\n" lines, LINE the line it
--- documents (any line below comment lines, not itself one): what the
--- bytecode cache keeps, whichever task() calls a run reaches.
+-- documents (any line below comment lines that can hold code: not a "--"
+-- line, though "--[[ ]] task(...)" is one): what the bytecode cache keeps,
+-- whichever task() calls a run reaches.
 function M.docs_text(source)
   local src, out = sources[source], {}
-  local starts = line_starts(src)
+  local starts, text = line_starts(src), src.text
   for line = 2, #starts do
-    local doc = not src.text:find("^%s*%-%-", starts[line]) and doc_comment(source, line)
+    local at = starts[line]
+    local comment = text:find("^[ \t]*%-%-", at) and not text:find("^[ \t]*%-%-%[", at)
+    local doc = not comment and doc_comment(source, line)
     if doc then
       out[#out + 1] = line .. " " .. doc .. "\n"
     end

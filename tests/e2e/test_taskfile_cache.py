@@ -68,6 +68,38 @@ def test_list_from_a_cached_run_shows_the_doc_comments(project):
     assert dbtrun("--list", "--json", cwd=d).stdout == dbtrun("--list", "--json", cwd=d).stdout
 
 
+TRICKY = (
+    "-- above a blank line: no doc\n\n"
+    "task(\"a\", function() end)\n"
+    "-- doc of b\n"
+    "--[[ a block ]] task(\"b\", function() end)\n"
+    "-- doc of c, trailing spaces   \r\n"
+    "  --   indented, CRLF\r\n"
+    "task(\"c\", function() end)\r\n"
+    "--[[\nblock\n]]\n"
+    "task(\"d\", function() end)\n"
+    "---- many dashes\n"
+    "task(\"e\", {\n  params = { \"X=1\" },\n}, function() end)\n"
+    "-- doc of f\n"
+    "if true then task(\"f\", function() end) end\n"
+)
+
+
+def test_doc_comments_from_the_cache_match_the_text_exactly(project):
+    d = project(TRICKY)
+    uncached = dbtrun("--list", "--json", cwd=d)
+    assert uncached.returncode == 0, uncached.stderr
+    assert entries(d)
+    cached = dbtrun("--list", "--json", cwd=d)
+    assert cached.stdout == uncached.stdout
+    docs = {t["name"]: t.get("doc") for t in __import__("json").loads(cached.stdout)["tasks"]}
+    assert docs["a"] is None and docs["d"] is None
+    assert docs["b"] == "doc of b"
+    assert docs["c"].startswith("doc of c, trailing spaces") and docs["c"].endswith("indented, CRLF")
+    assert docs["e"] == "many dashes" and docs["f"] == "doc of f"
+    assert dbtrun("--list", cwd=d).stdout == dbtrun("--list", cwd=d).stdout
+
+
 def test_an_edit_is_a_miss_and_replaces_the_entry(project):
     d = project(TASKS)
     assert dbtrun("hello", cwd=d).stdout == "hello\n"
