@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# bench/startup.sh — start-up cost of dbtrun against just, in the same run:
-# `--list` and a trivial task on equivalent 20-task files. Prints the mean
-# times and the ratios (dbtrun / just; below 1 means dbtrun is faster).
+# bench/startup.sh — start-up cost of dbtrun against just and the floor of
+# exec'ing /bin/true, in the same run: `--list` (with the task file's
+# bytecode cache warm, and cold: the file edited before each run, so dbtrun
+# compiles it and rewrites .dbtrun/cache/) and a trivial task on equivalent
+# 20-task files. Prints median times and the
+# ratios (dbtrun / just: below 1 means dbtrun is faster; dbtrun / true: how
+# far from the cost of starting any process at all).
 # Needs just (tools/venv.sh installs rust-just into .venv) and hyperfine
-# (Debian package) — without hyperfine it falls back to a timing loop.
+# (Debian package) — without hyperfine it falls back to a timing loop (means).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dbtrun=${DBTRUN_BIN:-$root/build/dbtrun}
 just=$(command -v just || echo "$root/.venv/bin/just")
+true_bin=/bin/true
 [ -x "$just" ] || { echo "startup.sh: just not found (run tools/venv.sh)" >&2; exit 1; }
 runs=${RUNS:-300}
 
@@ -27,25 +32,55 @@ trap 'rm -rf "$work"' EXIT
 } > "$work/dbtrun.lua"
 cd "$work"
 
-# mean seconds of a command over $runs runs
-mean() {
+# median seconds of each command ("prepare|command" runs prepare before
+# each run), all in one hyperfine call so they share the machine's state
+medians() {
   if command -v hyperfine >/dev/null; then
-    hyperfine -N -w 20 -r "$runs" --export-json "$work/h.json" "$1" >/dev/null 2>&1
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["mean"])' "$work/h.json"
+    local args=()
+    for c in "$@"; do
+      if [[ $c == *"|"* ]]; then
+        args+=(--prepare "${c%%|*}" "${c#*|}")
+      else
+        args+=(--prepare "$true_bin" "$c") # hyperfine wants one per command or none
+      fi
+    done
+    hyperfine -N -w 20 -r "$runs" --export-json "$work/h.json" "${args[@]}" >/dev/null 2>&1
+    python3 -c 'import json,sys; [print(r["median"]) for r in json.load(open(sys.argv[1]))["results"]]' "$work/h.json"
   else
-    local start end
-    start=$(date +%s%N)
-    for _ in $(seq "$runs"); do $1 >/dev/null 2>&1; done
-    end=$(date +%s%N)
-    python3 -c "print(($end - $start) / 1e9 / $runs)"
+    for c in "$@"; do
+      local prep="" cmd=$c start end
+      [[ $c == *"|"* ]] && { prep=${c%%|*}; cmd=${c#*|}; }
+      local total=0
+      for _ in $(seq "$runs"); do
+        [ -n "$prep" ] && eval "$prep"
+        start=$(date +%s%N)
+        $cmd >/dev/null 2>&1
+        end=$(date +%s%N)
+        total=$((total + end - start))
+      done
+      python3 -c "print($total / 1e9 / $runs)"
+    done
   fi
 }
 
-printf '%-28s %10s %10s %8s\n' case dbtrun just ratio
-for case in "--list|--list|--list" "trivial task|-q hello|hello"; do
-  IFS='|' read -r name dargs jargs <<<"$case"
-  d=$(mean "$dbtrun $dargs")
-  j=$(mean "$just $jargs")
-  python3 -c "import sys; d, j = float(sys.argv[2]), float(sys.argv[3]); print(f'{sys.argv[1]:<28} {d*1e3:8.2f}ms {j*1e3:8.2f}ms {d/j:7.2f}x')" "$name" "$d" "$j"
+cp dbtrun.lua dbtrun.lua.orig
+"$dbtrun" --list >/dev/null # the task file's bytecode cache, for the warm rows
+printf '%-24s %9s %9s %9s %12s %12s\n' case dbtrun just true dbtrun/just dbtrun/true
+for case in "--list|--list|--list" \
+            "--list, after an edit|sh -c 'echo -- edited >> dbtrun.lua'|--list|--list" \
+            "trivial task|-q hello|hello"; do
+  IFS='|' read -r -a f <<<"$case"
+  if [ ${#f[@]} -eq 4 ]; then
+    mapfile -t m < <(medians "${f[1]}|$dbtrun ${f[2]}" "$just ${f[3]}" "$true_bin")
+    cp dbtrun.lua.orig dbtrun.lua
+  else
+    mapfile -t m < <(medians "$dbtrun ${f[1]}" "$just ${f[2]}" "$true_bin")
+  fi
+  python3 -c "
+import sys
+n, d, j, t = sys.argv[1], *map(float, sys.argv[2:])
+print(f'{n:<24} {d*1e3:7.2f}ms {j*1e3:7.2f}ms {t*1e3:7.2f}ms {d/j:11.2f}x {d/t:11.2f}x')" "${f[0]}" "${m[@]}"
 done
-echo "($("$just" --version), dbtrun $("$dbtrun" --version | cut -d' ' -f2), $runs runs each, $(nproc) cores)"
+"$dbtrun" --list >/dev/null
+echo "($("$just" --version), dbtrun $("$dbtrun" --version | cut -d' ' -f2), $runs runs each, medians, $(nproc) cores;"
+echo " before each run of the edit row a comment line is appended to dbtrun.lua, outside the timing)"

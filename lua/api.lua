@@ -3,7 +3,6 @@
 -- error that names file:line.
 
 local config = require("dbtrun.config")
-local run = require("dbtrun.run")
 local stdio = require("dbtrun.stdio")
 local tasks = require("dbtrun.tasks")
 local ui = require("dbtrun.ui")
@@ -24,6 +23,10 @@ local M = setmetatable({}, {
 -- the store does not pay for them.
 local lazy = { aws = "dbtrun.aws", store = "dbtrun.store" }
 
+-- run, sh and capture come from lua/run.lua on first use: --list and a file's
+-- top level never need it.
+local from_run = { run = true, sh = true, capture = true }
+
 -- The environment one task file runs in. Writes define file-level globals;
 -- reads fall back to the API, then to Lua's standard globals, then fail.
 function M.environment(is_builtin)
@@ -33,9 +36,6 @@ function M.environment(is_builtin)
       return t and nil -- not a tail call: declare reads its caller's line
     end,
     config = config.proxy,
-    run = run.run,
-    sh = run.sh,
-    capture = run.capture,
     always = tasks.always,
     builtin = tasks.builtin,
     confirm = ui.confirm,
@@ -46,6 +46,9 @@ function M.environment(is_builtin)
       local v = api[key]
       if v == nil and lazy[key] then
         v = require(lazy[key])
+        api[key] = v
+      elseif v == nil and from_run[key] then
+        v = require("dbtrun.run")[key]
         api[key] = v
       elseif v == nil and from_prims[key] then
         v = require("dbtrun.prims")[key]

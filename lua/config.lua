@@ -129,7 +129,7 @@ end
 -- environment's order. DBTRUN_TEST_* belong to the test suite.
 function M.load_environment()
   local names = {}
-  for name in pairs(native.env.all()) do
+  for name in pairs(native.env.all("DBTRUN_")) do
     if name:match("^DBTRUN_") and not name:match("^DBTRUN_TEST_") then
       names[#names + 1] = name
     end

@@ -20,8 +20,9 @@ local function doc_of(t)
 end
 
 -- The --list text: ungrouped tasks first, then each [group] in name order.
+-- Each task's signature is made once: this runs at every --list.
 function M.text(heading)
-  local groups, names = {}, {}
+  local groups, names, sigs, width = {}, {}, {}, 0
   for _, t in ipairs(tasks.list(false)) do
     local g = t.group or ""
     if not groups[g] then
@@ -29,22 +30,20 @@ function M.text(heading)
       names[#names + 1] = g
     end
     table.insert(groups[g], t)
-  end
-  table.sort(names)
-  local width = 0
-  for _, t in ipairs(tasks.list(false)) do
-    local n = #params.signature(t.name, t.params)
-    if n <= MAX_ALIGN and n > width then
-      width = n
+    local sig = params.signature(t.name, t.params)
+    sigs[t] = sig
+    if #sig <= MAX_ALIGN and #sig > width then
+      width = #sig
     end
   end
+  table.sort(names)
   local out = { heading or "Available tasks:" }
   for _, g in ipairs(names) do
     if g ~= "" then
       out[#out + 1] = "    " .. ui.paint("cyan", "[" .. g .. "]")
     end
     for _, t in ipairs(groups[g]) do
-      local sig = params.signature(t.name, t.params)
+      local sig = sigs[t]
       local doc = doc_of(t)
       if doc then
         sig = sig .. string.rep(" ", math.max(1, width - #sig + 1)) .. ui.paint("dim", "# " .. doc)

@@ -11,11 +11,31 @@ local ui = require("dbtrun.ui")
 
 local TASK_FILE = "dbtrun.lua"
 
--- Loads one task file (source text, or bytecode for built-ins) as chunk
--- `chunkname` and runs its top level. Any error here is a task-file error (exit 2).
-local function load_task_file(text, chunkname, is_builtin)
+-- The task file compiled: from .dbtrun/cache/ when an earlier run left it
+-- there (native.cache checks versions, chunk name and text), else from the
+-- text, keeping the bytecode and doc comments there for the next run
+-- (unless `dry`: a dry run writes nothing). A cache that cannot be written
+-- (a read-only folder) is no error.
+local function compile(text, chunkname, env, dry)
+  local bytecode, docs = native.cache.load(text, chunkname)
+  local chunk = bytecode and load(bytecode, chunkname, "b", env)
+  if chunk then
+    tasks.add_source(chunkname, text, docs)
+    return chunk
+  end
   tasks.add_source(chunkname, text)
-  local chunk, msg = load(text, chunkname, is_builtin and "b" or "t", api.environment(is_builtin))
+  local msg
+  chunk, msg = load(text, chunkname, "t", env)
+  if chunk and not dry then
+    native.cache.store(text, chunkname, string.dump(chunk), tasks.docs_text(chunkname))
+  end
+  return chunk, msg
+end
+
+-- Loads the task file (its text) as chunk `chunkname` and runs its top
+-- level. Any error here is a task-file error (exit 2).
+local function load_task_file(text, chunkname, dry)
+  local chunk, msg = compile(text, chunkname, api.environment(false), dry)
   if not chunk then
     errors.raise("taskfile", "%s", msg)
   end
@@ -30,14 +50,30 @@ local function load_task_file(text, chunkname, is_builtin)
   end
 end
 
+-- The built-in tasks, from the table tools/embed.c builds at compile time
+-- (dbtrun.builtin_tasks): a start registers them without running their
+-- files; a file's bytecode is loaded when one of its tasks first runs.
 local function load_builtins(sources)
-  local names = {}
-  for name in pairs(sources) do
-    names[#names + 1] = name
+  local bodies = {} -- file -> name -> function, once the file has run
+  local function body(file, name)
+    if not bodies[file] then
+      local found, env = {}, api.environment(true)
+      local shim = setmetatable({
+        task = function(n, spec, fn)
+          found[n] = fn or spec
+        end,
+      }, { __index = env, __newindex = env })
+      assert(load(sources[file], "@(dbtrun)/" .. file, "b", shim))()
+      bodies[file] = found
+    end
+    return bodies[file][name]
   end
-  table.sort(names)
-  for _, name in ipairs(names) do
-    load_task_file(sources[name], "@(dbtrun)/" .. name, true)
+  for _, r in ipairs(require("dbtrun.builtin_tasks")) do
+    local fn
+    tasks.declare(r.name, r.spec, function(...)
+      fn = fn or body(r.file, r.name)
+      return fn(...)
+    end, true, { source = "@(dbtrun)/" .. r.file, currentline = r.line })
   end
 end
 
@@ -109,7 +145,7 @@ local function complete(builtin_sources, opts)
   pcall(function()
     local path, display = locate_task_file({ file = line.file })
     if path then
-      load_task_file(assert(native.fs.read(path)), "@" .. display, false)
+      load_task_file(assert(native.fs.read(path)), "@" .. display, true) -- Tab writes nothing
     end
     apply_overrides({ sets = {} })
   end)
@@ -171,7 +207,7 @@ local function main(builtin_sources, opts)
     if not text then
       errors.raise("usage", "cannot read the task file: %s", msg)
     end
-    load_task_file(text, "@" .. display, false)
+    load_task_file(text, "@" .. display, opts.dry_run)
   end
   tasks.check_deps()
   local list = (opts.summary or opts.json or opts.list or not opts.task) and require("dbtrun.list")

@@ -12,6 +12,7 @@ local check = setmetatable({}, {
   end,
 })
 local errors = require("dbtrun.errors")
+local where = require("dbtrun.native").where
 local params = require("dbtrun.params")
 local ui = require("dbtrun.ui")
 
@@ -31,9 +32,10 @@ local defined_in_file = {} -- source -> name -> true: duplicates are errors
 
 local spec_keys = { doc = true, params = true, deps = true, private = true, alias = true, group = true }
 
--- Remembers a task file's text so that doc comments can be read from it.
-function M.add_source(chunkname, text)
-  sources[chunkname] = { text = text }
+-- Remembers a task file's text so that doc comments can be read from it;
+-- `docs` (M.docs_text's, kept by the bytecode cache) spares reading the text.
+function M.add_source(chunkname, text, docs)
+  sources[chunkname] = { text = text, docs = docs }
 end
 
 -- Start offsets of the lines of a source, computed on first use.
@@ -58,6 +60,14 @@ local function doc_comment(source, line)
   local src = sources[source]
   if not src then
     return nil
+  elseif src.docs then
+    if not src.doc_at then
+      src.doc_at = {}
+      for at, text in src.docs:gmatch("(%d+) ([^\n]*)\n") do
+        src.doc_at[tonumber(at)] = text
+      end
+    end
+    return src.doc_at[line]
   end
   local starts, doc = line_starts(src), {}
   for i = line - 1, 1, -1 do
@@ -71,6 +81,24 @@ local function doc_comment(source, line)
   return #doc > 0 and table.concat(doc, " ") or nil
 end
 
+-- Every doc comment of a source as "LINE DOC\n" lines, LINE the line it
+-- documents (any line below comment lines that can hold code: not a "--"
+-- line, though "--[[ ]] task(...)" is one): what the bytecode cache keeps,
+-- whichever task() calls a run reaches.
+function M.docs_text(source)
+  local src, out = sources[source], {}
+  local starts, text = line_starts(src), src.text
+  for line = 2, #starts do
+    local at = starts[line]
+    local comment = text:find("^[ \t]*%-%-", at) and not text:find("^[ \t]*%-%-%[", at)
+    local doc = not comment and doc_comment(source, line)
+    if doc then
+      out[#out + 1] = line .. " " .. doc .. "\n"
+    end
+  end
+  return table.concat(out)
+end
+
 local function as_list(v)
   if v == nil then
     return {}
@@ -78,8 +106,9 @@ local function as_list(v)
   return type(v) == "table" and v or { v }
 end
 
--- task(name, [spec,] fn): declares a task. Raised errors name the caller's line.
-function M.declare(name, spec, fn, is_builtin)
+-- task(name, [spec,] fn): declares a task. Raised errors name the caller's line,
+-- or `at` ({ source =, currentline = }) for a built-in from the compile-time table.
+function M.declare(name, spec, fn, is_builtin, at)
   if type(spec) == "function" and fn == nil then
     spec, fn = {}, spec
   end
@@ -106,7 +135,11 @@ function M.declare(name, spec, fn, is_builtin)
   if not plist then
     error(("task '%s': %s"):format(name, perr), 3)
   end
-  local info = debug.getinfo(3, "Sl")
+  local info = at
+  if not info then
+    local source, line = where(3) -- debug.getinfo(3, "Sl") without its table
+    info = { source = source, currentline = line }
+  end
   defined_in_file[info.source] = defined_in_file[info.source] or {}
   if defined_in_file[info.source][name] then
     error(("task '%s' is defined twice in this file"):format(name), 3)
@@ -162,17 +195,19 @@ function M.find_or_raise(name)
   return t
 end
 
--- Public tasks in name order.
+-- Public tasks in name order. (Names sort with the built-in comparison: a
+-- Lua comparator costs a call per comparison, at every --list.)
 function M.list(include_private)
   local out = {}
-  for _, t in pairs(registry) do
+  for name, t in pairs(registry) do
     if include_private or not t.private then
-      out[#out + 1] = t
+      out[#out + 1] = name
     end
   end
-  table.sort(out, function(a, b)
-    return a.name < b.name
-  end)
+  table.sort(out)
+  for i, name in ipairs(out) do
+    out[i] = registry[name]
+  end
   return out
 end
 

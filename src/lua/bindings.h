@@ -15,6 +15,7 @@ int dr_lua_open_mask(lua_State *L);
 int dr_lua_open_plan(lua_State *L);
 int dr_lua_open_aws(lua_State *L);
 int dr_lua_open_github(lua_State *L);
+int dr_lua_open_cache(lua_State *L);
 
 /* Pushes nil, "<what>: <strerror(errno)>" and returns 2: the raw bindings'
  * way of reporting an operational failure. */

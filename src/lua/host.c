@@ -5,6 +5,7 @@
 #include "dbtrun/host.h"
 #include "dbtrun/embedded.h"
 #include "dbtrun/mask.h"
+#include "dbtrun/pool.h"
 #include "dbtrun/proc.h"
 #include "bindings.h"
 
@@ -113,15 +114,29 @@ static void push_run(lua_State *L, const struct dr_run *run)
     lua_setfield(L, -2, "args");
 }
 
+/* native.where(level) -> source, currentline | nothing: debug.getinfo(level,
+ * "Sl") without the table it builds, which task() declarations would pay
+ * for once per task at every start. */
+static int l_where(lua_State *L)
+{
+    lua_Debug ar;
+    if (!lua_getstack(L, (int)luaL_checkinteger(L, 1), &ar) || !lua_getinfo(L, "Sl", &ar))
+        return 0;
+    lua_pushstring(L, ar.source);
+    lua_pushinteger(L, ar.currentline);
+    return 2;
+}
+
 static int open_native(lua_State *L)
 {
     static const struct {
         const char *name;
         lua_CFunction open;
-    } mods[] = {
-        {"proc", dr_lua_open_proc}, {"fs", dr_lua_open_fs},     {"env", dr_lua_open_env},
-        {"json", dr_lua_open_json}, {"term", dr_lua_open_term}, {"mask", dr_lua_open_mask},
-        {"plan", dr_lua_open_plan}, {"aws", dr_lua_open_aws},   {"github", dr_lua_open_github}};
+    } mods[] = {{"proc", dr_lua_open_proc},     {"fs", dr_lua_open_fs},
+                {"env", dr_lua_open_env},       {"json", dr_lua_open_json},
+                {"term", dr_lua_open_term},     {"mask", dr_lua_open_mask},
+                {"plan", dr_lua_open_plan},     {"aws", dr_lua_open_aws},
+                {"github", dr_lua_open_github}, {"cache", dr_lua_open_cache}};
     lua_createtable(L, 0, 10);
     for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
         mods[i].open(L);
@@ -129,6 +144,8 @@ static int open_native(lua_State *L)
     }
     lua_pushstring(L, DR_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushcfunction(L, l_where);
+    lua_setfield(L, -2, "where");
     return 1;
 }
 
@@ -154,9 +171,55 @@ static int protected_main(lua_State *L)
     return 1;
 }
 
+/* Under AddressSanitizer every Lua block is its own malloc, so that the
+ * sanitizer sees overruns the pool would hide. */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_OFF 1
+#endif
+#endif
+
+/* The Lua state's allocator: a start makes thousands of small allocations,
+ * for which the pool (src/base/pool.c) costs a tenth of malloc's time. */
+static void *pool_alloc(void *ud, void *p, size_t osize, size_t nsize)
+{
+#ifdef POOL_OFF
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(p);
+        return NULL;
+    }
+    return realloc(p, nsize);
+#else
+    return dr_pool_realloc(ud, p, osize, nsize);
+#endif
+}
+
+/* As lauxlib's: an error outside any protected call (a dbtrun bug). */
+static int panic(lua_State *L)
+{
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "dbtrun: PANIC: unprotected error in call to Lua API (%s)\n",
+            msg ? msg : "error object is not a string");
+    return 0; /* then Lua aborts */
+}
+
+/* luaL_newstate with the pool; warnings stay off, as there. */
+static lua_State *new_state(void)
+{
+    static struct dr_pool pool;
+    lua_State *L = lua_newstate(pool_alloc, &pool);
+    if (L)
+        lua_atpanic(L, panic);
+    return L;
+}
+
 int dr_host_run(const struct dr_run *run)
 {
-    lua_State *L = luaL_newstate();
+    lua_State *L = new_state();
     int status = 1;
     if (!L) {
         fputs("dbtrun: cannot create the Lua state (out of memory)\n", stderr);

@@ -30,13 +30,17 @@ static int l_env_set(lua_State *L)
     return 0;
 }
 
-/* env.all() -> {name = value, ...} */
+/* env.all([prefix]) -> {name = value, ...}: every variable, or those whose
+ * name starts with prefix (config reads DBTRUN_* at every start: the rest
+ * need not become Lua strings). */
 static int l_env_all(lua_State *L)
 {
+    size_t plen = 0;
+    const char *prefix = luaL_optlstring(L, 1, "", &plen);
     lua_newtable(L);
     for (char **e = environ; *e; e++) {
         const char *eq = strchr(*e, '=');
-        if (!eq)
+        if (!eq || strncmp(*e, prefix, plen) != 0)
             continue;
         lua_pushlstring(L, *e, (size_t)(eq - *e));
         lua_pushstring(L, eq + 1);

@@ -93,7 +93,9 @@ def render(template, tmp_path, any_name=True, **vars):
 
 
 def snapshot(root):
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under root but dbtrun's own cache (.dbtrun/, gitignored)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] != ".dbtrun"}
 
 
 # ---- the adapter and its template --------------------------------------------

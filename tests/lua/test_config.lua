@@ -35,6 +35,18 @@ return t.run("test_config", {
     assert(config.override("docs_include", "compiled/*, run/*", true))
     t.eq(config.proxy.docs_include, "compiled/*, run/*")
   end },
+  { "env.all with a prefix keeps only those names", function()
+    local env = require("dbtrun.native").env
+    env.set("DBTRUN_PREFIX_SEEN", "1")
+    env.set("XDBTRUN_PREFIX_UNSEEN", "2")
+    local some, all = env.all("DBTRUN_"), env.all()
+    t.eq(some.DBTRUN_PREFIX_SEEN, "1")
+    t.eq(some.XDBTRUN_PREFIX_UNSEEN, nil)
+    t.eq(all.XDBTRUN_PREFIX_UNSEEN, "2")
+    for name in pairs(some) do
+      t.check(name:sub(1, 7) == "DBTRUN_", name)
+    end
+  end },
   { "misuse", function()
     t.raises(function() config.proxy.threads = 3 end, "read%-only")
     t.raises(function() config.proxy("x") end, "expects a table")

@@ -1,0 +1,234 @@
+"""The task file's bytecode cache (.dbtrun/cache/, src/lua/l_cache.c): a run
+that finds a whole entry for this text, chunk name and dbtrun version skips
+parsing; anything else — an edit, a torn or corrupt entry, a folder that
+cannot be written — falls back to compiling, silently. Errors keep naming
+the user's file:line either way."""
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import DBTRUN, dbtrun
+
+TASKS = """\
+-- Say hello
+-- (in two lines)
+task("hello", function()
+  print("hello")
+end)
+
+-- Fail on purpose
+task("boom", function()
+  local t = nil
+  return t.field
+end)
+
+task("undocumented", function() end)
+"""
+
+
+def entries(d):
+    cache = d / ".dbtrun" / "cache"
+    return sorted(cache.iterdir()) if cache.exists() else []
+
+
+def only_entry(d):
+    found = entries(d)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_first_run_writes_the_entry_and_the_next_one_uses_it(project):
+    d = project(TASKS)
+    first = dbtrun("hello", cwd=d)
+    assert first.returncode == 0 and first.stdout == "hello\n"
+    entry = only_entry(d)
+    assert entry.name.startswith("taskfile-") and entry.suffix == ".luac"
+    before = entry.stat()
+    second = dbtrun("hello", cwd=d)
+    assert second.returncode == 0 and second.stdout == "hello\n" and second.stderr == ""
+    after = only_entry(d).stat()
+    # a hit reads the entry; a miss would have renamed a new file into place
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_list_from_a_cached_run_shows_the_doc_comments(project):
+    d = project(TASKS)
+    uncached = dbtrun("--list", cwd=d)
+    assert entries(d)
+    cached = dbtrun("--list", cwd=d)
+    assert cached.returncode == 0
+    assert cached.stdout == uncached.stdout
+    assert "hello" in cached.stdout and "# Say hello (in two lines)" in cached.stdout
+    assert "# Fail on purpose" in cached.stdout
+    line = next(l for l in cached.stdout.splitlines() if "undocumented" in l)
+    assert "#" not in line
+    assert dbtrun("--list", "--json", cwd=d).stdout == dbtrun("--list", "--json", cwd=d).stdout
+
+
+TRICKY = (
+    "-- above a blank line: no doc\n\n"
+    "task(\"a\", function() end)\n"
+    "-- doc of b\n"
+    "--[[ a block ]] task(\"b\", function() end)\n"
+    "-- doc of c, trailing spaces   \r\n"
+    "  --   indented, CRLF\r\n"
+    "task(\"c\", function() end)\r\n"
+    "--[[\nblock\n]]\n"
+    "task(\"d\", function() end)\n"
+    "---- many dashes\n"
+    "task(\"e\", {\n  params = { \"X=1\" },\n}, function() end)\n"
+    "-- doc of f\n"
+    "if true then task(\"f\", function() end) end\n"
+)
+
+
+def test_doc_comments_from_the_cache_match_the_text_exactly(project):
+    d = project(TRICKY)
+    uncached = dbtrun("--list", "--json", cwd=d)
+    assert uncached.returncode == 0, uncached.stderr
+    assert entries(d)
+    cached = dbtrun("--list", "--json", cwd=d)
+    assert cached.stdout == uncached.stdout
+    docs = {t["name"]: t.get("doc") for t in __import__("json").loads(cached.stdout)["tasks"]}
+    assert docs["a"] is None and docs["d"] is None
+    assert docs["b"] == "doc of b"
+    assert docs["c"].startswith("doc of c, trailing spaces") and docs["c"].endswith("indented, CRLF")
+    assert docs["e"] == "many dashes" and docs["f"] == "doc of f"
+    assert dbtrun("--list", cwd=d).stdout == dbtrun("--list", cwd=d).stdout
+
+
+def test_an_edit_is_a_miss_and_replaces_the_entry(project):
+    d = project(TASKS)
+    assert dbtrun("hello", cwd=d).stdout == "hello\n"
+    old = only_entry(d).read_bytes()
+    (d / "dbtrun.lua").write_text(TASKS.replace('print("hello")', 'print("edited")').replace("Say hello", "Say it"))
+    r = dbtrun("hello", cwd=d)
+    assert r.returncode == 0 and r.stdout == "edited\n"
+    assert only_entry(d).read_bytes() != old  # one entry per task file, replaced
+    assert "# Say it (in two lines)" in dbtrun("--list", cwd=d).stdout
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty", "header-only", "garbage"])
+def test_a_damaged_entry_is_never_trusted(project, damage):
+    d = project(TASKS)
+    dbtrun("hello", cwd=d)
+    entry = only_entry(d)
+    data = bytearray(entry.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0x55  # inside the bytecode
+    elif damage == "truncate":
+        data = data[: len(data) - 7]
+    elif damage == "empty":
+        data = b""
+    elif damage == "header-only":
+        data = data[:48]
+    else:
+        data = os.urandom(len(data))
+    entry.write_bytes(bytes(data))
+    r = dbtrun("hello", cwd=d)
+    assert r.returncode == 0 and r.stdout == "hello\n" and r.stderr == ""
+    # and the entry is whole again
+    rebuilt = only_entry(d).stat()
+    again = dbtrun("hello", cwd=d)
+    assert again.stdout == "hello\n"
+    assert only_entry(d).stat().st_ino == rebuilt.st_ino
+
+
+def test_a_folder_that_cannot_hold_the_cache_is_silent(project):
+    d = project(TASKS)
+    (d / ".dbtrun").write_text("not a folder\n")  # mkdir fails: ENOTDIR
+    for _ in range(2):
+        r = dbtrun("hello", cwd=d)
+        assert r.returncode == 0 and r.stdout == "hello\n" and r.stderr == ""
+    assert (d / ".dbtrun").read_text() == "not a folder\n"
+
+
+def test_a_read_only_folder_is_silent_and_left_alone():
+    d = tempfile.mkdtemp(prefix="dbtrun-ro-")
+    try:
+        with open(os.path.join(d, "dbtrun.lua"), "w") as f:
+            f.write(TASKS)
+        os.chmod(os.path.join(d, "dbtrun.lua"), 0o644)
+        os.chmod(d, 0o555)
+        cmd = [DBTRUN, "hello"]
+        if os.geteuid() == 0:  # root writes anywhere: run as nobody
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+        env["HOME"] = "/nonexistent"
+        r = subprocess.run(cmd, cwd=d, capture_output=True, text=True, timeout=60, env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "hello\n" and r.stderr == ""
+        assert os.listdir(d) == ["dbtrun.lua"]
+    finally:
+        os.chmod(d, 0o755)
+        shutil.rmtree(d)
+
+
+def test_concurrent_first_runs_all_succeed_and_leave_one_whole_entry(project):
+    d = project(TASKS)
+    procs = [
+        subprocess.Popen([DBTRUN, "hello"], cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(12)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0 and out == "hello\n" and err == ""
+    entry = only_entry(d)  # no temporary files left behind either
+    ino = entry.stat().st_ino
+    procs = [
+        subprocess.Popen([DBTRUN, "--list"], cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0 and "# Say hello (in two lines)" in out and err == ""
+    assert only_entry(d).stat().st_ino == ino  # all hits
+
+
+def test_a_syntax_error_names_the_file_and_line_after_a_cached_run(project):
+    d = project(TASKS)
+    dbtrun("hello", cwd=d)
+    (d / "dbtrun.lua").write_text(TASKS.replace('print("hello")', 'print("hello"'))
+    for _ in range(2):  # nothing cached for a file that does not compile
+        r = dbtrun("hello", cwd=d)
+        assert r.returncode == 2
+        assert "dbtrun.lua:5:" in r.stderr and "')' expected" in r.stderr
+
+
+def test_a_runtime_error_from_cached_bytecode_names_the_users_line(project):
+    d = project(TASKS)
+    for _ in range(2):
+        r = dbtrun("-v", "boom", cwd=d)
+        assert r.returncode == 1
+        assert "task 'boom' failed" in r.stderr and "dbtrun.lua:10:" in r.stderr
+        tb = r.stderr[r.stderr.index("stack traceback"):]
+        assert "dbtrun.lua:10: in" in tb
+    assert entries(d)
+
+
+def test_the_chunk_name_is_part_of_the_key(project):
+    # errors name the file as the run was asked for it (-f ../dbtrun.lua, or
+    # dbtrun.lua in its own folder): each name has its own entry
+    d = project(TASKS)
+    sub = d / "models"
+    sub.mkdir()
+    for _ in range(2):
+        r = dbtrun("-f", "../dbtrun.lua", "boom", cwd=sub)
+        assert "failed: ../dbtrun.lua:10:" in r.stderr
+        r = dbtrun("boom", cwd=d)
+        assert "failed: dbtrun.lua:10:" in r.stderr
+    assert len(entries(d)) == 2
+
+
+def test_a_dry_run_and_tab_completion_write_no_cache(project):
+    d = project(TASKS)
+    assert dbtrun("-n", "hello", cwd=d).returncode == 0
+    assert dbtrun("--complete", "--", "he", cwd=d).returncode == 0
+    assert not (d / ".dbtrun").exists()
+    dbtrun("hello", cwd=d)
+    ino = only_entry(d).stat().st_ino
+    r = dbtrun("-n", "hello", cwd=d)  # but they read it
+    assert r.returncode == 0 and only_entry(d).stat().st_ino == ino
