@@ -6,6 +6,7 @@
 #include "dbtrun/s3.h"
 #include "dbtrun/checksum.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/fs.h"
 #include "dbtrun/isotime.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
@@ -199,16 +200,28 @@ int dr_s3_hash_file(const char *path, long long offset, long long len, char *md5
     return 0;
 }
 
+long long dr_s3_part_size(long long size)
+{
+    long long mib = 1LL << 20, part = (size / 8 + mib - 1) / mib * mib;
+    if (part < DR_S3_PART_MIN)
+        part = DR_S3_PART_MIN;
+    if (part > DR_S3_PART_MAX)
+        part = DR_S3_PART_MAX;
+    if ((size + part - 1) / part > DR_S3_MAX_PARTS)
+        part = ((size + DR_S3_MAX_PARTS - 1) / DR_S3_MAX_PARTS + mib - 1) / mib * mib;
+    return part;
+}
+
 int dr_s3_file_etag(const char *path, long long part_size, char *out, size_t outlen)
 {
     struct stat st;
     unsigned char *md5s = NULL, md[16];
     int rc = -1;
-    if (part_size <= 0)
-        part_size = DR_S3_PART_SIZE;
     if (stat(path, &st) != 0)
         return -1;
     long long size = (long long)st.st_size;
+    if (part_size <= 0)
+        part_size = dr_s3_part_size(size);
     if (size < DR_S3_MULTIPART_THRESHOLD) {
         if (dr_aws_hash_file(path, 0, size, md, NULL) != 0)
             return -1;
@@ -836,6 +849,42 @@ out:
     return rc;
 }
 
+/* Whether bodies to k go over TLS: then as UNSIGNED-PAYLOAD with a CRC32
+ * (see dr_s3_put), else signed. k must be resolved. */
+static int call_https(const struct s3_call *k)
+{
+    return strncasecmp(k->base, "https://", 8) == 0;
+}
+
+static int crc32_chunk(void *ctx, const void *data, size_t n)
+{
+    uint64_t *crc = ctx;
+    *crc = dr_checksum_crc(DR_CRC32, *crc, data, n);
+    return 0;
+}
+
+/* What protects one body of `len` bytes of path at offset: over HTTPS its
+ * CRC32 (base64, as x-amz-checksum-crc32 wants), else its SHA-256 (hex, to
+ * sign). One read of the bytes. 0, or -1 with errno. */
+static int body_digest(const char *path, long long offset, long long len, int https, char sha[65],
+                       char crc_b64[13])
+{
+    unsigned char digest[32];
+    uint64_t crc = 0;
+    if (!https) {
+        if (dr_aws_hash_file(path, offset, len, NULL, digest) != 0)
+            return -1;
+        dr_hex(digest, 32, sha);
+        return 0;
+    }
+    if (dr_fs_read_chunks(path, offset, len, crc32_chunk, &crc) != 0)
+        return -1;
+    for (int i = 0; i < 4; i++) /* big-endian, as S3 writes it */
+        digest[i] = (unsigned char)(crc >> (8 * (3 - i)));
+    dr_crypto.EVP_EncodeBlock((unsigned char *)crc_b64, digest, 4);
+    return 0;
+}
+
 /* Part-upload state shared by the worker threads. */
 struct multipart {
     struct s3_call *call; /* the PutObject call: client, target, base, path, err */
@@ -843,7 +892,9 @@ struct multipart {
     char *upload_id_enc; /* set once CreateMultipartUpload answered: abort from then on */
     long long size, part_size;
     size_t nparts;
+    int https; /* parts carry CRC32s (call_https) */
     char (*etags)[128];
+    char (*crcs)[13]; /* each part's CRC32 when https, for CompleteMultipartUpload */
     pthread_mutex_t lock;
     int lock_ready;
     struct dr_aws_error first; /* the first part failure */
@@ -856,11 +907,13 @@ static int upload_part(void *ctx, size_t i)
     const char *target = m->call->target;
     long long offset = (long long)i * m->part_size;
     long long len = m->size - offset < m->part_size ? m->size - offset : m->part_size;
-    char md5_b64[25], sha[65], *query = NULL;
+    char sha[65], *query = NULL;
     struct dr_http_response resp = {0};
     struct dr_aws_error err = {0};
     int rc = -1;
-    if (dr_s3_hash_file(m->path, offset, len, NULL, md5_b64, sha) != 0) {
+    /* no Content-MD5: the signed SHA-256 or the CRC32 already covers the
+     * bytes, and MD5 would be the costliest pass over them */
+    if (body_digest(m->path, offset, len, m->https, sha, m->crcs[i]) != 0) {
         dr_aws_fail(&err, "UploadPart", target, "LocalError", "cannot read %s: %s", m->path,
                     strerror(errno));
         goto out;
@@ -869,16 +922,17 @@ static int upload_part(void *ctx, size_t i)
         dr_aws_fail(&err, "UploadPart", target, "InternalError", "out of memory");
         goto out;
     }
-    struct dr_http_header header = {"Content-MD5", md5_b64};
+    struct dr_http_header header = {"x-amz-checksum-crc32", m->crcs[i]};
     struct dr_aws_request r = {.op = "UploadPart",
                                .method = "PUT",
                                .query = query,
                                .headers = &header,
-                               .nheaders = 1,
+                               .nheaders = m->https ? 1 : 0,
                                .body_path = m->path,
                                .body_offset = offset,
                                .body_len = (size_t)len,
-                               .payload_sha256 = sha};
+                               .payload_sha256 = m->https ? NULL : sha,
+                               .unsigned_payload = m->https};
     if (call_send_to(m->call, &r, &resp, &err) != 0)
         goto out;
     const char *etag = dr_http_header_get(&resp, "etag");
@@ -968,12 +1022,13 @@ static int error_in_body(const struct dr_http_response *resp, const char *op, co
     return -1;
 }
 
-/* Sets up m for uploading `size` bytes of `path` on k: the part size as the
- * aws CLI picks it (at least 5 MiB, grown so no more than DR_S3_MAX_PARTS). */
+/* Sets up m for uploading `size` bytes of `path` on k: the caller's part
+ * size (at least 5 MiB, grown so no more than DR_S3_MAX_PARTS) or
+ * dr_s3_part_size's. */
 static void upload_plan(struct multipart *m, struct s3_call *k, const char *path, long long size,
                         const struct dr_s3_put_opts *o)
 {
-    long long part = o && o->part_size ? o->part_size : DR_S3_PART_SIZE;
+    long long part = o && o->part_size ? o->part_size : dr_s3_part_size(size);
     if (part < (5LL << 20))
         part = 5LL << 20;
     while ((size + part - 1) / part > DR_S3_MAX_PARTS)
@@ -984,18 +1039,20 @@ static void upload_plan(struct multipart *m, struct s3_call *k, const char *path
     m->size = size;
     m->part_size = part;
     m->nparts = (size_t)((size + part - 1) / part);
+    m->https = call_https(k);
 }
 
 /* CreateMultipartUpload, then the part table and its lock. 0, or -1 with err. */
 static int upload_init(struct multipart *m, const char *content_type)
 {
     struct s3_call *k = m->call;
-    struct dr_http_header ct = {"Content-Type", content_type};
+    struct dr_http_header hs[] = {{"Content-Type", content_type},
+                                  {"x-amz-checksum-algorithm", "CRC32"}};
     struct dr_aws_request create = {.op = "CreateMultipartUpload",
                                     .method = "POST",
                                     .query = "uploads",
-                                    .headers = &ct,
-                                    .nheaders = 1};
+                                    .headers = hs,
+                                    .nheaders = m->https ? 2 : 1};
     char *upload_id = NULL;
     int rc = -1;
     if (call_send(k, &create) != 0)
@@ -1008,6 +1065,7 @@ static int upload_init(struct multipart *m, const char *content_type)
     dr_http_response_free(&k->resp);
     if (!(m->upload_id_enc = dr_sigv4_uri_encode(upload_id, strlen(upload_id), 0)) ||
         !(m->etags = calloc(m->nparts, sizeof *m->etags)) ||
+        !(m->crcs = calloc(m->nparts, sizeof *m->crcs)) ||
         pthread_mutex_init(&m->lock, NULL) != 0) {
         dr_aws_fail(k->err, "UploadPart", k->target, "InternalError", "out of memory");
         goto out;
@@ -1036,17 +1094,19 @@ static int upload_complete(struct multipart *m, struct dr_s3_info *info)
     char *body = NULL, *query = NULL, *etag = NULL;
     size_t bodylen = 0;
     int rc = -1;
-    /* <Part> is at most ~200 bytes with a 128-byte ETag */
-    size_t bodycap = 128 + m->nparts * 200;
+    /* <Part> is at most ~260 bytes with a 128-byte ETag and a CRC32 */
+    size_t bodycap = 128 + m->nparts * 260;
     if (!(body = malloc(bodycap)) || !(query = dr_strprintf("uploadId=%s", m->upload_id_enc))) {
         dr_aws_fail(k->err, "CompleteMultipartUpload", k->target, "InternalError", "out of memory");
         goto out;
     }
     bodylen = (size_t)snprintf(body, bodycap, "<CompleteMultipartUpload>");
     for (size_t i = 0; i < m->nparts; i++)
-        bodylen += (size_t)snprintf(body + bodylen, bodycap - bodylen,
-                                    "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag></Part>",
-                                    i + 1, m->etags[i]);
+        bodylen +=
+            (size_t)snprintf(body + bodylen, bodycap - bodylen,
+                             "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag>%s%s%s</Part>",
+                             i + 1, m->etags[i], m->https ? "<ChecksumCRC32>" : "",
+                             m->https ? m->crcs[i] : "", m->https ? "</ChecksumCRC32>" : "");
     bodylen += (size_t)snprintf(body + bodylen, bodycap - bodylen, "</CompleteMultipartUpload>");
     struct dr_aws_request complete = {.op = "CompleteMultipartUpload",
                                       .method = "POST",
@@ -1088,8 +1148,10 @@ static void upload_free(struct multipart *m)
     if (m->lock_ready)
         pthread_mutex_destroy(&m->lock);
     free(m->etags);
+    free(m->crcs);
     free(m->upload_id_enc);
     m->etags = NULL;
+    m->crcs = NULL;
     m->upload_id_enc = NULL;
     m->lock_ready = 0;
 }
@@ -1116,10 +1178,10 @@ static int put_multipart(struct s3_call *k, const char *path, long long size,
 int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_put_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
-    char md5_b64[25], sha[65];
+    char md5_b64[25], sha[65], crc[13];
     struct s3_call k;
     struct stat st;
-    int rc = -1;
+    int rc = -1, https;
     const char *content_type = o && o->content_type ? o->content_type : dr_s3_content_type(path);
     long long threshold =
         o && o->multipart_threshold ? o->multipart_threshold : DR_S3_MULTIPART_THRESHOLD;
@@ -1139,18 +1201,23 @@ int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, cons
         rc = put_multipart(&k, path, (long long)st.st_size, content_type, o, info);
         goto out;
     }
-    if (dr_s3_hash_file(path, 0, (long long)st.st_size, NULL, md5_b64, sha) != 0) {
+    https = call_https(&k);
+    if ((https ? body_digest(path, 0, (long long)st.st_size, 1, sha, crc)
+               : dr_s3_hash_file(path, 0, (long long)st.st_size, NULL, md5_b64, sha)) != 0) {
         dr_aws_fail(err, "PutObject", k.target, "LocalError", "cannot read %s: %s", path,
                     strerror(errno));
         goto out;
     }
-    struct dr_http_header headers[] = {{"Content-Type", content_type}, {"Content-MD5", md5_b64}};
+    struct dr_http_header headers[] = {{"Content-Type", content_type},
+                                       https ? (struct dr_http_header){"x-amz-checksum-crc32", crc}
+                                             : (struct dr_http_header){"Content-MD5", md5_b64}};
     struct dr_aws_request r = {.method = "PUT",
                                .headers = headers,
                                .nheaders = 2,
                                .body_path = path,
                                .body_len = (size_t)st.st_size,
-                               .payload_sha256 = sha};
+                               .payload_sha256 = https ? NULL : sha,
+                               .unsigned_payload = https};
     if (call_send(&k, &r) != 0)
         goto out;
     if (info) {
