@@ -160,7 +160,13 @@ struct dr_s3_get_opts {
      * is the ETag of single-part objects. NULL: unconditional. */
     const char *if_none_match;
     int keep_mtime; /* 0: set the file's mtime to the object's LastModified */
+    /* The object's size when the caller knows it (from a listing); 0:
+     * unknown. From DR_S3_RANGED_MIN on, the object comes as parallel ranged
+     * GETs (dr_s3_part_size each, 8 at a time, If-Match its ETag) after a
+     * HeadObject, into one preallocated temporary file. */
+    long long size;
 };
+#define DR_S3_RANGED_MIN (32LL << 20)
 #define DR_S3_ETAG_AUTO "auto"
 
 /* Whether a file name (no folder) is one of dbtrun's temporary download
@@ -170,7 +176,11 @@ int dr_s3_is_temp_name(const char *name);
 
 /* Downloads bucket/key into `path`: the body streams into a temporary file
  * in the same folder (mode 0666 less the umask), is checked against
- * Content-Length, and is renamed over `path` only when complete — a failure
+ * Content-Length and the object's checksum (dr_checksum_verify: the full-
+ * object flexible checksum, else the MD5 a single-part ETag is; a multipart
+ * object's composite checksum proves nothing about the whole and is not
+ * checked; ranged downloads check the same claims, read from the HEAD), and
+ * is renamed over `path` only when complete — a failure
  * leaves the old file as it was and removes the temporary one. Records the
  * ETag in the DR_S3_ETAG_XATTR attribute when the file system allows.
  * `path`'s folder must exist. info may be NULL. 0, or -1 with err. */

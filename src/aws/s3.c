@@ -801,6 +801,142 @@ static int get_place(struct s3_call *k, const char *tmp, const char *path,
     return 0;
 }
 
+/* ---- ranged downloads ----------------------------------------------------- */
+
+/* A big object fetched as parallel ranges into one file. */
+struct ranged {
+    const struct s3_call *call;
+    int fd;
+    long long size, range;
+    size_t n;
+    const char *if_match; /* the quoted ETag the HEAD saw: no mixing of versions */
+    const int *signals;
+    pthread_mutex_t lock;
+    struct dr_aws_error first; /* the first range failure */
+    int failed;
+};
+
+/* Whether resp is the 206 for bytes [from, from + len) of the object. */
+static int range_answered(const struct dr_http_response *resp, long long from, long long len)
+{
+    const char *cr = dr_http_header_get(resp, "content-range");
+    long long a, b;
+    return resp->status == 206 && cr && sscanf(cr, "bytes %lld-%lld/", &a, &b) == 2 && a == from &&
+           b == from + len - 1;
+}
+
+static int get_range(void *ctx, size_t i)
+{
+    struct ranged *g = ctx;
+    long long from = (long long)i * g->range;
+    long long len = g->size - from < g->range ? g->size - from : g->range;
+    char spec[64];
+    struct dr_http_response resp = {0};
+    struct dr_aws_error err = {0};
+    snprintf(spec, sizeof spec, "bytes=%lld-%lld", from, from + len - 1);
+    struct dr_http_header h[] = {{"Range", spec}, {"If-Match", g->if_match}};
+    struct dr_aws_request r = {.op = "GetObject",
+                               .method = "GET",
+                               .headers = h,
+                               .nheaders = 2,
+                               .out_fd = &g->fd,
+                               .out_offset = from,
+                               .signals = g->signals};
+    int rc = call_send_to(g->call, &r, &resp, &err);
+    if (rc == 0 && !range_answered(&resp, from, len))
+        rc = dr_aws_fail(
+            &err, "GetObject", g->call->target, "InvalidResponse",
+            "asked for bytes %lld-%lld, got HTTP %ld %s", from, from + len - 1, resp.status,
+            dr_http_header_get(&resp, "content-range") ? dr_http_header_get(&resp, "content-range")
+                                                       : "");
+    if (rc != 0) {
+        pthread_mutex_lock(&g->lock);
+        if (!g->failed)
+            g->first = err;
+        g->failed = 1;
+        pthread_mutex_unlock(&g->lock);
+    }
+    dr_http_response_free(&resp);
+    return rc;
+}
+
+/* Every range of the object k->resp (a HEAD) describes, into tmp, then the
+ * HEAD's claims checked over the whole file. 0; 1 when the body failed its
+ * checks (worth fetching again); -1 otherwise (each range was already
+ * retried); both with k's err. */
+static int get_ranges(struct s3_call *k, const char *tmp, const char *path, long long size,
+                      const int *signals)
+{
+    char quoted[132], etag[128];
+    struct ranged g = {.call = k, .size = size, .range = dr_s3_part_size(size), .signals = signals};
+    const char *e = dr_http_header_get(&k->resp, "etag");
+    int rc = -1;
+    dr_s3_etag_strip(e ? e : "", etag, sizeof etag);
+    snprintf(quoted, sizeof quoted, "\"%s\"", etag);
+    g.if_match = quoted;
+    g.n = (size_t)((size + g.range - 1) / g.range);
+    if ((g.fd = open(tmp, O_WRONLY | O_CLOEXEC)) < 0 || ftruncate(g.fd, (off_t)size) != 0) {
+        dr_aws_fail(k->err, "GetObject", k->target, "LocalError", "cannot write %s: %s", tmp,
+                    strerror(errno));
+        goto out;
+    }
+    if (pthread_mutex_init(&g.lock, NULL) != 0) {
+        dr_aws_fail(k->err, "GetObject", k->target, "InternalError", "out of memory");
+        goto out;
+    }
+    int got = dr_s3_parallel(g.n, 8, get_range, &g);
+    pthread_mutex_destroy(&g.lock);
+    if (got != 0) {
+        *k->err = g.first;
+        goto out;
+    }
+    if (close(g.fd) != 0) {
+        g.fd = -1;
+        dr_aws_fail(k->err, "GetObject", k->target, "LocalError", "cannot write %s: %s", tmp,
+                    strerror(errno));
+        goto out;
+    }
+    g.fd = -1;
+    rc = body_check(&k->resp, tmp, path, k->target, k->err) == 0 ? 0 : 1;
+out:
+    if (g.fd >= 0)
+        close(g.fd);
+    return rc;
+}
+
+/* HEAD (with the checksum mode, so the claims to check come back) then the
+ * ranges, again while the body fails its checks. 0 fetched, 1 not modified
+ * (the HEAD's ETag is `etag`), 2 too small after all (k->resp is freed: take
+ * the one-GET path), -1 with k's err. */
+static int get_fetch_ranged(struct s3_call *k, const char *tmp, const char *path, const char *etag,
+                            const int *signals)
+{
+    struct dr_http_header mode = {"x-amz-checksum-mode", "ENABLED"};
+    struct dr_aws_request head = {
+        .op = "HeadObject", .method = "HEAD", .headers = &mode, .nheaders = 1, .signals = signals};
+    char now[128];
+    for (int n = 1;; n++) {
+        if (call_send(k, &head) != 0)
+            return -1;
+        const char *len = dr_http_header_get(&k->resp, "content-length");
+        const char *e = dr_http_header_get(&k->resp, "etag");
+        long long size = len ? strtoll(len, NULL, 10) : 0;
+        dr_s3_etag_strip(e ? e : "", now, sizeof now);
+        if (etag[0] && strcmp(now, etag) == 0)
+            return 1;
+        if (size < DR_S3_RANGED_MIN || !e) {
+            dr_http_response_free(&k->resp);
+            return 2;
+        }
+        int got = get_ranges(k, tmp, path, size, signals);
+        if (got <= 0)
+            return got;
+        if (n >= dr_aws_client_max_attempts(k->c) || dr_proc_signal_count() != *signals ||
+            strcmp(k->err->code, "LocalError") == 0)
+            return -1;
+    }
+}
+
 int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_get_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
@@ -832,7 +968,10 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
                                .nheaders = etag[0] ? 2 : 1,
                                .out_path = tmp,
                                .signals = &signals};
-    int got = get_fetch(&k, &r, path, signals);
+    int got = o && o->size >= DR_S3_RANGED_MIN ? get_fetch_ranged(&k, tmp, path, etag, &signals)
+                                               : get_fetch(&k, &r, path, signals);
+    if (got == 2)
+        got = get_fetch(&k, &r, path, signals);
     if (got == 1) {
         get_not_modified(&k, path, etag, info);
         rc = 0;
