@@ -1016,6 +1016,10 @@ static int body_digest(const char *path, long long offset, long long len, int ht
         dr_hex(digest, 32, sha);
         return 0;
     }
+    if (crypto_ready() != 0) { /* for the base64 */
+        errno = EIO;
+        return -1;
+    }
     if (dr_fs_read_chunks(path, offset, len, crc32_chunk, &crc) != 0)
         return -1;
     for (int i = 0; i < 4; i++) /* big-endian, as S3 writes it */
