@@ -4,6 +4,7 @@ moto rejects correct signatures on percent-encoded paths (aws-notes.md), so
 these tests prove behaviour, and the signer is proven by its own suites."""
 import hashlib
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -586,6 +587,35 @@ def test_ranged_download_checks_the_whole_object_checksum(run, s3, bucket, moto,
         heads = [h for m, _, h in proxy.requests if m == b"HEAD"]
         assert len(heads) == 3 and all(b"x-amz-checksum-mode: enabled" in h.lower() for h in heads)
         assert list((tmp_path / "down").iterdir()) == []  # no file, no temporary one
+    finally:
+        proxy.close()
+
+
+def test_interrupt_during_a_ranged_download_keeps_the_old_file(s3, bucket, moto, tmp_path):
+    s3.put_object(Bucket=bucket, Key="big/blob.bin", Body=os.urandom(33 << 20))
+    d = tmp_path / "down"
+    d.mkdir()
+    (d / "blob.bin").write_bytes(b"old")
+    proxy = CuttingProxy(int(moto.rsplit(":", 1)[1]))
+    proxy.cut = False
+    proxy.mangle = lambda head, resp: (time.sleep(10) if b"range:" in head.lower() else None) or resp
+    try:
+        p = subprocess.Popen([DBTRUN, "aws", "s3", "sync", f"s3://{bucket}/big/", "down"],
+                             cwd=tmp_path, env=_env(f"http://127.0.0.1:{proxy.port}", tmp_path),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not any(b"range:" in h.lower() for _, _, h in proxy.requests):
+            assert time.monotonic() < deadline and p.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.3)
+        start = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        assert p.returncode == 130, err
+        assert "Interrupted" in err
+        assert time.monotonic() - start < 5
+        assert (d / "blob.bin").read_bytes() == b"old"
+        assert sorted(os.listdir(d)) == ["blob.bin"]
     finally:
         proxy.close()
 
