@@ -1028,6 +1028,68 @@ static int body_digest(const char *path, long long offset, long long len, int ht
     return 0;
 }
 
+/* Bodies this small are read once into memory: hashed and sent from there
+ * (one open and one read per file; curl puts them in the same send as the
+ * headers), which is most of what a sync of many small files does. */
+#define SMALL_BODY (64 << 10)
+
+/* The whole of a file of `size` bytes (as stat saw it) in *out (caller
+ * frees). 0, or -1 with errno (EIO when its size changed meanwhile). */
+static int read_small(const char *path, size_t size, char **out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1, saved = EIO;
+    size_t got = 0;
+    char *buf = fd >= 0 ? malloc(size + 1) : NULL;
+    if (!buf) {
+        saved = fd >= 0 ? ENOMEM : errno;
+        goto out;
+    }
+    for (;;) { /* one byte more than expected tells a grown file */
+        ssize_t n = read(fd, buf + got, size + 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            saved = errno;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got > size)
+            break;
+    }
+    if (got == size) {
+        *out = buf;
+        buf = NULL;
+        rc = 0;
+    }
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        errno = saved;
+    return rc;
+}
+
+/* body_digest's outputs for a body in memory, and its Content-MD5 (base64)
+ * over plain HTTP. 0, or -1 when libcrypto fails. */
+static int mem_digest(const void *data, size_t len, int https, char sha[65], char crc_b64[13],
+                      char md5_b64[25])
+{
+    unsigned char be[4];
+    if (crypto_ready() != 0)
+        return -1;
+    if (!https)
+        return dr_sigv4_sha256_hex(data, len, sha) != 0 ||
+                       dr_s3_md5_mem(data, len, NULL, md5_b64) != 0
+                   ? -1
+                   : 0;
+    uint64_t crc = dr_checksum_crc(DR_CRC32, 0, data, len);
+    for (int i = 0; i < 4; i++)
+        be[i] = (unsigned char)(crc >> (8 * (3 - i)));
+    dr_crypto.EVP_EncodeBlock((unsigned char *)crc_b64, be, 4);
+    return 0;
+}
+
 /* Part-upload state shared by the worker threads. */
 struct multipart {
     struct s3_call *call; /* the PutObject call: client, target, base, path, err */
@@ -1321,10 +1383,10 @@ static int put_multipart(struct s3_call *k, const char *path, long long size,
 int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_put_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
-    char md5_b64[25], sha[65], crc[13];
+    char md5_b64[25], sha[65], crc[13], *data = NULL;
     struct s3_call k;
     struct stat st;
-    int rc = -1, https;
+    int rc = -1, https, digested;
     const char *content_type = o && o->content_type ? o->content_type : dr_s3_content_type(path);
     long long threshold =
         o && o->multipart_threshold ? o->multipart_threshold : DR_S3_MULTIPART_THRESHOLD;
@@ -1345,8 +1407,14 @@ int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, cons
         goto out;
     }
     https = call_https(&k);
-    if ((https ? body_digest(path, 0, (long long)st.st_size, 1, sha, crc)
-               : dr_s3_hash_file(path, 0, (long long)st.st_size, NULL, md5_b64, sha)) != 0) {
+    if (st.st_size <= SMALL_BODY)
+        digested = read_small(path, (size_t)st.st_size, &data) == 0 &&
+                   mem_digest(data, (size_t)st.st_size, https, sha, crc, md5_b64) == 0;
+    else
+        digested =
+            (https ? body_digest(path, 0, (long long)st.st_size, 1, sha, crc)
+                   : dr_s3_hash_file(path, 0, (long long)st.st_size, NULL, md5_b64, sha)) == 0;
+    if (!digested) {
         dr_aws_fail(err, "PutObject", k.target, "LocalError", "cannot read %s: %s", path,
                     strerror(errno));
         goto out;
@@ -1357,7 +1425,8 @@ int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, cons
     struct dr_aws_request r = {.method = "PUT",
                                .headers = headers,
                                .nheaders = 2,
-                               .body_path = path,
+                               .body = data,
+                               .body_path = data ? NULL : path,
                                .body_len = (size_t)st.st_size,
                                .payload_sha256 = https ? NULL : sha,
                                .unsigned_payload = https};
@@ -1370,6 +1439,7 @@ int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, cons
     }
     rc = 0;
 out:
+    free(data);
     call_free(&k);
     return rc;
 }

@@ -434,6 +434,12 @@ static void set_method(CURL *h, struct exchange *ex)
         dr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
         dr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                                  (curl_off_t)(req->body ? req->body_len : 0));
+    } else if (strcmp(m, "PUT") == 0 && req->body && !req->body_path) {
+        /* as fields, a small body leaves in the same send as the headers */
+        dr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)req->body);
+        dr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        dr_curl.curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+        return;
     } else if (strcmp(m, "POST") == 0) {
         dr_curl.curl_easy_setopt(h, CURLOPT_POST, 1L);
         dr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
@@ -561,7 +567,10 @@ int dr_http_perform(const struct dr_http_request *req, struct dr_http_response *
                  strerror(errno));
         goto out;
     }
-    if (!(h = acquire()) || !(headers = make_headers(req, strcmp(req->method, "POST") == 0))) {
+    /* a body sent as POST fields gets curl's form Content-Type unless told otherwise */
+    int fields = strcmp(req->method, "POST") == 0 ||
+                 (strcmp(req->method, "PUT") == 0 && req->body && !req->body_path);
+    if (!(h = acquire()) || !(headers = make_headers(req, fields))) {
         snprintf(resp->error, sizeof resp->error, "out of memory (or a header over 8 KiB)");
         goto out;
     }

@@ -509,7 +509,10 @@ class CuttingProxy:
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                     b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
                     return
-                conn.sendall(self.mangle(head, resp) if self.mangle else resp)
+                try:
+                    conn.sendall(self.mangle(head, resp) if self.mangle else resp)
+                except OSError:
+                    pass  # the client is gone (an interrupted run)
                 return  # moto closed its side; so do we
 
     def close(self):
