@@ -115,10 +115,12 @@ struct dr_aws_request {
     long long body_offset;
     const char *payload_sha256; /* hex, or NULL to compute from body/body_path */
     const char *out_path;       /* 2xx body into this file (see http.h) */
-    int s3;                     /* S3 signing rules */
-    int unsigned_payload;       /* sign UNSIGNED-PAYLOAD (S3 streaming) */
-    int no_auth;                /* send unsigned (AssumeRoleWithWebIdentity) */
-    const int *signals;         /* see http.h; NULL: the count when dr_aws_send starts */
+    const int *out_fd;          /* or into this open file at out_offset (see http.h) */
+    long long out_offset;
+    int s3;               /* S3 signing rules */
+    int unsigned_payload; /* sign UNSIGNED-PAYLOAD (S3 streaming) */
+    int no_auth;          /* send unsigned (AssumeRoleWithWebIdentity) */
+    const int *signals;   /* see http.h; NULL: the count when dr_aws_send starts */
     void (*on_bytes)(void *ctx, long long done, long long total); /* see http.h */
     void *on_bytes_ctx;
 };

@@ -19,12 +19,16 @@ struct dr_http_request {
     const char *url;                      /* complete and already percent-encoded */
     const struct dr_http_header *headers; /* sent exactly as given */
     size_t nheaders;
-    const void *body;        /* request body in memory (body_len bytes), or NULL */
-    size_t body_len;         /* also the length sent from body_path */
-    const char *body_path;   /* stream the body from this file instead */
-    long long body_offset;   /* where in body_path the body starts */
-    const char *out_path;    /* stream a 2xx response body into this file (created
-                                or truncated); other bodies stay in memory */
+    const void *body;      /* request body in memory (body_len bytes), or NULL */
+    size_t body_len;       /* also the length sent from body_path */
+    const char *body_path; /* stream the body from this file instead */
+    long long body_offset; /* where in body_path the body starts */
+    const char *out_path;  /* stream a 2xx response body into this file (created
+                              or truncated); other bodies stay in memory */
+    const int *out_fd;     /* or write a 2xx body into this open file from
+                              out_offset on (pwrite: nothing truncated, so
+                              threads can fill ranges of one file) */
+    long long out_offset;
     size_t max_body;         /* cap on an in-memory body; 0: DR_HTTP_BODY_MAX */
     long connect_timeout_ms; /* 0: 10 s; < 0: none */
     long timeout_ms;         /* whole exchange; 0: none (big transfers) */

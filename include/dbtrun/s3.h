@@ -11,8 +11,10 @@
 #include <stddef.h>
 #include <time.h>
 
-#define DR_S3_KEY_MAX 1024                    /* S3's own limit on a key, in bytes */
-#define DR_S3_PART_SIZE (8LL << 20)           /* multipart part size */
+#define DR_S3_KEY_MAX 1024          /* S3's own limit on a key, in bytes */
+#define DR_S3_PART_SIZE (8LL << 20) /* the aws CLI's part size (sync matches its ETags) */
+#define DR_S3_PART_MIN (16LL << 20) /* dbtrun's parts: 16 to 64 MiB by object size */
+#define DR_S3_PART_MAX (64LL << 20)
 #define DR_S3_MULTIPART_THRESHOLD (8LL << 20) /* files this big go multipart (as aws CLI) */
 #define DR_S3_MAX_PARTS 10000                 /* S3's limit */
 #define DR_S3_DELETE_BATCH 1000               /* keys per DeleteObjects request */
@@ -71,8 +73,13 @@ int dr_s3_etag_matches_md5(const char *etag, const char *md5_hex);
  * 0, or -1 when libcrypto is unavailable. */
 int dr_s3_multipart_etag(const unsigned char *md5s, size_t nparts, char *out, size_t outlen);
 
+/* The part size dr_s3_put picks for an object of `size` bytes: an eighth of
+ * it (so 8 parts keep 8 connections busy), rounded up to whole MiB, within
+ * DR_S3_PART_MIN..DR_S3_PART_MAX, and grown so no more than DR_S3_MAX_PARTS. */
+long long dr_s3_part_size(long long size);
+
 /* The ETag S3 gives the file at `path` when dr_s3_put uploads it with parts
- * of `part_size` bytes (0: DR_S3_PART_SIZE) from DR_S3_MULTIPART_THRESHOLD
+ * of `part_size` bytes (0: dr_s3_part_size's choice) from DR_S3_MULTIPART_THRESHOLD
  * on: the MD5 hex, or the multipart form. out needs 48 bytes. 0, or -1 with
  * errno. */
 int dr_s3_file_etag(const char *path, long long part_size, char *out, size_t outlen);
@@ -155,7 +162,13 @@ struct dr_s3_get_opts {
     const char *if_none_match;
     int keep_mtime;               /* 0: set the file's mtime to the object's LastModified */
     struct dr_progress *progress; /* fed with the body's bytes; NULL: none */
+    /* The object's size when the caller knows it (from a listing); 0:
+     * unknown. From DR_S3_RANGED_MIN on, the object comes as parallel ranged
+     * GETs (dr_s3_part_size each, 8 at a time, If-Match its ETag) after a
+     * HeadObject, into one preallocated temporary file. */
+    long long size;
 };
+#define DR_S3_RANGED_MIN (32LL << 20)
 #define DR_S3_ETAG_AUTO "auto"
 
 /* Whether a file name (no folder) is one of dbtrun's temporary download
@@ -165,7 +178,11 @@ int dr_s3_is_temp_name(const char *name);
 
 /* Downloads bucket/key into `path`: the body streams into a temporary file
  * in the same folder (mode 0666 less the umask), is checked against
- * Content-Length, and is renamed over `path` only when complete — a failure
+ * Content-Length and the object's checksum (dr_checksum_verify: the full-
+ * object flexible checksum, else the MD5 a single-part ETag is; a multipart
+ * object's composite checksum proves nothing about the whole and is not
+ * checked; ranged downloads check the same claims, read from the HEAD), and
+ * is renamed over `path` only when complete — a failure
  * leaves the old file as it was and removes the temporary one. Records the
  * ETag in the DR_S3_ETAG_XATTR attribute when the file system allows.
  * `path`'s folder must exist. info may be NULL. 0, or -1 with err. */
@@ -179,14 +196,19 @@ int dr_s3_head(struct dr_aws_client *c, const char *bucket, const char *key,
 struct dr_s3_put_opts {
     const char *content_type;      /* NULL: dr_s3_content_type(path) */
     long long multipart_threshold; /* 0: DR_S3_MULTIPART_THRESHOLD */
-    long long part_size;           /* 0: DR_S3_PART_SIZE (min 5 MiB) */
+    long long part_size;           /* 0: dr_s3_part_size (min 5 MiB) */
     int jobs;                      /* parts in flight at once; 0: 8 */
     struct dr_progress *progress;  /* fed with the bytes sent; NULL: none */
 };
 
-/* Uploads the file at `path` to bucket/key: one PutObject with Content-MD5
- * below the threshold, else a multipart upload whose parts each carry
- * Content-MD5, aborted (no parts left behind) when any step fails. info
+/* Uploads the file at `path` to bucket/key: one PutObject below the
+ * threshold, else a multipart upload, aborted (no parts left behind) when any
+ * step fails. Over plain HTTP every body is signed (its SHA-256 in the
+ * signature, which S3 checks against the bytes) and a single PutObject also
+ * carries Content-MD5; over HTTPS bodies go as UNSIGNED-PAYLOAD with an
+ * x-amz-checksum-crc32 header (TLS protects them on the way, the CRC at rest),
+ * as the SDKs send them, and a multipart upload declares CRC32 so S3 keeps
+ * the parts' checksums. info
  * (may be NULL) gets the size and ETag. 0, or -1 with err. */
 int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_put_opts *o, struct dr_s3_info *info, struct dr_aws_error *err);

@@ -102,7 +102,8 @@ struct dr_sync_opts {
 /* Decides what turns dst into src. Both lists sorted. An item is unchanged
  * when the sizes are equal and (unless size_only) the contents match: a
  * single-part ETag against a file's MD5, two files' MD5s, a multipart ETag
- * against the one the file gives with DR_S3_PART_SIZE parts; failing those
+ * against the one the file gives with dbtrun's part size (dr_s3_part_size) or
+ * the aws CLI's (DR_S3_PART_SIZE) for that part count; failing those
  * (other part sizes, encrypted objects), the source not newer than the
  * destination. Files are hashed from root only when needed. With delete_extra,
  * destination items missing from the source are deleted unless the filters

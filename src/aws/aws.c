@@ -465,6 +465,8 @@ static struct dr_http_request http_request(struct dr_aws_client *c, const struct
                                  .body_path = r->body_path,
                                  .body_offset = r->body_offset,
                                  .out_path = r->out_path,
+                                 .out_fd = r->out_fd,
+                                 .out_offset = r->out_offset,
                                  .signals = signals,
                                  .on_bytes = r->on_bytes,
                                  .on_bytes_ctx = r->on_bytes_ctx};

@@ -6,6 +6,7 @@
 #include "dbtrun/s3.h"
 #include "dbtrun/checksum.h"
 #include "dbtrun/dl.h"
+#include "dbtrun/fs.h"
 #include "dbtrun/isotime.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
@@ -199,16 +200,28 @@ int dr_s3_hash_file(const char *path, long long offset, long long len, char *md5
     return 0;
 }
 
+long long dr_s3_part_size(long long size)
+{
+    long long mib = 1LL << 20, part = (size / 8 + mib - 1) / mib * mib;
+    if (part < DR_S3_PART_MIN)
+        part = DR_S3_PART_MIN;
+    if (part > DR_S3_PART_MAX)
+        part = DR_S3_PART_MAX;
+    if ((size + part - 1) / part > DR_S3_MAX_PARTS)
+        part = ((size + DR_S3_MAX_PARTS - 1) / DR_S3_MAX_PARTS + mib - 1) / mib * mib;
+    return part;
+}
+
 int dr_s3_file_etag(const char *path, long long part_size, char *out, size_t outlen)
 {
     struct stat st;
     unsigned char *md5s = NULL, md[16];
     int rc = -1;
-    if (part_size <= 0)
-        part_size = DR_S3_PART_SIZE;
     if (stat(path, &st) != 0)
         return -1;
     long long size = (long long)st.st_size;
+    if (part_size <= 0)
+        part_size = dr_s3_part_size(size);
     if (size < DR_S3_MULTIPART_THRESHOLD) {
         if (dr_aws_hash_file(path, 0, size, md, NULL) != 0)
             return -1;
@@ -788,6 +801,149 @@ static int get_place(struct s3_call *k, const char *tmp, const char *path,
     return 0;
 }
 
+/* ---- ranged downloads ----------------------------------------------------- */
+
+/* A big object fetched as parallel ranges into one file. */
+struct ranged {
+    const struct s3_call *call;
+    int fd;
+    long long size, range;
+    size_t n;
+    const char *if_match; /* the quoted ETag the HEAD saw: no mixing of versions */
+    const int *signals;
+    struct dr_progress *progress; /* fed with each range's bytes; NULL: none */
+    pthread_mutex_t lock;
+    struct dr_aws_error first; /* the first range failure */
+    int failed;
+};
+
+/* Whether resp is the 206 for bytes [from, from + len) of the object. */
+static int range_answered(const struct dr_http_response *resp, long long from, long long len)
+{
+    const char *cr = dr_http_header_get(resp, "content-range");
+    long long a, b;
+    return resp->status == 206 && cr && sscanf(cr, "bytes %lld-%lld/", &a, &b) == 2 && a == from &&
+           b == from + len - 1;
+}
+
+static int get_range(void *ctx, size_t i)
+{
+    struct ranged *g = ctx;
+    long long from = (long long)i * g->range;
+    long long len = g->size - from < g->range ? g->size - from : g->range;
+    char spec[64];
+    struct dr_http_response resp = {0};
+    struct dr_aws_error err = {0};
+    snprintf(spec, sizeof spec, "bytes=%lld-%lld", from, from + len - 1);
+    struct dr_http_header h[] = {{"Range", spec}, {"If-Match", g->if_match}};
+    struct dr_aws_request r = {.op = "GetObject",
+                               .method = "GET",
+                               .headers = h,
+                               .nheaders = 2,
+                               .out_fd = &g->fd,
+                               .out_offset = from,
+                               .signals = g->signals,
+                               .on_bytes = g->progress ? dr_progress_on_bytes : NULL,
+                               .on_bytes_ctx = g->progress};
+    int rc = call_send_to(g->call, &r, &resp, &err);
+    if (rc == 0 && !range_answered(&resp, from, len))
+        rc = dr_aws_fail(
+            &err, "GetObject", g->call->target, "InvalidResponse",
+            "asked for bytes %lld-%lld, got HTTP %ld %s", from, from + len - 1, resp.status,
+            dr_http_header_get(&resp, "content-range") ? dr_http_header_get(&resp, "content-range")
+                                                       : "");
+    if (rc != 0) {
+        pthread_mutex_lock(&g->lock);
+        if (!g->failed)
+            g->first = err;
+        g->failed = 1;
+        pthread_mutex_unlock(&g->lock);
+    }
+    dr_http_response_free(&resp);
+    return rc;
+}
+
+/* Every range of the object k->resp (a HEAD) describes, into tmp, then the
+ * HEAD's claims checked over the whole file. 0; 1 when the body failed its
+ * checks (worth fetching again); -1 otherwise (each range was already
+ * retried); both with k's err. */
+static int get_ranges(struct s3_call *k, const char *tmp, const char *path, long long size,
+                      const int *signals, struct dr_progress *progress)
+{
+    char quoted[132], etag[128];
+    struct ranged g = {.call = k,
+                       .size = size,
+                       .range = dr_s3_part_size(size),
+                       .signals = signals,
+                       .progress = progress};
+    const char *e = dr_http_header_get(&k->resp, "etag");
+    int rc = -1;
+    dr_s3_etag_strip(e ? e : "", etag, sizeof etag);
+    snprintf(quoted, sizeof quoted, "\"%s\"", etag);
+    g.if_match = quoted;
+    g.n = (size_t)((size + g.range - 1) / g.range);
+    if ((g.fd = open(tmp, O_WRONLY | O_CLOEXEC)) < 0 || ftruncate(g.fd, (off_t)size) != 0) {
+        dr_aws_fail(k->err, "GetObject", k->target, "LocalError", "cannot write %s: %s", tmp,
+                    strerror(errno));
+        goto out;
+    }
+    if (pthread_mutex_init(&g.lock, NULL) != 0) {
+        dr_aws_fail(k->err, "GetObject", k->target, "InternalError", "out of memory");
+        goto out;
+    }
+    int got = dr_s3_parallel(g.n, 8, get_range, &g);
+    pthread_mutex_destroy(&g.lock);
+    if (got != 0) {
+        *k->err = g.first;
+        goto out;
+    }
+    if (close(g.fd) != 0) {
+        g.fd = -1;
+        dr_aws_fail(k->err, "GetObject", k->target, "LocalError", "cannot write %s: %s", tmp,
+                    strerror(errno));
+        goto out;
+    }
+    g.fd = -1;
+    rc = body_check(&k->resp, tmp, path, k->target, k->err) == 0 ? 0 : 1;
+out:
+    if (g.fd >= 0)
+        close(g.fd);
+    return rc;
+}
+
+/* HEAD (with the checksum mode, so the claims to check come back) then the
+ * ranges, again while the body fails its checks. 0 fetched, 1 not modified
+ * (the HEAD's ETag is `etag`), 2 too small after all (k->resp is freed: take
+ * the one-GET path), -1 with k's err. */
+static int get_fetch_ranged(struct s3_call *k, const char *tmp, const char *path, const char *etag,
+                            const int *signals, struct dr_progress *progress)
+{
+    struct dr_http_header mode = {"x-amz-checksum-mode", "ENABLED"};
+    struct dr_aws_request head = {
+        .op = "HeadObject", .method = "HEAD", .headers = &mode, .nheaders = 1, .signals = signals};
+    char now[128];
+    for (int n = 1;; n++) {
+        if (call_send(k, &head) != 0)
+            return -1;
+        const char *len = dr_http_header_get(&k->resp, "content-length");
+        const char *e = dr_http_header_get(&k->resp, "etag");
+        long long size = len ? strtoll(len, NULL, 10) : 0;
+        dr_s3_etag_strip(e ? e : "", now, sizeof now);
+        if (etag[0] && strcmp(now, etag) == 0)
+            return 1;
+        if (size < DR_S3_RANGED_MIN || !e) {
+            dr_http_response_free(&k->resp);
+            return 2;
+        }
+        int got = get_ranges(k, tmp, path, size, signals, progress);
+        if (got <= 0)
+            return got;
+        if (n >= dr_aws_client_max_attempts(k->c) || dr_proc_signal_count() != *signals ||
+            strcmp(k->err->code, "LocalError") == 0)
+            return -1;
+    }
+}
+
 int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_get_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
@@ -821,7 +977,11 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
                                .signals = &signals,
                                .on_bytes = o && o->progress ? dr_progress_on_bytes : NULL,
                                .on_bytes_ctx = o ? o->progress : NULL};
-    int got = get_fetch(&k, &r, path, signals);
+    int got = o && o->size >= DR_S3_RANGED_MIN
+                  ? get_fetch_ranged(&k, tmp, path, etag, &signals, o->progress)
+                  : get_fetch(&k, &r, path, signals);
+    if (got == 2)
+        got = get_fetch(&k, &r, path, signals);
     if (got == 1) {
         get_not_modified(&k, path, etag, info);
         rc = 0;
@@ -838,6 +998,108 @@ out:
     return rc;
 }
 
+/* Whether bodies to k go over TLS: then as UNSIGNED-PAYLOAD with a CRC32
+ * (see dr_s3_put), else signed. k must be resolved. */
+static int call_https(const struct s3_call *k)
+{
+    return strncasecmp(k->base, "https://", 8) == 0;
+}
+
+static int crc32_chunk(void *ctx, const void *data, size_t n)
+{
+    uint64_t *crc = ctx;
+    *crc = dr_checksum_crc(DR_CRC32, *crc, data, n);
+    return 0;
+}
+
+/* What protects one body of `len` bytes of path at offset: over HTTPS its
+ * CRC32 (base64, as x-amz-checksum-crc32 wants), else its SHA-256 (hex, to
+ * sign). One read of the bytes. 0, or -1 with errno. */
+static int body_digest(const char *path, long long offset, long long len, int https, char sha[65],
+                       char crc_b64[13])
+{
+    unsigned char digest[32];
+    uint64_t crc = 0;
+    if (!https) {
+        if (dr_aws_hash_file(path, offset, len, NULL, digest) != 0)
+            return -1;
+        dr_hex(digest, 32, sha);
+        return 0;
+    }
+    if (crypto_ready() != 0) { /* for the base64 */
+        errno = EIO;
+        return -1;
+    }
+    if (dr_fs_read_chunks(path, offset, len, crc32_chunk, &crc) != 0)
+        return -1;
+    for (int i = 0; i < 4; i++) /* big-endian, as S3 writes it */
+        digest[i] = (unsigned char)(crc >> (8 * (3 - i)));
+    dr_crypto.EVP_EncodeBlock((unsigned char *)crc_b64, digest, 4);
+    return 0;
+}
+
+/* Bodies this small are read once into memory: hashed and sent from there
+ * (one open and one read per file; curl puts them in the same send as the
+ * headers), which is most of what a sync of many small files does. */
+#define SMALL_BODY (64 << 10)
+
+/* The whole of a file of `size` bytes (as stat saw it) in *out (caller
+ * frees). 0, or -1 with errno (EIO when its size changed meanwhile). */
+static int read_small(const char *path, size_t size, char **out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1, saved = EIO;
+    size_t got = 0;
+    char *buf = fd >= 0 ? malloc(size + 1) : NULL;
+    if (!buf) {
+        saved = fd >= 0 ? ENOMEM : errno;
+        goto out;
+    }
+    for (;;) { /* one byte more than expected tells a grown file */
+        ssize_t n = read(fd, buf + got, size + 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            saved = errno;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got > size)
+            break;
+    }
+    if (got == size) {
+        *out = buf;
+        buf = NULL;
+        rc = 0;
+    }
+out:
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0)
+        errno = saved;
+    return rc;
+}
+
+/* body_digest's outputs for a body in memory, and its Content-MD5 (base64)
+ * over plain HTTP. 0, or -1 when libcrypto fails. */
+static int mem_digest(const void *data, size_t len, int https, char sha[65], char crc_b64[13],
+                      char md5_b64[25])
+{
+    unsigned char be[4];
+    if (crypto_ready() != 0)
+        return -1;
+    if (!https)
+        return dr_sigv4_sha256_hex(data, len, sha) != 0 ||
+                       dr_s3_md5_mem(data, len, NULL, md5_b64) != 0
+                   ? -1
+                   : 0;
+    uint64_t crc = dr_checksum_crc(DR_CRC32, 0, data, len);
+    for (int i = 0; i < 4; i++)
+        be[i] = (unsigned char)(crc >> (8 * (3 - i)));
+    dr_crypto.EVP_EncodeBlock((unsigned char *)crc_b64, be, 4);
+    return 0;
+}
+
 /* Part-upload state shared by the worker threads. */
 struct multipart {
     struct s3_call *call; /* the PutObject call: client, target, base, path, err */
@@ -845,7 +1107,9 @@ struct multipart {
     char *upload_id_enc; /* set once CreateMultipartUpload answered: abort from then on */
     long long size, part_size;
     size_t nparts;
+    int https; /* parts carry CRC32s (call_https) */
     char (*etags)[128];
+    char (*crcs)[13]; /* each part's CRC32 when https, for CompleteMultipartUpload */
     pthread_mutex_t lock;
     int lock_ready;
     struct dr_aws_error first; /* the first part failure */
@@ -859,11 +1123,13 @@ static int upload_part(void *ctx, size_t i)
     const char *target = m->call->target;
     long long offset = (long long)i * m->part_size;
     long long len = m->size - offset < m->part_size ? m->size - offset : m->part_size;
-    char md5_b64[25], sha[65], *query = NULL;
+    char sha[65], *query = NULL;
     struct dr_http_response resp = {0};
     struct dr_aws_error err = {0};
     int rc = -1;
-    if (dr_s3_hash_file(m->path, offset, len, NULL, md5_b64, sha) != 0) {
+    /* no Content-MD5: the signed SHA-256 or the CRC32 already covers the
+     * bytes, and MD5 would be the costliest pass over them */
+    if (body_digest(m->path, offset, len, m->https, sha, m->crcs[i]) != 0) {
         dr_aws_fail(&err, "UploadPart", target, "LocalError", "cannot read %s: %s", m->path,
                     strerror(errno));
         goto out;
@@ -872,16 +1138,17 @@ static int upload_part(void *ctx, size_t i)
         dr_aws_fail(&err, "UploadPart", target, "InternalError", "out of memory");
         goto out;
     }
-    struct dr_http_header header = {"Content-MD5", md5_b64};
+    struct dr_http_header header = {"x-amz-checksum-crc32", m->crcs[i]};
     struct dr_aws_request r = {.op = "UploadPart",
                                .method = "PUT",
                                .query = query,
                                .headers = &header,
-                               .nheaders = 1,
+                               .nheaders = m->https ? 1 : 0,
                                .body_path = m->path,
                                .body_offset = offset,
                                .body_len = (size_t)len,
-                               .payload_sha256 = sha,
+                               .payload_sha256 = m->https ? NULL : sha,
+                               .unsigned_payload = m->https,
                                .on_bytes = m->progress ? dr_progress_on_bytes : NULL,
                                .on_bytes_ctx = m->progress};
     if (call_send_to(m->call, &r, &resp, &err) != 0)
@@ -973,12 +1240,13 @@ static int error_in_body(const struct dr_http_response *resp, const char *op, co
     return -1;
 }
 
-/* Sets up m for uploading `size` bytes of `path` on k: the part size as the
- * aws CLI picks it (at least 5 MiB, grown so no more than DR_S3_MAX_PARTS). */
+/* Sets up m for uploading `size` bytes of `path` on k: the caller's part
+ * size (at least 5 MiB, grown so no more than DR_S3_MAX_PARTS) or
+ * dr_s3_part_size's. */
 static void upload_plan(struct multipart *m, struct s3_call *k, const char *path, long long size,
                         const struct dr_s3_put_opts *o)
 {
-    long long part = o && o->part_size ? o->part_size : DR_S3_PART_SIZE;
+    long long part = o && o->part_size ? o->part_size : dr_s3_part_size(size);
     if (part < (5LL << 20))
         part = 5LL << 20;
     while ((size + part - 1) / part > DR_S3_MAX_PARTS)
@@ -990,18 +1258,20 @@ static void upload_plan(struct multipart *m, struct s3_call *k, const char *path
     m->part_size = part;
     m->nparts = (size_t)((size + part - 1) / part);
     m->progress = o ? o->progress : NULL;
+    m->https = call_https(k);
 }
 
 /* CreateMultipartUpload, then the part table and its lock. 0, or -1 with err. */
 static int upload_init(struct multipart *m, const char *content_type)
 {
     struct s3_call *k = m->call;
-    struct dr_http_header ct = {"Content-Type", content_type};
+    struct dr_http_header hs[] = {{"Content-Type", content_type},
+                                  {"x-amz-checksum-algorithm", "CRC32"}};
     struct dr_aws_request create = {.op = "CreateMultipartUpload",
                                     .method = "POST",
                                     .query = "uploads",
-                                    .headers = &ct,
-                                    .nheaders = 1};
+                                    .headers = hs,
+                                    .nheaders = m->https ? 2 : 1};
     char *upload_id = NULL;
     int rc = -1;
     if (call_send(k, &create) != 0)
@@ -1014,6 +1284,7 @@ static int upload_init(struct multipart *m, const char *content_type)
     dr_http_response_free(&k->resp);
     if (!(m->upload_id_enc = dr_sigv4_uri_encode(upload_id, strlen(upload_id), 0)) ||
         !(m->etags = calloc(m->nparts, sizeof *m->etags)) ||
+        !(m->crcs = calloc(m->nparts, sizeof *m->crcs)) ||
         pthread_mutex_init(&m->lock, NULL) != 0) {
         dr_aws_fail(k->err, "UploadPart", k->target, "InternalError", "out of memory");
         goto out;
@@ -1042,17 +1313,19 @@ static int upload_complete(struct multipart *m, struct dr_s3_info *info)
     char *body = NULL, *query = NULL, *etag = NULL;
     size_t bodylen = 0;
     int rc = -1;
-    /* <Part> is at most ~200 bytes with a 128-byte ETag */
-    size_t bodycap = 128 + m->nparts * 200;
+    /* <Part> is at most ~260 bytes with a 128-byte ETag and a CRC32 */
+    size_t bodycap = 128 + m->nparts * 260;
     if (!(body = malloc(bodycap)) || !(query = dr_strprintf("uploadId=%s", m->upload_id_enc))) {
         dr_aws_fail(k->err, "CompleteMultipartUpload", k->target, "InternalError", "out of memory");
         goto out;
     }
     bodylen = (size_t)snprintf(body, bodycap, "<CompleteMultipartUpload>");
     for (size_t i = 0; i < m->nparts; i++)
-        bodylen += (size_t)snprintf(body + bodylen, bodycap - bodylen,
-                                    "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag></Part>",
-                                    i + 1, m->etags[i]);
+        bodylen +=
+            (size_t)snprintf(body + bodylen, bodycap - bodylen,
+                             "<Part><PartNumber>%zu</PartNumber><ETag>\"%s\"</ETag>%s%s%s</Part>",
+                             i + 1, m->etags[i], m->https ? "<ChecksumCRC32>" : "",
+                             m->https ? m->crcs[i] : "", m->https ? "</ChecksumCRC32>" : "");
     bodylen += (size_t)snprintf(body + bodylen, bodycap - bodylen, "</CompleteMultipartUpload>");
     struct dr_aws_request complete = {.op = "CompleteMultipartUpload",
                                       .method = "POST",
@@ -1094,8 +1367,10 @@ static void upload_free(struct multipart *m)
     if (m->lock_ready)
         pthread_mutex_destroy(&m->lock);
     free(m->etags);
+    free(m->crcs);
     free(m->upload_id_enc);
     m->etags = NULL;
+    m->crcs = NULL;
     m->upload_id_enc = NULL;
     m->lock_ready = 0;
 }
@@ -1122,10 +1397,10 @@ static int put_multipart(struct s3_call *k, const char *path, long long size,
 int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_put_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
-    char md5_b64[25], sha[65];
+    char md5_b64[25], sha[65], crc[13], *data = NULL;
     struct s3_call k;
     struct stat st;
-    int rc = -1;
+    int rc = -1, https, digested;
     const char *content_type = o && o->content_type ? o->content_type : dr_s3_content_type(path);
     long long threshold =
         o && o->multipart_threshold ? o->multipart_threshold : DR_S3_MULTIPART_THRESHOLD;
@@ -1145,18 +1420,30 @@ int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, cons
         rc = put_multipart(&k, path, (long long)st.st_size, content_type, o, info);
         goto out;
     }
-    if (dr_s3_hash_file(path, 0, (long long)st.st_size, NULL, md5_b64, sha) != 0) {
+    https = call_https(&k);
+    if (st.st_size <= SMALL_BODY)
+        digested = read_small(path, (size_t)st.st_size, &data) == 0 &&
+                   mem_digest(data, (size_t)st.st_size, https, sha, crc, md5_b64) == 0;
+    else
+        digested =
+            (https ? body_digest(path, 0, (long long)st.st_size, 1, sha, crc)
+                   : dr_s3_hash_file(path, 0, (long long)st.st_size, NULL, md5_b64, sha)) == 0;
+    if (!digested) {
         dr_aws_fail(err, "PutObject", k.target, "LocalError", "cannot read %s: %s", path,
                     strerror(errno));
         goto out;
     }
-    struct dr_http_header headers[] = {{"Content-Type", content_type}, {"Content-MD5", md5_b64}};
+    struct dr_http_header headers[] = {{"Content-Type", content_type},
+                                       https ? (struct dr_http_header){"x-amz-checksum-crc32", crc}
+                                             : (struct dr_http_header){"Content-MD5", md5_b64}};
     struct dr_aws_request r = {.method = "PUT",
                                .headers = headers,
                                .nheaders = 2,
-                               .body_path = path,
+                               .body = data,
+                               .body_path = data ? NULL : path,
                                .body_len = (size_t)st.st_size,
-                               .payload_sha256 = sha,
+                               .payload_sha256 = https ? NULL : sha,
+                               .unsigned_payload = https,
                                .on_bytes = o && o->progress ? dr_progress_on_bytes : NULL,
                                .on_bytes_ctx = o ? o->progress : NULL};
     if (call_send(&k, &r) != 0)
@@ -1168,6 +1455,7 @@ int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, cons
     }
     rc = 0;
 out:
+    free(data);
     call_free(&k);
     return rc;
 }

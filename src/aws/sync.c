@@ -259,19 +259,31 @@ static int opaque_etag(const struct dr_sync_item *it)
     return it->etag && (dr_s3_etag_is_multipart(it->etag) || strlen(it->etag) != 32);
 }
 
-/* 1 when file `f` of list l, uploaded in DR_S3_PART_SIZE parts, would get
- * the multipart ETag of object `o`. Hashes only when the part count fits. */
+/* The part size that splits `size` bytes into `parts` parts, of the two an
+ * upload could have used: dbtrun's (dr_s3_part_size) or the aws CLI's 8 MiB.
+ * 0 when neither does. */
+static long long part_size_for(long long size, long long parts)
+{
+    long long mine = dr_s3_part_size(size);
+    if ((size + mine - 1) / mine == parts)
+        return mine;
+    if ((size + DR_S3_PART_SIZE - 1) / DR_S3_PART_SIZE == parts)
+        return DR_S3_PART_SIZE;
+    return 0;
+}
+
+/* 1 when file `f` of list l, uploaded by dbtrun or the aws CLI, would get the
+ * multipart ETag of object `o`. Hashes only when the part count fits. */
 static int multipart_match(struct dr_sync_list *l, struct dr_sync_item *f,
                            const struct dr_sync_item *o)
 {
     const char *dash = strrchr(o->etag, '-');
-    long long parts = (f->size + DR_S3_PART_SIZE - 1) / DR_S3_PART_SIZE;
-    if (!l->root || f->etag || !dash || f->size < DR_S3_MULTIPART_THRESHOLD ||
-        strtoll(dash + 1, NULL, 10) != parts)
+    long long part = dash ? part_size_for(f->size, strtoll(dash + 1, NULL, 10)) : 0;
+    if (!l->root || f->etag || !part || f->size < DR_S3_MULTIPART_THRESHOLD)
         return 0;
     if (!f->mp_etag[0]) {
         char *path = dr_strprintf("%s/%s", l->root, f->path);
-        if (!path || dr_s3_file_etag(path, DR_S3_PART_SIZE, f->mp_etag, sizeof f->mp_etag) != 0)
+        if (!path || dr_s3_file_etag(path, part, f->mp_etag, sizeof f->mp_etag) != 0)
             f->mp_etag[0] = '\0';
         free(path);
     }
@@ -731,7 +743,8 @@ static int copy_one(struct run *r, const struct dr_sync_item *it)
     } else if (r->src.bucket) {
         if (!(key = dr_strprintf("%s%s", r->src.prefix, it->path)))
             goto oom;
-        struct dr_s3_get_opts go = {.progress = r->progress};
+        struct dr_s3_get_opts go = {.progress = r->progress,
+                                    .size = it->size}; /* big ones come in ranges */
         failed = dr_s3_get(r->c, r->src.bucket, key, dstpath, &go, NULL, &e) != 0;
     } else {
         failed = dr_sync_copy_file(srcpath, dstpath) != 0;

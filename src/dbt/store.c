@@ -178,7 +178,7 @@ int dr_store_put(struct dr_aws_client *c, const char *location, const char *name
         rc = local_transfer("StorePut", &a, path, a.file, res, err);
         goto out;
     }
-    if (dr_s3_file_etag(path, DR_S3_PART_SIZE, etag, sizeof etag) != 0) {
+    if (dr_s3_file_etag(path, 0, etag, sizeof etag) != 0) {
         dr_aws_fail(err, "StorePut", a.shown, "LocalError", "cannot read %s: %s", path,
                     strerror(errno));
         goto out;

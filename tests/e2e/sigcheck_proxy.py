@@ -4,15 +4,20 @@ botocore's own S3 signers from what arrived on the wire: the signed headers,
 the raw path and query, the payload hash. A mismatch, an unknown key id or a
 body whose SHA-256 differs from x-amz-content-sha256 is answered 403
 SignatureDoesNotMatch (and recorded); a match is forwarded unchanged.
+UNSIGNED-PAYLOAD is accepted only over TLS (tls=(certfile, keyfile)), as S3
+does; an x-amz-checksum-crc32 header must be the body's CRC32.
 
     proxy = SigCheckProxy(upstream_port, {"AKID": "secret"}); proxy.start()
-    ... proxy.url, proxy.failures, proxy.checked ...; proxy.stop()
+    ... proxy.url, proxy.failures, proxy.checked, proxy.seen ...; proxy.stop()
 """
+import base64
 import hashlib
 import http.client
 import http.server
 import re
+import ssl
 import threading
+import zlib
 from urllib.parse import parse_qsl, urlsplit
 
 import botocore.auth
@@ -24,7 +29,7 @@ AUTH_RE = re.compile(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
 
-def _header_signature(secrets, method, raw_path, headers, body):
+def _header_signature(secrets, method, raw_path, headers, body, tls=False):
     """None when the Authorization header is right, else why not."""
     m = AUTH_RE.match(headers.get("Authorization", ""))
     if not m:
@@ -41,8 +46,13 @@ def _header_signature(secrets, method, raw_path, headers, body):
     if want != got:
         return "signature differs from botocore's"
     declared = headers.get("X-Amz-Content-SHA256", "")
+    if declared == "UNSIGNED-PAYLOAD" and not tls:
+        return "UNSIGNED-PAYLOAD over plain HTTP"
     if declared != "UNSIGNED-PAYLOAD" and declared != hashlib.sha256(body).hexdigest():
         return "x-amz-content-sha256 is not the body's SHA-256"
+    crc = headers.get("x-amz-checksum-crc32")
+    if crc is not None and crc != base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode():
+        return "x-amz-checksum-crc32 is not the body's CRC32"
     return None
 
 
@@ -64,10 +74,12 @@ def _query_signature(secrets, method, raw_path, headers):
 
 
 class SigCheckProxy:
-    def __init__(self, upstream_port, secrets):
+    def __init__(self, upstream_port, secrets, tls=None):
         self.upstream_port = upstream_port
         self.secrets = secrets
+        self.tls = tls
         self.failures = []  # (method, path, why)
+        self.seen = []  # (method, path, headers with lower-case names) of every request
         self.checked = 0
         proxy = self
 
@@ -80,6 +92,8 @@ class SigCheckProxy:
             def _any(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
+                proxy.seen.append((self.command, self.path,
+                                   {k.lower(): v for k, v in self.headers.items()}))
                 why = proxy.verify(self.command, self.path, self.headers, body)
                 if why:
                     proxy.failures.append((self.command, self.path, why))
@@ -112,14 +126,19 @@ class SigCheckProxy:
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def verify(self, method, raw_path, headers, body):
         self.checked += 1
         try:
             if "X-Amz-Signature=" in raw_path:
                 return _query_signature(self.secrets, method, raw_path, headers)
-            return _header_signature(self.secrets, method, raw_path, headers, body)
+            return _header_signature(self.secrets, method, raw_path, headers, body, bool(self.tls))
         except Exception as e:  # a request we cannot even parse is a failure too
             return f"unparsable request: {e!r}"
 

@@ -101,7 +101,7 @@ def test_odd_keys_round_trip(s3, tmp_path):
 def test_multipart_round_trip(s3, tmp_path):
     run, direct, bucket, _ = s3
     big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(1 << 20) * 20)  # 20 MiB: three 8 MiB parts
+    big.write_bytes(os.urandom(1 << 20) * 20)  # 20 MiB: parts of 16 and 4 MiB
     r = run("cp", big, f"s3://{bucket}/big.bin")
     assert r.returncode == 0, r.stderr
     got = direct.get_object(Bucket=bucket, Key="big.bin")["Body"].read()
@@ -171,3 +171,47 @@ def test_wrong_secret_is_refused_by_the_proxy(s3):
     assert "SignatureDoesNotMatch" in r.stderr
     assert len(proxy.failures) > before
     del proxy.failures[before:]  # expected here; the fixture checks the rest
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, trusted through AWS_CA_BUNDLE."""
+    d = tmp_path_factory.mktemp("tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", d / "key.pem", "-out", d / "cert.pem", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return str(d / "cert.pem"), str(d / "key.pem")
+
+
+def test_https_bodies_go_unsigned_with_a_crc32(s3, server, tls_files, tmp_path):
+    """Over HTTPS, PutObject and UploadPart send UNSIGNED-PAYLOAD with the
+    body's CRC32 (the proxy checks both the signature and the CRC) and the
+    multipart upload declares CRC32; over plain HTTP every body is signed."""
+    run, direct, bucket, plain = s3
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(20 << 20))  # parts of 16 and 4 MiB
+    (tmp_path / "small.txt").write_text("small\n")
+    tls = SigCheckProxy(plain.upstream_port, {AKID: SECRET}, tls=tls_files).start()
+    try:
+        extra = {"AWS_ENDPOINT_URL": tls.url, "AWS_CA_BUNDLE": tls_files[0]}
+        for name in ("big.bin", "small.txt"):
+            r = run("cp", name, f"s3://{bucket}/tls/{name}", extra_env=extra)
+            assert r.returncode == 0, r.stderr
+        assert tls.failures == []
+        bodies = [(m, p, h) for m, p, h in tls.seen if m == "PUT"]
+        assert len(bodies) == 3  # two parts and one PutObject
+        for _, _, h in bodies:
+            assert h["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+            assert "x-amz-checksum-crc32" in h
+        create = [h for m, p, h in tls.seen if m == "POST" and p.endswith("?uploads")]
+        assert create and create[0].get("x-amz-checksum-algorithm") == "CRC32"
+    finally:
+        tls.stop()
+    for name in ("big.bin", "small.txt"):
+        got = direct.get_object(Bucket=bucket, Key=f"tls/{name}")["Body"].read()
+        assert got == (tmp_path / name).read_bytes()
+    # the same upload over plain HTTP: signed bodies, which the proxy checked
+    before = len(plain.seen)
+    assert run("cp", "big.bin", f"s3://{bucket}/plain/big.bin").returncode == 0
+    puts = [h for m, _, h in plain.seen[before:] if m == "PUT"]
+    assert len(puts) == 2 and all(h["x-amz-content-sha256"] != "UNSIGNED-PAYLOAD" for h in puts)

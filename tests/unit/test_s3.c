@@ -273,8 +273,14 @@ static void test_file_etag(void)
 {
     char etag[48];
     char *p = pattern_file(9LL << 20);
-    CHECK(dr_s3_file_etag(p, 0, etag, sizeof etag) == 0);
+    CHECK(dr_s3_file_etag(p, DR_S3_PART_SIZE, etag, sizeof etag) == 0); /* the aws CLI's */
     CHECK_STR(etag, "37125a966ca49112e55042631840ac42-2");
+    CHECK(dr_s3_file_etag(p, 0, etag, sizeof etag) == 0); /* dbtrun's: one 16 MiB part */
+    CHECK_STR(etag, "60b88e7db07fbd15e023ab8b6136424e-1");
+    unlink(p);
+    p = pattern_file(40LL << 20); /* 16 + 16 + 8 MiB */
+    CHECK(dr_s3_file_etag(p, 0, etag, sizeof etag) == 0);
+    CHECK_STR(etag, "55bf5b62e24ff1137cc54ff45a8b0b33-3");
     unlink(p);
     p = pattern_file(8LL << 20); /* exactly the threshold: one part, as the aws CLI does */
     CHECK(dr_s3_file_etag(p, 0, etag, sizeof etag) == 0);
@@ -285,6 +291,20 @@ static void test_file_etag(void)
     CHECK_STR(etag, "1acc725c3c7ab01db7fb5ab34863fb9a");
     unlink(p);
     CHECK(dr_s3_file_etag(p, 0, etag, sizeof etag) == -1);
+}
+
+/* Parts of 16 to 64 MiB, about 8 of them, never more than S3's 10,000. */
+static void test_part_size(void)
+{
+    long long mib = 1LL << 20;
+    CHECK(dr_s3_part_size(8 * mib) == 16 * mib);
+    CHECK(dr_s3_part_size(200 * mib) == 25 * mib);
+    CHECK(dr_s3_part_size(129 * mib) == 17 * mib);
+    CHECK(dr_s3_part_size(10000 * mib) == 64 * mib);
+    long long huge = 5LL << 40; /* S3's largest object: 5 TiB */
+    long long part = dr_s3_part_size(huge);
+    CHECK((huge + part - 1) / part <= DR_S3_MAX_PARTS);
+    CHECK(part % mib == 0 && (huge + part - mib - 1) / (part - mib) > DR_S3_MAX_PARTS);
 }
 
 static void check_local(const char *root, const char *rel, const char *want)
@@ -563,6 +583,6 @@ static void test_parallel(void)
 }
 
 TEST_MAIN(test_url_parse, test_address, test_content_type, test_content_type_system_files,
-          test_etags, test_hashes, test_file_etag, test_local_path, test_local_name_problem,
-          test_parse_time, test_list_page, test_list_page_url_encoded, test_xml_escape,
-          test_xml_find, test_buckets_parse, test_parallel)
+          test_etags, test_hashes, test_file_etag, test_part_size, test_local_path,
+          test_local_name_problem, test_parse_time, test_list_page, test_list_page_url_encoded,
+          test_xml_escape, test_xml_find, test_buckets_parse, test_parallel)

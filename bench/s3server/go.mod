@@ -1,0 +1,3 @@
+module dbtrun/bench/s3server
+
+go 1.22
