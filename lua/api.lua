@@ -1,5 +1,5 @@
 -- api: what a task file sees — task, config, run, sh, capture, always, builtin, fs,
--- env, json, confirm — in an environment where reading an undefined global is an
+-- env, json, confirm, dbt, plan — in an environment where reading an undefined global is an
 -- error that names file:line.
 
 local config = require("dbtrun.config")
@@ -22,6 +22,10 @@ local M = setmetatable({}, {
 -- Primitives loaded on first use, so a task file that never touches AWS or
 -- the store does not pay for them.
 local lazy = { aws = "dbtrun.aws", store = "dbtrun.store" }
+
+-- dbt{} and plan.run{} come from lua/helpers.lua (which loads dbt.lua and,
+-- on plan.run, plan.lua) on first use.
+local from_helpers = { dbt = true, plan = true }
 
 -- run, sh and capture come from lua/run.lua on first use: --list and a file's
 -- top level never need it.
@@ -49,6 +53,9 @@ function M.environment(is_builtin)
         api[key] = v
       elseif v == nil and from_run[key] then
         v = require("dbtrun.run")[key]
+        api[key] = v
+      elseif v == nil and from_helpers[key] then
+        v = require("dbtrun.helpers")[key]
         api[key] = v
       elseif v == nil and from_prims[key] then
         v = require("dbtrun.prims")[key]

@@ -161,6 +161,43 @@ function M.build(o)
   return M.build_args(o)
 end
 
+-- Subcommands that take no --threads (dbt rejects it) and none --target.
+local NO_THREADS = { ls = true, list = true, deps = true, debug = true, clean = true, init = true }
+local NO_TARGET = { init = true }
+
+local function has_flag(words, long, short)
+  for _, w in ipairs(words) do
+    if w == long or w:sub(1, #long + 1) == long .. "=" or (short and w == short) then
+      return true
+    end
+  end
+  return false
+end
+
+-- The words of a task file's dbt{} with the settings the built-in tasks
+-- give their builds (dbt.build): --target `target` (nil: the profile's) and
+-- config threads, placed after the subcommand's words ("docs generate",
+-- "run-operation NAME"); a setting the words already give is left to them.
+function M.with_settings(words, target)
+  local n = 0
+  while words[n + 1] and words[n + 1]:sub(1, 1) ~= "-" do
+    n = n + 1
+  end
+  local cmd = words[1]
+  local extra = {}
+  if not blank(target) and not NO_TARGET[cmd] and not has_flag(words, "--target", "-t") then
+    extra = { "--target", tostring(target) }
+  end
+  local threads = config.get("threads")
+  if not blank(threads) and not NO_THREADS[cmd] and not has_flag(words, "--threads") then
+    extra[#extra + 1] = "--threads"
+    extra[#extra + 1] = tostring(threads)
+  end
+  local out = table.move(words, 1, n, 1, {})
+  table.move(extra, 1, #extra, n + 1, out)
+  return table.move(words, n + 1, #words, #out + 1, out)
+end
+
 --- Running dbt ------------------------------------------------------------------
 
 -- run_results.json's invocation id, from its first bytes.
@@ -168,7 +205,8 @@ function M.invocation_id(path)
   return ((head(path or M.RESULTS, 2048) or ""):match('"invocation_id":%s*"([^"]+)"'))
 end
 
--- The results of run_results.json: { {id=, name=, kind=, status=, message=} };
+-- The results of run_results.json: { {id=, name=, kind=, status=, message=,
+-- execution_time=, failures=} };
 -- nil when missing, unreadable, or still the one of invocation `stale_id`.
 function M.read_results(path, stale_id)
   local text = native.fs.read(path or M.RESULTS)
@@ -192,6 +230,8 @@ function M.read_results(path, stale_id)
       kind = kind or "node",
       status = tostring(r.status),
       message = type(r.message) == "string" and r.message or nil,
+      execution_time = tonumber(r.execution_time),
+      failures = type(r.failures) == "number" and math.tointeger(r.failures) or nil,
     }
   end
   return out

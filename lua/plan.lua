@@ -223,6 +223,71 @@ function M.run(o)
   return summary
 end
 
+-- The nodes ({id=, name=, path= (original_file_path), ...}) of the manifest
+-- at `path`, by unique id.
+local function file_paths(path)
+  local names, msg = native.plan.names(path)
+  if not names then
+    errors.raise("manifest", "plan.run: %s", msg)
+  end
+  local paths = {}
+  for _, n in ipairs(names) do
+    paths[n.id] = n
+  end
+  return paths
+end
+
+-- The plan as data, for task files (plan.run{} there). o: state (folder),
+-- target (manifest path), parse (default true), dbt_target. Raises when
+-- there is no production manifest: a team's lint of "the changed files"
+-- must not pass silently on an empty list. Returns { nodes = {{unique_id=,
+-- resource_type=, name=, original_file_path=, status=, reasons={...},
+-- selected=}, ...} (sorted by unique id), new=, modified=, removed=,
+-- selected= (counts), state=, current= (manifest paths) }.
+function M.data(o)
+  local state = (o.state or config.get("state_dir") or ".artifacts"):gsub("/+$", "") .. "/manifest.json"
+  local target = o.target or "target/manifest.json"
+  if native.fs.stat(state) ~= "file" then
+    local where = errors.where() -- the task-file line of plan.run{}
+    errors.raise("failure", "%splan.run: no production manifest at %s: get it with `dbtrun fetch-manifest` "
+      .. "(or deps = { \"fetch-manifest\" } in the task)", where and (where .. ": ") or "", state)
+  end
+  if o.parse ~= false then
+    local stale, why = native.plan.stale(target, M.inputs(native.fs.read("dbt_project.yml") or ""))
+    if stale then
+      dbt_parse(target, why, o.dbt_target)
+    end
+  end
+  local text, msg, why = native.plan.compare(state, target, { format = "json" })
+  if not text then
+    errors.raise(why == "manifest" and "manifest" or "failure", "plan.run: %s", msg)
+  end
+  local doc = native.json.decode(text)
+  local current = file_paths(target)
+  local old = doc.summary.removed > 0 and file_paths(state) or {}
+  local nodes, seen = {}, {}
+  local function add(id, resource_type, status, reasons, selected)
+    seen[id] = true
+    local node = current[id] or old[id] or {}
+    nodes[#nodes + 1] = { unique_id = id, resource_type = resource_type, name = node.name,
+      original_file_path = node.path, status = status, reasons = reasons, selected = selected }
+  end
+  for _, e in ipairs(doc.changes) do
+    add(e.unique_id, e.resource_type, e.status, e.reasons, e.selected)
+  end
+  for _, s in ipairs(doc.selected) do
+    if not seen[s.unique_id] then
+      add(s.unique_id, s.resource_type, "downstream", setmetatable({}, native.json.array_mt), true)
+    end
+  end
+  table.sort(nodes, function(a, b)
+    return a.unique_id < b.unique_id
+  end)
+  local sum = doc.summary
+  return { nodes = nodes, new = sum.new, modified = sum.modified, removed = sum.removed,
+    selected = sum.selected, state = state, current = target }
+end
+
 -- The plan before a build (dev, ci): printed, and its summary returned
 -- (nil without a production manifest, in a dry run, when config plan is
 -- false, or when it could not be made — a warning: dbt's own build says more).

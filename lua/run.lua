@@ -148,6 +148,12 @@ local function execute(argv, spec, script)
   return code, out
 end
 
+-- The words of a command list as run{} takes them (nested arrays
+-- flattened), refused the same way, in the name of primitive `fn` (dbt{}).
+function M.words(fn, list)
+  return flatten(fn, list, {})
+end
+
 -- run{ "prog", "arg", ..., env=, cwd=, check=true, capture=false } -> code, output
 -- also run("prog", "arg", ...); a lone string (run "echo hi") is refused, since
 -- it reads as a command line and run never uses a shell.

@@ -41,6 +41,19 @@ local result = t.run("test_dbt", {
     -- favor_state only with deferral; a blank target adds nothing
     t.eq(words(dbt.build_args({ target = "", favor_state = true })), "build")
   end },
+  { "dbt{} of task files: the builds' target and threads, after the subcommand", function()
+    t.eq(words(dbt.with_settings({ "build", "-s", "x" }, "dev")), "build --target dev -s x")
+    assert(config.override("threads", "3"))
+    t.eq(words(dbt.with_settings({ "docs", "generate", "--no-compile" }, "prod")),
+      "docs generate --target prod --threads 3 --no-compile")
+    t.eq(words(dbt.with_settings({ "run-operation", "m", "--args", "{}" }, nil)), "run-operation m --threads 3 --args {}")
+    -- ls takes no --threads; what the words give wins
+    t.eq(words(dbt.with_settings({ "ls", "-s", "x" }, "dev")), "ls --target dev -s x")
+    t.eq(words(dbt.with_settings({ "build", "-t", "ci", "--threads=1" }, "dev")), "build -t ci --threads=1")
+    t.eq(words(dbt.with_settings({ "seed", "--target=ci" }, "dev")), "seed --threads 3 --target=ci")
+    assert(config.override("threads", ""))
+    t.eq(words(dbt.with_settings({ "build" }, "")), "build")
+  end },
   { "config defaults", function()
     t.eq(config.get("artifacts"), "file://.dbtrun/store/artifacts/")
     t.eq(config.get("docs"), "file://.dbtrun/store/docs/")
@@ -196,8 +209,8 @@ local result = t.run("test_dbt", {
   { "run_results summaries", function()
     local path = tmp .. "/run_results.json"
     write(path, [[{"metadata": {"dbt_schema_version": "x", "invocation_id": "inv-1"}, "results": [
-      {"unique_id": "model.p.a", "status": "success", "message": "OK"},
-      {"unique_id": "test.p.not_null_a_id.f79facb348", "status": "fail", "message": "Got 3 results, configured to fail if != 0"},
+      {"unique_id": "model.p.a", "status": "success", "message": "OK", "execution_time": 0.5, "failures": null},
+      {"unique_id": "test.p.not_null_a_id.f79facb348", "status": "fail", "message": "Got 3 results, configured to fail if != 0", "failures": 3},
       {"unique_id": "test.p.warned", "status": "warn", "message": "Got 1 result"},
       {"unique_id": "model.p.b", "status": "skipped", "message": null},
       {"unique_id": "model.p.c", "status": "error", "message": "Runtime Error | boom"}]}]])
@@ -209,6 +222,9 @@ local result = t.run("test_dbt", {
     t.eq(results[2].name, "not_null_a_id")
     t.eq(results[3].name, "warned")
     t.eq(results[1].name, "a")
+    t.eq(results[1].execution_time, 0.5)
+    t.eq(results[1].failures, nil)
+    t.eq(results[2].failures, 3)
     local counts = github.tally(results)
     t.eq(counts.built, 1)
     t.eq(counts.warned, 1)
