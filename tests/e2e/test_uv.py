@@ -119,6 +119,11 @@ def test_uv_sync_locked_installs_it_again_in_a_fresh_checkout(jaffle, tmp_path):
         zf.comment = b"rebuilt"
     r = _run([_uv(), "sync", "--locked"], fresh, tmp_path)
     assert r.returncode != 0 and "Hash mismatch for `dbtrun @ file://" in r.stderr, r.stderr
+    # (plain `uv lock` keeps the old hash; --upgrade-package takes the new one)
+    r = _run([_uv(), "lock", "--upgrade-package", "dbtrun"], fresh, tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = _run([_uv(), "sync", "--locked"], fresh, tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_the_example_loop_runs_with_uvs_dbtrun(jaffle, tmp_path):
