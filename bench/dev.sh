@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bench/dev.sh — the dev loop: `dbtrun dev` against the seed's plain
+# `dbt build --select state:modified+ --defer --state .artifacts/`, on the
+# example project (after a `dbtrun deploy` to the local store) and on a
+# synthetic project of 5,000 models (bench/genproject.py). Before every run
+# a model is edited, as in a real loop, so each run re-parses it and builds
+# it. The two commands alternate (A B A B ...) and each pair gives a ratio:
+# the median ratio is the figure to quote, robust to a shared machine whose
+# speed drifts. Slow (real dbt): never run by tests.
+#   PAIRS=5  MODELS=5000  PROJECTS="example synthetic"  KEEP=1 (keep the folder)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dbtrun=${DBTRUN_BIN:-$root/build/dbtrun}
+venv=$root/.venv/bin
+[ -x "$venv/dbt" ] || { echo "dev.sh: .venv/bin/dbt not found (run tools/venv.sh)" >&2; exit 1; }
+[ -x "$dbtrun" ] || { echo "dev.sh: $dbtrun not found (run make)" >&2; exit 1; }
+pairs=${PAIRS:-5}
+models=${MODELS:-5000}
+python=$venv/python
+work=$(mktemp -d)
+trap '[ "${KEEP:-0}" = 1 ] && echo "dev.sh: kept $work" >&2 || rm -rf "$work"' EXIT
+export PATH="$venv:$PATH" DBT_SEND_ANONYMOUS_USAGE_STATS=false
+export GITHUB_ACTIONS= GITHUB_EVENT_PATH= GITHUB_STEP_SUMMARY= GITHUB_TOKEN= AWS_EC2_METADATA_DISABLED=true
+plain="dbt build --select state:modified+ --defer --state .artifacts/"
+
+now() { date +%s%N; }
+
+# paired NAME MODEL_FILE: PAIRS alternating runs of dbtrun dev and the plain
+# build, each after an edit of MODEL_FILE; prints the medians and ratio.
+paired() {
+  local name=$1 model=$2 i a b t
+  : > "$work/$name.times"
+  for i in $(seq 0 "$pairs"); do # run 0 warms up both and is not counted
+    printf -- '-- edit %s a\n' "$i" >> "$model"
+    t=$(now)
+    "$dbtrun" -q dev >> "$work/$name.dev.log" 2>&1 || { tail -30 "$work/$name.dev.log" >&2; exit 1; }
+    a=$(($(now) - t))
+    printf -- '-- edit %s b\n' "$i" >> "$model"
+    t=$(now)
+    $plain >> "$work/$name.plain.log" 2>&1 || { tail -30 "$work/$name.plain.log" >&2; exit 1; }
+    b=$(($(now) - t))
+    [ "$i" = 0 ] || echo "$a $b" >> "$work/$name.times"
+  done
+  "$python" - "$name" "$work/$name.times" <<'EOF'
+import statistics, sys
+rows = [tuple(int(x) / 1e9 for x in l.split()) for l in open(sys.argv[2])]
+ratios = sorted(a / b for a, b in rows)
+med = statistics.median
+print(f"{sys.argv[1]:>10}: dbtrun dev {med([a for a, _ in rows]):6.2f}s  plain dbt build "
+      f"{med([b for _, b in rows]):6.2f}s  ratio (paired, median of {len(rows)}) {med(ratios):.2f}x "
+      f"[{ratios[0]:.2f}-{ratios[-1]:.2f}]")
+EOF
+}
+
+example() {
+  cp -r "$root/examples/jaffle_contacts" "$work/example"
+  cd "$work/example"
+  rm -rf target logs .artifacts .dbtrun ./*.duckdb*
+  echo "dev.sh: example: dbtrun deploy to the local store..." >&2
+  "$dbtrun" -q deploy > "$work/example.deploy.log" 2>&1 || { tail -30 "$work/example.deploy.log" >&2; exit 1; }
+  paired example models/intermediate/int_contacts__enriched.sql
+}
+
+synthetic() {
+  "$python" "$root/bench/genproject.py" "$work/synthetic" "$models"
+  cd "$work/synthetic"
+  export DBT_PROFILES_DIR=$PWD DBT_DUCKDB_PATH="$work/synthetic.duckdb"
+  # the model being developed: a leaf over one model of layer 0
+  printf 'select id, k from {{ ref("m0_0001") }}\n' > models/dev_leaf.sql
+  "$python" -c '
+import duckdb, sys
+c = duckdb.connect(sys.argv[1])
+c.execute("create schema raw")
+for t in range(50):
+    c.execute(f"create table raw.t{t} as select 1 as id")' "$DBT_DUCKDB_PATH"
+  echo "dev.sh: synthetic: dbt parse of $models models, production = its manifest..." >&2
+  dbt -q run --select +dev_leaf > /dev/null
+  mkdir -p .dbtrun/store/artifacts
+  cp target/manifest.json .dbtrun/store/artifacts/manifest.json
+  paired synthetic models/dev_leaf.sql
+}
+
+echo "dev.sh: $pairs pairs each; ratios are dbtrun dev / plain dbt build, paired run by run" >&2
+for p in ${PROJECTS:-example synthetic}; do
+  (cd "$work" && "$p")
+done
