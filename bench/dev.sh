@@ -8,6 +8,7 @@
 # the median ratio is the figure to quote, robust to a shared machine whose
 # speed drifts. Slow (real dbt): never run by tests.
 #   PAIRS=5  MODELS=5000  PROJECTS="example synthetic"  KEEP=1 (keep the folder)
+#   ARGS='--vars {"day": 1}' (words for both commands: dbt ARGS of dev)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dbtrun=${DBTRUN_BIN:-$root/build/dbtrun}
@@ -22,6 +23,8 @@ trap '[ "${KEEP:-0}" = 1 ] && echo "dev.sh: kept $work" >&2 || rm -rf "$work"' E
 export PATH="$venv:$PATH" DBT_SEND_ANONYMOUS_USAGE_STATS=false
 export GITHUB_ACTIONS= GITHUB_EVENT_PATH= GITHUB_STEP_SUMMARY= GITHUB_TOKEN= AWS_EC2_METADATA_DISABLED=true
 plain="dbt build --select state:modified+ --defer --state .artifacts/"
+args=()
+[ -z "${ARGS:-}" ] || eval "args=($ARGS)"
 
 now() { date +%s%N; }
 
@@ -33,11 +36,11 @@ paired() {
   for i in $(seq 0 "$pairs"); do # run 0 warms up both and is not counted
     printf -- '-- edit %s a\n' "$i" >> "$model"
     t=$(now)
-    "$dbtrun" -q dev >> "$work/$name.dev.log" 2>&1 || { tail -30 "$work/$name.dev.log" >&2; exit 1; }
+    "$dbtrun" -q dev ${args[@]+"${args[@]}"} >> "$work/$name.dev.log" 2>&1 || { tail -30 "$work/$name.dev.log" >&2; exit 1; }
     a=$(($(now) - t))
     printf -- '-- edit %s b\n' "$i" >> "$model"
     t=$(now)
-    $plain >> "$work/$name.plain.log" 2>&1 || { tail -30 "$work/$name.plain.log" >&2; exit 1; }
+    $plain ${args[@]+"${args[@]}"} >> "$work/$name.plain.log" 2>&1 || { tail -30 "$work/$name.plain.log" >&2; exit 1; }
     b=$(($(now) - t))
     [ "$i" = 0 ] || echo "$a $b" >> "$work/$name.times"
   done
@@ -80,7 +83,7 @@ for t in range(50):
   paired synthetic models/dev_leaf.sql
 }
 
-echo "dev.sh: $pairs pairs each; ratios are dbtrun dev / plain dbt build, paired run by run" >&2
+echo "dev.sh: $pairs pairs each${ARGS:+, ARGS $ARGS}; ratios are dbtrun dev / plain dbt build, paired run by run" >&2
 for p in ${PROJECTS:-example synthetic}; do
   (cd "$work" && "$p")
 done
