@@ -113,27 +113,19 @@ local function parse_words(target, dbt_target, extra)
   return words
 end
 
--- FNV-1a, 64-bit: a cheap fingerprint, not a secret's safe keeping.
-local function fnv(h, s)
-  for i = 1, #s do
-    h = (h ~ s:byte(i)) * 0x100000001b3
-  end
-  return h
-end
-
 -- Variables a shell changes between two commands without changing a parse.
 local VOLATILE = { _ = true, OLDPWD = true, SHLVL = true, COLUMNS = true, LINES = true }
 
 -- What decides dbt's parse besides the project's files: the parse's words,
 -- dbt's version, profiles.yml, and the environment (any file may read an
--- env_var). A fingerprint of them, so secrets never reach the file it is in.
+-- env_var). Their SHA-256, so no secret among them reaches the file it is
+-- kept in; nil when there is no SHA-256 (then the manifest is parsed).
 function M.parse_key(words)
-  local h = fnv(0xcbf29ce484222325, table.concat(words, "\0") .. "\1" .. (dbt.local_version() or "?"))
-  local dirs = profile.profile_dirs(dbt.flag(words, "--profiles-dir"))
-  for _, dir in ipairs(dirs) do
+  local parts = { table.concat(words, "\0"), dbt.local_version() or "?" }
+  for _, dir in ipairs(profile.profile_dirs(dbt.flag(words, "--profiles-dir"))) do
     local text = native.fs.read(dir:gsub("/+$", "") .. "/profiles.yml")
     if text then
-      h = fnv(h, "\1" .. text)
+      parts[#parts + 1] = text
       break
     end
   end
@@ -145,9 +137,9 @@ function M.parse_key(words)
   end
   table.sort(names)
   for _, name in ipairs(names) do
-    h = fnv(h, "\1" .. name .. "=" .. env[name])
+    parts[#parts + 1] = name .. "=" .. env[name]
   end
-  return ("%016x"):format(h)
+  return (native.plan.fingerprint(table.concat(parts, "\1")))
 end
 
 -- Beside the manifest: the key of the parse (or build) that wrote it, and
@@ -160,9 +152,9 @@ end
 -- Records that `target` was written with the settings of `words` (after
 -- the plan's dbt parse, and after a build with the same settings).
 function M.record(target, words)
-  local id = dbt.invocation_id(target)
-  if id then
-    native.fs.write(key_path(target), M.parse_key(words) .. "\n" .. id .. "\n", 384) -- 0600
+  local id, key = dbt.invocation_id(target), M.parse_key(words)
+  if id and key then
+    native.fs.write(key_path(target), key .. "\n" .. id .. "\n", 384) -- 0600
   end
 end
 
