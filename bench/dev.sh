@@ -4,11 +4,12 @@
 # example project (after a `dbtrun deploy` to the local store) and on a
 # synthetic project of 5,000 models (bench/genproject.py). Before every run
 # a model is edited, as in a real loop, so each run re-parses it and builds
-# it. The two commands alternate (A B A B ...) and each pair gives a ratio:
-# the median ratio is the figure to quote, robust to a shared machine whose
-# speed drifts. Slow (real dbt): never run by tests.
+# it. The two commands alternate (A B A B ...) and each pair gives a ratio
+# of wall time and of CPU time (user + sys, dbt included): the median ratios
+# are the figures to quote, robust to a shared machine whose speed drifts
+# (CPU time the more so when other work competes for the cores). Slow (real dbt): never run by tests.
 #   PAIRS=5  MODELS=5000  PROJECTS="example synthetic"  KEEP=1 (keep the folder)
-#   ARGS='--vars {"day": 1}' (words for both commands: dbt ARGS of dev)
+#   ARGS="--vars '{day: 1}'" (dbt words for both commands, split as a shell splits them)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dbtrun=${DBTRUN_BIN:-$root/build/dbtrun}
@@ -26,32 +27,30 @@ plain="dbt build --select state:modified+ --defer --state .artifacts/"
 args=()
 [ -z "${ARGS:-}" ] || eval "args=($ARGS)"
 
-now() { date +%s%N; }
-
 # paired NAME MODEL_FILE: PAIRS alternating runs of dbtrun dev and the plain
 # build, each after an edit of MODEL_FILE; prints the medians and ratio.
 paired() {
-  local name=$1 model=$2 i a b t
+  local name=$1 model=$2 i
   : > "$work/$name.times"
   for i in $(seq 0 "$pairs"); do # run 0 warms up both and is not counted
     printf -- '-- edit %s a\n' "$i" >> "$model"
-    t=$(now)
-    "$dbtrun" -q dev ${args[@]+"${args[@]}"} >> "$work/$name.dev.log" 2>&1 || { tail -30 "$work/$name.dev.log" >&2; exit 1; }
-    a=$(($(now) - t))
+    /usr/bin/time -f '%e %U %S' -o "$work/a.time" "$dbtrun" -q dev ${args[@]+"${args[@]}"} \
+      >> "$work/$name.dev.log" 2>&1 || { tail -30 "$work/$name.dev.log" >&2; exit 1; }
     printf -- '-- edit %s b\n' "$i" >> "$model"
-    t=$(now)
-    $plain ${args[@]+"${args[@]}"} >> "$work/$name.plain.log" 2>&1 || { tail -30 "$work/$name.plain.log" >&2; exit 1; }
-    b=$(($(now) - t))
-    [ "$i" = 0 ] || echo "$a $b" >> "$work/$name.times"
+    /usr/bin/time -f '%e %U %S' -o "$work/b.time" $plain ${args[@]+"${args[@]}"} \
+      >> "$work/$name.plain.log" 2>&1 || { tail -30 "$work/$name.plain.log" >&2; exit 1; }
+    [ "$i" = 0 ] || echo "$(cat "$work/a.time") $(cat "$work/b.time")" >> "$work/$name.times"
   done
   "$python" - "$name" "$work/$name.times" <<'EOF'
 import statistics, sys
-rows = [tuple(int(x) / 1e9 for x in l.split()) for l in open(sys.argv[2])]
-ratios = sorted(a / b for a, b in rows)
+# per run: wall, user, sys of dbtrun dev (with its dbt children), then of dbt
+rows = [[float(x) for x in l.split()] for l in open(sys.argv[2])]
 med = statistics.median
-print(f"{sys.argv[1]:>10}: dbtrun dev {med([a for a, _ in rows]):6.2f}s  plain dbt build "
-      f"{med([b for _, b in rows]):6.2f}s  ratio (paired, median of {len(rows)}) {med(ratios):.2f}x "
-      f"[{ratios[0]:.2f}-{ratios[-1]:.2f}]")
+wall = sorted(r[0] / r[3] for r in rows)
+cpu = sorted((r[1] + r[2]) / (r[4] + r[5]) for r in rows)
+print(f"{sys.argv[1]:>10}: dbtrun dev {med([r[0] for r in rows]):6.2f}s  plain dbt build "
+      f"{med([r[3] for r in rows]):6.2f}s  wall ratio {med(wall):.2f}x [{wall[0]:.2f}-{wall[-1]:.2f}]  "
+      f"cpu ratio {med(cpu):.2f}x [{cpu[0]:.2f}-{cpu[-1]:.2f}]  (paired, median of {len(rows)})")
 EOF
 }
 
