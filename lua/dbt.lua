@@ -148,6 +148,49 @@ function M.build_args(o)
   return w
 end
 
+-- dbt reuses target/partial_parse.msgpack only when the command-line vars,
+-- --profile and --target (as given), the profile and the project match the
+-- run that wrote it; these flags of a build also decide where it parses.
+local PARSE_FLAGS = { ["--vars"] = 1, ["--target"] = 1, ["-t"] = 1, ["--profile"] = 1, ["--profiles-dir"] = 1,
+  ["--target-path"] = 1, ["--partial-parse-file-path"] = 1, ["--partial-parse"] = 0, ["--no-partial-parse"] = 0 }
+
+-- The words of a build's ARGS that a `dbt parse` before it must repeat so that
+-- the build's own parse is a partial-parse hit on what that parse wrote (and
+-- the plan sees what the build will see). Both `--flag value` and
+-- `--flag=value` forms.
+function M.parse_words(args)
+  local out = {}
+  local i = 1
+  args = args or {}
+  while i <= #args do
+    local w = tostring(args[i])
+    local name = w:match("^(%-%-[%w%-]+)=") or w
+    local arity = PARSE_FLAGS[name]
+    if arity then
+      out[#out + 1] = w
+      if arity == 1 and name == w and args[i + 1] ~= nil then
+        i = i + 1
+        out[#out + 1] = tostring(args[i])
+      end
+    end
+    i = i + 1
+  end
+  return out
+end
+
+-- The value of flag `name` in words (the last one wins, as in dbt), or nil.
+function M.flag(words, name)
+  local value
+  for i, w in ipairs(words) do
+    if w == name then
+      value = words[i + 1]
+    elseif w:sub(1, #name + 1) == name .. "=" then
+      value = w:sub(#name + 2)
+    end
+  end
+  return value
+end
+
 -- The target named targets.<name> in the config (nil: the profile's default).
 function M.target(name)
   local t = config.get("targets." .. name)

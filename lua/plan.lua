@@ -10,6 +10,7 @@ local run = require("dbtrun.run")
 local ui = require("dbtrun.ui")
 local artifacts = require("dbtrun.artifacts")
 local dbt = require("dbtrun.dbt")
+local profile = require("dbtrun.profile")
 local github = require("dbtrun.github")
 
 local M = {}
@@ -70,7 +71,8 @@ function M.parse_args(words)
 end
 
 -- The files and folders whose change makes the current manifest stale:
--- dbt_project.yml's *-paths (else dbt's defaults) and the project files.
+-- dbt_project.yml's *-paths (else dbt's defaults), the project files and
+-- the installed packages.
 function M.inputs(project_text)
   local inputs = { "dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml" }
   local defaults = {
@@ -92,6 +94,7 @@ function M.inputs(project_text)
       inputs[#inputs + 1] = default
     end
   end
+  inputs[#inputs + 1] = dbt.packages_dir(project_text) -- a `dbt deps` changes what dbt parses
   table.sort(inputs)
   return inputs
 end
@@ -115,22 +118,94 @@ function M.threads()
   return 1
 end
 
--- dbt parse into the folder of the target manifest, for dbt target
--- `dbt_target` (nil: the profile's default). Its output stays off stdout,
--- which belongs to the report; it is shown when dbt fails.
-local function dbt_parse(target, why, dbt_target)
-  ui.info("plan: " .. why .. ": running dbt parse")
-  local words = { "parse", dbt_target and { "--target", dbt_target } or {} }
+-- The words of the plan's `dbt parse` into the folder of the target
+-- manifest, for dbt target `dbt_target` (nil: the profile's default) and
+-- `extra` words (dbt.parse_words of the build that follows).
+local function parse_words(target, dbt_target, extra)
+  local words = { "parse" }
+  if dbt_target then
+    words[#words + 1] = "--target"
+    words[#words + 1] = dbt_target
+  end
   local dir = target:match("^(.*)/manifest%.json$")
   if dir and dir ~= "target" then
     words[#words + 1] = "--target-path"
     words[#words + 1] = dir
   end
+  for _, w in ipairs(extra or {}) do
+    words[#words + 1] = w
+  end
+  return words
+end
+
+-- Variables a shell changes between two commands without changing a parse.
+local VOLATILE = { _ = true, OLDPWD = true, SHLVL = true, COLUMNS = true, LINES = true }
+
+-- What decides dbt's parse besides the project's files: the parse's words,
+-- dbt's version, profiles.yml, and the environment (any file may read an
+-- env_var). Their SHA-256, so no secret among them reaches the file it is
+-- kept in; nil when there is no SHA-256 (then the manifest is parsed).
+function M.parse_key(words)
+  local parts = { table.concat(words, "\0"), dbt.local_version() or "?" }
+  for _, dir in ipairs(profile.profile_dirs(dbt.flag(words, "--profiles-dir"))) do
+    local text = native.fs.read(dir:gsub("/+$", "") .. "/profiles.yml")
+    if text then
+      parts[#parts + 1] = text
+      break
+    end
+  end
+  local env, names = native.env.all(), {}
+  for name in pairs(env) do
+    if not VOLATILE[name] then
+      names[#names + 1] = name
+    end
+  end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    parts[#parts + 1] = name .. "=" .. env[name]
+  end
+  return (native.plan.fingerprint(table.concat(parts, "\1")))
+end
+
+-- Beside the manifest: the key of the parse (or build) that wrote it, and
+-- that manifest's invocation id (a manifest written since by another
+-- command does not match).
+local function key_path(target)
+  return (target:match("^(.*)/[^/]+$") or ".") .. "/.dbtrun-parse"
+end
+
+-- Records that `target` was written with the settings of `words` (after
+-- the plan's dbt parse, and after a build with the same settings).
+function M.record(target, words)
+  local id, key = dbt.invocation_id(target), M.parse_key(words)
+  if id and key then
+    native.fs.write(key_path(target), key .. "\n" .. id .. "\n", 384) -- 0600
+  end
+end
+
+-- Whether the manifest was written with other settings than `words`; why.
+local function other_settings(target, words)
+  local key, id = (native.fs.read(key_path(target)) or ""):match("^(%x+)\n([^\n]+)\n")
+  if not key or id ~= dbt.invocation_id(target) then
+    return true, target .. " was not written by dbtrun's dbt parse or build"
+  end
+  if key ~= M.parse_key(words) then
+    return true, target .. " was parsed with other settings (target, vars, profile, environment or dbt version)"
+  end
+  return false
+end
+
+-- dbt parse with `words` into the folder of the target manifest. Its
+-- output stays off stdout, which belongs to the report; it is shown when dbt
+-- fails.
+local function dbt_parse(target, why, words)
+  ui.info("plan: " .. why .. ": running dbt parse")
   local code, out = run.run { dbt.ready(words), words, capture = true, check = false }
   if code ~= 0 then
     ui.write(io.stderr, out or "")
     errors.raise("failure", "plan: dbt parse failed with exit code %d", code)
   end
+  M.record(target, words)
 end
 
 -- The sticky comment: created once per pull request, then updated. A
@@ -154,9 +229,16 @@ local function comment(body, pr)
   end
 end
 
+-- The current manifest of options o: o.target, else the one in
+-- --target-path of o.parse_args, else target/manifest.json.
+function M.target_manifest(o)
+  return o.target or ((dbt.flag(o.parse_args or {}, "--target-path") or "target"):gsub("/+$", "") .. "/manifest.json")
+end
+
 -- Compares and reports. o: state (folder), target (manifest path), format,
 -- max_bytes, parse (refresh a stale manifest; default true), dbt_target
--- (--target of that dbt parse), explain (true or a list of node names: the
+-- (--target of that dbt parse), parse_args (more words for it: those of
+-- dbt.parse_words(build ARGS)), explain (true or a list of node names: the
 -- evidence of each change), quiet (no
 -- report on stdout), comment (default true: the pull-request comment when
 -- GITHUB_TOKEN and a pull request are there). Returns the summary table of plan.compare (with .text),
@@ -164,7 +246,7 @@ end
 function M.run(o)
   o = o or {}
   local state = (o.state or config.get("state_dir") or ".artifacts"):gsub("/+$", "") .. "/manifest.json"
-  local target = o.target or "target/manifest.json"
+  local target = M.target_manifest(o)
   if native.fs.stat(state) ~= "file" then
     ui.warn(("plan: no production manifest at %s (dbtrun fetch-manifest gets it): "
       .. "without state, dbt builds everything"):format(state))
@@ -172,9 +254,13 @@ function M.run(o)
   end
   local project = native.fs.read("dbt_project.yml") or ""
   if o.parse ~= false then
+    local words = parse_words(target, o.dbt_target, o.parse_args)
     local stale, why = native.plan.stale(target, M.inputs(project))
+    if not stale then
+      stale, why = other_settings(target, words)
+    end
     if stale then
-      dbt_parse(target, why, o.dbt_target)
+      dbt_parse(target, why, words)
     end
   end
   local step_summary = native.env.get("GITHUB_STEP_SUMMARY")
@@ -255,7 +341,7 @@ function M.data(o)
   if o.parse ~= false then
     local stale, why = native.plan.stale(target, M.inputs(native.fs.read("dbt_project.yml") or ""))
     if stale then
-      dbt_parse(target, why, o.dbt_target)
+      dbt_parse(target, why, parse_words(target, o.dbt_target))
     end
   end
   local text, msg, why = native.plan.compare(state, target, { format = "json" })
@@ -308,6 +394,18 @@ function M.before_build(opts)
     return nil
   end
   return res
+end
+
+-- After the build that followed before_build(opts): its manifest was parsed
+-- with the plan's settings, so the next plan may take it as it is when no
+-- file changed since.
+function M.after_build(opts)
+  opts = opts or {}
+  if not config.get("plan") or ui.dry_run or opts.parse == false then
+    return
+  end
+  local target = M.target_manifest(opts)
+  M.record(target, parse_words(target, opts.dbt_target, opts.parse_args))
 end
 
 return M

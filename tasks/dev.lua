@@ -10,8 +10,11 @@ task("dev", {
   -- loaded when the task runs, not for --list
   local dbt = require("dbtrun.dbt")
   local state, plan = require("dbtrun.artifacts").state(), nil
+  -- the plan's parse with the build's parse settings: the build's own parse is
+  -- then a partial-parse hit, and the manifest it writes the next plan's
+  local plan_opts = { comment = false, dbt_target = dbt.target("dev"), parse_args = dbt.parse_words(a.ARGS) }
   if state then
-    plan = require("dbtrun.plan").before_build({ comment = false, dbt_target = dbt.target("dev") })
+    plan = require("dbtrun.plan").before_build(plan_opts)
   else
     warn("no production manifest in " .. config.get("state_dir") .. "/: a full build, without deferral")
   end
@@ -21,5 +24,8 @@ task("dev", {
     state = state,
     args = a.ARGS,
   }), { results = true })
+  if state then
+    require("dbtrun.plan").after_build(plan_opts)
+  end
   require("dbtrun.summary").done("dev", { results = true, plan = plan })
 end)

@@ -7,6 +7,7 @@
 #include "dbtrun/github.h"
 #include "dbtrun/manifest.h"
 #include "dbtrun/plan.h"
+#include "dbtrun/sigv4.h"
 #include "bindings.h"
 
 #include <lauxlib.h>
@@ -290,6 +291,23 @@ static int l_plan_stale(lua_State *L)
     return 2;
 }
 
+/* plan.fingerprint(text) -> hex | nil, msg
+ * SHA-256 of the settings of a parse: they may hold secrets (a profile's
+ * password, the environment), and the fingerprint is written to a file. */
+static int l_plan_fingerprint(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    char hex[65];
+    if (dr_sigv4_sha256_hex(text, len, hex) != 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "plan.fingerprint: SHA-256 unavailable (libcrypto)");
+        return 2;
+    }
+    lua_pushstring(L, hex);
+    return 1;
+}
+
 static void set_string(lua_State *L, const char *key, const char *value)
 {
     if (!value)
@@ -361,11 +379,9 @@ static int l_plan_comment(lua_State *L)
 
 int dr_lua_open_plan(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"compare", l_plan_compare},
-                                   {"stale", l_plan_stale},
-                                   {"comment", l_plan_comment},
-                                   {"names", l_plan_names},
-                                   {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"compare", l_plan_compare},         {"stale", l_plan_stale},
+                                   {"comment", l_plan_comment},         {"names", l_plan_names},
+                                   {"fingerprint", l_plan_fingerprint}, {NULL, NULL}};
     luaL_newlib(L, fns);
     return 1;
 }

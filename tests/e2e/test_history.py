@@ -257,7 +257,8 @@ def test_history_on_s3(moto, tmp_path):
     def keys():
         return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
 
-    assert keys() == sorted(["artifacts/manifest.json", f"artifacts/history/{m}/manifest.json",
+    assert keys() == sorted(["artifacts/manifest.json", "artifacts/run_results.json",  # the latest
+                             f"artifacts/history/{m}/manifest.json",
                              f"artifacts/history/{m}/run_results.json", "artifacts/historyish/keep.json",
                              "other/history/x/manifest.json"]), r.stderr
     assert f"history: pruned 1 of 2 entries in s3://{bucket}/artifacts/history/" in r.stderr

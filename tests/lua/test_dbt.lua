@@ -26,6 +26,15 @@ local function env_of(vars)
 end
 
 local result = t.run("test_dbt", {
+  { "a build's parse flags go to the parse before it", function()
+    t.eq(words(dbt.parse_words({ "--vars", "{x: 1}", "--select", "a", "--target=ci", "--full-refresh",
+      "--no-partial-parse", "--profiles-dir", "p", "--threads", "4", "-t", "dev", "--target-path", "out" })),
+      "--vars {x: 1} --target=ci --no-partial-parse --profiles-dir p -t dev --target-path out")
+    t.eq(words(dbt.parse_words(nil)), "")
+    t.eq(words(dbt.parse_words({ "--vars" })), "--vars") -- dbt's own error, not ours
+    t.eq(dbt.flag({ "--target-path", "a", "--target-path=b" }, "--target-path"), "b")
+    t.eq(dbt.flag({ "--target-pathx", "a" }, "--target-path"), nil)
+  end },
   { "dbt.lua sits below plan and artifacts", function()
     t.eq(loaded_with_dbt.plan, nil)
     t.eq(loaded_with_dbt.artifacts, nil)

@@ -66,6 +66,23 @@ local result = t.run("test_plan", {
     t.check(list:find("macros", 1, true), list)
     t.check(list:find("dbt_project.yml", 1, true), list)
   end },
+  { "the parse key follows what decides dbt's parse", function()
+    -- a SHA-256: the settings may hold a profile's password
+    t.eq(native.plan.fingerprint("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    local base = plan.parse_key({ "parse" })
+    t.eq(plan.parse_key({ "parse" }), base)
+    t.check(plan.parse_key({ "parse", "--vars", "{x: 1}" }) ~= base, "vars")
+    t.check(plan.parse_key({ "parse", "--target", "ci" }) ~= base, "target")
+    native.env.set("_", "/usr/bin/something-else") -- the shell's last command
+    t.eq(plan.parse_key({ "parse" }), base)
+    native.env.set("DBTRUN_TEST_PARSE_KEY", "1") -- any file may read an env_var
+    t.check(plan.parse_key({ "parse" }) ~= base, "environment")
+    native.env.set("DBTRUN_TEST_PARSE_KEY", nil)
+    t.eq(plan.parse_key({ "parse" }), base)
+    t.eq(plan.target_manifest({}), "target/manifest.json")
+    t.eq(plan.target_manifest({ parse_args = { "--target-path", "out/" } }), "out/manifest.json")
+    t.eq(plan.target_manifest({ target = "m.json", parse_args = { "--target-path", "out" } }), "m.json")
+  end },
   { "compare returns the report and a summary", function()
     write(tmp .. "/state.json", manifest("x"))
     write(tmp .. "/current.json", manifest("y"))
