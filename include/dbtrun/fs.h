@@ -25,6 +25,13 @@ int dr_fs_rm_rf(const char *path);
  * caller frees. 0, or -1 with errno (EFBIG past the cap). */
 int dr_fs_read(const char *path, char **data, size_t *len);
 
+/* Writes all `len` bytes of `data` to fd, again after EINTR and short
+ * writes. 0, or -1 with errno. */
+int dr_fs_write_all(int fd, const void *data, size_t len);
+
+/* 0666 less the process's umask: the mode open(2) would give a new file. */
+mode_t dr_fs_default_mode(void);
+
 /* Writes `data` to `path` through a temporary file in the same folder that is
  * created with `mode` and renamed into place, so readers see the old file or
  * the new one, never a part, and the file is never more open than `mode`.

@@ -107,20 +107,6 @@ out:
     return rc;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w == -1 && errno == EINTR)
-            continue;
-        if (w == -1)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Creates the folder of `path` (everything before its last '/'). */
 static int make_folder(const char *path)
 {
@@ -154,10 +140,8 @@ int dr_cache_write(const char *path, const struct dr_cache_key *key, const void 
         return -1;
     }
     make_header(header, key, payload, len);
-    mode_t mask = umask(0);
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) == -1 || write_all(fd, header, HEADER_SIZE) == -1 ||
-        write_all(fd, payload, len) == -1)
+    if (fchmod(fd, dr_fs_default_mode()) == -1 || dr_fs_write_all(fd, header, HEADER_SIZE) == -1 ||
+        dr_fs_write_all(fd, payload, len) == -1)
         goto out;
     rc = close(fd);
     fd = -1;

@@ -143,8 +143,9 @@ out:
     return rc;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+int dr_fs_write_all(int fd, const void *data, size_t len)
 {
+    const char *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n == -1 && errno == EINTR)
@@ -157,7 +158,7 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-static mode_t default_mode(void)
+mode_t dr_fs_default_mode(void)
 {
     mode_t mask = umask(0);
     umask(mask);
@@ -177,8 +178,8 @@ int dr_fs_write_atomic(const char *path, const void *data, size_t len, int mode)
         free(tmp);
         return -1;
     }
-    if (fchmod(fd, mode < 0 ? default_mode() : (mode_t)mode) == -1 ||
-        write_all(fd, data, len) == -1 || fsync(fd) == -1)
+    if (fchmod(fd, mode < 0 ? dr_fs_default_mode() : (mode_t)mode) == -1 ||
+        dr_fs_write_all(fd, data, len) == -1 || fsync(fd) == -1)
         goto out;
     if (close(fd) == -1) {
         fd = -1;
