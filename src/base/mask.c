@@ -2,12 +2,11 @@
  * text, whole or streamed in chunks. Matching tries longer secrets first so
  * that a secret containing another is hidden whole. */
 #include "dbtrun/mask.h"
+#include "dbtrun/fs.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct secret {
     char *value;
@@ -132,24 +131,10 @@ static int secret_prefix(const char *p, size_t n)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n == -1 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int dr_mask_stream_write(struct dr_mask_stream *s, const char *data, size_t len)
 {
     if (nsecrets == 0 && s->len == 0)
-        return write_all(s->fd, data, len); /* --list and secret-free tasks pay nothing */
+        return dr_fs_write_all(s->fd, data, len); /* --list and secret-free tasks pay nothing */
     size_t total = s->len + len, keep, done = 0;
     char *buf = realloc(s->pending, total + 1);
     int rc;
@@ -181,7 +166,7 @@ int dr_mask_stream_write(struct dr_mask_stream *s, const char *data, size_t len)
     keep = total - done;
     memmove(buf, buf + done, keep);
     s->len = keep;
-    rc = write_all(s->fd, out, o);
+    rc = dr_fs_write_all(s->fd, out, o);
     free(out);
     return rc;
 }
@@ -191,7 +176,7 @@ int dr_mask_stream_flush(struct dr_mask_stream *s)
     int rc = 0;
     if (s->len > 0) {
         char *out = malloc(s->len + 1);
-        rc = out ? write_all(s->fd, out, mask_into(s->pending, s->len, out)) : -1;
+        rc = out ? dr_fs_write_all(s->fd, out, mask_into(s->pending, s->len, out)) : -1;
         free(out);
     }
     free(s->pending);
@@ -212,7 +197,7 @@ int dr_mask_write_raw(int fd, const char *data, size_t len)
     struct dr_mask_stream *s = dr_mask_std(fd);
     if (s && dr_mask_stream_flush(s) != 0)
         return -1;
-    return write_all(fd, data, len);
+    return dr_fs_write_all(fd, data, len);
 }
 
 void dr_mask_reset(void)
