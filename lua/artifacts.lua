@@ -515,7 +515,7 @@ function M.publish_docs(location)
   for i, f in ipairs(filters) do
     others[i] = { f[1] == "include" and "exclude" or "include", f[2] }
   end
-  local gone = store.sync(tasks.private_dir(), location, { delete = true, filters = others })
+  local gone = store.sync(tasks.private_dir(), location, { delete = true, filters = others }, "(docs clean-up)")
   local folder = location:match("^file://(.+)$")
   if folder and not ui.dry_run then
     prune_empty((folder:gsub("/+$", "")))

@@ -76,13 +76,15 @@ end
 
 -- store.sync(src, dst [, opts]) -> {copied=, deleted=, unchanged=, excluded=, bytes=}
 -- Folders or locations either way; opts as aws.s3.sync (delete, exclude,
--- include, filters, dryrun, jobs, quiet).
-function M.sync(src, dst, opts)
+-- include, filters, dryrun, jobs, quiet). `shown`, for the library's own
+-- calls: how src is named in the dry-run line and the GitHub Actions group
+-- (the docs clean-up pass syncs from a temporary folder).
+function M.sync(src, dst, opts, shown)
   check.place("store.sync", 1, "src", src)
   check.place("store.sync", 2, "dst", dst)
   opts = aws.check_sync_opts("store.sync", opts)
-  local raw_opts, filters = aws.sync_opts(opts, src, dst)
-  if aws.dry("store", "sync", src, dst, aws.sync_flags(opts, filters)) then
+  local raw_opts, filters = aws.sync_opts(opts, shown or src, dst)
+  if aws.dry("store", "sync", shown or src, dst, aws.sync_flags(opts, filters)) then
     return { copied = 0, deleted = 0, unchanged = 0, excluded = 0, bytes = 0 }
   end
   local r = aws.check(native.aws.sync(client_for(src, dst), src, dst, raw_opts))

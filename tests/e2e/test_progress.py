@@ -367,6 +367,28 @@ end)
                         r"12\.0 MiB in [\d.]+s", lines[end + 1]), lines
 
 
+def test_docs_clean_up_pass_is_grouped_under_its_own_name(tmp_path):
+    """The docs site's second sync (deleting what the site does not hold)
+    runs from a temporary folder; its group and summary line name the pass,
+    never that folder."""
+    (tmp_path / "target").mkdir()
+    for n in ("index.html", "catalog.json", "manifest.json"):
+        (tmp_path / "target" / n).write_text("x")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "stale.html").write_text("old")
+    (tmp_path / "dbtrun.lua").write_text(
+        'task("pub", function() require("dbtrun.artifacts").publish_docs("site/") end)\n')
+    env = {**os.environ, "GITHUB_ACTIONS": "true", "HOME": str(tmp_path)}
+    rc, out = run_pipe([DBTRUN, "pub"], env, tmp_path)
+    assert rc == 0, out
+    lines = out.decode().splitlines()
+    group = lines.index("::group::sync (docs clean-up) -> site/")
+    assert lines[group + 1:group + 3] == ["delete: site/stale.html", "::endgroup::"]
+    assert lines[group + 3].startswith("sync (docs clean-up) -> site/: 0 copied, 1 deleted"), lines
+    assert str(tmp_path / ".dbtrun") not in out.decode() and "/tmp" not in "\n".join(lines[:group + 1])
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["catalog.json", "index.html", "manifest.json"]
+
+
 def test_the_line_passes_the_mask_and_keeps_its_redraws(moto, bucket, big, tmp_path):
     """Progress text holds numbers only, but it passes the mask like every
     byte dbtrun prints: a secret that happens to be in it is hidden, and the
