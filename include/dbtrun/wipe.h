@@ -11,4 +11,10 @@ void dr_wipe(void *p, size_t n);
 /* Wipes and frees a NUL-terminated secret; NULL is fine. */
 void dr_free_secret(char *s);
 
+struct cJSON;
+
+/* Wipes every string value of a parsed JSON document (answers and caches
+ * that hold keys or tokens), then deletes it; NULL is fine. */
+void dr_wipe_json(struct cJSON *doc);
+
 #endif

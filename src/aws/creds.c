@@ -67,22 +67,6 @@ static int creds_copy(struct dr_aws_credentials *dst, const char *akid, const ch
     return 0;
 }
 
-/* Wipes every string value of a cJSON tree (answers hold keys). */
-static void json_wipe(cJSON *item)
-{
-    for (; item; item = item->next) {
-        if (item->valuestring)
-            dr_wipe(item->valuestring, strlen(item->valuestring));
-        json_wipe(item->child);
-    }
-}
-
-static void json_wipe_delete(cJSON *doc)
-{
-    json_wipe(doc);
-    cJSON_Delete(doc);
-}
-
 /* ---- credential_process ----------------------------------------------------- */
 
 /* A string member of a JSON object, or NULL. */
@@ -128,7 +112,7 @@ int dr_creds_process_parse(const char *json, size_t len, struct dr_aws_credentia
     }
     rc = 0;
 out:
-    json_wipe_delete(doc);
+    dr_wipe_json(doc);
     return rc;
 }
 
@@ -595,7 +579,7 @@ static int container_creds(const struct dr_http_response *resp, const char *what
     }
     rc = FOUND;
 out:
-    json_wipe_delete(doc);
+    dr_wipe_json(doc);
     return rc;
 }
 
@@ -928,7 +912,7 @@ static int github_token(const struct dr_creds_ctx *ctx, char **token, struct dr_
     }
     rc = FOUND;
 out:
-    json_wipe_delete(doc);
+    dr_wipe_json(doc);
     dr_http_response_free_wiped(&resp);
     dr_free_secret(auth);
     free(url);

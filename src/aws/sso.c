@@ -21,22 +21,6 @@
 
 /* ---- JSON helpers ----------------------------------------------------------------- */
 
-/* Wipes every string value of a cJSON tree (answers and caches hold tokens). */
-static void json_wipe(cJSON *item)
-{
-    for (; item; item = item->next) {
-        if (item->valuestring)
-            dr_wipe(item->valuestring, strlen(item->valuestring));
-        json_wipe(item->child);
-    }
-}
-
-static void json_wipe_delete(cJSON *doc)
-{
-    json_wipe(doc);
-    cJSON_Delete(doc);
-}
-
 static const char *json_str(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
@@ -82,7 +66,7 @@ static char *json_print_wipe(cJSON *doc)
         dr_free_secret(out);
         out = NULL;
     }
-    json_wipe_delete(doc);
+    dr_wipe_json(doc);
     return out;
 }
 
@@ -178,7 +162,7 @@ int dr_sso_token_parse(const char *json, size_t len, struct dr_sso_token *out, c
 out:
     if (rc != 0)
         dr_sso_token_free(out);
-    json_wipe_delete(doc);
+    dr_wipe_json(doc);
     return rc;
 }
 
@@ -224,7 +208,7 @@ char *dr_sso_token_json(const struct dr_sso_token *t)
         add_str(doc, "clientId", t->client_id) || add_str(doc, "clientSecret", t->client_secret) ||
         add_time(doc, "registrationExpiresAt", t->registration_expires_at) ||
         add_str(doc, "refreshToken", t->refresh_token)) {
-        json_wipe_delete(doc);
+        dr_wipe_json(doc);
         return NULL;
     }
     return json_print_wipe(doc);
@@ -268,7 +252,7 @@ static void oauth_code(const struct dr_http_response *resp, struct dr_aws_error 
         snprintf(err->code, sizeof err->code, "slow_down");
     if (code && desc) /* OAuth's own words beat the reason phrase */
         snprintf(err->message, sizeof err->message, "%s", desc);
-    json_wipe_delete(doc);
+    dr_wipe_json(doc);
 }
 
 /* POSTs `body` (JSON, may hold secrets) to base_url + path as SSO OIDC's
@@ -301,7 +285,7 @@ static int oidc_post(struct dr_aws_client *c, const char *base_url, const char *
     rc = 0;
 out:
     if (rc != 0 && *answer) {
-        json_wipe_delete(*answer);
+        dr_wipe_json(*answer);
         *answer = NULL;
     }
     dr_http_response_free_wiped(&resp);
@@ -357,7 +341,7 @@ int dr_sso_get_role_credentials(struct dr_aws_client *c, const char *base_url,
         out->expiration = (time_t)(exp->valuedouble / 1000); /* milliseconds */
     rc = 0;
 out:
-    json_wipe_delete(doc);
+    dr_wipe_json(doc);
     dr_http_response_free_wiped(&resp);
     free(account);
     free(role);
@@ -422,8 +406,8 @@ oom:
 out:
     if (rc != 0)
         dr_sso_client_free(out);
-    json_wipe_delete(req);
-    json_wipe_delete(answer);
+    dr_wipe_json(req);
+    dr_wipe_json(answer);
     dr_free_secret(body);
     return rc;
 }
@@ -477,8 +461,8 @@ oom:
 out:
     if (rc != 0)
         dr_sso_device_free(out);
-    json_wipe_delete(req);
-    json_wipe_delete(answer);
+    dr_wipe_json(req);
+    dr_wipe_json(answer);
     dr_free_secret(body);
     return rc;
 }
@@ -493,7 +477,7 @@ static char *create_token_body(const char *grant, const struct dr_sso_client *cl
         !cJSON_AddStringToObject(req, "clientId", client->client_id) ||
         !cJSON_AddStringToObject(req, "clientSecret", client->client_secret) ||
         !cJSON_AddStringToObject(req, device ? "deviceCode" : "refreshToken", secret)) {
-        json_wipe_delete(req);
+        dr_wipe_json(req);
         return NULL;
     }
     return json_print_wipe(req);
@@ -531,7 +515,7 @@ int dr_sso_create_token(struct dr_aws_client *c, const char *base_url, const cha
 out:
     dr_free_secret(access);
     dr_free_secret(refresh);
-    json_wipe_delete(answer);
+    dr_wipe_json(answer);
     dr_free_secret(body);
     return rc;
 }

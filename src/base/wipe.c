@@ -2,6 +2,7 @@
  * are not optimised away as dead writes before free(). */
 #include "dbtrun/wipe.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,4 +19,19 @@ void dr_free_secret(char *s)
         dr_wipe(s, strlen(s));
         free(s);
     }
+}
+
+static void wipe_strings(cJSON *item)
+{
+    for (; item; item = item->next) {
+        if (item->valuestring)
+            dr_wipe(item->valuestring, strlen(item->valuestring));
+        wipe_strings(item->child);
+    }
+}
+
+void dr_wipe_json(cJSON *doc)
+{
+    wipe_strings(doc);
+    cJSON_Delete(doc);
 }
