@@ -24,6 +24,7 @@ import re
 import socket
 import ssl
 import struct
+import subprocess
 import threading
 import zlib
 from urllib.parse import parse_qsl, urlsplit
@@ -139,6 +140,16 @@ def _query_signature(secrets, method, raw_path, headers):
     canonical = signer.canonical_request(request)
     want = signer.signature(signer.string_to_sign(request, canonical), request)
     return None if want == query.get("X-Amz-Signature") else "presigned signature differs"
+
+
+def self_signed(directory):
+    """(certfile, keyfile): a certificate for 127.0.0.1 made in directory,
+    to trust through AWS_CA_BUNDLE."""
+    cert, key = f"{directory}/cert.pem", f"{directory}/key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
 
 
 class SigCheckProxy:

@@ -17,7 +17,7 @@ import pytest
 from conftest import DBTRUN, _free_port, _wait_tcp
 
 boto3 = pytest.importorskip("boto3")
-from sigcheck_proxy import SigCheckProxy  # noqa: E402 (needs botocore)
+from sigcheck_proxy import SigCheckProxy, self_signed  # noqa: E402 (needs botocore)
 
 AKID, SECRET = "AKIDGOFAKES3", "gofakes3-secret/with+chars"
 ODD_KEYS = ["with space.txt", "caf\u00e9/\u20ac uro.json", "plus+sign.txt", "pct%41.txt",
@@ -176,11 +176,7 @@ def test_wrong_secret_is_refused_by_the_proxy(s3):
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1, trusted through AWS_CA_BUNDLE."""
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", d / "key.pem", "-out", d / "cert.pem", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    return str(d / "cert.pem"), str(d / "key.pem")
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
 def test_https_bodies_stream_with_a_crc32_trailer(s3, server, tls_files, tmp_path):
