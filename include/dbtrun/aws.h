@@ -113,7 +113,14 @@ struct dr_aws_request {
     size_t body_len;
     const char *body_path; /* ... streamed from a file (body_len bytes at body_offset) */
     long long body_offset;
-    const char *payload_sha256; /* hex, or NULL to compute from body/body_path */
+    /* ... or produced (see http.h: body_len is then the Content-Length and
+     * progress_len the payload), with payload_sha256 a literal saying how */
+    long (*body_read)(void *ctx, char *buf, size_t n, long long offset, char *why, size_t why_len);
+    void *body_read_ctx;
+    long long progress_len;
+    const char *payload_sha256; /* hex, or what to sign instead (S3's
+                                   STREAMING-UNSIGNED-PAYLOAD-TRAILER), or NULL
+                                   to compute from body/body_path */
     const char *out_path;       /* 2xx body into this file (see http.h) */
     const int *out_fd;          /* or into this open file at out_offset (see http.h) */
     long long out_offset;

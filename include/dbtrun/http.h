@@ -42,6 +42,16 @@ struct dr_http_request {
      * a retry is not counted twice. NULL: no reports. */
     void (*on_bytes)(void *ctx, long long done, long long total);
     void *on_bytes_ctx;
+    /* Or the request body produced by body_read (body and body_path NULL):
+     * body_len bytes in all (the Content-Length), asked for in order from
+     * offset 0, and from 0 again when curl resends on a fresh connection.
+     * It returns how many bytes it put in buf (1..n), or -1 after writing
+     * into why what went wrong (the exchange fails as a local error, not
+     * retryable). progress_len is the size on_bytes reports for it, as
+     * body_len counts its framing too (0: body_len). */
+    long (*body_read)(void *ctx, char *buf, size_t n, long long offset, char *why, size_t why_len);
+    void *body_read_ctx;
+    long long progress_len;
 };
 
 struct dr_http_response {

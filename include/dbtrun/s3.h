@@ -205,10 +205,12 @@ struct dr_s3_put_opts {
  * threshold, else a multipart upload, aborted (no parts left behind) when any
  * step fails. Over plain HTTP every body is signed (its SHA-256 in the
  * signature, which S3 checks against the bytes) and a single PutObject also
- * carries Content-MD5; over HTTPS bodies go as UNSIGNED-PAYLOAD with an
- * x-amz-checksum-crc32 header (TLS protects them on the way, the CRC at rest),
- * as the SDKs send them, and a multipart upload declares CRC32 so S3 keeps
- * the parts' checksums. info
+ * carries Content-MD5; over HTTPS bodies go unsigned with their CRC32 (TLS
+ * protects them on the way, the CRC at rest), as the SDKs send them: parts
+ * and bodies over 64 KiB aws-chunked with the CRC32 as a trailer, summed as
+ * the bytes go out (one read of the file), smaller ones as UNSIGNED-PAYLOAD
+ * with an x-amz-checksum-crc32 header; a multipart upload declares CRC32 so
+ * S3 keeps the parts' checksums. info
  * (may be NULL) gets the size and ETag. 0, or -1 with err. */
 int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_put_opts *o, struct dr_s3_info *info, struct dr_aws_error *err);

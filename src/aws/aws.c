@@ -233,7 +233,7 @@ struct target {
     char *signed_path; /* the base's own path (if any) + r->path */
     char *host;        /* Host header: host[:port], the port only when not the default */
     char *log_query;   /* query with secrets redacted, or NULL */
-    char payload[65];  /* hex SHA-256 or UNSIGNED-PAYLOAD */
+    char payload[65];  /* hex SHA-256, UNSIGNED-PAYLOAD or another literal */
 };
 
 static void target_free(struct target *t)
@@ -308,6 +308,8 @@ static int payload_hash(const struct dr_aws_request *r, struct target *t, struct
         snprintf(t->payload, sizeof t->payload, "%s", DR_SIGV4_UNSIGNED_PAYLOAD);
     } else if (r->payload_sha256) {
         snprintf(t->payload, sizeof t->payload, "%s", r->payload_sha256);
+    } else if (r->body_read) { /* a produced body is streamed, never hashed first */
+        return dr_aws_fail(err, r->op, r->target, "InternalError", "no payload hash");
     } else if (r->body_path) {
         unsigned char sha[32];
         if (dr_aws_hash_file(r->body_path, r->body_offset, (long long)r->body_len, NULL, sha) != 0)
@@ -464,6 +466,9 @@ static struct dr_http_request http_request(struct dr_aws_client *c, const struct
                                  .body_len = r->body_len,
                                  .body_path = r->body_path,
                                  .body_offset = r->body_offset,
+                                 .body_read = r->body_read,
+                                 .body_read_ctx = r->body_read_ctx,
+                                 .progress_len = r->progress_len,
                                  .out_path = r->out_path,
                                  .out_fd = r->out_fd,
                                  .out_offset = r->out_offset,

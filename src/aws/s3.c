@@ -5,6 +5,7 @@
 #include "dbtrun/buf.h"
 #include "dbtrun/s3.h"
 #include "dbtrun/checksum.h"
+#include "dbtrun/chunked.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/fs.h"
 #include "dbtrun/isotime.h"
@@ -998,44 +999,98 @@ out:
     return rc;
 }
 
-/* Whether bodies to k go over TLS: then as UNSIGNED-PAYLOAD with a CRC32
- * (see dr_s3_put), else signed. k must be resolved. */
+/* Whether bodies to k go over TLS: then unsigned with a CRC32 (see
+ * dr_s3_put), else signed. k must be resolved. */
 static int call_https(const struct s3_call *k)
 {
     return strncasecmp(k->base, "https://", 8) == 0;
 }
 
-static int crc32_chunk(void *ctx, const void *data, size_t n)
+/* The SHA-256 (hex, to sign) of `len` bytes of path at offset: what
+ * protects a body over plain HTTP. 0, or -1 with errno. */
+static int body_sha256(const char *path, long long offset, long long len, char sha[65])
 {
-    uint64_t *crc = ctx;
-    *crc = dr_checksum_crc(DR_CRC32, *crc, data, n);
+    unsigned char digest[32];
+    if (dr_aws_hash_file(path, offset, len, NULL, digest) != 0)
+        return -1;
+    dr_hex(digest, 32, sha);
     return 0;
 }
 
-/* What protects one body of `len` bytes of path at offset: over HTTPS its
- * CRC32 (base64, as x-amz-checksum-crc32 wants), else its SHA-256 (hex, to
- * sign). One read of the bytes. 0, or -1 with errno. */
-static int body_digest(const char *path, long long offset, long long len, int https, char sha[65],
-                       char crc_b64[13])
+/* ---- bodies over HTTPS: aws-chunked with a CRC32 trailer ------------------- */
+
+/* A file's bytes at an offset, for dr_chunked, and the encoder itself. */
+struct trailer_body {
+    struct dr_chunked enc;
+    int fd;
+    const char *path;
+    long long offset;
+};
+
+static long file_bytes(void *ctx, void *buf, size_t n, long long off)
 {
-    unsigned char digest[32];
-    uint64_t crc = 0;
-    if (!https) {
-        if (dr_aws_hash_file(path, offset, len, NULL, digest) != 0)
-            return -1;
-        dr_hex(digest, 32, sha);
-        return 0;
+    struct trailer_body *t = ctx;
+    ssize_t got;
+    do
+        got = pread(t->fd, buf, n, (off_t)(t->offset + off));
+    while (got < 0 && errno == EINTR);
+    return (long)got;
+}
+
+static long trailer_bytes(void *ctx, char *buf, size_t n, long long offset, char *why,
+                          size_t why_len)
+{
+    struct trailer_body *t = ctx;
+    long got = dr_chunked_read(&t->enc, buf, n, offset);
+    if (got < 0)
+        snprintf(why, why_len, "cannot read %s: %s", t->path,
+                 errno == EIO ? "file is shorter than expected" : strerror(errno));
+    return got;
+}
+
+/* Sends r (PutObject or UploadPart, on k resolved) with `len` bytes of path
+ * at offset as its body, the way the SDKs stream to S3 over TLS: signed as
+ * STREAMING-UNSIGNED-PAYLOAD-TRAILER, aws-chunked, the CRC32 computed as the
+ * bytes go out and sent after them, so each byte is read once (the page
+ * cache is not asked twice) and a retry reads and sums again from offset.
+ * `extra` headers (Content-Type) go too. crc_b64 gets the CRC32 of the bytes
+ * S3 took (for CompleteMultipartUpload). 0, or -1 with err; resp as
+ * dr_aws_send's. */
+static int send_trailer(const struct s3_call *k, struct dr_aws_request *r, const char *path,
+                        long long offset, long long len, const struct dr_http_header *extra,
+                        size_t nextra, char crc_b64[13], struct dr_http_response *resp,
+                        struct dr_aws_error *err)
+{
+    struct trailer_body t = {
+        .fd = open(path, O_RDONLY | O_CLOEXEC), .path = path, .offset = offset};
+    struct dr_http_header headers[8];
+    char decoded[24];
+    size_t n = 0;
+    int rc = -1;
+    if (t.fd < 0)
+        return dr_aws_fail(err, r->op ? r->op : k->op, k->target, "LocalError",
+                           "cannot read %s: %s", path, strerror(errno));
+    dr_chunked_init(&t.enc, len, 0, file_bytes, &t);
+    snprintf(decoded, sizeof decoded, "%lld", len);
+    for (size_t i = 0; i < nextra && n < 4; i++)
+        headers[n++] = extra[i];
+    headers[n++] = (struct dr_http_header){"Content-Encoding", "aws-chunked"};
+    headers[n++] = (struct dr_http_header){"x-amz-decoded-content-length", decoded};
+    headers[n++] = (struct dr_http_header){"x-amz-sdk-checksum-algorithm", "CRC32"};
+    headers[n++] = (struct dr_http_header){"x-amz-trailer", DR_CHUNKED_TRAILER};
+    r->headers = headers;
+    r->nheaders = n;
+    r->body_read = trailer_bytes;
+    r->body_read_ctx = &t;
+    r->body_len = (size_t)dr_chunked_length(len, 0);
+    r->progress_len = len;
+    r->payload_sha256 = DR_CHUNKED_CONTENT_SHA256;
+    if (call_send_to(k, r, resp, err) == 0) {
+        dr_chunked_crc32_b64((uint32_t)t.enc.crc, crc_b64);
+        rc = 0;
     }
-    if (crypto_ready() != 0) { /* for the base64 */
-        errno = EIO;
-        return -1;
-    }
-    if (dr_fs_read_chunks(path, offset, len, crc32_chunk, &crc) != 0)
-        return -1;
-    for (int i = 0; i < 4; i++) /* big-endian, as S3 writes it */
-        digest[i] = (unsigned char)(crc >> (8 * (3 - i)));
-    dr_crypto.EVP_EncodeBlock((unsigned char *)crc_b64, digest, 4);
-    return 0;
+    close(t.fd);
+    return rc;
 }
 
 /* Bodies this small are read once into memory: hashed and sent from there
@@ -1127,32 +1182,33 @@ static int upload_part(void *ctx, size_t i)
     struct dr_http_response resp = {0};
     struct dr_aws_error err = {0};
     int rc = -1;
-    /* no Content-MD5: the signed SHA-256 or the CRC32 already covers the
-     * bytes, and MD5 would be the costliest pass over them */
-    if (body_digest(m->path, offset, len, m->https, sha, m->crcs[i]) != 0) {
-        dr_aws_fail(&err, "UploadPart", target, "LocalError", "cannot read %s: %s", m->path,
-                    strerror(errno));
-        goto out;
-    }
     if (!(query = dr_strprintf("partNumber=%zu&uploadId=%s", i + 1, m->upload_id_enc))) {
         dr_aws_fail(&err, "UploadPart", target, "InternalError", "out of memory");
         goto out;
     }
-    struct dr_http_header header = {"x-amz-checksum-crc32", m->crcs[i]};
     struct dr_aws_request r = {.op = "UploadPart",
                                .method = "PUT",
                                .query = query,
-                               .headers = &header,
-                               .nheaders = m->https ? 1 : 0,
-                               .body_path = m->path,
-                               .body_offset = offset,
-                               .body_len = (size_t)len,
-                               .payload_sha256 = m->https ? NULL : sha,
-                               .unsigned_payload = m->https,
                                .on_bytes = m->progress ? dr_progress_on_bytes : NULL,
                                .on_bytes_ctx = m->progress};
-    if (call_send_to(m->call, &r, &resp, &err) != 0)
-        goto out;
+    if (m->https) {
+        if (send_trailer(m->call, &r, m->path, offset, len, NULL, 0, m->crcs[i], &resp, &err) != 0)
+            goto out;
+    } else {
+        /* no Content-MD5: the signed SHA-256 already covers the bytes, and
+         * MD5 would be the costliest pass over them */
+        if (body_sha256(m->path, offset, len, sha) != 0) {
+            dr_aws_fail(&err, "UploadPart", target, "LocalError", "cannot read %s: %s", m->path,
+                        strerror(errno));
+            goto out;
+        }
+        r.body_path = m->path;
+        r.body_offset = offset;
+        r.body_len = (size_t)len;
+        r.payload_sha256 = sha;
+        if (call_send_to(m->call, &r, &resp, &err) != 0)
+            goto out;
+    }
     const char *etag = dr_http_header_get(&resp, "etag");
     if (!etag) {
         dr_aws_fail(&err, "UploadPart", target, "InvalidResponse", "part %zu has no ETag", i + 1);
@@ -1394,6 +1450,28 @@ static int put_multipart(struct s3_call *k, const char *path, long long size,
     return rc;
 }
 
+/* One PutObject over HTTPS of a file too big to read into memory, streamed
+ * with its CRC32 as a trailer (send_trailer). 0, or -1 with k's err. */
+static int put_trailer(struct s3_call *k, const char *path, long long size,
+                       const char *content_type, const struct dr_s3_put_opts *o,
+                       struct dr_s3_info *info)
+{
+    char crc[13];
+    struct dr_http_header type = {"Content-Type", content_type};
+    struct dr_aws_request r = {.method = "PUT",
+                               .on_bytes = o && o->progress ? dr_progress_on_bytes : NULL,
+                               .on_bytes_ctx = o ? o->progress : NULL};
+    dr_http_response_free(&k->resp);
+    if (send_trailer(k, &r, path, 0, size, &type, 1, crc, &k->resp, k->err) != 0)
+        return -1;
+    if (info) {
+        info_from_headers(&k->resp, info);
+        info->size = size;
+        snprintf(info->content_type, sizeof info->content_type, "%s", content_type);
+    }
+    return 0;
+}
+
 int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, const char *path,
               const struct dr_s3_put_opts *o, struct dr_s3_info *info, struct dr_aws_error *err)
 {
@@ -1421,13 +1499,15 @@ int dr_s3_put(struct dr_aws_client *c, const char *bucket, const char *key, cons
         goto out;
     }
     https = call_https(&k);
+    if (https && st.st_size > SMALL_BODY) {
+        rc = put_trailer(&k, path, (long long)st.st_size, content_type, o, info);
+        goto out;
+    }
     if (st.st_size <= SMALL_BODY)
         digested = read_small(path, (size_t)st.st_size, &data) == 0 &&
                    mem_digest(data, (size_t)st.st_size, https, sha, crc, md5_b64) == 0;
     else
-        digested =
-            (https ? body_digest(path, 0, (long long)st.st_size, 1, sha, crc)
-                   : dr_s3_hash_file(path, 0, (long long)st.st_size, NULL, md5_b64, sha)) == 0;
+        digested = dr_s3_hash_file(path, 0, (long long)st.st_size, NULL, md5_b64, sha) == 0;
     if (!digested) {
         dr_aws_fail(err, "PutObject", k.target, "LocalError", "cannot read %s: %s", path,
                     strerror(errno));

@@ -45,7 +45,7 @@ struct exchange {
     int head;          /* HEAD: no body will come */
     int to_file;       /* the current response's body goes to out_path */
     int out_fd;        /* -1 until out_path is opened */
-    int in_fd;         /* body_path, -1 when the body is in memory */
+    int in_fd;         /* body_path, -1 when the body is in memory or produced */
     int interrupted;   /* a SIGINT/SIGTERM/SIGHUP stopped the transfer */
     int signals;       /* dr_proc_signal_count() when the exchange began */
     long long sent;    /* request body bytes handed to curl */
@@ -306,7 +306,8 @@ static size_t on_write(char *data, size_t size, size_t nitems, void *ud)
     return len;
 }
 
-/* Request body: body_len bytes from memory or from body_path at body_offset. */
+/* Request body: body_len bytes from memory, from body_path at body_offset,
+ * or from body_read. */
 static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
 {
     struct exchange *ex = ud;
@@ -317,6 +318,17 @@ static size_t on_read(char *buf, size_t size, size_t nitems, void *ud)
         return 0;
     if ((long long)want > left)
         want = (size_t)left;
+    if (req->body_read) {
+        long got = req->body_read(req->body_read_ctx, buf, want, ex->sent, ex->failure,
+                                  sizeof ex->failure);
+        if (got <= 0 || (size_t)got > want) {
+            if (!ex->failure[0])
+                snprintf(ex->failure, sizeof ex->failure, "the request body ended early");
+            return CURL_READFUNC_ABORT;
+        }
+        ex->sent += got;
+        return (size_t)got;
+    }
     if (ex->in_fd < 0) {
         memcpy(buf, (const char *)req->body + ex->sent, want);
         ex->sent += (long long)want;
@@ -343,15 +355,22 @@ static int on_seek(void *ud, curl_off_t offset, int origin)
         return CURL_SEEKFUNC_CANTSEEK;
     if (offset < 0 || offset > (curl_off_t)ex->req->body_len)
         return CURL_SEEKFUNC_FAIL;
+    if (ex->req->body_read && offset != 0) /* a producer only starts over */
+        return CURL_SEEKFUNC_CANTSEEK;
     ex->sent = (long long)offset;
     return CURL_SEEKFUNC_OK;
 }
 
 /* Tells req->on_bytes how far the payload got: the request body when there
- * is one, else the response body. */
+ * is one, else the response body. A produced body's framing is left out
+ * (in proportion), so the line counts the file's bytes. */
 static void report_bytes(struct exchange *ex, long long now, long long total)
 {
     const struct dr_http_request *req = ex->req;
+    if (req->body_read && req->progress_len > 0 && req->body_len > 0 && total > 0) {
+        now = (long long)((double)now * (double)req->progress_len / (double)req->body_len);
+        total = req->progress_len;
+    }
     if (!req->on_bytes || (now == ex->reported_done && total == ex->reported_total))
         return;
     req->on_bytes(req->on_bytes_ctx, now - ex->reported_done, total - ex->reported_total);
@@ -366,7 +385,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
                        curl_off_t ulnow)
 {
     struct exchange *ex = ud;
-    if (ex->req->body || ex->req->body_path)
+    if (ex->req->body || ex->req->body_path || ex->req->body_read)
         report_bytes(ex, (long long)ulnow, (long long)ultotal);
     else if (ex->resp->status >= 200 && ex->resp->status < 300) /* not an error's body */
         report_bytes(ex, (long long)dlnow, (long long)dltotal);
@@ -383,7 +402,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 static void report_end(CURL *h, struct exchange *ex, int ok)
 {
     curl_off_t moved = 0;
-    int upload = ex->req->body || ex->req->body_path;
+    int upload = ex->req->body || ex->req->body_path || ex->req->body_read;
     if (!ex->req->on_bytes)
         return;
     if (!ok) {
@@ -461,12 +480,12 @@ static void set_method(CURL *h, struct exchange *ex)
 {
     const struct dr_http_request *req = ex->req;
     const char *m = req->method;
-    int has_body = req->body || req->body_path;
+    int has_body = req->body || req->body_path || req->body_read;
     if (strcmp(m, "HEAD") == 0) {
         dr_curl.curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (strcmp(m, "GET") == 0 && !has_body) {
         dr_curl.curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(m, "POST") == 0 && !req->body_path) {
+    } else if (strcmp(m, "POST") == 0 && !req->body_path && !req->body_read) {
         dr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
         dr_curl.curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                                  (curl_off_t)(req->body ? req->body_len : 0));

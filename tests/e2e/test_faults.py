@@ -375,6 +375,47 @@ def test_upload_sync_never_sends_temp_files(moto, tmp_path):
     assert keys == ["p/index.html", "p/sub/keep.dbtrun-notatemp"]
 
 
+def test_reset_mid_part_over_https_is_retried_and_the_object_is_whole(moto, tmp_path):
+    """Over HTTPS a part streams aws-chunked with its CRC32 as a trailer; a
+    connection reset 1 MiB into part 2 makes dbtrun send the part again from
+    its offset, summing afresh: the proxy checks the resent part's trailer,
+    and the object is the file, byte for byte."""
+    boto3 = pytest.importorskip("boto3")
+    from sigcheck_proxy import SigCheckProxy, self_signed
+    s3 = boto3.client("s3", endpoint_url=moto, aws_access_key_id="testing",
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    s3.create_bucket(Bucket="faults-reset")
+    data = os.urandom((20 << 20) + 5)  # parts of 16 MiB and 4 MiB + 5
+    (tmp_path / "big.bin").write_bytes(data)
+    tls = self_signed(tmp_path)
+    proxy = SigCheckProxy(int(moto.rsplit(":", 1)[1]), {"AKIDEXAMPLE": "dummy-secret"}, tls=tls)
+    resets = []
+
+    def fault(method, path, headers):
+        if method == "PUT" and "partNumber=2" in path and not resets:
+            resets.append(path)
+            return 1 << 20
+        return None
+
+    proxy.fault = fault
+    proxy.start()
+    try:
+        r = subprocess.run([DBTRUN, "aws", "--endpoint-url", proxy.url, "s3", "cp",
+                            str(tmp_path / "big.bin"), "s3://faults-reset/big.bin"],
+                           env=env(tmp_path, AWS_CA_BUNDLE=tls[0]), capture_output=True,
+                           text=True, timeout=120)
+    finally:
+        proxy.stop()
+    assert r.returncode == 0, r.stderr
+    assert len(resets) == 1
+    parts = [p for m, p, _ in proxy.seen if m == "PUT"]
+    assert sum("partNumber=2" in p for p in parts) == 1  # seen: the resent one (the cut is not)
+    assert proxy.failures == []
+    assert proxy.checked >= 4  # create, two parts, complete
+    assert s3.get_object(Bucket="faults-reset", Key="big.bin")["Body"].read() == data
+    assert not s3.list_multipart_uploads(Bucket="faults-reset").get("Uploads")
+
+
 def test_task_config_sets_attempts_and_read_timeout(fake, tmp_path, dest):
     fake.behaviour = stall
     (tmp_path / "dbtrun.lua").write_text(

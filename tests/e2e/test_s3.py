@@ -2,6 +2,7 @@
 cross-checked with boto3 and the real aws CLI. Signature checks stay off:
 moto rejects correct signatures on percent-encoded paths (aws-notes.md), so
 these tests prove behaviour, and the signer is proven by its own suites."""
+import base64
 import hashlib
 import os
 import signal
@@ -13,6 +14,7 @@ import threading
 import time
 import urllib.request
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
@@ -638,6 +640,62 @@ def test_failed_part_aborts_the_multipart_upload(run, s3, bucket, moto, tmp_path
     assert proxy.cuts >= 1
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+def _crc32_b64(data):
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def test_https_uploads_stream_a_crc32_trailer_that_moto_keeps(run, s3, bucket, moto, tmp_path):
+    """Over HTTPS (a TLS proxy that checks signatures, the aws-chunked framing
+    and the trailer's CRC32, then hands moto the body as it came): moto
+    decodes the parts and the 2.5 MiB PutObject, stores the right bytes and
+    the trailer's CRC32, which dbtrun and the aws CLI (checksum validation
+    on) check when they read the objects back."""
+    from sigcheck_proxy import SigCheckProxy, self_signed
+    tls_files = self_signed(tmp_path)
+    files = {"mid.bin": os.urandom((5 << 19) + 7), "big.bin": os.urandom((20 << 20) + 3)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    proxy = SigCheckProxy(int(moto.rsplit(":", 1)[1]), {"testing": "testing"}, tls=tls_files).start()
+    env = {**_env(proxy.url, tmp_path), "AWS_CA_BUNDLE": tls_files[0],
+           "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_supported"}
+    try:
+        for name in files:
+            r = subprocess.run([DBTRUN, "aws", "s3", "cp", name, f"s3://{bucket}/{name}"],
+                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+        puts = [(p, h) for m, p, h in proxy.seen if m == "PUT"]
+        assert len(puts) == 3
+        assert all(h["x-amz-content-sha256"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER" for _, h in puts)
+        for name, data in files.items():
+            assert s3.get_object(Bucket=bucket, Key=name)["Body"].read() == data
+        head = s3.head_object(Bucket=bucket, Key="mid.bin", ChecksumMode="ENABLED")
+        assert head["ChecksumCRC32"] == _crc32_b64(files["mid.bin"])
+        # the multipart object's checksum is the CRC32 of its parts' CRC32s
+        sizes = [int(h["x-amz-decoded-content-length"]) for p, h in sorted(puts) if "partNumber" in p]
+        offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+        parts = b"".join(zlib.crc32(files["big.bin"][o:o + n]).to_bytes(4, "big")
+                         for o, n in zip(offsets, sizes))
+        head = s3.head_object(Bucket=bucket, Key="big.bin", ChecksumMode="ENABLED")
+        got = head["ResponseMetadata"]["HTTPHeaders"]["x-amz-checksum-crc32"]
+        assert got in (_crc32_b64(parts), f"{_crc32_b64(parts)}-{len(sizes)}")  # moto's HEAD: no -N
+        for name, data in files.items():
+            r = subprocess.run([DBTRUN, "aws", "s3", "cp", f"s3://{bucket}/{name}", f"back-{name}"],
+                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+            assert (tmp_path / f"back-{name}").read_bytes() == data
+            before = len(proxy.seen)
+            r = subprocess.run([_tool("aws"), "--endpoint-url", proxy.url, "s3", "cp",
+                                f"s3://{bucket}/{name}", f"cli-{name}"], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=300)
+            assert r.returncode == 0, r.stderr
+            assert (tmp_path / f"cli-{name}").read_bytes() == data
+            gets = [h for m, _, h in proxy.seen[before:] if m == "GET"]
+            assert gets and all(h.get("x-amz-checksum-mode") == "ENABLED" for h in gets)
+        assert proxy.failures == []
+    finally:
+        proxy.stop()
 
 
 # ---- ls, rm, presign -------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 from conftest import DBTRUN, _free_port, _wait_tcp
 
 boto3 = pytest.importorskip("boto3")
-from sigcheck_proxy import SigCheckProxy  # noqa: E402 (needs botocore)
+from sigcheck_proxy import SigCheckProxy, self_signed  # noqa: E402 (needs botocore)
 
 AKID, SECRET = "AKIDGOFAKES3", "gofakes3-secret/with+chars"
 ODD_KEYS = ["with space.txt", "caf\u00e9/\u20ac uro.json", "plus+sign.txt", "pct%41.txt",
@@ -176,42 +176,53 @@ def test_wrong_secret_is_refused_by_the_proxy(s3):
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1, trusted through AWS_CA_BUNDLE."""
-    d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", d / "key.pem", "-out", d / "cert.pem", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    return str(d / "cert.pem"), str(d / "key.pem")
+    return self_signed(tmp_path_factory.mktemp("tls"))
 
 
-def test_https_bodies_go_unsigned_with_a_crc32(s3, server, tls_files, tmp_path):
-    """Over HTTPS, PutObject and UploadPart send UNSIGNED-PAYLOAD with the
-    body's CRC32 (the proxy checks both the signature and the CRC) and the
-    multipart upload declares CRC32; over plain HTTP every body is signed."""
+def test_https_bodies_stream_with_a_crc32_trailer(s3, server, tls_files, tmp_path):
+    """Over HTTPS, UploadPart and a PutObject above 64 KiB stream their body
+    aws-chunked as STREAMING-UNSIGNED-PAYLOAD-TRAILER with the CRC32 as a
+    trailer (the proxy decodes the body and checks the signature, the framing,
+    the lengths and the CRC); a small PutObject goes as UNSIGNED-PAYLOAD with
+    an x-amz-checksum-crc32 header; the multipart upload declares CRC32 and
+    completes with each part's CRC32. Over plain HTTP every body is signed."""
     run, direct, bucket, plain = s3
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(20 << 20))  # parts of 16 and 4 MiB
+    (tmp_path / "mid.bin").write_bytes(os.urandom((5 << 19) + 7))  # 2.5 MiB: three chunks
     (tmp_path / "small.txt").write_text("small\n")
-    tls = SigCheckProxy(plain.upstream_port, {AKID: SECRET}, tls=tls_files).start()
+    tls = SigCheckProxy(plain.upstream_port, {AKID: SECRET}, tls=tls_files, decode=True).start()
     try:
         extra = {"AWS_ENDPOINT_URL": tls.url, "AWS_CA_BUNDLE": tls_files[0]}
-        for name in ("big.bin", "small.txt"):
+        for name in ("big.bin", "mid.bin", "small.txt"):
             r = run("cp", name, f"s3://{bucket}/tls/{name}", extra_env=extra)
             assert r.returncode == 0, r.stderr
         assert tls.failures == []
-        bodies = [(m, p, h) for m, p, h in tls.seen if m == "PUT"]
-        assert len(bodies) == 3  # two parts and one PutObject
-        for _, _, h in bodies:
-            assert h["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
-            assert "x-amz-checksum-crc32" in h
+        bodies = {p.split("?")[0].rsplit("/", 1)[1] + ("#" + p.split("partNumber=")[1][:1]
+                                                       if "partNumber=" in p else ""): h
+                  for m, p, h in tls.seen if m == "PUT"}
+        assert sorted(bodies) == ["big.bin#1", "big.bin#2", "mid.bin", "small.txt"]
+        for name in ("big.bin#1", "big.bin#2", "mid.bin"):
+            h = bodies[name]
+            assert h["x-amz-content-sha256"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+            assert h["content-encoding"] == "aws-chunked" and "transfer-encoding" not in h
+            assert h["x-amz-trailer"] == "x-amz-checksum-crc32"
+            assert "x-amz-checksum-crc32" not in h
+        assert bodies["mid.bin"]["x-amz-decoded-content-length"] == str((5 << 19) + 7)
+        assert bodies["small.txt"]["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+        assert "x-amz-checksum-crc32" in bodies["small.txt"]
         create = [h for m, p, h in tls.seen if m == "POST" and p.endswith("?uploads")]
         assert create and create[0].get("x-amz-checksum-algorithm") == "CRC32"
     finally:
         tls.stop()
-    for name in ("big.bin", "small.txt"):
+    for name in ("big.bin", "mid.bin", "small.txt"):
         got = direct.get_object(Bucket=bucket, Key=f"tls/{name}")["Body"].read()
         assert got == (tmp_path / name).read_bytes()
-    # the same upload over plain HTTP: signed bodies, which the proxy checked
+        assert "aws-chunked" not in direct.head_object(Bucket=bucket, Key=f"tls/{name}").get(
+            "ContentEncoding", "")
+    # the same uploads over plain HTTP: signed bodies, which the proxy checked
     before = len(plain.seen)
-    assert run("cp", "big.bin", f"s3://{bucket}/plain/big.bin").returncode == 0
+    for name in ("big.bin", "mid.bin"):
+        assert run("cp", name, f"s3://{bucket}/plain/{name}").returncode == 0
     puts = [h for m, _, h in plain.seen[before:] if m == "PUT"]
-    assert len(puts) == 2 and all(h["x-amz-content-sha256"] != "UNSIGNED-PAYLOAD" for h in puts)
+    assert len(puts) == 3 and all(len(h["x-amz-content-sha256"]) == 64 for h in puts)

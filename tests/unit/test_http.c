@@ -360,6 +360,67 @@ static void test_progress_bytes(void)
     stop(&lb);
 }
 
+/* A produced body: "0123456789" over and over, framed as [ ... ] (two
+ * bytes of framing that progress leaves out); fails at offset `fail_at`
+ * when it is not negative. */
+struct produced {
+    long long len, fail_at;
+    int starts; /* calls at offset 0 */
+};
+
+static long produce(void *ctx, char *buf, size_t n, long long offset, char *why, size_t why_len)
+{
+    struct produced *p = ctx;
+    if (offset == 0)
+        p->starts++;
+    if (p->fail_at >= 0 && offset + (long long)n > p->fail_at) {
+        snprintf(why, why_len, "cannot read the source: test");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        long long at = offset + (long long)i;
+        buf[i] = at == 0 ? '[' : at == p->len + 1 ? ']' : (char)('0' + (at - 1) % 10);
+    }
+    return (long)n;
+}
+
+static void test_produced_body(void)
+{
+    static const struct lb_step steps[] = {{LB_ECHO, NULL}, {LB_ECHO, NULL}};
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    struct bytes_seen seen = {0};
+    struct produced p = {300000, -1, 0};
+    char full[300];
+    if (start(&lb, steps, 2) != 0)
+        return;
+    snprintf(full, sizeof full, "%s/k", url);
+    struct dr_http_request req = {.method = "PUT",
+                                  .url = full,
+                                  .body_read = produce,
+                                  .body_read_ctx = &p,
+                                  .body_len = (size_t)p.len + 2,
+                                  .progress_len = p.len,
+                                  .on_bytes = count_bytes,
+                                  .on_bytes_ctx = &seen};
+    CHECK(dr_http_perform(&req, &resp) == 0 && resp.status == 200);
+    CHECK(resp.body && strstr(resp.body, "\r\nContent-Length: 300002\r\n") != NULL);
+    CHECK(resp.body && !has_header(resp.body, "transfer-encoding"));
+    const char *b = resp.body ? echo_body(resp.body) : "";
+    CHECK(strlen(b) == 300002 && b[0] == '[' && strncmp(b + 1, "0123456789", 10) == 0 &&
+          b[300001] == ']');
+    CHECK(p.starts == 1);
+    /* progress counts the payload, not the framing */
+    CHECK(seen.done == p.len && seen.total == p.len);
+    dr_http_response_free(&resp);
+    /* a producer that fails: a local error with its words, not a transport one */
+    p.fail_at = 100000;
+    CHECK(dr_http_perform(&req, &resp) == -1);
+    CHECK(!resp.transport_error && strstr(resp.error, "cannot read the source: test") != NULL);
+    dr_http_response_free(&resp);
+    stop(&lb);
+}
+
 static void test_body_cap(void)
 {
     static const struct lb_step steps[] = {
@@ -547,4 +608,5 @@ static void test_teardown(void)
 
 TEST_MAIN(test_setup, test_get_echo_and_keepalive, test_put_and_post_bodies,
           test_delete_and_headers, test_head_does_not_wait, test_body_to_file, test_progress_bytes,
-          test_body_cap, test_transport_errors, test_local_failures, test_threads, test_teardown)
+          test_produced_body, test_body_cap, test_transport_errors, test_local_failures,
+          test_threads, test_teardown)
