@@ -3,7 +3,9 @@
 # exec'ing /bin/true, in the same run: `--list` (with the task file's
 # bytecode cache warm, and cold: the file edited before each run, so dbtrun
 # compiles it and rewrites .dbtrun/cache/) and a trivial task on equivalent
-# 20-task files. Prints median times and the
+# 20-task files — once as written (run{} execs /bin/echo, just's sh uses its
+# builtin) and once with the same child on both sides (sh -c 'echo hello'),
+# with that child's own time to subtract. Prints median times and the
 # ratios (dbtrun / just: below 1 means dbtrun is faster; dbtrun / true: how
 # far from the cost of starting any process at all).
 # Needs just (tools/venv.sh installs rust-just into .venv) and hyperfine
@@ -18,18 +20,27 @@ runs=${RUNS:-300}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-{
-  for i in $(seq 1 19); do
-    printf '# Task number %d with a doc comment\ntask%02d TARGET="dev":\n    @echo building {{TARGET}} %d\n\n' "$i" "$i" "$i"
-  done
-  printf '# Say hello\nhello:\n    @echo hello\n'
-} > "$work/justfile"
-{
-  for i in $(seq 1 19); do
-    printf -- '-- Task number %d with a doc comment\ntask("task%02d", { params = { "TARGET=dev" } }, function(a)\n  run { "echo", "building", a.TARGET, "%d" }\nend)\n\n' "$i" "$i" "$i"
-  done
-  printf -- '-- Say hello\ntask("hello", function() run { "echo", "hello" } end)\n'
-} > "$work/dbtrun.lua"
+# the two 20-task files in folder $1; the dbtrun task "hello" runs $2 (just's
+# recipe is always `echo hello`, which just runs as sh -cu 'echo hello')
+write_files() {
+  mkdir -p "$1"
+  {
+    for i in $(seq 1 19); do
+      printf '# Task number %d with a doc comment\ntask%02d TARGET="dev":\n    @echo building {{TARGET}} %d\n\n' "$i" "$i" "$i"
+    done
+    printf '# Say hello\nhello:\n    @echo hello\n'
+  } > "$1/justfile"
+  {
+    for i in $(seq 1 19); do
+      printf -- '-- Task number %d with a doc comment\ntask("task%02d", { params = { "TARGET=dev" } }, function(a)\n  run { "echo", "building", a.TARGET, "%d" }\nend)\n\n' "$i" "$i" "$i"
+    done
+    printf -- '-- Say hello\ntask("hello", function() %s end)\n' "$2"
+  } > "$1/dbtrun.lua"
+}
+write_files "$work" 'run { "echo", "hello" }'
+# equal work: the same child as just's, sh -c 'echo hello' (a shell builtin),
+# where run{} execs /bin/echo (coreutils, which reads locale files)
+write_files "$work/same-child" 'sh "echo hello"'
 cd "$work"
 
 # median seconds of each command ("prepare|command" runs prepare before
@@ -54,7 +65,7 @@ medians() {
       for _ in $(seq "$runs"); do
         [ -n "$prep" ] && eval "$prep"
         start=$(date +%s%N)
-        $cmd >/dev/null 2>&1
+        eval "$cmd" >/dev/null 2>&1
         end=$(date +%s%N)
         total=$((total + end - start))
       done
@@ -65,6 +76,7 @@ medians() {
 
 cp dbtrun.lua dbtrun.lua.orig
 "$dbtrun" --list >/dev/null # the task file's bytecode cache, for the warm rows
+"$dbtrun" -f same-child/dbtrun.lua --list >/dev/null
 printf '%-24s %9s %9s %9s %12s %12s\n' case dbtrun just true dbtrun/just dbtrun/true
 for case in "--list|--list|--list" \
             "--list, after an edit|sh -c 'echo -- edited >> dbtrun.lua'|--list|--list" \
@@ -81,6 +93,17 @@ import sys
 n, d, j, t = sys.argv[1], *map(float, sys.argv[2:])
 print(f'{n:<24} {d*1e3:7.2f}ms {j*1e3:7.2f}ms {t*1e3:7.2f}ms {d/j:11.2f}x {d/t:11.2f}x')" "${f[0]}" "${m[@]}"
 done
+# the trivial task with the same child on both sides, and that child alone:
+# what is left after subtracting it is each runner's own part
+mapfile -t m < <(medians "$dbtrun -q -f same-child/dbtrun.lua hello" \
+  "$just -f same-child/justfile hello" "$true_bin" "/bin/sh -c 'echo hello'")
+python3 -c "
+import sys
+d, j, t, c = map(float, sys.argv[1:])
+n = 'trivial, same child'
+print(f'{n:<24} {d*1e3:7.2f}ms {j*1e3:7.2f}ms {t*1e3:7.2f}ms {d/j:11.2f}x {d/t:11.2f}x')
+print(f'  the child (sh -c \'echo hello\') alone {c*1e3:.2f}ms; without it: dbtrun {(d-c)*1e3:.2f}ms,'
+      f' just {(j-c)*1e3:.2f}ms, {(d-c)/(j-c):.2f}x')" "${m[@]}"
 "$dbtrun" --list >/dev/null
 echo "($("$just" --version), dbtrun $("$dbtrun" --version | cut -d' ' -f2), $runs runs each, medians, $(nproc) cores;"
 echo " before each run of the edit row a comment line is appended to dbtrun.lua, outside the timing)"

@@ -108,9 +108,11 @@ end
 
 -- task(name, [spec,] fn): declares a task. Raised errors name the caller's line,
 -- or `at` ({ source =, currentline = }) for a built-in from the compile-time table.
+local no_spec = {} -- task(name, fn): declare only reads the spec
+
 function M.declare(name, spec, fn, is_builtin, at)
   if type(spec) == "function" and fn == nil then
-    spec, fn = {}, spec
+    spec, fn = no_spec, spec
   end
   if type(name) ~= "string" or not name:match("^[%w_][%w_%-]*$") then
     error(("task: invalid task name %s"):format(tostring(name)), 3)
@@ -135,16 +137,20 @@ function M.declare(name, spec, fn, is_builtin, at)
   if not plist then
     error(("task '%s': %s"):format(name, perr), 3)
   end
-  local info = at
-  if not info then
-    local source, line = where(3) -- debug.getinfo(3, "Sl") without its table
-    info = { source = source, currentline = line }
+  local source, line
+  if at then
+    source, line = at.source, at.currentline
+  else
+    source, line = where(3) -- debug.getinfo(3, "Sl") without its table
   end
-  defined_in_file[info.source] = defined_in_file[info.source] or {}
-  if defined_in_file[info.source][name] then
+  local defined = defined_in_file[source]
+  if not defined then
+    defined = {}
+    defined_in_file[source] = defined
+  elseif defined[name] then
     error(("task '%s' is defined twice in this file"):format(name), 3)
   end
-  defined_in_file[info.source][name] = true
+  defined[name] = true
   local t = {
     name = name,
     fn = fn,
@@ -152,13 +158,12 @@ function M.declare(name, spec, fn, is_builtin, at)
     deps = as_list(spec.deps),
     parallel = type(spec.deps) == "table" and spec.deps.parallel ~= nil and as_list(spec.deps.parallel) or nil,
     doc = spec.doc, -- else read from the comment above, when first asked (M.doc)
-    source = info.source,
-    line = info.currentline,
+    source = source,
+    line = line,
     private = spec.private or name:sub(1, 1) == "_",
     aliases = as_list(spec.alias),
     group = spec.group,
     builtin = is_builtin or false,
-    where = info.source:sub(2) .. ":" .. info.currentline,
   }
   if is_builtin then
     builtins[name] = t
@@ -243,11 +248,12 @@ function M.check_deps()
     return
   end
   local t, name = bad.task, bad.name
+  local at = t.source:sub(2) .. ":" .. t.line -- the task() call's file:line
   if type(name) ~= "string" then
-    errors.raise("taskfile", "%s: task '%s': a dep is a task name or { name, args... }", t.where, t.name)
+    errors.raise("taskfile", "%s: task '%s': a dep is a task name or { name, args... }", at, t.name)
   end
   local hint = M.suggest(name, true)
-  errors.raise("taskfile", "%s: task '%s' depends on '%s', which is not a task%s", t.where, t.name, name,
+  errors.raise("taskfile", "%s: task '%s' depends on '%s', which is not a task%s", at, t.name, name,
     hint and (". Did you mean '" .. hint .. "'?") or "")
 end
 

@@ -1,9 +1,10 @@
 /* pool: a small-object allocator for callers that know each block's size
  * when they free or resize it (the Lua state's allocator: lua_Alloc passes
- * the old size). Blocks up to DR_POOL_SMALL bytes come from 64 KiB chunks,
- * bumped through and recycled on per-size free lists, with no header and no
- * search: about a tenth of malloc's cost per call at start-up, where a run
- * makes thousands. Larger blocks go to malloc. Used by src/lua/host.c. */
+ * the old size). Blocks up to DR_POOL_SMALL bytes come from 64 KiB chunks
+ * (mmap'ed with their pages populated), bumped through and recycled on
+ * per-size free lists, with no header and no search: about a tenth of
+ * malloc's cost per call at start-up, where a run makes thousands. Larger
+ * blocks go to malloc. Used by src/lua/host.c. */
 #ifndef DR_POOL_H
 #define DR_POOL_H
 

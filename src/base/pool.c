@@ -2,11 +2,13 @@
  * is (size - 1) / 16; a block of class c holds 16 * (c + 1) bytes. A block
  * is never moved between chunks and chunks are freed only by
  * dr_pool_release: a freed block waits on its class's list. */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_POPULATE */
 #include "dbtrun/pool.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define CHUNK_SIZE (64u << 10)
 #define CHUNK_HEAD 16 /* the chunk list's link, padded to the alignment */
@@ -27,8 +29,12 @@ static void *take(struct dr_pool *pool, size_t c)
     }
     size_t size = 16 * (c + 1);
     if ((size_t)(pool->end - pool->next) < size) {
-        char *chunk = malloc(CHUNK_SIZE);
-        if (!chunk)
+        /* mapped with its pages in place: one call instead of a page
+         * fault at each first touch of 16 pages, which a start pays for
+         * every chunk it fills (3 for --list) */
+        char *chunk = mmap(NULL, CHUNK_SIZE, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (chunk == MAP_FAILED)
             return NULL;
         memcpy(chunk, &pool->chunks, sizeof pool->chunks);
         pool->chunks = chunk;
@@ -91,7 +97,7 @@ void dr_pool_release(struct dr_pool *pool)
     while (chunk) {
         void *next;
         memcpy(&next, chunk, sizeof next);
-        free(chunk);
+        munmap(chunk, CHUNK_SIZE);
         chunk = next;
     }
     memset(pool, 0, sizeof *pool);

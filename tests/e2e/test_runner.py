@@ -54,6 +54,26 @@ def test_child_killed_by_signal_gives_128_plus_n(project):
     assert dbtrun("k", cwd=d).returncode == 137
 
 
+def test_collector_runs_in_a_task_that_makes_garbage(project):
+    # The collector is stopped while task files load and restarted (its first
+    # cycle deferred) when the task runs: a task churning through ~200 MB of
+    # short-lived tables must still stay small.
+    d = project(
+        'task("churn", function()\n'
+        '  local peak = 0\n'
+        '  for i = 1, 400000 do\n'
+        '    local t = { i, i + 1, i + 2, tostring(i) .. string.rep("x", 400) }\n'
+        '    if i % 1000 == 0 then peak = math.max(peak, collectgarbage("count")) end\n'
+        '  end\n'
+        '  print(("peak %d KiB"):format(math.floor(peak)))\n'
+        'end)\n'
+    )
+    r = dbtrun("churn", cwd=d)
+    assert r.returncode == 0, r.stderr
+    peak = int(r.stdout.split()[1])
+    assert peak < 32 * 1024, r.stdout
+
+
 def test_check_false_returns_the_code(project):
     d = project('task("t", function()\n  local c = run { "sh", "-c", "exit 3", check = false }\n  print("code", c)\nend)\n')
     r = dbtrun("t", cwd=d)
