@@ -538,6 +538,37 @@ static void test_threads(void)
     stop(&lb);
 }
 
+static void *one_get(void *arg)
+{
+    struct dr_http_response resp = {0};
+    struct dr_http_request req = {.method = "GET", .url = url};
+    *(int *)arg = dr_http_perform(&req, &resp) == 0 && resp.status == 200;
+    dr_http_response_free(&resp);
+    return NULL;
+}
+
+/* A thread keeps its handle between its own requests; when it ends, the
+ * handle (and its live connection) goes back to the pool for the others. */
+static void test_handle_outlives_its_thread(void)
+{
+    static const struct lb_step steps[] = {{LB_ECHO, NULL}, {LB_ECHO, NULL}};
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    pthread_t tid;
+    int ok = 0;
+    if (start(&lb, steps, 2) != 0)
+        return;
+    CHECK(pthread_create(&tid, NULL, one_get, &ok) == 0);
+    CHECK(pthread_join(tid, NULL) == 0);
+    CHECK(ok);
+    struct dr_http_request req = {.method = "GET", .url = url};
+    CHECK(dr_http_perform(&req, &resp) == 0);
+    CHECK_STR(dr_http_header_get(&resp, "x-conn"), "1"); /* the ended thread's connection */
+    CHECK_STR(dr_http_header_get(&resp, "x-req"), "2");
+    dr_http_response_free(&resp);
+    stop(&lb);
+}
+
 static void test_teardown(void)
 {
     if (ready)
@@ -547,4 +578,5 @@ static void test_teardown(void)
 
 TEST_MAIN(test_setup, test_get_echo_and_keepalive, test_put_and_post_bodies,
           test_delete_and_headers, test_head_does_not_wait, test_body_to_file, test_progress_bytes,
-          test_body_cap, test_transport_errors, test_local_failures, test_threads, test_teardown)
+          test_body_cap, test_transport_errors, test_local_failures, test_threads,
+          test_handle_outlives_its_thread, test_teardown)
