@@ -181,8 +181,7 @@ int dr_s3_md5_mem(const void *data, size_t len, char *md5_hex, char *md5_b64)
 {
     unsigned char md[16];
     unsigned int mdlen = 0;
-    if (crypto_ready() != 0 ||
-        !dr_crypto.EVP_Digest(data, len, md, &mdlen, dr_crypto.EVP_md5(), NULL))
+    if (crypto_ready() != 0 || !dr_crypto.EVP_Digest(data, len, md, &mdlen, dr_dl_md5(), NULL))
         return -1;
     md5_outputs(md, md5_hex, md5_b64);
     return 0;

@@ -556,6 +556,10 @@ static void test_signing_key_follows_its_inputs(void)
     }
     sign_doc_get(&s3_doc_credentials, &doc, sig);
     CHECK_STR(sig, doc_sig);
+    /* "AWS4" + a secret longer than SHA-256's block is hashed first as the
+     * HMAC key (RFC 2104); the figure is Python's hmac module's */
+    sign_doc_get(&long_one, &doc, sig);
+    CHECK_STR(sig, "ae7b384c3c6680859ac52f7876ce647b7cb6e6c8527d644f27840176d6842048");
 }
 
 /* The '$' of the key must be encoded once: sent as %24 or raw, it signs as %24. */
