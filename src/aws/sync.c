@@ -136,7 +136,7 @@ static int walk_dir(struct walk *w, const char *abs, const char *rel)
         int ok = child && crel;
         if (!ok) {
             snprintf(w->err, w->errlen, "out of memory");
-        } else if (stat(child, &st) != 0) {
+        } else if (fstatat(dirfd(d), e->d_name, &st, 0) != 0) { /* stat(child), one name */
             /* a dangling link or a file gone meanwhile: skipped, as the aws CLI does */
         } else if (S_ISDIR(st.st_mode) && w->destination && is_link(child)) {
             /* files behind it are outside the destination: not ours to delete */
