@@ -7,6 +7,7 @@
 #include "dbtrun/checksum.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/fs.h"
+#include "dbtrun/http.h"
 #include "dbtrun/isotime.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
@@ -496,6 +497,7 @@ int dr_s3_parallel(size_t n, int jobs, int (*fn)(void *ctx, size_t i), void *ctx
     struct pool p = {.n = n, .fn = fn, .ctx = ctx};
     if (pthread_mutex_init(&p.lock, NULL) != 0)
         return -1;
+    dr_http_share(); /* this thread's connection (a listing, a CreateMultipartUpload) goes on */
     for (size_t t = 0; t < (size_t)jobs && t < n; t++) {
         if (pthread_create(&threads[t], NULL, pool_worker, &p) != 0)
             break;

@@ -690,6 +690,15 @@ void dr_http_response_free(struct dr_http_response *resp)
     memset(resp, 0, sizeof *resp);
 }
 
+void dr_http_share(void)
+{
+    CURL *own = own_ready ? pthread_getspecific(own_key) : NULL;
+    if (own) {
+        pthread_setspecific(own_key, NULL);
+        pool_put(own);
+    }
+}
+
 void dr_http_cleanup(void)
 {
     CURL *own = own_ready ? pthread_getspecific(own_key) : NULL;

@@ -571,6 +571,20 @@ static void test_header_line_limit(void)
     stop(&lb);
 }
 
+/* One GET; *arg = the connection number the server saw (0 on failure). */
+static void *one_get_conn(void *arg)
+{
+    struct dr_http_response resp = {0};
+    struct dr_http_request req = {.method = "GET", .url = url};
+    const char *conn;
+    *(int *)arg =
+        dr_http_perform(&req, &resp) == 0 && (conn = dr_http_header_get(&resp, "x-conn")) != NULL
+            ? atoi(conn)
+            : 0;
+    dr_http_response_free(&resp);
+    return NULL;
+}
+
 static void *one_get(void *arg)
 {
     struct dr_http_response resp = {0};
@@ -602,6 +616,28 @@ static void test_handle_outlives_its_thread(void)
     stop(&lb);
 }
 
+/* dr_http_share hands the calling thread's handle to threads it starts:
+ * their first request goes over its connection. */
+static void test_share_before_threads(void)
+{
+    static const struct lb_step steps[] = {{LB_ECHO, NULL}, {LB_ECHO, NULL}};
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    pthread_t tid;
+    int ok = 0;
+    if (start(&lb, steps, 2) != 0)
+        return;
+    struct dr_http_request req = {.method = "GET", .url = url};
+    CHECK(dr_http_perform(&req, &resp) == 0);
+    CHECK_STR(dr_http_header_get(&resp, "x-conn"), "1");
+    dr_http_response_free(&resp);
+    dr_http_share();
+    CHECK(pthread_create(&tid, NULL, one_get_conn, &ok) == 0);
+    CHECK(pthread_join(tid, NULL) == 0);
+    CHECK(ok == 1); /* the thread's request went over connection 1 */
+    stop(&lb);
+}
+
 static void test_teardown(void)
 {
     if (ready)
@@ -612,4 +648,5 @@ static void test_teardown(void)
 TEST_MAIN(test_setup, test_get_echo_and_keepalive, test_put_and_post_bodies,
           test_delete_and_headers, test_head_does_not_wait, test_body_to_file, test_progress_bytes,
           test_body_cap, test_transport_errors, test_local_failures, test_threads,
-          test_header_line_limit, test_handle_outlives_its_thread, test_teardown)
+          test_header_line_limit, test_handle_outlives_its_thread, test_share_before_threads,
+          test_teardown)
