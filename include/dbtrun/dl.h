@@ -23,6 +23,7 @@
     X(EVP_md5)                                                                                     \
     X(EVP_sha1)                                                                                    \
     X(EVP_Digest)                                                                                  \
+    X(EVP_MD_fetch)                                                                                \
     X(EVP_MD_CTX_new)                                                                              \
     X(EVP_MD_CTX_free)                                                                             \
     X(EVP_DigestInit_ex)                                                                           \
@@ -30,7 +31,6 @@
     X(EVP_DigestFinal_ex)                                                                          \
     X(EVP_EncodeBlock)                                                                             \
     X(EVP_DecodeBlock)                                                                             \
-    X(HMAC)                                                                                        \
     X(RAND_bytes)                                                                                  \
     X(OPENSSL_cleanse)
 
@@ -84,6 +84,13 @@ extern struct dr_curl_api dr_curl;
  * soname, why it did not load and the Debian/Ubuntu package that ships it;
  * later calls after a failure give the same message. */
 int dr_dl_crypto(char *err, size_t errlen);
+
+/* SHA-256 and MD5 fetched once when libcrypto loaded: EVP_sha256() and
+ * EVP_md5() make every digest look the algorithm up again (a lock and a
+ * property query), which showed on sync's thousands of small requests.
+ * Only after dr_dl_crypto succeeded; the same digests either way. */
+const EVP_MD *dr_dl_sha256(void);
+const EVP_MD *dr_dl_md5(void);
 
 /* Loads libcurl (once) and runs curl_global_init. 0, or -1 with a message
  * as for dr_dl_crypto. */

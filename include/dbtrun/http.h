@@ -89,4 +89,9 @@ void dr_http_response_free_wiped(struct dr_http_response *resp);
 /* Closes the kept-alive connections (at exit, or in tests). */
 void dr_http_cleanup(void);
 
+/* Puts the calling thread's own handle (each thread keeps the one it used
+ * last) back in the shared pool, so that threads about to start reuse its
+ * live connection instead of opening one more. */
+void dr_http_share(void);
+
 #endif

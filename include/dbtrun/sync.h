@@ -140,4 +140,11 @@ int dr_sync_copy_file(const char *from, const char *to);
  * Caller frees; NULL when out of memory. */
 char *dr_sync_display_path(const char *path, const char *cwd);
 
+/* What dr_sync_display_path shows before `rel` for every path "dir/rel"
+ * whose rel has no empty, "." or ".." segment ("target/", "../x/"), so a
+ * sync shows its files without normalising each path; NULL when cwd is dir
+ * or below it (there the shown path depends on rel) or out of memory.
+ * Caller frees. */
+char *dr_sync_display_prefix(const char *dir, const char *cwd);
+
 #endif

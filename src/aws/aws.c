@@ -244,49 +244,31 @@ static void target_free(struct target *t)
     free(t->log_query);
 }
 
-/* Fills t from the request. 0, or -1 with err. */
-static int target_make(struct dr_aws_client *c, const struct dr_aws_request *r, struct target *t,
-                       struct dr_aws_error *err)
+/* What a base URL says of where requests go: the Host header (host[:port],
+ * the port only when not the scheme's default) and the base's own path,
+ * without trailing '/'. Caller frees both. 0, or -1 when it is not a URL
+ * (or out of memory). */
+static int base_parse(const char *base, char **host_out, char **path_out)
 {
-    char *endpoint = NULL, *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
     CURLU *u = NULL;
-    int custom = 0, rc = -1;
-    const char *base = r->base_url;
-    if (!base && !(base = endpoint = dr_aws_endpoint(c, r->service, &custom))) {
-        dr_aws_fail(err, r->op, r->target, "ConfigError", "no endpoint for service %s", r->service);
-        goto out;
-    }
+    int rc = -1;
+    *host_out = *path_out = NULL;
     if (!(u = dr_curl.curl_url()) || dr_curl.curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
         dr_curl.curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         dr_curl.curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        dr_curl.curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
-        dr_aws_fail(err, r->op, r->target, "ConfigError", "bad endpoint URL: %s", base);
+        dr_curl.curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
         goto out;
-    }
     dr_curl.curl_url_get(u, CURLUPART_PORT, &port, 0); /* none when the URL gives none */
     int default_port = port && ((strcasecmp(scheme, "https") == 0 && strcmp(port, "443") == 0) ||
                                 (strcasecmp(scheme, "http") == 0 && strcmp(port, "80") == 0));
-    size_t base_len = strlen(base), path_len = strlen(path);
-    while (base_len > 0 && base[base_len - 1] == '/')
-        base_len--;
+    size_t path_len = strlen(path);
     while (path_len > 0 && path[path_len - 1] == '/')
         path_len--;
-    const char *query = r->query && *r->query ? r->query : NULL;
-    size_t url_len = base_len + strlen(r->path) + (query ? strlen(query) + 1 : 0) + 1;
-    size_t host_len = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
-    if (!(t->url = malloc(url_len)) || !(t->host = malloc(host_len)) ||
-        !(t->signed_path = malloc(path_len + strlen(r->path) + 1)) ||
-        (query && !(t->log_query = dr_aws_query_redact(query)))) {
-        dr_aws_fail(err, r->op, r->target, "InternalError", "out of memory");
-        goto out;
-    }
-    snprintf(t->url, url_len, "%.*s%s%s%s", (int)base_len, base, r->path, query ? "?" : "",
-             query ? query : "");
-    snprintf(t->host, host_len, "%s%s%s", host, port && !default_port ? ":" : "",
-             port && !default_port ? port : "");
-    snprintf(t->signed_path, path_len + strlen(r->path) + 1, "%.*s%s", (int)path_len, path,
-             r->path);
-    rc = 0;
+    *host_out = dr_strprintf("%s%s%s", host, port && !default_port ? ":" : "",
+                             port && !default_port ? port : "");
+    *path_out = dr_strprintf("%.*s", (int)path_len, path);
+    rc = *host_out && *path_out ? 0 : -1;
 out:
     if (u) {
         dr_curl.curl_free(scheme);
@@ -295,6 +277,72 @@ out:
         dr_curl.curl_free(path);
         dr_curl.curl_url_cleanup(u);
     }
+    return rc;
+}
+
+/* The last base URL each thread parsed and base_parse's answer: every
+ * request of a sync goes to the same base, and parsing it with curl's URL
+ * API was a tenth of a small upload's CPU. Longer ones are parsed each time. */
+struct base_parts {
+    char base[512]; /* "" when none */
+    char host[512];
+    char path[512];
+};
+
+static _Thread_local struct base_parts last_base;
+
+static void base_remember(const char *base, const char *host, const char *path)
+{
+    struct base_parts *bp = &last_base;
+    bp->base[0] = '\0';
+    if (strlen(base) >= sizeof bp->base || strlen(host) >= sizeof bp->host ||
+        strlen(path) >= sizeof bp->path)
+        return;
+    memcpy(bp->host, host, strlen(host) + 1);
+    memcpy(bp->path, path, strlen(path) + 1);
+    memcpy(bp->base, base, strlen(base) + 1);
+}
+
+/* Fills t from the request. 0, or -1 with err. */
+static int target_make(struct dr_aws_client *c, const struct dr_aws_request *r, struct target *t,
+                       struct dr_aws_error *err)
+{
+    char *endpoint = NULL, *parsed_path = NULL;
+    int custom = 0, rc = -1;
+    const char *base = r->base_url, *base_path;
+    if (!base && !(base = endpoint = dr_aws_endpoint(c, r->service, &custom))) {
+        dr_aws_fail(err, r->op, r->target, "ConfigError", "no endpoint for service %s", r->service);
+        goto out;
+    }
+    if (last_base.base[0] && strcmp(last_base.base, base) == 0) {
+        base_path = last_base.path;
+        if (!(t->host = strdup(last_base.host))) {
+            dr_aws_fail(err, r->op, r->target, "InternalError", "out of memory");
+            goto out;
+        }
+    } else if (base_parse(base, &t->host, &parsed_path) != 0) {
+        dr_aws_fail(err, r->op, r->target, "ConfigError", "bad endpoint URL: %s", base);
+        goto out;
+    } else {
+        base_path = parsed_path;
+        base_remember(base, t->host, parsed_path);
+    }
+    size_t base_len = strlen(base), path_len = strlen(base_path);
+    while (base_len > 0 && base[base_len - 1] == '/')
+        base_len--;
+    const char *query = r->query && *r->query ? r->query : NULL;
+    size_t url_len = base_len + strlen(r->path) + (query ? strlen(query) + 1 : 0) + 1;
+    if (!(t->url = malloc(url_len)) || !(t->signed_path = malloc(path_len + strlen(r->path) + 1)) ||
+        (query && !(t->log_query = dr_aws_query_redact(query)))) {
+        dr_aws_fail(err, r->op, r->target, "InternalError", "out of memory");
+        goto out;
+    }
+    snprintf(t->url, url_len, "%.*s%s%s%s", (int)base_len, base, r->path, query ? "?" : "",
+             query ? query : "");
+    snprintf(t->signed_path, path_len + strlen(r->path) + 1, "%s%s", base_path, r->path);
+    rc = 0;
+out:
+    free(parsed_path);
     free(endpoint);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include "dbtrun/chunked.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/fs.h"
+#include "dbtrun/http.h"
 #include "dbtrun/isotime.h"
 #include "dbtrun/proc.h"
 #include "dbtrun/sigv4.h"
@@ -182,8 +183,7 @@ int dr_s3_md5_mem(const void *data, size_t len, char *md5_hex, char *md5_b64)
 {
     unsigned char md[16];
     unsigned int mdlen = 0;
-    if (crypto_ready() != 0 ||
-        !dr_crypto.EVP_Digest(data, len, md, &mdlen, dr_crypto.EVP_md5(), NULL))
+    if (crypto_ready() != 0 || !dr_crypto.EVP_Digest(data, len, md, &mdlen, dr_dl_md5(), NULL))
         return -1;
     md5_outputs(md, md5_hex, md5_b64);
     return 0;
@@ -498,6 +498,7 @@ int dr_s3_parallel(size_t n, int jobs, int (*fn)(void *ctx, size_t i), void *ctx
     struct pool p = {.n = n, .fn = fn, .ctx = ctx};
     if (pthread_mutex_init(&p.lock, NULL) != 0)
         return -1;
+    dr_http_share(); /* this thread's connection (a listing, a CreateMultipartUpload) goes on */
     for (size_t t = 0; t < (size_t)jobs && t < n; t++) {
         if (pthread_create(&threads[t], NULL, pool_worker, &p) != 0)
             break;

@@ -1,13 +1,15 @@
 /* sigv4: AWS Signature Version 4 over a plain request description. The
  * canonicalisation (path, query, headers) is written here because no library
- * does it the AWS way; hashing and HMAC come from OpenSSL. No I/O except the
- * clock helper, which also reads DBTRUN_TEST_CLOCK. */
+ * does it the AWS way; hashing comes from OpenSSL (HMAC is built on it here).
+ * No I/O except the clock helper, which also reads DBTRUN_TEST_CLOCK. */
 #include "dbtrun/sigv4.h"
 
 #include "dbtrun/buf.h"
 #include "dbtrun/dl.h"
 #include "dbtrun/isotime.h"
+#include "dbtrun/wipe.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,25 +144,56 @@ int dr_sigv4_sha256_hex(const void *data, size_t len, char hex[65])
     unsigned int mdlen = 0;
     char err[128];
     if (dr_dl_crypto(err, sizeof err) != 0 ||
-        !dr_crypto.EVP_Digest(data, len, md, &mdlen, dr_crypto.EVP_sha256(), NULL) || mdlen != 32)
+        !dr_crypto.EVP_Digest(data, len, md, &mdlen, dr_dl_sha256(), NULL) || mdlen != 32)
         return -1;
     dr_hex(md, 32, hex);
     return 0;
 }
 
+/* HMAC-SHA256 (RFC 2104) over the fetched digest: OpenSSL's one-shot HMAC()
+ * looks up the MAC and the digest again on every call, which cost more than
+ * hashing these short messages. 0 or -1. */
 static int hmac_sha256(const void *key, size_t keylen, const char *msg, unsigned char out[32])
 {
-    unsigned int outlen = 0;
-    if (!dr_crypto.HMAC(dr_crypto.EVP_sha256(), key, (int)keylen, (const unsigned char *)msg,
-                        strlen(msg), out, &outlen))
+    enum { BLOCK = 64 };
+    const EVP_MD *md = dr_dl_sha256();
+    unsigned char k0[BLOCK] = {0}, pad[BLOCK], inner[32];
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = dr_crypto.EVP_MD_CTX_new();
+    int rc = -1;
+    if (!ctx)
         return -1;
-    return outlen == 32 ? 0 : -1;
+    if (keylen <= BLOCK)
+        memcpy(k0, key, keylen);
+    else if (!dr_crypto.EVP_Digest(key, keylen, k0, &len, md, NULL)) /* long keys: their hash */
+        goto out;
+    for (int i = 0; i < BLOCK; i++)
+        pad[i] = k0[i] ^ 0x36;
+    if (!dr_crypto.EVP_DigestInit_ex(ctx, md, NULL) ||
+        !dr_crypto.EVP_DigestUpdate(ctx, pad, BLOCK) ||
+        !dr_crypto.EVP_DigestUpdate(ctx, msg, strlen(msg)) ||
+        !dr_crypto.EVP_DigestFinal_ex(ctx, inner, &len) || len != 32)
+        goto out;
+    for (int i = 0; i < BLOCK; i++)
+        pad[i] = k0[i] ^ 0x5c;
+    if (!dr_crypto.EVP_DigestInit_ex(ctx, md, NULL) ||
+        !dr_crypto.EVP_DigestUpdate(ctx, pad, BLOCK) ||
+        !dr_crypto.EVP_DigestUpdate(ctx, inner, 32) ||
+        !dr_crypto.EVP_DigestFinal_ex(ctx, out, &len) || len != 32)
+        goto out;
+    rc = 0;
+out:
+    dr_crypto.EVP_MD_CTX_free(ctx);
+    dr_crypto.OPENSSL_cleanse(k0, sizeof k0);
+    dr_crypto.OPENSSL_cleanse(pad, sizeof pad);
+    dr_crypto.OPENSSL_cleanse(inner, sizeof inner);
+    return rc;
 }
 
 /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service),
  * "aws4_request"). The caller cleanses `key` after use. */
-static int signing_key(const char *secret, const char *date8, const char *region,
-                       const char *service, unsigned char key[32])
+static int derive_key(const char *secret, const char *date8, const char *region,
+                      const char *service, unsigned char key[32])
 {
     char *seed = concat("AWS4", secret, (char *)NULL);
     unsigned char k_date[32], k_region[32], k_service[32];
@@ -177,6 +210,72 @@ static int signing_key(const char *secret, const char *date8, const char *region
     dr_crypto.OPENSSL_cleanse(k_region, sizeof k_region);
     dr_crypto.OPENSSL_cleanse(k_service, sizeof k_service);
     return rc;
+}
+
+/* The last signing key each thread derived, and what it was derived from:
+ * the key is the same for every request of a day, region, service and secret,
+ * and deriving it is four HMACs, most of what signing a small request costs.
+ * Per thread, so that sync's workers share no lock; wiped when a thread ends
+ * (key_cache_wipe) and when replaced. Inputs longer than the fields are not
+ * cached. */
+struct key_cache {
+    int valid;
+    char secret[128], date8[9], region[64], service[64];
+    unsigned char key[32];
+};
+
+static _Thread_local struct key_cache key_cache;
+static pthread_key_t key_cache_key;
+static pthread_once_t key_cache_once = PTHREAD_ONCE_INIT;
+static int key_cache_ready;
+
+static void key_cache_wipe(void *p)
+{
+    dr_wipe(p, sizeof(struct key_cache));
+}
+
+static void key_cache_init(void)
+{
+    key_cache_ready = pthread_key_create(&key_cache_key, key_cache_wipe) == 0;
+}
+
+static int fits(const char *s, size_t cap)
+{
+    return strlen(s) < cap;
+}
+
+static int key_cache_hit(const char *secret, const char *date8, const char *region,
+                         const char *service)
+{
+    const struct key_cache *k = &key_cache;
+    return k->valid && strcmp(k->date8, date8) == 0 && strcmp(k->region, region) == 0 &&
+           strcmp(k->service, service) == 0 && strcmp(k->secret, secret) == 0;
+}
+
+/* derive_key through this thread's cache. */
+static int signing_key(const char *secret, const char *date8, const char *region,
+                       const char *service, unsigned char key[32])
+{
+    struct key_cache *k = &key_cache;
+    int cacheable = fits(secret, sizeof k->secret) && fits(date8, sizeof k->date8) &&
+                    fits(region, sizeof k->region) && fits(service, sizeof k->service);
+    if (cacheable && key_cache_hit(secret, date8, region, service)) {
+        memcpy(key, k->key, 32);
+        return 0;
+    }
+    if (derive_key(secret, date8, region, service, key) != 0)
+        return -1;
+    pthread_once(&key_cache_once, key_cache_init);
+    if (!cacheable || !key_cache_ready || pthread_setspecific(key_cache_key, k) != 0)
+        return 0;
+    dr_wipe(k, sizeof *k);
+    snprintf(k->secret, sizeof k->secret, "%s", secret);
+    snprintf(k->date8, sizeof k->date8, "%s", date8);
+    snprintf(k->region, sizeof k->region, "%s", region);
+    snprintf(k->service, sizeof k->service, "%s", service);
+    memcpy(k->key, key, 32);
+    k->valid = 1;
+    return 0;
 }
 
 /* ---- time */

@@ -136,7 +136,7 @@ static int walk_dir(struct walk *w, const char *abs, const char *rel)
         int ok = child && crel;
         if (!ok) {
             snprintf(w->err, w->errlen, "out of memory");
-        } else if (stat(child, &st) != 0) {
+        } else if (fstatat(dirfd(d), e->d_name, &st, 0) != 0) { /* stat(child), one name */
             /* a dangling link or a file gone meanwhile: skipped, as the aws CLI does */
         } else if (S_ISDIR(st.st_mode) && w->destination && is_link(child)) {
             /* files behind it are outside the destination: not ours to delete */
@@ -443,6 +443,56 @@ out:
     return out;
 }
 
+/* Whether rel is plain: no empty, "." or ".." segment, not absolute, and
+ * shallow enough for components() to keep whole. */
+static int rel_plain(const char *rel)
+{
+    size_t depth = 0;
+    for (const char *seg = rel;; depth++) {
+        const char *end = strchr(seg, '/');
+        size_t n = end ? (size_t)(end - seg) : strlen(seg);
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.') ||
+            depth > 256)
+            return 0;
+        if (!end)
+            return 1;
+        seg = end + 1;
+    }
+}
+
+char *dr_sync_display_prefix(const char *dir, const char *cwd)
+{
+    enum { MAXC = 256 };
+    char *abs = dir[0] == '/' ? strdup(dir) : dr_strprintf("%s/%s", cwd, dir);
+    char *here = strdup(cwd), *out = NULL;
+    char **rc = malloc(2 * MAXC * sizeof *rc), **cc = rc ? rc + MAXC : NULL;
+    struct dr_buf b;
+    dr_buf_init(&b, 0);
+    if (!abs || !here || !rc)
+        goto out;
+    size_t nr = components(abs, rc, MAXC), nc = components(here, cc, MAXC), common = 0;
+    while (common < nr && common < nc && strcmp(rc[common], cc[common]) == 0)
+        common++;
+    /* cwd at or below dir: where a path shows depends on the path (dir full
+     * of components or cwd too deep to be sure, too) */
+    if (common == nr || nr >= MAXC || nc >= MAXC)
+        goto out;
+    for (size_t k = common; k < nc; k++)
+        dr_buf_puts(&b, "../");
+    for (size_t k = common; k < nr; k++) {
+        dr_buf_puts(&b, rc[k]);
+        dr_buf_puts(&b, "/");
+    }
+    if (!b.overflowed && !b.out_of_mem)
+        out = dr_buf_take(&b, NULL);
+out:
+    dr_buf_free(&b);
+    free(abs);
+    free(here);
+    free(rc);
+    return out;
+}
+
 /* ---- execution ---------------------------------------------------------------- */
 
 /* One side of a sync: a local folder or an S3 prefix. */
@@ -450,6 +500,7 @@ struct location {
     char *bucket; /* NULL: local */
     char *prefix; /* S3: "" or ending in '/' */
     char *dir;    /* local folder, no trailing '/' (except "/") */
+    char *shown;  /* local: dr_sync_display_prefix of dir, or NULL */
 };
 
 static void location_free(struct location *l)
@@ -457,6 +508,7 @@ static void location_free(struct location *l)
     free(l->bucket);
     free(l->prefix);
     free(l->dir);
+    free(l->shown);
 }
 
 static int location_parse(const char *spec, struct location *l)
@@ -503,6 +555,8 @@ static char *display(const struct run *r, const struct location *l, const char *
 {
     if (l->bucket)
         return dr_strprintf("s3://%s/%s%s", l->bucket, l->prefix, rel);
+    if (l->shown && rel_plain(rel)) /* the walk's paths, most keys: no normalising to do */
+        return dr_strprintf("%s%s", l->shown, rel);
     char *joined = dr_strprintf("%s/%s", l->dir, rel);
     char *shown = joined ? dr_sync_display_path(joined, r->cwd) : NULL;
     free(joined);
@@ -834,6 +888,10 @@ static int run_prepare(struct run *r, const char *src, const char *dst, struct d
         return dr_aws_fail(err, "Sync", src, "InvalidArgument", "no AWS client");
     if (!getcwd(r->cwd, sizeof r->cwd))
         snprintf(r->cwd, sizeof r->cwd, "/");
+    if (r->src.dir)
+        r->src.shown = dr_sync_display_prefix(r->src.dir, r->cwd);
+    if (r->dst.dir)
+        r->dst.shown = dr_sync_display_prefix(r->dst.dir, r->cwd);
     if (dr_dl_crypto(msg, sizeof msg) != 0 ||
         (remote && (dr_dl_curl(msg, sizeof msg) != 0 || !dr_aws_credentials_get(r->c, err)))) {
         if (!err->code[0])

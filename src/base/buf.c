@@ -214,15 +214,20 @@ void *dr_grow(void *p, size_t *cap, size_t need, size_t elem, size_t max)
 
 char *dr_strprintf(const char *fmt, ...)
 {
+    char first[256]; /* most results fit: formatted once, not measured first */
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(first, sizeof first, fmt, ap);
     va_end(ap);
     if (n < 0)
         return NULL;
     char *p = malloc((size_t)n + 1);
     if (!p)
         return NULL;
+    if ((size_t)n < sizeof first) {
+        memcpy(p, first, (size_t)n + 1);
+        return p;
+    }
     va_start(ap, fmt);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);

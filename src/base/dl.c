@@ -9,6 +9,9 @@
 struct dr_crypto_api dr_crypto;
 struct dr_curl_api dr_curl;
 
+/* dr_dl_sha256 / dr_dl_md5: fetched once, kept for the process */
+static EVP_MD *sha256, *md5;
+
 /* A library dbtrun loads: the file names tried in order (the soname first)
  * and the Debian/Ubuntu package that ships the soname, so that the error on a
  * host without it says what to install rather than only what failed. */
@@ -66,12 +69,27 @@ int dr_dl_crypto(char *err, size_t errlen)
     static const char *const names[] = {"libcrypto.so.3", "libcrypto.so", NULL};
     static const struct lib lib = {"libcrypto", names, "libssl3 (libssl3t64 on Ubuntu 24.04)"};
     static const char *const symbols[] = {DR_CRYPTO_FUNCTIONS(DR_DL_NAME)};
-    if (state == 0)
+    if (state == 0) {
         state = load(&lib, symbols, (void **)&dr_crypto, sizeof symbols / sizeof symbols[0], why,
                      sizeof why) == 0
                     ? 1
                     : -1;
+        if (state > 0) {
+            sha256 = dr_crypto.EVP_MD_fetch(NULL, "SHA256", NULL);
+            md5 = dr_crypto.EVP_MD_fetch(NULL, "MD5", NULL);
+        }
+    }
     return report(state, why, err, errlen);
+}
+
+const EVP_MD *dr_dl_sha256(void)
+{
+    return sha256 ? sha256 : dr_crypto.EVP_sha256();
+}
+
+const EVP_MD *dr_dl_md5(void)
+{
+    return md5 ? md5 : dr_crypto.EVP_md5();
 }
 
 int dr_dl_curl(char *err, size_t errlen)

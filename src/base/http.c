@@ -29,7 +29,7 @@
 #define USER_AGENT "dbtrun/" DR_VERSION
 
 /* The only mutable globals: idle easy handles, each with its connection
- * cache, and the lock that guards them. */
+ * cache, and the lock that guards them (plus each thread's own handle, below). */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static CURL *pool[POOL_MAX];
 static size_t pool_len;
@@ -57,9 +57,44 @@ struct exchange {
     char failure[256];                       /* why a callback stopped the transfer ("" if none) */
 };
 
+/* Each thread keeps the handle it used last (curl reallocates inside it on
+ * every request: a handle that moved to another thread frees into the first
+ * one's malloc arena and takes its lock, which sync's workers contended on).
+ * The handle goes back to the pool when its thread ends (park). */
+static pthread_key_t own_key;
+static pthread_once_t own_once = PTHREAD_ONCE_INIT;
+static int own_ready;
+
+static void pool_put(CURL *h)
+{
+    pthread_mutex_lock(&pool_lock);
+    if (pool_len < POOL_MAX) {
+        pool[pool_len++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (h)
+        dr_curl.curl_easy_cleanup(h);
+}
+
+static void park(void *h)
+{
+    pool_put(h);
+}
+
+static void own_init(void)
+{
+    own_ready = pthread_key_create(&own_key, park) == 0;
+}
+
 static CURL *acquire(void)
 {
     CURL *h = NULL;
+    pthread_once(&own_once, own_init);
+    if (own_ready && (h = pthread_getspecific(own_key)) != NULL) {
+        pthread_setspecific(own_key, NULL);
+        return h;
+    }
     pthread_mutex_lock(&pool_lock);
     if (pool_len > 0)
         h = pool[--pool_len];
@@ -73,14 +108,9 @@ static void release(CURL *h)
         return;
     /* options (pointers into the caller's stack) go, live connections stay */
     dr_curl.curl_easy_reset(h);
-    pthread_mutex_lock(&pool_lock);
-    if (pool_len < POOL_MAX) {
-        pool[pool_len++] = h;
-        h = NULL;
-    }
-    pthread_mutex_unlock(&pool_lock);
-    if (h)
-        dr_curl.curl_easy_cleanup(h);
+    if (own_ready && !pthread_getspecific(own_key) && pthread_setspecific(own_key, h) == 0)
+        return;
+    pool_put(h);
 }
 
 /* Makes room for `need` body bytes plus the NUL, within the cap. Grows by
@@ -452,11 +482,21 @@ static struct curl_slist *make_headers(const struct dr_http_request *req, int po
     struct curl_slist *list = NULL, *next;
     char line[8192];
     for (size_t i = 0; i < req->nheaders; i++) {
+        const char *name = req->headers[i].name;
         const char *value = req->headers[i].value ? req->headers[i].value : "";
-        /* "Name;" is curl's way to send a header with an empty value */
-        int n = *value ? snprintf(line, sizeof line, "%s: %s", req->headers[i].name, value)
-                       : snprintf(line, sizeof line, "%s;", req->headers[i].name);
-        if (n < 0 || (size_t)n >= sizeof line || !(next = dr_curl.curl_slist_append(list, line)))
+        size_t nlen = strlen(name), vlen = strlen(value), n = *value ? nlen + 2 + vlen : nlen + 1;
+        /* "Name;" is curl's way to send a header with an empty value; joined
+         * by hand, as snprintf was most of this loop's time */
+        if (n >= sizeof line)
+            goto fail;
+        memcpy(line, name, nlen);
+        if (*value) {
+            memcpy(line + nlen, ": ", 2);
+            memcpy(line + nlen + 2, value, vlen + 1);
+        } else {
+            memcpy(line + nlen, ";", 2);
+        }
+        if (!(next = dr_curl.curl_slist_append(list, line)))
             goto fail;
         list = next;
     }
@@ -669,8 +709,22 @@ void dr_http_response_free(struct dr_http_response *resp)
     memset(resp, 0, sizeof *resp);
 }
 
+void dr_http_share(void)
+{
+    CURL *own = own_ready ? pthread_getspecific(own_key) : NULL;
+    if (own) {
+        pthread_setspecific(own_key, NULL);
+        pool_put(own);
+    }
+}
+
 void dr_http_cleanup(void)
 {
+    CURL *own = own_ready ? pthread_getspecific(own_key) : NULL;
+    if (own) {
+        pthread_setspecific(own_key, NULL);
+        dr_curl.curl_easy_cleanup(own);
+    }
     pthread_mutex_lock(&pool_lock);
     while (pool_len > 0)
         dr_curl.curl_easy_cleanup(pool[--pool_len]);

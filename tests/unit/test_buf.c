@@ -142,4 +142,27 @@ static void test_grow(void)
     free(v);
 }
 
-TEST_MAIN(test_escape, test_growth, test_cap, test_zeroed, test_grow)
+/* dr_strprintf formats into a stack buffer first: results shorter than it,
+ * exactly at its edge and longer all come out whole. */
+static void test_strprintf(void)
+{
+    static const size_t lens[] = {0, 1, 254, 255, 256, 257, 1000, 70000};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        size_t n = lens[i];
+        char *want = malloc(n + 3), *got;
+        if (!want)
+            continue;
+        memset(want, 'x', n);
+        memcpy(want + n, "-7", 3);
+        got = dr_strprintf("%.*s-%d", (int)n, want, 7);
+        CHECK(got && strlen(got) == n + 2);
+        CHECK(got && strcmp(got, want) == 0);
+        free(got);
+        free(want);
+    }
+    char *empty = dr_strprintf("%s", "");
+    CHECK_STR(empty, "");
+    free(empty);
+}
+
+TEST_MAIN(test_escape, test_growth, test_cap, test_zeroed, test_grow, test_strprintf)

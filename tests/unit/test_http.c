@@ -599,6 +599,106 @@ static void test_threads(void)
     stop(&lb);
 }
 
+/* A header line goes whole up to 8,191 bytes ("Name: value", or curl's
+ * "Name;" for an empty value); one byte more is refused before sending. */
+static void test_header_line_limit(void)
+{
+    static const struct lb_step steps[] = {{LB_ECHO, NULL}, {LB_ECHO, NULL}};
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    static char value[8192], name[8192];
+    if (start(&lb, steps, 2) != 0)
+        return;
+    memset(value, 'v', 8191 - 7); /* "X-Big: " + value = 8,191 */
+    struct dr_http_header h = {"X-Big", value};
+    struct dr_http_request req = {.method = "GET", .url = url, .headers = &h, .nheaders = 1};
+    CHECK(dr_http_perform(&req, &resp) == 0);
+    CHECK(resp.body && strstr(resp.body, "\r\nX-Big: vvv") &&
+          strlen(strstr(resp.body, "X-Big: ")) > 8191);
+    dr_http_response_free(&resp);
+    value[8191 - 7] = 'v';
+    CHECK(dr_http_perform(&req, &resp) == -1);
+    CHECK(strstr(resp.error, "8 KiB") != NULL);
+    dr_http_response_free(&resp);
+    memset(name, 'n', 8190); /* "nnn...;" = 8,191 */
+    struct dr_http_header empty = {name, ""};
+    req.headers = &empty;
+    CHECK(dr_http_perform(&req, &resp) == 0);
+    CHECK(resp.body && strstr(resp.body, "\r\nnnnn") != NULL);
+    dr_http_response_free(&resp);
+    name[8190] = 'n';
+    CHECK(dr_http_perform(&req, &resp) == -1);
+    dr_http_response_free(&resp);
+    stop(&lb);
+}
+
+/* One GET; *arg = the connection number the server saw (0 on failure). */
+static void *one_get_conn(void *arg)
+{
+    struct dr_http_response resp = {0};
+    struct dr_http_request req = {.method = "GET", .url = url};
+    const char *conn;
+    *(int *)arg =
+        dr_http_perform(&req, &resp) == 0 && (conn = dr_http_header_get(&resp, "x-conn")) != NULL
+            ? atoi(conn)
+            : 0;
+    dr_http_response_free(&resp);
+    return NULL;
+}
+
+static void *one_get(void *arg)
+{
+    struct dr_http_response resp = {0};
+    struct dr_http_request req = {.method = "GET", .url = url};
+    *(int *)arg = dr_http_perform(&req, &resp) == 0 && resp.status == 200;
+    dr_http_response_free(&resp);
+    return NULL;
+}
+
+/* A thread keeps its handle between its own requests; when it ends, the
+ * handle (and its live connection) goes back to the pool for the others. */
+static void test_handle_outlives_its_thread(void)
+{
+    static const struct lb_step steps[] = {{LB_ECHO, NULL}, {LB_ECHO, NULL}};
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    pthread_t tid;
+    int ok = 0;
+    if (start(&lb, steps, 2) != 0)
+        return;
+    CHECK(pthread_create(&tid, NULL, one_get, &ok) == 0);
+    CHECK(pthread_join(tid, NULL) == 0);
+    CHECK(ok);
+    struct dr_http_request req = {.method = "GET", .url = url};
+    CHECK(dr_http_perform(&req, &resp) == 0);
+    CHECK_STR(dr_http_header_get(&resp, "x-conn"), "1"); /* the ended thread's connection */
+    CHECK_STR(dr_http_header_get(&resp, "x-req"), "2");
+    dr_http_response_free(&resp);
+    stop(&lb);
+}
+
+/* dr_http_share hands the calling thread's handle to threads it starts:
+ * their first request goes over its connection. */
+static void test_share_before_threads(void)
+{
+    static const struct lb_step steps[] = {{LB_ECHO, NULL}, {LB_ECHO, NULL}};
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    pthread_t tid;
+    int ok = 0;
+    if (start(&lb, steps, 2) != 0)
+        return;
+    struct dr_http_request req = {.method = "GET", .url = url};
+    CHECK(dr_http_perform(&req, &resp) == 0);
+    CHECK_STR(dr_http_header_get(&resp, "x-conn"), "1");
+    dr_http_response_free(&resp);
+    dr_http_share();
+    CHECK(pthread_create(&tid, NULL, one_get_conn, &ok) == 0);
+    CHECK(pthread_join(tid, NULL) == 0);
+    CHECK(ok == 1); /* the thread's request went over connection 1 */
+    stop(&lb);
+}
+
 static void test_teardown(void)
 {
     if (ready)
@@ -609,4 +709,5 @@ static void test_teardown(void)
 TEST_MAIN(test_setup, test_get_echo_and_keepalive, test_put_and_post_bodies,
           test_delete_and_headers, test_head_does_not_wait, test_body_to_file, test_progress_bytes,
           test_produced_body, test_body_cap, test_transport_errors, test_local_failures,
-          test_threads, test_teardown)
+          test_threads, test_header_line_limit, test_handle_outlives_its_thread,
+          test_share_before_threads, test_teardown)

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -478,6 +479,89 @@ static void test_s3_doc_get_object(void)
     dr_sigv4_result_free(&res);
 }
 
+/* One signing of the S3 doc's GET with cred and p, on a thread of its own
+ * (whose signing-key cache is empty): the reference for the cached path. */
+struct fresh_sign {
+    const struct dr_sigv4_credentials *cred;
+    const struct dr_sigv4_params *p;
+    char signature[65];
+};
+
+static const struct dr_sigv4_header doc_get_headers[] = {{"Host", "examplebucket.s3.amazonaws.com"},
+                                                         {"Range", "bytes=0-9"}};
+
+static void sign_doc_get(const struct dr_sigv4_credentials *cred, const struct dr_sigv4_params *p,
+                         char signature[65])
+{
+    struct dr_sigv4_request req = {"GET", "/test.txt", NULL, doc_get_headers, 2, NULL};
+    struct dr_sigv4_result res;
+    signature[0] = '\0';
+    if (dr_sigv4_sign(&req, cred, p, &res, NULL, 0) == 0)
+        memcpy(signature, res.signature, 65);
+    dr_sigv4_result_free(&res);
+}
+
+static void *fresh_sign_thread(void *arg)
+{
+    struct fresh_sign *f = arg;
+    sign_doc_get(f->cred, f->p, f->signature);
+    return NULL;
+}
+
+static void fresh_signature(const struct dr_sigv4_credentials *cred,
+                            const struct dr_sigv4_params *p, char signature[65])
+{
+    struct fresh_sign f = {cred, p, ""};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, fresh_sign_thread, &f) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    memcpy(signature, f.signature, 65);
+}
+
+/* The signing key is kept between requests of a thread: a change of secret,
+ * day, region or service, each alone, must derive a new one, and coming back
+ * must give the doc's signature again. */
+static void test_signing_key_follows_its_inputs(void)
+{
+    static const char doc_sig[] =
+        "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41";
+    char long_secret[300];
+    memset(long_secret, 'k', sizeof long_secret - 1);
+    long_secret[sizeof long_secret - 1] = '\0';
+    struct dr_sigv4_credentials other_secret = s3_doc_credentials, long_one = s3_doc_credentials;
+    other_secret.secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEZ";
+    long_one.secret_access_key = long_secret;
+    struct dr_sigv4_params doc = s3_doc_params(0, 0), next_day = doc, region = doc, service = doc;
+    next_day.time += 86400;
+    region.region = "eu-west-1";
+    service.service = "s3-object-lambda";
+    struct {
+        const struct dr_sigv4_credentials *cred;
+        const struct dr_sigv4_params *p;
+    } cases[] = {{&other_secret, &doc},
+                 {&s3_doc_credentials, &next_day},
+                 {&s3_doc_credentials, &region},
+                 {&s3_doc_credentials, &service},
+                 {&long_one, &doc}};
+    char sig[65], want[65];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sign_doc_get(&s3_doc_credentials, &doc, sig);
+        CHECK_STR(sig, doc_sig);
+        sign_doc_get(cases[i].cred, cases[i].p, sig);
+        fresh_signature(cases[i].cred, cases[i].p, want);
+        CHECK(strcmp(sig, doc_sig) != 0);
+        CHECK_STR(sig, want);
+        sign_doc_get(cases[i].cred, cases[i].p, sig); /* from the cache this time */
+        CHECK_STR(sig, want);
+    }
+    sign_doc_get(&s3_doc_credentials, &doc, sig);
+    CHECK_STR(sig, doc_sig);
+    /* "AWS4" + a secret longer than SHA-256's block is hashed first as the
+     * HMAC key (RFC 2104); the figure is Python's hmac module's */
+    sign_doc_get(&long_one, &doc, sig);
+    CHECK_STR(sig, "ae7b384c3c6680859ac52f7876ce647b7cb6e6c8527d644f27840176d6842048");
+}
+
 /* The '$' of the key must be encoded once: sent as %24 or raw, it signs as %24. */
 static void test_s3_doc_put_object(void)
 {
@@ -886,4 +970,5 @@ TEST_MAIN(test_aws_suite, test_botocore_suite, test_s3_doc_get_object, test_s3_d
           test_s3_doc_bucket_queries, test_s3_doc_presigned_url, test_s3_key_encoded_once,
           test_generic_rules_encode_twice_and_normalise, test_s3_session_token,
           test_canonical_headers_and_query, test_s3_path_escapes, test_uri_encode,
-          test_misuse_is_reported, test_botocore_fixtures, test_time)
+          test_misuse_is_reported, test_botocore_fixtures, test_time,
+          test_signing_key_follows_its_inputs)

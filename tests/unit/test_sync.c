@@ -332,6 +332,41 @@ static void test_display_path(void)
     check_display("/f", "/", "./f");
 }
 
+/* The display prefix is what dr_sync_display_path puts before a plain rel,
+ * for every folder and cwd it is given for; none where cwd is in the folder. */
+static void test_display_prefix(void)
+{
+    static const char *const dirs[] = {"target",  "./target/", "target/./docs", "../q",   "/w/p",
+                                       "/w/p/t",  "/w",        "/tmp/x/",       "a/../b", "/",
+                                       "/w/p/..", "."};
+    static const char *const cwds[] = {"/w/p", "/", "/w", "/w/p/target", "/tmp"};
+    static const char *const rels[] = {"a.txt", "d9/f1.html", "x/y/z"};
+    int prefixed = 0;
+    for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++)
+        for (size_t c = 0; c < sizeof cwds / sizeof cwds[0]; c++) {
+            char *prefix = dr_sync_display_prefix(dirs[d], cwds[c]);
+            prefixed += prefix != NULL;
+            for (size_t r = 0; prefix && r < sizeof rels / sizeof rels[0]; r++) {
+                char path[256], shown[512];
+                snprintf(path, sizeof path, "%s/%s", dirs[d], rels[r]);
+                snprintf(shown, sizeof shown, "%s%s", prefix, rels[r]);
+                check_display(path, cwds[c], shown);
+            }
+            free(prefix);
+        }
+    CHECK(prefixed > 30);
+    char *p = dr_sync_display_prefix("target", "/w/p");
+    CHECK_STR(p, "target/");
+    free(p);
+    p = dr_sync_display_prefix("/tmp/x", "/w/p");
+    CHECK_STR(p, "../../tmp/x/");
+    free(p);
+    CHECK((p = dr_sync_display_prefix(".", "/w/p")) == NULL); /* "./a.txt", but "d9/f1.html" */
+    free(p);
+    CHECK((p = dr_sync_display_prefix("/w", "/w/p/target")) == NULL);
+    free(p);
+}
+
 /* Folder to folder, as file:// stores do: copies, deletes, a second run
  * does nothing, --dryrun changes nothing. */
 static void test_run_local(void)
@@ -466,4 +501,5 @@ static void test_slash_keys(void)
 
 TEST_MAIN(setup, test_seed_docs_upload, test_unchanged_tree, test_multipart_rule,
           test_download_plan, test_lazy_md5, test_multipart_etag_match, test_local_walk,
-          test_display_path, test_run_local, test_run_through_symlink, test_slash_keys, cleanup)
+          test_display_path, test_display_prefix, test_run_local, test_run_through_symlink,
+          test_slash_keys, cleanup)
