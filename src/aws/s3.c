@@ -876,7 +876,8 @@ static int range_stopped(struct ranged *g)
     return failed;
 }
 
-/* A range's bytes: the total was announced whole when the size came. */
+/* A range's bytes (the first's too): the object's size was announced
+ * whole when the first answer gave it. */
 static void range_bytes(void *ctx, long long done, long long total)
 {
     (void)total;
@@ -996,9 +997,8 @@ static int start_rest(struct ranged *g)
     if (ftruncate(g->fd, (off_t)g->size) != 0)
         return dr_aws_fail(&g->hook_err, "GetObject", g->call->target, "LocalError",
                            "cannot write %s: %s", g->tmp, strerror(errno));
-    g->range = dr_s3_part_size(g->size);
+    g->range = dr_s3_part_size(g->size - g->first); /* the rest in even parts, 8 at most */
     g->n = 1 + (size_t)((g->size - g->first + g->range - 1) / g->range);
-    dr_progress_add(g->progress, 0, g->size - g->first);
     if (pthread_create(&g->runner, NULL, run_jobs, g) == 0)
         g->running = 1;
     else
@@ -1029,6 +1029,8 @@ static int first_headers(void *ctx, const struct dr_http_response *resp, char *w
         snprintf(g->if_match, sizeof g->if_match, "\"%s\"", etag);
         g->size = size;
         g->first = got;
+        if (size > 0) /* the whole size at once: every range reports its bytes only */
+            dr_progress_add(g->progress, 0, size);
         if (size >= 0 && got < size)
             rc = start_rest(g);
     }
@@ -1087,7 +1089,7 @@ static int get_ranged_once(struct s3_call *k, const char *tmp, const char *path,
                                .nheaders = etag[0] ? 3 : 2,
                                .out_fd = &g.fd,
                                .signals = signals,
-                               .on_bytes = progress ? dr_progress_on_bytes : NULL,
+                               .on_bytes = progress ? range_bytes : NULL,
                                .on_bytes_ctx = progress,
                                .on_headers = first_headers,
                                .on_headers_ctx = &g};
