@@ -693,6 +693,28 @@ def test_cp_in_ranges_matches_the_aws_cli_copy(run, aws, s3, bucket, tmp_path):
         (tmp_path / "by-aws.bin").read_bytes()) == md5(data)
 
 
+def test_cp_survives_a_reset_in_its_first_range_while_the_rest_comes(run, s3, bucket, moto,
+                                                                    tmp_path):
+    """The first answer is cut mid-body after the other ranges went out: only
+    it is asked again (same object: the rest is not), and the file is whole."""
+    data = os.urandom(20 << 20)
+    s3.put_object(Bucket=bucket, Key="big/blob.bin", Body=data)
+    proxy = CuttingProxy(int(moto.rsplit(":", 1)[1]))
+    cuts = []
+    proxy.cut_head = lambda head: _range_of(head) == "0-16777215" and not cuts and not cuts.append(1)
+    try:
+        r = run("cp", f"s3://{bucket}/big/blob.bin", "down/blob.bin",
+                endpoint=f"http://127.0.0.1:{proxy.port}")
+    finally:
+        proxy.close()
+    assert r.returncode == 0, r.stderr
+    assert proxy.cuts == 1
+    assert (tmp_path / "down/blob.bin").read_bytes() == data
+    assert sorted(os.listdir(tmp_path / "down")) == ["blob.bin"]
+    gets = sorted(_range_of(h) for m, _, h in proxy.requests if m == b"GET")
+    assert gets == ["0-16777215", "0-16777215", "16777216-20971519"]
+
+
 @pytest.mark.parametrize("where", ["file", "folder"])
 def test_cp_of_an_empty_object(run, s3, bucket, tmp_path, where):
     """S3 answers 416 to any range of an empty object: that is an empty file."""
