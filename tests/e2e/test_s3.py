@@ -635,7 +635,7 @@ def test_cp_of_a_big_object_comes_in_ranges_after_the_first(run, s3, bucket, mot
     """No HEAD first: the first GET asks for 16 MiB, its Content-Range gives
     the size, then the rest (If-Match the first answer's ETag) and a HEAD
     for the checksum go out while it streams. A multipart object, as big
-    uploads are."""
+    uploads are. Unchanged, it costs one conditional GET (a 304)."""
     data = os.urandom(21 << 20)
     (tmp_path / "up.bin").write_bytes(data)
     assert run("cp", "up.bin", f"s3://{bucket}/big/blob.bin").returncode == 0
@@ -646,8 +646,17 @@ def test_cp_of_a_big_object_comes_in_ranges_after_the_first(run, s3, bucket, mot
     try:
         r = run("cp", f"s3://{bucket}/big/blob.bin", "down/blob.bin",
                 endpoint=f"http://127.0.0.1:{proxy.port}")
+        first_run = list(proxy.requests)
+        # unchanged: one conditional GET of the first range, answered 304
+        again = run("cp", f"s3://{bucket}/big/blob.bin", "down/blob.bin",
+                    endpoint=f"http://127.0.0.1:{proxy.port}")
+        assert again.returncode == 0, again.stderr
+        second_run = proxy.requests[len(first_run):]
+        assert [(m, _range_of(h)) for m, _, h in second_run] == [(b"GET", "0-16777215")]
+        assert f"if-none-match: {tag}".encode() in second_run[0][2].lower()
     finally:
         proxy.close()
+    proxy.requests = first_run
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "down/blob.bin").read_bytes() == data
     assert sorted(os.listdir(tmp_path / "down")) == ["blob.bin"]
