@@ -130,6 +130,9 @@ struct dr_aws_request {
     const int *signals;   /* see http.h; NULL: the count when dr_aws_send starts */
     void (*on_bytes)(void *ctx, long long done, long long total); /* see http.h */
     void *on_bytes_ctx;
+    int (*on_headers)(void *ctx, const struct dr_http_response *resp, char *why,
+                      size_t len); /* see http.h: each attempt's 2xx headers */
+    void *on_headers_ctx;
 };
 
 /* Signs and sends `r`, retrying throttling, 5xx, 429 and transport errors up

@@ -14,6 +14,8 @@ struct dr_http_header {
     const char *value;
 };
 
+struct dr_http_response;
+
 struct dr_http_request {
     const char *method;                   /* "GET", "PUT", "POST", "HEAD", "DELETE" */
     const char *url;                      /* complete and already percent-encoded */
@@ -52,6 +54,13 @@ struct dr_http_request {
     long (*body_read)(void *ctx, char *buf, size_t n, long long offset, char *why, size_t why_len);
     void *body_read_ctx;
     long long progress_len;
+    /* Called on the calling thread when a 2xx response's headers are
+     * complete, before its body: a ranged GET learns the object's size from
+     * the first part and starts the others while this body streams. Non-zero
+     * stops the exchange, which fails with `why` (not a transport error, so
+     * not retried). NULL: none. */
+    int (*on_headers)(void *ctx, const struct dr_http_response *resp, char *why, size_t len);
+    void *on_headers_ctx;
 };
 
 struct dr_http_response {

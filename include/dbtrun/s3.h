@@ -162,11 +162,16 @@ struct dr_s3_get_opts {
     const char *if_none_match;
     int keep_mtime;               /* 0: set the file's mtime to the object's LastModified */
     struct dr_progress *progress; /* fed with the body's bytes; NULL: none */
-    /* The object's size when the caller knows it (from a listing); 0:
-     * unknown. From DR_S3_RANGED_MIN on, the object comes as parallel ranged
-     * GETs (dr_s3_part_size each, 8 at a time, If-Match its ETag) after a
-     * HeadObject, into one preallocated temporary file. */
+    /* The object's size when the caller knows it (sized: from a listing).
+     * Below DR_S3_RANGED_MIN such an object comes in one plain GET (its
+     * checksum whole in the answer). Otherwise the first GET asks for
+     * bytes 0 to DR_S3_PART_MIN - 1: an object no bigger is that one
+     * request; a bigger one gives its size in Content-Range, and while that
+     * part streams the rest comes as parallel ranged GETs (dr_s3_part_size
+     * each, 8 at a time, If-Match the first answer's ETag) with a HeadObject
+     * for the claims to check, all into one preallocated temporary file. */
     long long size;
+    int sized;
 };
 #define DR_S3_RANGED_MIN (32LL << 20)
 #define DR_S3_ETAG_AUTO "auto"
@@ -181,7 +186,8 @@ int dr_s3_is_temp_name(const char *name);
  * Content-Length and the object's checksum (dr_checksum_verify: the full-
  * object flexible checksum, else the MD5 a single-part ETag is; a multipart
  * object's composite checksum proves nothing about the whole and is not
- * checked; ranged downloads check the same claims, read from the HEAD), and
+ * checked; a download in ranges checks the HEAD's claims over the whole
+ * file; an object changed midway fails with PreconditionFailed), and
  * is renamed over `path` only when complete — a failure
  * leaves the old file as it was and removes the temporary one. Records the
  * ETag in the DR_S3_ETAG_XATTR attribute when the file system allows.

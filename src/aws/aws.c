@@ -522,7 +522,9 @@ static struct dr_http_request http_request(struct dr_aws_client *c, const struct
                                  .out_offset = r->out_offset,
                                  .signals = signals,
                                  .on_bytes = r->on_bytes,
-                                 .on_bytes_ctx = r->on_bytes_ctx};
+                                 .on_bytes_ctx = r->on_bytes_ctx,
+                                 .on_headers = r->on_headers,
+                                 .on_headers_ctx = r->on_headers_ctx};
     long connect_ms, read_s;
     dr_aws_client_timeouts(c, &connect_ms, &read_s);
     hr.connect_timeout_ms = connect_ms == DR_AWS_TIMEOUT_NONE ? -1 : connect_ms;

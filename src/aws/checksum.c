@@ -89,7 +89,11 @@ static int pick_claim(const struct dr_http_response *resp, struct claim *c)
                     {"x-amz-checksum-sha256", -1},
                     {"x-amz-checksum-sha1", -2}};
     const char *v, *type = dr_http_header_get(resp, "x-amz-checksum-type");
-    int composite = type && strcasecmp(type, "COMPOSITE") == 0;
+    const char *etag = dr_http_header_get(resp, "etag");
+    /* A multipart object's checksum is of its parts' checksums unless S3
+     * says FULL_OBJECT, and a ranged GET may carry it without its "-N". */
+    int composite = (type && strcasecmp(type, "COMPOSITE") == 0) ||
+                    (etag && strchr(etag, '-') && !(type && strcasecmp(type, "FULL_OBJECT") == 0));
     for (size_t i = 0; !composite && i < sizeof flexible / sizeof flexible[0]; i++) {
         /* "value-N" is a checksum of part checksums: not of these bytes */
         if (!(v = dr_http_header_get(resp, flexible[i].header)) || !*v || strchr(v, '-'))

@@ -805,19 +805,86 @@ static int get_place(struct s3_call *k, const char *tmp, const char *path,
 
 /* ---- ranged downloads ----------------------------------------------------- */
 
-/* A big object fetched as parallel ranges into one file. */
+/* The first GET of a download asks for this many bytes: an object no bigger
+ * comes in that one request, as with a plain GET (most downloads are small
+ * manifests: no HEAD first); a bigger one tells its size in Content-Range,
+ * and the rest comes in parallel ranges while the first part streams. */
+#define FIRST_RANGE DR_S3_PART_MIN
+
+/* One download in ranges: the first GET on the caller's thread and, once its
+ * headers give the size, a HEAD (the claims the whole file is checked
+ * against) and the other ranges on dr_s3_parallel's threads, all writing
+ * into one file of the object's size. */
 struct ranged {
     const struct s3_call *call;
+    const char *tmp, *path;
     int fd;
-    long long size, range;
-    size_t n;
-    const char *if_match; /* the quoted ETag the HEAD saw: no mixing of versions */
-    const int *signals;
-    struct dr_progress *progress; /* fed with each range's bytes; NULL: none */
+    long long size;  /* the object's; -1 until the first answer says */
+    long long first; /* bytes the first answer carries: the other ranges follow */
+    long long range;
+    size_t n;                     /* jobs: the HEAD, then each range after the first */
+    char etag[128];               /* the first answer's: no mixing of versions */
+    char if_match[132];           /* the same, quoted */
+    const int *signals;           /* the caller's signal count */
+    struct dr_progress *progress; /* fed with every range's bytes; NULL: none */
     pthread_mutex_t lock;
-    struct dr_aws_error first; /* the first range failure */
-    int failed;
+    pthread_t runner;
+    int running;                   /* the runner thread was started */
+    int deferred;                  /* no thread could start: the jobs run after the first GET */
+    struct dr_http_response head;  /* the HEAD's answer (checksum mode) */
+    struct dr_aws_error first_err; /* the first job failure */
+    int failed;                    /* a job failed, or the first GET did: start no more */
+    struct dr_aws_error hook_err;  /* why the first GET's headers were refused */
+    int hook_failed;
 };
+
+/* The object changed under the download (412 to If-Match, or an answer
+ * with another ETag from a server that ignores If-Match). Returns -1. */
+static int changed_fail(const struct ranged *g, struct dr_aws_error *err)
+{
+    dr_aws_fail(err, "GetObject", g->call->target, "PreconditionFailed",
+                "the object was replaced while it was being downloaded (its ETag is no "
+                "longer \"%s\"); %s was left as it was: run again for the new version",
+                g->etag, g->path);
+    err->status = 412;
+    return -1;
+}
+
+/* Whether resp names the object the first answer did. 0, or -1 with err. */
+static int same_object(const struct ranged *g, const struct dr_http_response *resp,
+                       struct dr_aws_error *err)
+{
+    const char *e = dr_http_header_get(resp, "etag");
+    char now[128];
+    dr_s3_etag_strip(e ? e : "", now, sizeof now);
+    return strcmp(now, g->etag) == 0 ? 0 : changed_fail(g, err);
+}
+
+/* Records a job's failure (the first one wins); the pool starts no more. */
+static void range_fail(struct ranged *g, const struct dr_aws_error *err)
+{
+    pthread_mutex_lock(&g->lock);
+    if (!g->failed)
+        g->first_err = *err;
+    g->failed = 1;
+    pthread_mutex_unlock(&g->lock);
+}
+
+static int range_stopped(struct ranged *g)
+{
+    pthread_mutex_lock(&g->lock);
+    int failed = g->failed;
+    pthread_mutex_unlock(&g->lock);
+    return failed;
+}
+
+/* A range's bytes (the first's too): the object's size was announced
+ * whole when the first answer gave it. */
+static void range_bytes(void *ctx, long long done, long long total)
+{
+    (void)total;
+    dr_progress_add(ctx, done, 0);
+}
 
 /* Whether resp is the 206 for bytes [from, from + len) of the object. */
 static int range_answered(const struct dr_http_response *resp, long long from, long long len)
@@ -828,10 +895,33 @@ static int range_answered(const struct dr_http_response *resp, long long from, l
            b == from + len - 1;
 }
 
-static int get_range(void *ctx, size_t i)
+/* Job 0: HeadObject with the checksum mode, for the claims to check. */
+static int get_head(struct ranged *g)
 {
-    struct ranged *g = ctx;
-    long long from = (long long)i * g->range;
+    struct dr_http_header h[] = {{"x-amz-checksum-mode", "ENABLED"}, {"If-Match", g->if_match}};
+    struct dr_aws_request r = {
+        .op = "HeadObject", .method = "HEAD", .headers = h, .nheaders = 2, .signals = g->signals};
+    struct dr_http_response resp = {0};
+    struct dr_aws_error err = {0};
+    int rc = call_send_to(g->call, &r, &resp, &err);
+    if (rc != 0 && err.status == 412)
+        changed_fail(g, &err);
+    else if (rc == 0)
+        rc = same_object(g, &resp, &err);
+    if (rc == 0) {
+        g->head = resp; /* read only after the jobs are joined */
+        memset(&resp, 0, sizeof resp);
+    } else {
+        range_fail(g, &err);
+    }
+    dr_http_response_free(&resp);
+    return rc;
+}
+
+/* Job i > 0: range i - 1 after the first answer's bytes. */
+static int get_range(struct ranged *g, size_t i)
+{
+    long long from = g->first + (long long)(i - 1) * g->range;
     long long len = g->size - from < g->range ? g->size - from : g->range;
     char spec[64];
     struct dr_http_response resp = {0};
@@ -845,100 +935,196 @@ static int get_range(void *ctx, size_t i)
                                .out_fd = &g->fd,
                                .out_offset = from,
                                .signals = g->signals,
-                               .on_bytes = g->progress ? dr_progress_on_bytes : NULL,
+                               .on_bytes = g->progress ? range_bytes : NULL,
                                .on_bytes_ctx = g->progress};
     int rc = call_send_to(g->call, &r, &resp, &err);
-    if (rc == 0 && !range_answered(&resp, from, len))
-        rc = dr_aws_fail(
-            &err, "GetObject", g->call->target, "InvalidResponse",
-            "asked for bytes %lld-%lld, got HTTP %ld %s", from, from + len - 1, resp.status,
-            dr_http_header_get(&resp, "content-range") ? dr_http_header_get(&resp, "content-range")
-                                                       : "");
-    if (rc != 0) {
-        pthread_mutex_lock(&g->lock);
-        if (!g->failed)
-            g->first = err;
-        g->failed = 1;
-        pthread_mutex_unlock(&g->lock);
-    }
+    const char *cr = dr_http_header_get(&resp, "content-range");
+    if (rc != 0 && err.status == 412)
+        changed_fail(g, &err);
+    else if (rc == 0 && !range_answered(&resp, from, len))
+        rc = dr_aws_fail(&err, "GetObject", g->call->target, "InvalidResponse",
+                         "asked for bytes %lld-%lld, got HTTP %ld %s", from, from + len - 1,
+                         resp.status, cr ? cr : "");
+    else if (rc == 0)
+        rc = same_object(g, &resp, &err);
+    if (rc != 0)
+        range_fail(g, &err);
     dr_http_response_free(&resp);
     return rc;
 }
 
-/* Every range of the object k->resp (a HEAD) describes, into tmp, then the
- * HEAD's claims checked over the whole file. 0; 1 when the body failed its
- * checks (worth fetching again); -1 otherwise (each range was already
- * retried); both with k's err. */
-static int get_ranges(struct s3_call *k, const char *tmp, const char *path, long long size,
-                      const int *signals, struct dr_progress *progress)
+static int range_job(void *ctx, size_t i)
 {
-    char quoted[132], etag[128];
-    struct ranged g = {.call = k,
-                       .size = size,
-                       .range = dr_s3_part_size(size),
-                       .signals = signals,
-                       .progress = progress};
-    const char *e = dr_http_header_get(&k->resp, "etag");
-    int rc = -1;
+    struct ranged *g = ctx;
+    if (range_stopped(g))
+        return -1;
+    return i == 0 ? get_head(g) : get_range(g, i);
+}
+
+static void *run_jobs(void *arg)
+{
+    struct ranged *g = arg;
+    (void)dr_s3_parallel(g->n, 8, range_job, g); /* failures are in g */
+    return NULL;
+}
+
+/* The size of the object and the bytes the first answer (a 2xx) carries:
+ * a 206 from 0, or a 200 with everything from a server that ignores Range
+ * (size -1 when it does not say). 0, or -1 when it is neither. */
+static int first_answer(const struct dr_http_response *resp, long long *size, long long *got)
+{
+    const char *cr = dr_http_header_get(resp, "content-range");
+    const char *cl = dr_http_header_get(resp, "content-length");
+    long long a, b, total;
+    if (resp->status == 200) {
+        *size = *got = cl ? strtoll(cl, NULL, 10) : -1;
+        return 0;
+    }
+    if (resp->status != 206 || !cr || sscanf(cr, "bytes %lld-%lld/%lld", &a, &b, &total) != 3 ||
+        a != 0 || b < a || b >= total || b >= FIRST_RANGE)
+        return -1;
+    *size = total;
+    *got = b + 1;
+    return 0;
+}
+
+/* Sizes the file and starts the HEAD and the ranges after the first. 0, or
+ * -1 with g->hook_err. */
+static int start_rest(struct ranged *g)
+{
+    if (!g->etag[0])
+        return dr_aws_fail(&g->hook_err, "GetObject", g->call->target, "InvalidResponse",
+                           "the answer has no ETag, so the rest of the object cannot be "
+                           "fetched without risk of mixing versions");
+    if (ftruncate(g->fd, (off_t)g->size) != 0)
+        return dr_aws_fail(&g->hook_err, "GetObject", g->call->target, "LocalError",
+                           "cannot write %s: %s", g->tmp, strerror(errno));
+    g->range = dr_s3_part_size(g->size - g->first); /* the rest in even parts, 8 at most */
+    g->n = 1 + (size_t)((g->size - g->first + g->range - 1) / g->range);
+    if (pthread_create(&g->runner, NULL, run_jobs, g) == 0)
+        g->running = 1;
+    else
+        g->deferred = 1;
+    return 0;
+}
+
+/* The first GET's headers (each attempt's): the size, and on the first
+ * answer the start of the other ranges; a retry must see the same object. */
+static int first_headers(void *ctx, const struct dr_http_response *resp, char *why, size_t len)
+{
+    struct ranged *g = ctx;
+    const char *e = dr_http_header_get(resp, "etag");
+    const char *cr = dr_http_header_get(resp, "content-range");
+    char etag[128];
+    long long size, got;
+    int rc = 0;
     dr_s3_etag_strip(e ? e : "", etag, sizeof etag);
-    snprintf(quoted, sizeof quoted, "\"%s\"", etag);
-    g.if_match = quoted;
-    g.n = (size_t)((size + g.range - 1) / g.range);
-    if ((g.fd = open(tmp, O_WRONLY | O_CLOEXEC)) < 0 || ftruncate(g.fd, (off_t)size) != 0) {
-        dr_aws_fail(k->err, "GetObject", k->target, "LocalError", "cannot write %s: %s", tmp,
-                    strerror(errno));
-        goto out;
+    if (first_answer(resp, &size, &got) != 0) {
+        rc = dr_aws_fail(&g->hook_err, "GetObject", g->call->target, "InvalidResponse",
+                         "asked for bytes 0-%lld, got HTTP %ld %s", FIRST_RANGE - 1, resp->status,
+                         cr ? cr : "");
+    } else if (g->size != -1 || g->first != 0) { /* a retry: the object must be the same */
+        if (strcmp(etag, g->etag) != 0 || size != g->size || got != g->first)
+            rc = changed_fail(g, &g->hook_err);
+    } else {
+        snprintf(g->etag, sizeof g->etag, "%s", etag);
+        snprintf(g->if_match, sizeof g->if_match, "\"%s\"", etag);
+        g->size = size;
+        g->first = got;
+        if (size > 0) /* the whole size at once: every range reports its bytes only */
+            dr_progress_add(g->progress, 0, size);
+        if (size >= 0 && got < size)
+            rc = start_rest(g);
     }
-    if (pthread_mutex_init(&g.lock, NULL) != 0) {
-        dr_aws_fail(k->err, "GetObject", k->target, "InternalError", "out of memory");
-        goto out;
+    if (rc != 0) {
+        g->hook_failed = 1;
+        snprintf(why, len, "%s", g->hook_err.message);
     }
-    int got = dr_s3_parallel(g.n, 8, get_range, &g);
-    pthread_mutex_destroy(&g.lock);
-    if (got != 0) {
-        *k->err = g.first;
-        goto out;
-    }
-    if (close(g.fd) != 0) {
-        g.fd = -1;
-        dr_aws_fail(k->err, "GetObject", k->target, "LocalError", "cannot write %s: %s", tmp,
-                    strerror(errno));
-        goto out;
-    }
-    g.fd = -1;
-    rc = body_check(&k->resp, tmp, path, k->target, k->err) == 0 ? 0 : 1;
-out:
-    if (g.fd >= 0)
-        close(g.fd);
     return rc;
 }
 
-/* HEAD (with the checksum mode, so the claims to check come back) then the
- * ranges, again while the body fails its checks. 0 fetched, 1 not modified
- * (the HEAD's ETag is `etag`), 2 too small after all (k->resp is freed: take
- * the one-GET path), -1 with k's err. */
+/* What one try of a ranged download came to, the jobs joined. */
+static int ranged_outcome(struct s3_call *k, struct ranged *g, int sent)
+{
+    if (sent != 0) {
+        if (g->hook_failed)
+            *k->err = g->hook_err;
+        else if (k->resp.status == 304)
+            return 1;
+        else if (k->resp.status == 416) /* S3's answer to any range of an empty object */
+            return 2;
+        return -1;
+    }
+    if (g->failed) {
+        *k->err = g->first_err;
+        return -1;
+    }
+    /* a longer file from an earlier attempt must not keep its tail */
+    int fail = g->size >= 0 && ftruncate(g->fd, (off_t)g->size) != 0;
+    fail |= close(g->fd) != 0;
+    g->fd = -1;
+    if (fail)
+        return dr_aws_fail(k->err, "GetObject", k->target, "LocalError", "cannot write %s: %s",
+                           g->tmp, strerror(errno));
+    const struct dr_http_response *claims = g->first < g->size ? &g->head : &k->resp;
+    return body_check(claims, g->tmp, g->path, k->target, k->err) == 0 ? 0 : 3;
+}
+
+/* One try of a download into tmp, the first GET asking for FIRST_RANGE
+ * bytes (If-None-Match etag when set): a whole object in one answer is
+ * checked against that answer, a bigger one against the HEAD. 0 fetched,
+ * 1 not modified, 2 the object is empty (416: fetch it plainly), 3 the body
+ * failed its checks (worth fetching again), -1 with k's err. */
+static int get_ranged_once(struct s3_call *k, const char *tmp, const char *path, const char *etag,
+                           const int *signals, struct dr_progress *progress)
+{
+    char spec[64], quoted[132];
+    struct ranged g = {
+        .call = k, .tmp = tmp, .path = path, .size = -1, .signals = signals, .progress = progress};
+    snprintf(spec, sizeof spec, "bytes=0-%lld", FIRST_RANGE - 1);
+    snprintf(quoted, sizeof quoted, "\"%s\"", etag);
+    /* checksum mode: an answer that is the whole object may carry its checksum */
+    struct dr_http_header h[] = {
+        {"Range", spec}, {"x-amz-checksum-mode", "ENABLED"}, {"If-None-Match", quoted}};
+    struct dr_aws_request r = {.method = "GET",
+                               .headers = h,
+                               .nheaders = etag[0] ? 3 : 2,
+                               .out_fd = &g.fd,
+                               .signals = signals,
+                               .on_bytes = progress ? range_bytes : NULL,
+                               .on_bytes_ctx = progress,
+                               .on_headers = first_headers,
+                               .on_headers_ctx = &g};
+    if ((g.fd = open(tmp, O_WRONLY | O_CLOEXEC)) < 0)
+        return dr_aws_fail(k->err, "GetObject", k->target, "LocalError", "cannot write %s: %s", tmp,
+                           strerror(errno));
+    if (pthread_mutex_init(&g.lock, NULL) != 0) {
+        close(g.fd);
+        return dr_aws_fail(k->err, "GetObject", k->target, "InternalError", "out of memory");
+    }
+    int sent = call_send(k, &r);
+    if (sent != 0)
+        range_fail(&g, k->err); /* the queued ranges need not start */
+    if (g.running)
+        pthread_join(g.runner, NULL);
+    else if (g.deferred && sent == 0)
+        run_jobs(&g);
+    int rc = ranged_outcome(k, &g, sent);
+    pthread_mutex_destroy(&g.lock);
+    if (g.fd >= 0)
+        close(g.fd);
+    dr_http_response_free(&g.head);
+    return rc;
+}
+
+/* A download in ranges, again while the whole fails its checks, as the
+ * SDKs do. 0 fetched, 1 not modified, 2 empty, -1 with k's err. */
 static int get_fetch_ranged(struct s3_call *k, const char *tmp, const char *path, const char *etag,
                             const int *signals, struct dr_progress *progress)
 {
-    struct dr_http_header mode = {"x-amz-checksum-mode", "ENABLED"};
-    struct dr_aws_request head = {
-        .op = "HeadObject", .method = "HEAD", .headers = &mode, .nheaders = 1, .signals = signals};
-    char now[128];
     for (int n = 1;; n++) {
-        if (call_send(k, &head) != 0)
-            return -1;
-        const char *len = dr_http_header_get(&k->resp, "content-length");
-        const char *e = dr_http_header_get(&k->resp, "etag");
-        long long size = len ? strtoll(len, NULL, 10) : 0;
-        dr_s3_etag_strip(e ? e : "", now, sizeof now);
-        if (etag[0] && strcmp(now, etag) == 0)
-            return 1;
-        if (size < DR_S3_RANGED_MIN || !e) {
-            dr_http_response_free(&k->resp);
-            return 2;
-        }
-        int got = get_ranges(k, tmp, path, size, signals, progress);
-        if (got <= 0)
+        int got = get_ranged_once(k, tmp, path, etag, signals, progress);
+        if (got != 3)
             return got;
         if (n >= dr_aws_client_max_attempts(k->c) || dr_proc_signal_count() != *signals ||
             strcmp(k->err->code, "LocalError") == 0)
@@ -979,9 +1165,10 @@ int dr_s3_get(struct dr_aws_client *c, const char *bucket, const char *key, cons
                                .signals = &signals,
                                .on_bytes = o && o->progress ? dr_progress_on_bytes : NULL,
                                .on_bytes_ctx = o ? o->progress : NULL};
-    int got = o && o->size >= DR_S3_RANGED_MIN
-                  ? get_fetch_ranged(&k, tmp, path, etag, &signals, o->progress)
-                  : get_fetch(&k, &r, path, signals);
+    /* a size known to be small (a listing's) needs no range: its checksum comes whole */
+    int plain = o && o->sized && o->size < DR_S3_RANGED_MIN;
+    int got = plain ? get_fetch(&k, &r, path, signals)
+                    : get_fetch_ranged(&k, tmp, path, etag, &signals, o ? o->progress : NULL);
     if (got == 2)
         got = get_fetch(&k, &r, path, signals);
     if (got == 1) {

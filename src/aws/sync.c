@@ -797,8 +797,8 @@ static int copy_one(struct run *r, const struct dr_sync_item *it)
     } else if (r->src.bucket) {
         if (!(key = dr_strprintf("%s%s", r->src.prefix, it->path)))
             goto oom;
-        struct dr_s3_get_opts go = {.progress = r->progress,
-                                    .size = it->size}; /* big ones come in ranges */
+        struct dr_s3_get_opts go = {
+            .progress = r->progress, .size = it->size, .sized = 1}; /* big ones come in ranges */
         failed = dr_s3_get(r->c, r->src.bucket, key, dstpath, &go, NULL, &e) != 0;
     } else {
         failed = dr_sync_copy_file(srcpath, dstpath) != 0;

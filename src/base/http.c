@@ -225,6 +225,12 @@ static int headers_done(struct exchange *ex)
     const char *clen;
     if (r->status >= 100 && r->status < 200)
         return 0; /* an interim response; the real one follows */
+    if (r->status >= 200 && r->status < 300 && ex->req->on_headers &&
+        ex->req->on_headers(ex->req->on_headers_ctx, r, ex->failure, sizeof ex->failure) != 0) {
+        if (!ex->failure[0])
+            snprintf(ex->failure, sizeof ex->failure, "stopped after the response headers");
+        return -1;
+    }
     if (r->status >= 200 && r->status < 300 && ex->req->out_fd && !ex->head) {
         ex->to_file = 1;
         return 0;

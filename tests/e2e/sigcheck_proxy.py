@@ -162,6 +162,7 @@ class SigCheckProxy:
         self.failures = []  # (method, path, why)
         self.seen = []  # (method, path, headers with lower-case names) of every request
         self.checked = 0
+        self.before_forward = None  # (method, path, headers): called before a request goes on
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -197,6 +198,8 @@ class SigCheckProxy:
                 self._forward(body)
 
             def _forward(self, body):
+                if proxy.before_forward:
+                    proxy.before_forward(self.command, self.path, self.headers)
                 up = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 if proxy.decode and self.headers.get("X-Amz-Content-SHA256") == TRAILER:
@@ -215,7 +218,9 @@ class SigCheckProxy:
                 for k, v in r.getheaders():
                     if k.lower() not in HOP_BY_HOP | {"content-length"}:
                         self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
+                # a HEAD's Content-Length is the object's, not of the (empty) body
+                length = r.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)

@@ -258,6 +258,8 @@ def test_checksum_mode_is_asked_and_a_good_checksum_passes(fake, tmp_path, dest)
     r, _ = cp(fake, tmp_path, dest)
     assert r.returncode == 0, r.stderr
     assert fake.gets()[0][2].get("x-amz-checksum-mode") == "ENABLED"
+    # the first 16 MiB are asked for; this stand-in ignores Range and sends it all
+    assert fake.gets()[0][2].get("Range") == "bytes=0-16777215"
     assert dest.read_bytes() == BODY
 
 

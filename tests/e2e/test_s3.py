@@ -570,8 +570,9 @@ def test_big_download_comes_in_ranges_and_a_failed_range_keeps_the_old_file(run,
         ranges = sorted(h.lower().split(b"range: bytes=")[1].split(b"\r\n")[0]
                         for m, _, h in proxy.requests if m == b"GET" and b"range:" in h.lower())
         assert ranges == [b"0-16777215", b"16777216-33554431", b"33554432-41943039"]
-        assert all(b"if-match:" in h.lower() for m, _, h in proxy.requests
-                   if m == b"GET" and b"range:" in h.lower())
+        # the first range learns the size and the ETag; every later one asks If-Match it
+        assert all((b"if-match:" in h.lower()) != (b"range: bytes=0-" in h.lower())
+                   for m, _, h in proxy.requests if m == b"GET" and b"range:" in h.lower())
     finally:
         proxy.close()
 
@@ -622,6 +623,173 @@ def test_interrupt_during_a_ranged_download_keeps_the_old_file(s3, bucket, moto,
         assert time.monotonic() - start < 5
         assert (d / "blob.bin").read_bytes() == b"old"
         assert sorted(os.listdir(d)) == ["blob.bin"]
+    finally:
+        proxy.close()
+
+
+def _range_of(head):
+    """The Range a request head asks for ("" for none)."""
+    low = head.lower()
+    return low.split(b"range: bytes=")[1].split(b"\r\n")[0].decode() if b"range:" in low else ""
+
+
+def test_cp_of_a_big_object_comes_in_ranges_after_the_first(run, s3, bucket, moto, tmp_path):
+    """No HEAD first: the first GET asks for 16 MiB, its Content-Range gives
+    the size, then the rest (If-Match the first answer's ETag) and a HEAD
+    for the checksum go out while it streams. A multipart object, as big
+    uploads are. Unchanged, it costs one conditional GET (a 304)."""
+    data = os.urandom(21 << 20)
+    (tmp_path / "up.bin").write_bytes(data)
+    assert run("cp", "up.bin", f"s3://{bucket}/big/blob.bin").returncode == 0
+    tag = s3.head_object(Bucket=bucket, Key="big/blob.bin")["ETag"]
+    assert tag.strip('"').endswith("-2")  # 16 and 5 MiB parts
+    proxy = CuttingProxy(int(moto.rsplit(":", 1)[1]))
+    proxy.cut = False
+    try:
+        r = run("cp", f"s3://{bucket}/big/blob.bin", "down/blob.bin",
+                endpoint=f"http://127.0.0.1:{proxy.port}")
+        first_run = list(proxy.requests)
+        # unchanged: one conditional GET of the first range, answered 304
+        again = run("cp", f"s3://{bucket}/big/blob.bin", "down/blob.bin",
+                    endpoint=f"http://127.0.0.1:{proxy.port}")
+        assert again.returncode == 0, again.stderr
+        second_run = proxy.requests[len(first_run):]
+        assert [(m, _range_of(h)) for m, _, h in second_run] == [(b"GET", "0-16777215")]
+        assert f"if-none-match: {tag}".encode() in second_run[0][2].lower()
+    finally:
+        proxy.close()
+    proxy.requests = first_run
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "down/blob.bin").read_bytes() == data
+    assert sorted(os.listdir(tmp_path / "down")) == ["blob.bin"]
+    gets = [(_range_of(h), h.lower()) for m, _, h in proxy.requests if m == b"GET"]
+    assert sorted(g for g, _ in gets) == ["0-16777215", "16777216-22020095"]
+    first = next(h for g, h in gets if g == "0-16777215")
+    rest = next(h for g, h in gets if g != "0-16777215")
+    assert b"if-match:" not in first and f"if-match: {tag}".encode() in rest
+    heads = [h.lower() for m, _, h in proxy.requests if m == b"HEAD"]
+    assert len(heads) == 1 and f"if-match: {tag}".encode() in heads[0]
+    assert len(proxy.requests) == 3
+
+
+def test_cp_of_a_small_object_is_one_ranged_get_and_an_unchanged_one_is_a_304(run, s3, bucket,
+                                                                            moto, tmp_path):
+    s3.put_object(Bucket=bucket, Key="m.json", Body=b"x" * 1000, ChecksumAlgorithm="CRC32")
+    proxy = CuttingProxy(int(moto.rsplit(":", 1)[1]))
+    proxy.cut = False
+    try:
+        for _ in range(2):
+            r = run("cp", f"s3://{bucket}/m.json", "m.json",
+                    endpoint=f"http://127.0.0.1:{proxy.port}")
+            assert r.returncode == 0, r.stderr
+    finally:
+        proxy.close()
+    assert (tmp_path / "m.json").read_bytes() == b"x" * 1000
+    assert [(m, _range_of(h)) for m, _, h in proxy.requests] == [(b"GET", "0-16777215")] * 2
+    assert b"if-none-match:" in proxy.requests[1][2].lower()  # answered 304, nothing sent again
+
+
+def test_cp_in_ranges_matches_the_aws_cli_copy(run, aws, s3, bucket, tmp_path):
+    """An object the aws CLI uploaded in 8 MiB parts (a -5 ETag, 33 MiB: a
+    first range of 16 MiB and one more of 17): dbtrun's copy is the aws
+    CLI's, byte for byte."""
+    data = os.urandom(33 << 20)
+    (tmp_path / "src.bin").write_bytes(data)
+    assert aws("cp", "src.bin", f"s3://{bucket}/cli/src.bin").returncode == 0
+    assert s3.head_object(Bucket=bucket, Key="cli/src.bin")["ETag"].strip('"').endswith("-5")
+    assert aws("cp", f"s3://{bucket}/cli/src.bin", "by-aws.bin").returncode == 0
+    r = run("cp", f"s3://{bucket}/cli/src.bin", "by-dbtrun.bin")
+    assert r.returncode == 0, r.stderr
+    assert md5((tmp_path / "by-dbtrun.bin").read_bytes()) == md5(
+        (tmp_path / "by-aws.bin").read_bytes()) == md5(data)
+
+
+def test_cp_survives_a_reset_in_its_first_range_while_the_rest_comes(run, s3, bucket, moto,
+                                                                    tmp_path):
+    """The first answer is cut mid-body after the other ranges went out: only
+    it is asked again (same object: the rest is not), and the file is whole."""
+    data = os.urandom(20 << 20)
+    s3.put_object(Bucket=bucket, Key="big/blob.bin", Body=data)
+    proxy = CuttingProxy(int(moto.rsplit(":", 1)[1]))
+    cuts = []
+    proxy.cut_head = lambda head: (_range_of(head) == "0-16777215" and not cuts
+                                   and not cuts.append(1))  # the first answer, once
+    try:
+        r = run("cp", f"s3://{bucket}/big/blob.bin", "down/blob.bin",
+                endpoint=f"http://127.0.0.1:{proxy.port}")
+    finally:
+        proxy.close()
+    assert r.returncode == 0, r.stderr
+    assert proxy.cuts == 1
+    assert (tmp_path / "down/blob.bin").read_bytes() == data
+    assert sorted(os.listdir(tmp_path / "down")) == ["blob.bin"]
+    gets = sorted(_range_of(h) for m, _, h in proxy.requests if m == b"GET")
+    assert gets == ["0-16777215", "0-16777215", "16777216-20971519"]
+
+
+@pytest.mark.parametrize("where", ["file", "folder"])
+def test_cp_of_an_empty_object(run, s3, bucket, tmp_path, where):
+    """S3 answers 416 to any range of an empty object: that is an empty file."""
+    s3.put_object(Bucket=bucket, Key="d/empty.txt", Body=b"")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out/empty.txt").write_bytes(b"old")
+    r = run("cp", f"s3://{bucket}/d/empty.txt", "out/empty.txt" if where == "file" else "out/")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out/empty.txt").read_bytes() == b""
+    assert sorted(os.listdir(tmp_path / "out")) == ["empty.txt"]
+    # unchanged: still fine (a conditional GET)
+    assert run("cp", f"s3://{bucket}/d/empty.txt", "out/empty.txt").returncode == 0
+
+
+def test_cp_of_an_object_replaced_between_its_ranges_fails_and_leaves_nothing(run, s3, bucket,
+                                                                              moto, tmp_path):
+    s3.put_object(Bucket=bucket, Key="big/blob.bin", Body=os.urandom(20 << 20))
+    proxy = CuttingProxy(int(moto.rsplit(":", 1)[1]))
+    proxy.cut = False
+
+    def replace_once(head, resp):
+        if _range_of(head) == "0-16777215" and not replaced:
+            replaced.append(1)
+            s3.put_object(Bucket=bucket, Key="big/blob.bin", Body=os.urandom(20 << 20))
+        return resp
+
+    replaced = []
+    proxy.mangle = replace_once
+    try:
+        r = run("cp", f"s3://{bucket}/big/blob.bin", "down/blob.bin",
+                endpoint=f"http://127.0.0.1:{proxy.port}")
+    finally:
+        proxy.close()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"GetObject s3://{bucket}/big/blob.bin: PreconditionFailed (412)" in r.stderr, r.stderr
+    assert "replaced while it was being downloaded" in r.stderr
+    assert os.listdir(tmp_path / "down") == []  # no file, no temporary one
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_during_a_ranged_cp_leaves_nothing(s3, bucket, moto, tmp_path, sig, code):
+    s3.put_object(Bucket=bucket, Key="big/blob.bin", Body=os.urandom(20 << 20))
+    (tmp_path / "down").mkdir()
+    proxy = CuttingProxy(int(moto.rsplit(":", 1)[1]))
+    proxy.cut = False
+    later = b"range: bytes=16777216-"
+    proxy.mangle = lambda head, resp: (time.sleep(10) if later in head.lower() else None) or resp
+    try:
+        p = subprocess.Popen([DBTRUN, "aws", "s3", "cp", f"s3://{bucket}/big/blob.bin", "down/"],
+                             cwd=tmp_path, env=_env(f"http://127.0.0.1:{proxy.port}", tmp_path),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not any(later in h.lower() for _, _, h in proxy.requests):
+            assert time.monotonic() < deadline and p.poll() is None
+            time.sleep(0.05)
+        time.sleep(0.3)
+        start = time.monotonic()
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=30)
+        assert p.returncode == code, err
+        assert "Interrupted" in err
+        assert time.monotonic() - start < 5
+        assert os.listdir(tmp_path / "down") == []
     finally:
         proxy.close()
 

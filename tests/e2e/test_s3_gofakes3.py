@@ -226,3 +226,48 @@ def test_https_bodies_stream_with_a_crc32_trailer(s3, server, tls_files, tmp_pat
         assert run("cp", name, f"s3://{bucket}/plain/{name}").returncode == 0
     puts = [h for m, _, h in plain.seen[before:] if m == "PUT"]
     assert len(puts) == 3 and all(len(h["x-amz-content-sha256"]) == 64 for h in puts)
+
+
+def test_cp_of_a_big_object_in_ranges_and_of_an_empty_one(s3, tmp_path):
+    """gofakes3 honours Range and answers 416 for an empty object, as S3 does:
+    a 21 MiB object comes as a 16 MiB first range, the rest If-Match its ETag
+    and a HEAD, byte for byte; an empty object is an empty file."""
+    run, direct, bucket, proxy = s3
+    data = os.urandom(21 << 20)
+    direct.put_object(Bucket=bucket, Key="big.bin", Body=data)
+    direct.put_object(Bucket=bucket, Key="empty.txt", Body=b"")
+    before = len(proxy.seen)
+    r = run("cp", f"s3://{bucket}/big.bin", "down/big.bin")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "down/big.bin").read_bytes() == data
+    seen = proxy.seen[before:]
+    ranges = sorted(h.get("range", "") for m, _, h in seen if m == "GET")
+    assert ranges == ["bytes=0-16777215", "bytes=16777216-22020095"]
+    tag = direct.head_object(Bucket=bucket, Key="big.bin")["ETag"]
+    later = [h.get("if-match") for m, _, h in seen if m != "GET" or h["range"] != ranges[0]]
+    assert later == [tag] * 2  # the second range and the HEAD
+    assert run("cp", f"s3://{bucket}/empty.txt", "down/empty.txt").returncode == 0
+    assert (tmp_path / "down/empty.txt").read_bytes() == b""
+    assert sorted(os.listdir(tmp_path / "down")) == ["big.bin", "empty.txt"]
+
+
+def test_cp_notices_an_object_replaced_between_ranges_without_if_match(s3, tmp_path):
+    """gofakes3 ignores If-Match: the later ranges' own ETag still tells the
+    object changed, and no file mixing two versions is written."""
+    run, direct, bucket, proxy = s3
+    direct.put_object(Bucket=bucket, Key="big.bin", Body=os.urandom(20 << 20))
+    replaced = []
+
+    def replace_once(method, path, headers):
+        if headers.get("If-Match") and not replaced:
+            replaced.append(1)
+            direct.put_object(Bucket=bucket, Key="big.bin", Body=os.urandom(20 << 20))
+
+    proxy.before_forward = replace_once
+    try:
+        r = run("cp", f"s3://{bucket}/big.bin", "down/big.bin")
+    finally:
+        proxy.before_forward = None
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"GetObject s3://{bucket}/big.bin: PreconditionFailed (412)" in r.stderr, r.stderr
+    assert os.listdir(tmp_path / "down") == []

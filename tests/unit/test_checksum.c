@@ -50,6 +50,16 @@ static void test_verify(void)
     CHECK(verify(path, "etag", "\"00f9e794323b453885f5181f1b624d0b\"",
                  "x-amz-server-side-encryption-customer-algorithm", "AES256", why) == 0);
     CHECK(verify(path, "x-amz-checksum-crc32", "AAAAAA==-3", NULL, NULL, why) == 0);
+    /* a multipart object's checksum counts only when S3 says it is of the whole */
+    CHECK(verify(path, "x-amz-checksum-crc32", "AAAAAA==", "etag",
+                 "\"00f9e794323b453885f5181f1b624d0b-2\"", why) == 0);
+    {
+        struct dr_http_header h[3] = {{"x-amz-checksum-crc32", "AAAAAA=="},
+                                      {"etag", "\"00f9e794323b453885f5181f1b624d0b-2\""},
+                                      {"x-amz-checksum-type", "FULL_OBJECT"}};
+        struct dr_http_response r = {.headers = h, .nheaders = 3};
+        CHECK(dr_checksum_verify(&r, path, why, sizeof why) == 1);
+    }
     /* the checksum wins over the ETag */
     CHECK(verify(path, "x-amz-checksum-crc32", "AAAAAA==", "etag",
                  "\"25f9e794323b453885f5181f1b624d0b\"", why) == 1);

@@ -305,6 +305,71 @@ static void test_body_to_file(void)
     stop(&lb);
 }
 
+/* on_headers as a test sees it: the statuses and Content-Range it was
+ * shown, and whether to refuse. */
+struct headers_seen {
+    long status[4];
+    char range[64];
+    int calls, refuse;
+};
+
+static int see_headers(void *ctx, const struct dr_http_response *resp, char *why, size_t len)
+{
+    struct headers_seen *h = ctx;
+    const char *cr = dr_http_header_get(resp, "content-range");
+    if (h->calls < 4)
+        h->status[h->calls] = resp->status;
+    h->calls++;
+    snprintf(h->range, sizeof h->range, "%s", cr ? cr : "");
+    if (h->refuse)
+        snprintf(why, len, "not this one");
+    return h->refuse;
+}
+
+static void test_on_headers(void)
+{
+    static const struct lb_step steps[] = {
+        {LB_REPLY, "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-4/11\r\n"
+                   "Content-Length: 5\r\n\r\nhello"},
+        {LB_REPLY, "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno!"},
+        {LB_REPLY, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world"}};
+    struct lb_server lb;
+    struct dr_http_response resp = {0};
+    struct headers_seen seen = {0};
+    char full[300], out[320];
+    size_t len;
+    if (start(&lb, steps, 3) != 0)
+        return;
+    snprintf(full, sizeof full, "%s/k", url);
+    snprintf(out, sizeof out, "%s/hook-out", dir);
+    write_test_file(out, 0);
+    int fd = open(out, O_WRONLY);
+    struct dr_http_request req = {.method = "GET",
+                                  .url = full,
+                                  .out_fd = &fd,
+                                  .on_headers = see_headers,
+                                  .on_headers_ctx = &seen};
+    /* shown a 2xx's headers before its body, which then goes to the file */
+    CHECK(dr_http_perform(&req, &resp) == 0);
+    CHECK(seen.calls == 1 && seen.status[0] == 206 && strcmp(seen.range, "bytes 0-4/11") == 0);
+    char *got = read_file(out, &len);
+    CHECK(got && len == 5 && strcmp(got, "hello") == 0);
+    free(got);
+    dr_http_response_free(&resp);
+    /* never an error's */
+    CHECK(dr_http_perform(&req, &resp) == 0 && resp.status == 404 && seen.calls == 1);
+    dr_http_response_free(&resp);
+    /* a refusal stops the exchange with its words, not as a transport error */
+    seen.refuse = 1;
+    CHECK(dr_http_perform(&req, &resp) == -1);
+    CHECK(seen.calls == 2 && resp.status == 200 && !resp.transport_error);
+    CHECK_STR(resp.error, "not this one");
+    dr_http_response_free(&resp);
+    close(fd);
+    unlink(out);
+    stop(&lb);
+}
+
 /* on_bytes as a test sees it: sums of the deltas, and how many calls. */
 struct bytes_seen {
     long long done, total;
@@ -707,7 +772,7 @@ static void test_teardown(void)
 }
 
 TEST_MAIN(test_setup, test_get_echo_and_keepalive, test_put_and_post_bodies,
-          test_delete_and_headers, test_head_does_not_wait, test_body_to_file, test_progress_bytes,
-          test_produced_body, test_body_cap, test_transport_errors, test_local_failures,
-          test_threads, test_header_line_limit, test_handle_outlives_its_thread,
-          test_share_before_threads, test_teardown)
+          test_delete_and_headers, test_head_does_not_wait, test_body_to_file, test_on_headers,
+          test_progress_bytes, test_produced_body, test_body_cap, test_transport_errors,
+          test_local_failures, test_threads, test_header_line_limit,
+          test_handle_outlives_its_thread, test_share_before_threads, test_teardown)
