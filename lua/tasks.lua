@@ -13,6 +13,9 @@ local check = setmetatable({}, {
 })
 local errors = require("dbtrun.errors")
 local where = require("dbtrun.native").where
+local function is_name(s)
+  return s:find("^[%w_][%w_%-]*$")
+end
 local params = require("dbtrun.params")
 local ui = require("dbtrun.ui")
 
@@ -61,13 +64,18 @@ local function doc_comment(source, line)
   if not src then
     return nil
   elseif src.docs then
-    if not src.doc_at then
-      src.doc_at = {}
-      for at, text in src.docs:gmatch("(%d+) ([^\n]*)\n") do
-        src.doc_at[tonumber(at)] = text
-      end
+    -- a plain search for "\nLINE " in the cached "LINE DOC\n" lines: no
+    -- pattern, and only the docs asked for are cut out
+    if not src.lines then
+      src.lines = "\n" .. src.docs
     end
-    return src.doc_at[line]
+    local key = "\n" .. line .. " "
+    local at = src.lines:find(key, 1, true)
+    if not at then
+      return nil
+    end
+    at = at + #key
+    return src.lines:sub(at, src.lines:find("\n", at, true) - 1)
   end
   local starts, doc = line_starts(src), {}
   for i = line - 1, 1, -1 do
@@ -99,44 +107,56 @@ function M.docs_text(source)
   return table.concat(out)
 end
 
+local none = {} -- the deps, aliases or params of a task that has none: shared, never written
+
 local function as_list(v)
   if v == nil then
-    return {}
+    return none
   end
   return type(v) == "table" and v or { v }
 end
 
 -- task(name, [spec,] fn): declares a task. Raised errors name the caller's line,
 -- or `at` ({ source =, currentline = }) for a built-in from the compile-time table.
+-- This runs for every task at every start: a spec-less task reads no spec,
+-- and a task without deps, aliases or params shares `none`.
 local no_spec = {} -- task(name, fn): declare only reads the spec
 
-function M.declare(name, spec, fn, is_builtin, at)
-  if type(spec) == "function" and fn == nil then
-    spec, fn = no_spec, spec
-  end
-  if type(name) ~= "string" or not name:match("^[%w_][%w_%-]*$") then
-    error(("task: invalid task name %s"):format(tostring(name)), 3)
-  end
-  if type(spec) ~= "table" or type(fn) ~= "function" then
-    error(("task '%s': expected task(name, {options}, function(a) ... end)"):format(name), 3)
-  end
+local function check_spec(name, spec)
   for k in pairs(spec) do
     if not spec_keys[k] then
-      error(("task '%s': unknown option '%s'"):format(name, tostring(k)), 3)
+      error(("task '%s': unknown option '%s'"):format(name, tostring(k)), 4)
     end
   end
   if type(spec.deps) == "table" then
     for k in pairs(spec.deps) do
       if math.type(k) ~= "integer" and k ~= "parallel" then
         error(("task '%s': deps: unknown key '%s' (a list of task names, and parallel = { ... })"):format(name,
-          tostring(k)), 3)
+          tostring(k)), 4)
       end
     end
   end
+  if spec.params == nil then
+    return none
+  end
   local plist, perr = params.parse(spec.params)
   if not plist then
-    error(("task '%s': %s"):format(name, perr), 3)
+    error(("task '%s': %s"):format(name, perr), 4)
   end
+  return plist
+end
+
+function M.declare(name, spec, fn, is_builtin, at)
+  if fn == nil and type(spec) == "function" then
+    spec, fn = no_spec, spec
+  end
+  if type(name) ~= "string" or not is_name(name) then
+    error(("task: invalid task name %s"):format(tostring(name)), 3)
+  end
+  if type(spec) ~= "table" or type(fn) ~= "function" then
+    error(("task '%s': expected task(name, {options}, function(a) ... end)"):format(name), 3)
+  end
+  local plist = spec == no_spec and none or check_spec(name, spec)
   local source, line
   if at then
     source, line = at.source, at.currentline
@@ -151,29 +171,38 @@ function M.declare(name, spec, fn, is_builtin, at)
     error(("task '%s' is defined twice in this file"):format(name), 3)
   end
   defined[name] = true
-  local t = {
-    name = name,
-    fn = fn,
-    params = plist,
-    deps = as_list(spec.deps),
-    parallel = type(spec.deps) == "table" and spec.deps.parallel ~= nil and as_list(spec.deps.parallel) or nil,
-    doc = spec.doc, -- else read from the comment above, when first asked (M.doc)
-    source = source,
-    line = line,
-    private = spec.private or name:sub(1, 1) == "_",
-    aliases = as_list(spec.alias),
-    group = spec.group,
-    builtin = is_builtin or false,
-  }
+  local t
+  if spec == no_spec then
+    t = { name = name, fn = fn, params = none, deps = none, source = source, line = line,
+      private = name:byte(1) == 95, aliases = none, builtin = is_builtin or false }
+  else
+    local deps = spec.deps
+    t = {
+      name = name,
+      fn = fn,
+      params = plist,
+      deps = as_list(deps),
+      parallel = type(deps) == "table" and deps.parallel ~= nil and as_list(deps.parallel) or nil,
+      doc = spec.doc, -- else read from the comment above, when first asked (M.doc)
+      source = source,
+      line = line,
+      private = spec.private or name:byte(1) == 95, -- "_"
+      aliases = as_list(spec.alias),
+      group = spec.group,
+      builtin = is_builtin or false,
+    }
+  end
   if is_builtin then
     builtins[name] = t
   end
   registry[name] = t
-  for _, alias in ipairs(t.aliases) do
-    if registry[alias] and registry[alias].name ~= name then
-      error(("task '%s': alias '%s' is already a task name"):format(name, alias), 3)
+  if t.aliases ~= none then
+    for _, alias in ipairs(t.aliases) do
+      if registry[alias] and registry[alias].name ~= name then
+        error(("task '%s': alias '%s' is already a task name"):format(name, alias), 3)
+      end
+      aliases[alias] = name
     end
-    aliases[alias] = name
   end
   return t
 end
