@@ -127,25 +127,51 @@ static int l_where(lua_State *L)
     return 2;
 }
 
+/* native's submodules: the first six are used by every start (the library's
+ * start-up modules read them as they load); the others are opened the first
+ * time native.<name> is read, so that --list and a task that never touches
+ * AWS, JSON, plans or GitHub do not build their tables. */
+static const struct {
+    const char *name;
+    lua_CFunction open;
+} native_mods[] = {{"proc", dr_lua_open_proc}, {"fs", dr_lua_open_fs},
+                   {"env", dr_lua_open_env},   {"term", dr_lua_open_term},
+                   {"mask", dr_lua_open_mask}, {"cache", dr_lua_open_cache},
+                   {"json", dr_lua_open_json}, {"plan", dr_lua_open_plan},
+                   {"aws", dr_lua_open_aws},   {"github", dr_lua_open_github}};
+#define NATIVE_EAGER 6
+
+/* native's __index(t, key): opens a lazy submodule and keeps it in t. */
+static int open_lazy_native(lua_State *L)
+{
+    const char *key = lua_tostring(L, 2);
+    for (size_t i = NATIVE_EAGER; key && i < sizeof native_mods / sizeof native_mods[0]; i++) {
+        if (strcmp(key, native_mods[i].name) == 0) {
+            native_mods[i].open(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, 1, key);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int open_native(lua_State *L)
 {
-    static const struct {
-        const char *name;
-        lua_CFunction open;
-    } mods[] = {{"proc", dr_lua_open_proc},     {"fs", dr_lua_open_fs},
-                {"env", dr_lua_open_env},       {"json", dr_lua_open_json},
-                {"term", dr_lua_open_term},     {"mask", dr_lua_open_mask},
-                {"plan", dr_lua_open_plan},     {"aws", dr_lua_open_aws},
-                {"github", dr_lua_open_github}, {"cache", dr_lua_open_cache}};
-    lua_createtable(L, 0, 10);
-    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
-        mods[i].open(L);
-        lua_setfield(L, -2, mods[i].name);
+    size_t n = sizeof native_mods / sizeof native_mods[0];
+    lua_createtable(L, 0, (int)n + 2);
+    for (size_t i = 0; i < NATIVE_EAGER; i++) {
+        native_mods[i].open(L);
+        lua_setfield(L, -2, native_mods[i].name);
     }
     lua_pushstring(L, DR_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, l_where);
     lua_setfield(L, -2, "where");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, open_lazy_native);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
     return 1;
 }
 
