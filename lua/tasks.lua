@@ -7,6 +7,7 @@
 
 local errors = require("dbtrun.errors")
 local where = require("dbtrun.native").where
+local is_name = require("dbtrun.native").is_task_name -- "^[%w_][%w_%-]*$", in C
 local params = require("dbtrun.params")
 
 local M = {}
@@ -16,10 +17,6 @@ local builtins = {} -- name -> the built-in task of that name
 local aliases = {} -- alias -> task name
 local sources = {} -- chunk source ("@path") -> array of lines
 local defined_in_file = {} -- source -> name -> true: duplicates are errors
-
-local function is_name(s)
-  return s:find("^[%w_][%w_%-]*$")
-end
 
 local spec_keys = { doc = true, params = true, deps = true, private = true, alias = true, group = true }
 

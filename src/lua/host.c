@@ -9,6 +9,7 @@
 #include "dbtrun/proc.h"
 #include "bindings.h"
 
+#include <ctype.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -127,6 +128,21 @@ static int l_where(lua_State *L)
     return 2;
 }
 
+/* native.is_task_name(s) -> boolean: whether string s matches the pattern
+ * "^[%w_][%w_%-]*$" (letters, digits, "_" and "-", not first), as task()
+ * checks for every declaration at every start: here without a pattern
+ * match. isalnum is the test Lua's %w makes. */
+static int l_is_task_name(lua_State *L)
+{
+    size_t n;
+    const char *s = lua_tolstring(L, 1, &n);
+    int ok = s != NULL && n > 0 && s[0] != '-';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-';
+    lua_pushboolean(L, ok);
+    return 1;
+}
+
 /* native's submodules: the first six are used by every start (the library's
  * start-up modules read them as they load); the others are opened the first
  * time native.<name> is read, so that --list and a task that never touches
@@ -168,6 +184,8 @@ static int open_native(lua_State *L)
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, l_where);
     lua_setfield(L, -2, "where");
+    lua_pushcfunction(L, l_is_task_name);
+    lua_setfield(L, -2, "is_task_name");
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, open_lazy_native);
     lua_setfield(L, -2, "__index");
