@@ -51,8 +51,62 @@ static int load_module(lua_State *L)
     return 1;
 }
 
+/* The embedded built-in task file (a tasks/ entry) named `name`, or NULL. */
+static const struct dr_embedded *task_file(const char *name)
+{
+    for (const struct dr_embedded *e = dr_embedded_files; name && e->name; e++)
+        if (strncmp(e->name, "lua/", 4) != 0 && strcmp(e->name, name) == 0)
+            return e;
+    return NULL;
+}
+
+/* The table of built-in task sources, __index(t, name): the bytecode of
+ * that tasks/ file as a string, made on first use and kept in t. A start
+ * reads a file's source only when one of its tasks runs; copying all of them
+ * into strings at every start touched their pages for nothing. */
+static int task_source(lua_State *L)
+{
+    const struct dr_embedded *e = task_file(lua_tostring(L, 2));
+    if (!e)
+        return 0;
+    lua_pushlstring(L, e->data, e->size);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* The iterator of __pairs: the tasks/ entry after `key` (nil: the first). */
+static int next_task_source(lua_State *L)
+{
+    const struct dr_embedded *e = dr_embedded_files;
+    if (!lua_isnil(L, 2)) {
+        e = task_file(lua_tostring(L, 2));
+        if (!e)
+            return 0;
+        e++;
+    }
+    while (e->name && strncmp(e->name, "lua/", 4) == 0)
+        e++;
+    if (!e->name)
+        return 0;
+    lua_pushstring(L, e->name);
+    lua_getfield(L, 1, e->name); /* through task_source */
+    return 2;
+}
+
+/* __pairs of the sources table: every built-in task file, made or not. */
+static int task_sources_pairs(lua_State *L)
+{
+    lua_pushcfunction(L, next_task_source);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
 /* Embedded files under lua/ become modules "dbtrun.<name>"; tasks/ files are
- * left in a table path -> bytecode for main.lua to load as task files. */
+ * left in a table path -> bytecode (made on first read) for main.lua to load
+ * as task files. */
 static void install_embedded(lua_State *L)
 {
     lua_getglobal(L, "package");
@@ -66,11 +120,14 @@ static void install_embedded(lua_State *L)
             lua_pushlightuserdata(L, (void *)e);
             lua_pushcclosure(L, load_module, 1);
             lua_setfield(L, -3, modname);
-        } else {
-            lua_pushlstring(L, e->data, e->size);
-            lua_setfield(L, -2, e->name);
         }
     }
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, task_source);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, task_sources_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_setmetatable(L, -2);
 }
 
 static void push_run(lua_State *L, const struct dr_run *run)
