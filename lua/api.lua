@@ -31,6 +31,10 @@ local from_helpers = { dbt = true, plan = true }
 -- top level never need it.
 local from_run = { run = true, sh = true, capture = true }
 
+-- always and builtin come from lua/taskrun.lua (through tasks) on first
+-- use: declaring tasks never needs it.
+local from_tasks = { always = true, builtin = true }
+
 -- The environment one task file runs in. Writes define file-level globals;
 -- reads fall back to the API, then to Lua's standard globals, then fail.
 function M.environment(is_builtin)
@@ -40,8 +44,6 @@ function M.environment(is_builtin)
       return t and nil -- not a tail call: declare reads its caller's line
     end,
     config = config.proxy,
-    always = tasks.always,
-    builtin = tasks.builtin,
     confirm = ui.confirm,
     print = stdio.print,
   }
@@ -56,6 +58,9 @@ function M.environment(is_builtin)
         api[key] = v
       elseif v == nil and from_helpers[key] then
         v = require("dbtrun.helpers")[key]
+        api[key] = v
+      elseif v == nil and from_tasks[key] then
+        v = tasks[key]
         api[key] = v
       elseif v == nil and from_prims[key] then
         v = require("dbtrun.prims")[key]

@@ -20,16 +20,19 @@ local function doc_of(t)
 end
 
 -- The --list text: ungrouped tasks first, then each [group] in name order.
--- Each task's signature is made once: this runs at every --list.
+-- This runs at every --list: each task's signature is made once, and the
+-- text is one concat of its pieces (no string per line).
 function M.text(heading)
   local groups, names, sigs, width = {}, {}, {}, 0
   for _, t in ipairs(tasks.list(false)) do
     local g = t.group or ""
-    if not groups[g] then
-      groups[g] = {}
+    local members = groups[g]
+    if not members then
+      members = {}
+      groups[g] = members
       names[#names + 1] = g
     end
-    table.insert(groups[g], t)
+    members[#members + 1] = t
     local sig = params.signature(t.name, t.params)
     sigs[t] = sig
     if #sig <= MAX_ALIGN and #sig > width then
@@ -37,6 +40,8 @@ function M.text(heading)
     end
   end
   table.sort(names)
+  local dim, undim = ui.brush("dim")
+  local pads = {} -- width -> that many spaces
   local out = { heading or "Available tasks:" }
   for _, g in ipairs(names) do
     if g ~= "" then
@@ -46,12 +51,21 @@ function M.text(heading)
       local sig = sigs[t]
       local doc = doc_of(t)
       if doc then
-        sig = sig .. string.rep(" ", math.max(1, width - #sig + 1)) .. ui.paint("dim", "# " .. doc)
+        local pad = width - #sig + 1
+        pad = pad > 1 and pad or 1
+        local spaces = pads[pad]
+        if not spaces then
+          spaces = string.rep(" ", pad)
+          pads[pad] = spaces
+        end
+        out[#out + 1] = "    " .. sig .. spaces .. dim .. "# " .. doc .. undim
+      else
+        out[#out + 1] = "    " .. sig
       end
-      out[#out + 1] = "    " .. sig
     end
   end
-  return table.concat(out, "\n") .. "\n"
+  out[#out + 1] = ""
+  return table.concat(out, "\n")
 end
 
 function M.json()

@@ -65,100 +65,21 @@ function M.print(...)
   M.stdout:write(table.concat(parts, "\t", 1, parts.n), "\n")
 end
 
--- Lua 5.4's os.execute results for an exit code from proc.run.
-local function exit_results(code)
-  if code == 0 then
-    return true, "exit", 0
-  end
-  return nil, "exit", code
+-- io.popen and os.execute live in lua/pipes.lua, loaded on first use (a
+-- start that never calls them does not load it; the calls are tail calls,
+-- so their errors still name the caller's line).
+local function popen(...)
+  return require("dbtrun.pipes").popen(...)
 end
 
--- os.execute(cmd): through the process layer, which relays the output
--- through the mask and forwards interrupts to the child's group.
-local function execute(cmd)
-  if cmd == nil then
-    return true -- a shell is available
-  end
-  local code, _, signal = native.proc.run({ "/bin/sh", "-c", cmd })
-  return exit_results(code or signal or 127)
-end
-
--- A file-like result of io.popen: reads or writes a temporary file, and its
--- close() returns the command's status as Lua's does.
-local Piped = { __name = "FILE*" }
-for _, name in ipairs({ "read", "lines", "seek", "setvbuf", "flush" }) do
-  Piped[name] = function(self, ...)
-    return self.file[name](self.file, ...)
-  end
-end
-
-function Piped:write(...)
-  local ok, msg, code = self.file:write(...)
-  if not ok then
-    return nil, msg, code
-  end
-  return self
-end
-
--- "w": the command runs now, reading what was written as its stdin.
-function Piped:close()
-  if self.closed then
-    error("attempt to use a closed file", 2)
-  end
-  self.closed = true
-  self.file:close()
-  if self.mode == "r" then
-    return exit_results(self.code)
-  end
-  local code, _, signal = native.proc.run({ "/bin/sh", "-c", self.cmd }, { stdin = self.path })
-  os.remove(self.path)
-  return exit_results(code or signal or 127)
-end
-
-Piped.__index = Piped
-Piped.__gc = function(self)
-  if not self.closed then
-    pcall(Piped.close, self)
-  end
-end
-Piped.__close = Piped.__gc
-
-function Piped:__tostring()
-  return self.closed and "file (closed)" or ("file (%p)"):format(self)
-end
-
--- io.popen(cmd [, "r"|"w"]). "r": the command runs to completion first, its
--- stdout is read back, its stderr relayed through the mask. "w": the lines
--- written become its stdin when the file is closed, and its output is masked.
-local function popen(cmd, mode)
-  mode = mode or "r"
-  if type(cmd) ~= "string" then
-    error("bad argument #1 to 'popen' (string expected)", 2)
-  end
-  if mode ~= "r" and mode ~= "w" then
-    error("bad argument #2 to 'popen' (invalid mode)", 2)
-  end
-  if mode == "r" then
-    local code, out, signal = native.proc.run({ "/bin/sh", "-c", cmd }, { capture = true })
-    if code == nil then
-      return nil, out, signal
-    end
-    local file = io.tmpfile()
-    file:write(out)
-    file:seek("set")
-    return setmetatable({ file = file, mode = mode, code = code }, Piped)
-  end
-  local path = os.tmpname()
-  local file, msg, code = io.open(path, "w")
-  if not file then
-    return nil, msg, code
-  end
-  return setmetatable({ file = file, mode = mode, cmd = cmd, path = path }, Piped)
+local function execute(...)
+  return require("dbtrun.pipes").execute(...)
 end
 
 local function is_ours(f)
   local mt = getmetatable(f)
-  return mt == Std or mt == Piped
+  local pipes = package.loaded["dbtrun.pipes"] -- a piped file means it is loaded
+  return mt == Std or (pipes ~= nil and mt == pipes.Piped)
 end
 
 function M.install()

@@ -1,28 +1,16 @@
--- tasks: the task registry and its execution — task() declarations, doc
--- comments, aliases, built-ins that a task file may replace, deps that run
--- once per invocation, always() cleanup handlers, and the private folders
--- that live as long as a task.
+-- tasks: the task registry — task() declarations, doc comments, aliases,
+-- built-ins that a task file may replace, and the check that every dep
+-- exists. Running tasks (deps once per invocation, always() handlers,
+-- private folders) is lua/taskrun.lua, loaded when a task runs: its
+-- functions are read through this module (tasks.invoke, tasks.always, ...),
+-- so --list and --usage never load it.
 
-local native = require("dbtrun.native")
--- lua/check.lua is loaded on the first misuse only: the fast paths below
--- test the type inline, and reaching `check` means a message is needed.
-local check = setmetatable({}, {
-  __index = function(_, k)
-    return require("dbtrun.check")[k]
-  end,
-})
 local errors = require("dbtrun.errors")
 local where = require("dbtrun.native").where
+local is_name = require("dbtrun.native").is_task_name -- "^[%w_][%w_%-]*$", in C
 local params = require("dbtrun.params")
-local ui = require("dbtrun.ui")
 
 local M = {}
-
--- lua/parallel.lua, once a task with parallel deps has loaded it: before
--- that nothing runs in a branch, and --list never pays for it.
-local function parallel()
-  return package.loaded["dbtrun.parallel"]
-end
 
 local registry = {} -- name -> task, the one each name resolves to
 local builtins = {} -- name -> the built-in task of that name
@@ -61,13 +49,18 @@ local function doc_comment(source, line)
   if not src then
     return nil
   elseif src.docs then
-    if not src.doc_at then
-      src.doc_at = {}
-      for at, text in src.docs:gmatch("(%d+) ([^\n]*)\n") do
-        src.doc_at[tonumber(at)] = text
-      end
+    -- a plain search for "\nLINE " in the cached "LINE DOC\n" lines: no
+    -- pattern, and only the docs asked for are cut out
+    if not src.lines then
+      src.lines = "\n" .. src.docs
     end
-    return src.doc_at[line]
+    local key = "\n" .. line .. " "
+    local at = src.lines:find(key, 1, true)
+    if not at then
+      return nil
+    end
+    at = at + #key
+    return src.lines:sub(at, src.lines:find("\n", at, true) - 1)
   end
   local starts, doc = line_starts(src), {}
   for i = line - 1, 1, -1 do
@@ -99,44 +92,56 @@ function M.docs_text(source)
   return table.concat(out)
 end
 
+local none = {} -- the deps, aliases or params of a task that has none: shared, never written
+
 local function as_list(v)
   if v == nil then
-    return {}
+    return none
   end
   return type(v) == "table" and v or { v }
 end
 
 -- task(name, [spec,] fn): declares a task. Raised errors name the caller's line,
 -- or `at` ({ source =, currentline = }) for a built-in from the compile-time table.
+-- This runs for every task at every start: a spec-less task reads no spec,
+-- and a task without deps, aliases or params shares `none`.
 local no_spec = {} -- task(name, fn): declare only reads the spec
 
-function M.declare(name, spec, fn, is_builtin, at)
-  if type(spec) == "function" and fn == nil then
-    spec, fn = no_spec, spec
-  end
-  if type(name) ~= "string" or not name:match("^[%w_][%w_%-]*$") then
-    error(("task: invalid task name %s"):format(tostring(name)), 3)
-  end
-  if type(spec) ~= "table" or type(fn) ~= "function" then
-    error(("task '%s': expected task(name, {options}, function(a) ... end)"):format(name), 3)
-  end
+local function check_spec(name, spec)
   for k in pairs(spec) do
     if not spec_keys[k] then
-      error(("task '%s': unknown option '%s'"):format(name, tostring(k)), 3)
+      error(("task '%s': unknown option '%s'"):format(name, tostring(k)), 4)
     end
   end
   if type(spec.deps) == "table" then
     for k in pairs(spec.deps) do
       if math.type(k) ~= "integer" and k ~= "parallel" then
         error(("task '%s': deps: unknown key '%s' (a list of task names, and parallel = { ... })"):format(name,
-          tostring(k)), 3)
+          tostring(k)), 4)
       end
     end
   end
+  if spec.params == nil then
+    return none
+  end
   local plist, perr = params.parse(spec.params)
   if not plist then
-    error(("task '%s': %s"):format(name, perr), 3)
+    error(("task '%s': %s"):format(name, perr), 4)
   end
+  return plist
+end
+
+function M.declare(name, spec, fn, is_builtin, at)
+  if fn == nil and type(spec) == "function" then
+    spec, fn = no_spec, spec
+  end
+  if type(name) ~= "string" or not is_name(name) then
+    error(("task: invalid task name %s"):format(tostring(name)), 3)
+  end
+  if type(spec) ~= "table" or type(fn) ~= "function" then
+    error(("task '%s': expected task(name, {options}, function(a) ... end)"):format(name), 3)
+  end
+  local plist = spec == no_spec and none or check_spec(name, spec)
   local source, line
   if at then
     source, line = at.source, at.currentline
@@ -151,29 +156,38 @@ function M.declare(name, spec, fn, is_builtin, at)
     error(("task '%s' is defined twice in this file"):format(name), 3)
   end
   defined[name] = true
-  local t = {
-    name = name,
-    fn = fn,
-    params = plist,
-    deps = as_list(spec.deps),
-    parallel = type(spec.deps) == "table" and spec.deps.parallel ~= nil and as_list(spec.deps.parallel) or nil,
-    doc = spec.doc, -- else read from the comment above, when first asked (M.doc)
-    source = source,
-    line = line,
-    private = spec.private or name:sub(1, 1) == "_",
-    aliases = as_list(spec.alias),
-    group = spec.group,
-    builtin = is_builtin or false,
-  }
+  local t
+  if spec == no_spec then
+    t = { name = name, fn = fn, params = none, deps = none, source = source, line = line,
+      private = name:byte(1) == 95, aliases = none, builtin = is_builtin or false }
+  else
+    local deps = spec.deps
+    t = {
+      name = name,
+      fn = fn,
+      params = plist,
+      deps = as_list(deps),
+      parallel = type(deps) == "table" and deps.parallel ~= nil and as_list(deps.parallel) or nil,
+      doc = spec.doc, -- else read from the comment above, when first asked (M.doc)
+      source = source,
+      line = line,
+      private = spec.private or name:byte(1) == 95, -- "_"
+      aliases = as_list(spec.alias),
+      group = spec.group,
+      builtin = is_builtin or false,
+    }
+  end
   if is_builtin then
     builtins[name] = t
   end
   registry[name] = t
-  for _, alias in ipairs(t.aliases) do
-    if registry[alias] and registry[alias].name ~= name then
-      error(("task '%s': alias '%s' is already a task name"):format(name, alias), 3)
+  if t.aliases ~= none then
+    for _, alias in ipairs(t.aliases) do
+      if registry[alias] and registry[alias].name ~= name then
+        error(("task '%s': alias '%s' is already a task name"):format(name, alias), 3)
+      end
+      aliases[alias] = name
     end
-    aliases[alias] = name
   end
   return t
 end
@@ -257,207 +271,17 @@ function M.check_deps()
     hint and (". Did you mean '" .. hint .. "'?") or "")
 end
 
-function M.usage(t)
-  return "usage: dbtrun " .. params.signature(t.name, t.params)
+-- The built-in task `name` (not a task file's replacement of it), or nil.
+function M.find_builtin(name)
+  return builtins[name]
 end
 
--- The words after the task name belong to the task; one that is a dbtrun
--- option gets a hint (lua/strict.lua), looked at only when a word is one.
-function M.check_words(t, words)
-  for _, word in ipairs(words) do
-    if word:byte(1) == 45 then -- "-"
-      return require("dbtrun.strict").check_words(t, words, M.usage(t))
-    end
-  end
-end
-
---- Execution -------------------------------------------------------------
-
--- Per line of execution (the main one, or each parallel branch), one
--- frame per running task body: its always() handlers.
-local main_line = {}
-local frames = setmetatable({}, { __mode = "k" })
-
-local function frame_stack()
-  local p = parallel()
-  local line = p and p.branch() or main_line
-  frames[line] = frames[line] or {}
-  return frames[line]
-end
-
-function M.always(fn)
-  if type(fn) ~= "function" then
-    check.arg("always", 1, "fn", fn, "function")
-  end
-  local stack = frame_stack()
-  local frame = stack[#stack]
-  if not frame then
-    check.misuse("always() must be called inside a running task")
-  end
-  frame[#frame + 1] = fn
-end
-
--- A private folder (mode 0700, from mkdtemp) under RUNNER_TEMP, TMPDIR or
--- /tmp, removed when the running task ends — also after a failure or Ctrl-C.
--- In a dry run only the name it would have; nothing is created.
-function M.private_dir()
-  local base
-  for _, name in ipairs({ "RUNNER_TEMP", "TMPDIR" }) do
-    local v = native.env.get(name)
-    if base == nil and v ~= nil and v ~= "" then
-      base = v
-    end
-  end
-  base = (base or "/tmp"):gsub("/+$", "")
-  if ui.dry_run then
-    return base .. "/dbtrun.XXXXXX"
-  end
-  local dir, msg = native.fs.mkdtemp(base .. "/dbtrun")
-  if not dir then
-    errors.raise("failure", "cannot create a private folder: %s", msg)
-  end
-  M.always(function()
-    native.fs.rm(dir)
-  end)
-  return dir
-end
-
--- Cleanup handlers run last-registered first; their errors are reported, and
--- never hide the task's own outcome.
-local function run_handlers(frame, t)
-  for i = #frame, 1, -1 do
-    local ok, err = xpcall(frame[i], debug.traceback)
-    if not ok then
-      ui.warn(("cleanup handler of task '%s' failed: %s"):format(t.name, tostring(errors.wrap(err))))
-    end
-  end
-end
-
-local function add_context(t)
-  return function(err)
-    if errors.is(err) or (type(err) == "table" and err.kind) then
-      local e = errors.wrap(err)
-      e.task = e.task or t.name
-      return e
-    end
-    return errors.new("failure", { message = tostring(err), task = t.name, traceback = debug.traceback(nil, 2) })
-  end
-end
-
--- Reading a parameter the task does not declare raises at the reading line,
--- as an undefined global does: a typo must not become a nil argument.
-function M.strict_args(t, args)
-  return setmetatable(args, {
-    __index = function(_, key)
-      local names = {}
-      for _, p in ipairs(t.params) do
-        if p.name == key then
-          check.misuse("task '%s': parameter '%s' has no value here", t.name, key)
-        end
-        names[#names + 1] = p.name
-      end
-      local has = #names > 0 and ("it has " .. table.concat(names, ", ")) or "it has none"
-      check.misuse("task '%s' has no parameter '%s' (%s)", t.name, tostring(key), has)
-    end,
-  })
-end
-
-function M.run_body(t, args)
-  local frame, stack = {}, frame_stack()
-  stack[#stack + 1] = frame
-  ui.debug(1, ("task %s"):format(t.name))
-  local p = parallel()
-  local leave = p and p.enter(t.name)
-  local ok, err = xpcall(t.fn, add_context(t), args)
-  stack[#stack] = nil
-  run_handlers(frame, t)
-  if leave then
-    leave()
-  end
-  if not ok then
-    error(err, 0)
-  end
-end
-
-local function dep_call(dep, owner)
-  if type(dep) == "string" then
-    return dep, {}
-  end
-  if type(dep) == "table" and type(dep[1]) == "string" then
-    local args = {}
-    for i = 2, #dep do
-      args[#args + 1] = tostring(dep[i])
-    end
-    return dep[1], args
-  end
-  errors.raise("taskfile", "task '%s': a dep is a task name or { name, args... }", owner.name)
-end
-
--- Runs task `name` with command-line words `words`, its deps first. `state`
--- is shared by one invocation: deps run once each (per name and arguments).
-function M.invoke(name, words, state)
-  local t = M.find_or_raise(name)
-  local args, err = params.bind(t.params, words)
-  if not args then
-    errors.raise("usage", "%s\n%s", err, M.usage(t))
-  end
-  M.strict_args(t, args)
-  local key = t.name .. "\0" .. table.concat(words, "\0")
-  if state.done[key] then
-    return
-  end
-  local p = parallel()
-  local me = p and p.branch()
-  while state.running[t.name] do
-    -- Running on this line of execution: a cycle; in another parallel
-    -- branch: wait for it, so that it still runs once.
-    if not p or p.on_path(state.running[t.name], me) then
-      errors.raise("taskfile", "dependency cycle through task '%s'", t.name)
-    end
-    p.wait_until(function()
-      return not state.running[t.name]
-    end)
-    if state.done[key] then
-      return
-    end
-  end
-  state.running[t.name] = me or true
-  for _, dep in ipairs(t.deps) do
-    local dep_name, dep_args = dep_call(dep, t)
-    M.invoke(dep_name, dep_args, state)
-  end
-  if t.parallel then -- after the listed deps, all at once
-    local jobs = {}
-    for i, dep in ipairs(t.parallel) do
-      local dep_name, dep_args = dep_call(dep, t)
-      jobs[i] = {
-        label = dep_name,
-        fn = function()
-          M.invoke(dep_name, dep_args, state)
-        end,
-      }
-    end
-    require("dbtrun.parallel").run(jobs)
-  end
-  M.run_body(t, args)
-  state.running[t.name] = nil
-  state.done[key] = true
-end
-
--- builtin("dev") -> a function(args) running the built-in task's body, for a
--- task file that replaces a built-in and still wants the original.
-function M.builtin(name)
-  check.arg("builtin", 1, "name", name, "string")
-  local t = builtins[name]
-  if not t then
-    check.misuse("builtin: there is no built-in task '%s'", name)
-  end
-  return function(args)
-    if args ~= nil and type(args) ~= "table" then
-      check.opt("builtin('" .. name .. "')", 1, "args", args, "table")
-    end
-    M.run_body(t, M.strict_args(t, params.defaults(t.params, args or {})))
-  end
-end
-
-return M
+-- tasks.invoke, .always, .private_dir, .builtin, .strict_args, .run_body,
+-- .check_words, .usage: from lua/taskrun.lua, loaded on the first read.
+return setmetatable(M, {
+  __index = function(_, key)
+    local v = require("dbtrun.taskrun")[key]
+    M[key] = v
+    return v
+  end,
+})

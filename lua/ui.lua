@@ -31,6 +31,15 @@ function M.paint(style, text)
   return "\27[" .. codes[style] .. "m" .. text .. "\27[0m"
 end
 
+-- What goes before and after a text painted `style` ("" and "" without
+-- colour), for output built from pieces: paint's result, unconcatenated.
+function M.brush(style)
+  if not M.color then
+    return "", ""
+  end
+  return "\27[" .. codes[style] .. "m", "\27[0m"
+end
+
 -- Every line dbtrun writes passes the secret mask: io.stdout and io.stderr
 -- are the masked files of stdio.lua.
 function M.write(file, text)

@@ -9,6 +9,7 @@
 #include "dbtrun/proc.h"
 #include "bindings.h"
 
+#include <ctype.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -50,8 +51,62 @@ static int load_module(lua_State *L)
     return 1;
 }
 
+/* The embedded built-in task file (a tasks/ entry) named `name`, or NULL. */
+static const struct dr_embedded *task_file(const char *name)
+{
+    for (const struct dr_embedded *e = dr_embedded_files; name && e->name; e++)
+        if (strncmp(e->name, "lua/", 4) != 0 && strcmp(e->name, name) == 0)
+            return e;
+    return NULL;
+}
+
+/* The table of built-in task sources, __index(t, name): the bytecode of
+ * that tasks/ file as a string, made on first use and kept in t. A start
+ * reads a file's source only when one of its tasks runs; copying all of them
+ * into strings at every start touched their pages for nothing. */
+static int task_source(lua_State *L)
+{
+    const struct dr_embedded *e = task_file(lua_tostring(L, 2));
+    if (!e)
+        return 0;
+    lua_pushlstring(L, e->data, e->size);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
+/* The iterator of __pairs: the tasks/ entry after `key` (nil: the first). */
+static int next_task_source(lua_State *L)
+{
+    const struct dr_embedded *e = dr_embedded_files;
+    if (!lua_isnil(L, 2)) {
+        e = task_file(lua_tostring(L, 2));
+        if (!e)
+            return 0;
+        e++;
+    }
+    while (e->name && strncmp(e->name, "lua/", 4) == 0)
+        e++;
+    if (!e->name)
+        return 0;
+    lua_pushstring(L, e->name);
+    lua_getfield(L, 1, e->name); /* through task_source */
+    return 2;
+}
+
+/* __pairs of the sources table: every built-in task file, made or not. */
+static int task_sources_pairs(lua_State *L)
+{
+    lua_pushcfunction(L, next_task_source);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
 /* Embedded files under lua/ become modules "dbtrun.<name>"; tasks/ files are
- * left in a table path -> bytecode for main.lua to load as task files. */
+ * left in a table path -> bytecode (made on first read) for main.lua to load
+ * as task files. */
 static void install_embedded(lua_State *L)
 {
     lua_getglobal(L, "package");
@@ -65,11 +120,14 @@ static void install_embedded(lua_State *L)
             lua_pushlightuserdata(L, (void *)e);
             lua_pushcclosure(L, load_module, 1);
             lua_setfield(L, -3, modname);
-        } else {
-            lua_pushlstring(L, e->data, e->size);
-            lua_setfield(L, -2, e->name);
         }
     }
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, task_source);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, task_sources_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_setmetatable(L, -2);
 }
 
 static void push_run(lua_State *L, const struct dr_run *run)
@@ -127,25 +185,68 @@ static int l_where(lua_State *L)
     return 2;
 }
 
+/* native.is_task_name(s) -> boolean: whether string s matches the pattern
+ * "^[%w_][%w_%-]*$" (letters, digits, "_" and "-", not first), as task()
+ * checks for every declaration at every start: here without a pattern
+ * match. isalnum is the test Lua's %w makes. */
+static int l_is_task_name(lua_State *L)
+{
+    size_t n;
+    const char *s = lua_tolstring(L, 1, &n);
+    int ok = s != NULL && n > 0 && s[0] != '-';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-';
+    lua_pushboolean(L, ok);
+    return 1;
+}
+
+/* native's submodules: the first six are used by every start (the library's
+ * start-up modules read them as they load); the others are opened the first
+ * time native.<name> is read, so that --list and a task that never touches
+ * AWS, JSON, plans or GitHub do not build their tables. */
+static const struct {
+    const char *name;
+    lua_CFunction open;
+} native_mods[] = {{"proc", dr_lua_open_proc}, {"fs", dr_lua_open_fs},
+                   {"env", dr_lua_open_env},   {"term", dr_lua_open_term},
+                   {"mask", dr_lua_open_mask}, {"cache", dr_lua_open_cache},
+                   {"json", dr_lua_open_json}, {"plan", dr_lua_open_plan},
+                   {"aws", dr_lua_open_aws},   {"github", dr_lua_open_github}};
+#define NATIVE_EAGER 6
+
+/* native's __index(t, key): opens a lazy submodule and keeps it in t. */
+static int open_lazy_native(lua_State *L)
+{
+    const char *key = lua_tostring(L, 2);
+    for (size_t i = NATIVE_EAGER; key && i < sizeof native_mods / sizeof native_mods[0]; i++) {
+        if (strcmp(key, native_mods[i].name) == 0) {
+            native_mods[i].open(L);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, 1, key);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int open_native(lua_State *L)
 {
-    static const struct {
-        const char *name;
-        lua_CFunction open;
-    } mods[] = {{"proc", dr_lua_open_proc},     {"fs", dr_lua_open_fs},
-                {"env", dr_lua_open_env},       {"json", dr_lua_open_json},
-                {"term", dr_lua_open_term},     {"mask", dr_lua_open_mask},
-                {"plan", dr_lua_open_plan},     {"aws", dr_lua_open_aws},
-                {"github", dr_lua_open_github}, {"cache", dr_lua_open_cache}};
-    lua_createtable(L, 0, 10);
-    for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++) {
-        mods[i].open(L);
-        lua_setfield(L, -2, mods[i].name);
+    size_t n = sizeof native_mods / sizeof native_mods[0];
+    lua_createtable(L, 0, (int)n + 2);
+    for (size_t i = 0; i < NATIVE_EAGER; i++) {
+        native_mods[i].open(L);
+        lua_setfield(L, -2, native_mods[i].name);
     }
     lua_pushstring(L, DR_VERSION);
     lua_setfield(L, -2, "version");
     lua_pushcfunction(L, l_where);
     lua_setfield(L, -2, "where");
+    lua_pushcfunction(L, l_is_task_name);
+    lua_setfield(L, -2, "is_task_name");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, open_lazy_native);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
     return 1;
 }
 

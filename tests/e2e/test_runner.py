@@ -348,3 +348,23 @@ def test_script_receives_all_its_arguments(tmp_path):
     (tmp_path / "s.lua").write_text('print(select("#", ...), ...)\nreturn 3\n')
     r = dbtrun("--script", str(tmp_path / "s.lua"), "one", "two words", cwd=tmp_path)
     assert r.returncode == 3 and r.stdout == "2\tone\ttwo words\n", r.stderr
+
+
+def test_a_start_loads_pipes_and_native_aws_json_only_when_used(project):
+    # io.popen / os.execute (lua/pipes.lua) and native.aws, .json, .plan,
+    # .github are loaded on first use: a task that does not use them finds
+    # them unloaded, and they work once called
+    d = project(
+        'task("probe", function()\n'
+        '  local native = require("dbtrun.native")\n'
+        '  print(package.loaded["dbtrun.pipes"], rawget(native, "aws"), rawget(native, "json"),\n'
+        '        rawget(native, "plan"), rawget(native, "github"))\n'
+        '  local f = io.popen("echo piped")\n'
+        '  print(io.type(f), f:read("l"), f:close())\n'
+        '  print(os.execute("exit 3"))\n'
+        '  print(type(native.json.encode), type(native.aws), rawget(native, "json") == native.json)\n'
+        'end)\n'
+    )
+    r = dbtrun("-q", "probe", cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "nil\tnil\tnil\tnil\tnil\nfile\tpiped\ttrue\texit\t0\nnil\texit\t3\nfunction\ttable\ttrue\n"

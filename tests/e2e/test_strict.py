@@ -51,6 +51,61 @@ def test_declared_parameters_and_builtin_calls_still_work(project):
     assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
 
 
+# ---- task declarations ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "decl, message",
+    [
+        ('task("bad name", function() end)', "task: invalid task name bad name"),
+        ("task(5, function() end)", "task: invalid task name 5"),
+        ('task("-x", function() end)', "task: invalid task name -x"),
+        ('task("a.b", function() end)', "task: invalid task name a.b"),
+        ('task("", function() end)', "task: invalid task name "),
+        ('task("t\\0x", function() end)', "task: invalid task name t\0x"),
+        ('task("x")', "task 'x': expected task(name, {options}, function(a) ... end)"),
+        ('task("x", "doc", function() end)', "task 'x': expected task(name, {options}, function(a) ... end)"),
+        ('task("x", { parmas = {} }, function() end)', "task 'x': unknown option 'parmas'"),
+        ('task("x", { deps = { paralel = {} } }, function() end)',
+         "task 'x': deps: unknown key 'paralel' (a list of task names, and parallel = { ... })"),
+        ('task("x", { params = { 3 } }, function() end)', "task 'x': parameter 1 must be a string"),
+        ('task("x", { params = { "A", "1B" } }, function() end)', "task 'x': invalid parameter '1B'"),
+        ('task("x", { params = { "*A=1" } }, function() end)', "task 'x': invalid parameter '*A=1'"),
+        ('task("x", { params = { "A", "A=1" } }, function() end)', "task 'x': parameter 'A' appears twice"),
+        ('task("x", { params = { "*A", "B" } }, function() end)', "task 'x': a variadic parameter must be the last one"),
+        ('task("x", { params = { "A=1", "B" } }, function() end)',
+         "task 'x': required parameter 'B' follows a parameter with a default"),
+        ('task("x", function() end)\ntask("x", function() end)', "task 'x' is defined twice in this file"),
+        ('task("y", function() end)\ntask("x", { alias = { "z", "y" } }, function() end)',
+         "task 'x': alias 'y' is already a task name"),
+    ],
+)
+def test_a_bad_declaration_fails_at_its_line_with_the_exact_message(project, decl, message):
+    # the good tasks above it parse the same parameter texts first (parsed
+    # texts are shared between tasks): the checks of the list still run
+    d = project(f'task("ok", {{ params = {{ "A", "B" }} }}, function() end)\n'
+                f'task("ok2", {{ params = {{ "A=1" }} }}, function() end)\n'
+                f'task("ok3", {{ params = {{ "*A" }} }}, function() end)\n{decl}\n')
+    line = 4 + decl.count("\n")
+    for args in ([], ["--list"], ["ok"]):
+        r = dbtrun(*args, cwd=d)
+        assert (r.returncode, r.stdout) == (2, ""), r.stderr
+        assert error_of(r) == f"error: dbtrun.lua:{line}: {message}\n"
+
+
+def test_tasks_sharing_a_parameter_text_list_and_bind_it_each(project):
+    d = project(
+        'task("a", { params = { "TARGET=dev" } }, function(x) print("a", x.TARGET) end)\n'
+        'task("b", { params = { "SEL", "TARGET=dev" } }, function(x) print("b", x.SEL, x.TARGET) end)\n'
+        'task("c", { params = { "TARGET=dev" } }, function(x) print("c", x.TARGET) end)\n'
+    )
+    r = dbtrun("--list", cwd=d)
+    assert '    a TARGET="dev"\n    b SEL TARGET="dev"\n    c TARGET="dev"\n' in r.stdout
+    assert dbtrun("a", "prod", cwd=d).stdout == "a\tprod\n"
+    assert dbtrun("b", "m", cwd=d).stdout == "b\tm\tdev\n"
+    assert dbtrun("c", cwd=d).stdout == "c\tdev\n"
+
+
 # ---- run{} and sh{} --------------------------------------------------------
 
 

@@ -50,6 +50,32 @@ end
 
 return t.run("builtin_tasks", {
   {
+    "a built-in file's source is made on first read, and pairs lists every file",
+    function()
+      -- nothing has read a source yet: no copies made at start-up
+      t.eq(rawget(sources, "tasks/dev.lua"), nil)
+      local dev = sources["tasks/dev.lua"]
+      t.eq(type(dev), "string")
+      t.eq(rawget(sources, "tasks/dev.lua"), dev)
+      t.check(load(dev, "dev", "b", {}) ~= nil, "bytecode that loads")
+      t.eq(sources["tasks/nothing.lua"], nil)
+      t.eq(sources["lua/main.lua"], nil) -- modules are not task files
+      local files = {}
+      for file, source in pairs(sources) do
+        t.eq(type(source), "string")
+        files[#files + 1] = file
+      end
+      table.sort(files)
+      local want = {}
+      for _, r in ipairs(table_) do
+        want[#want + 1] = not want[r.file] and r.file or nil
+        want[r.file] = true
+      end
+      table.sort(want)
+      t.eq(table.concat(files, " "), table.concat(want, " "))
+    end,
+  },
+  {
     "the table holds every built-in task, in file order",
     function()
       local ran = run_files()

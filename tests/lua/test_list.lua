@@ -53,6 +53,25 @@ return t.run("test_list", {
       io.stderr:write(got)
     end
   end },
+  { "text in colour: groups cyan, docs dim", function()
+    local ui = require("dbtrun.ui")
+    local was = ui.color
+    ui.color = true
+    local got = list.text("Tasks:")
+    ui.color = was
+    local dim, off = "\27[2m", "\27[0m"
+    t.eq(got, table.concat({
+      "Tasks:",
+      '    a-very-long-task-name-that-does-not-push-the-column WITH MANY="params" ' .. dim .. "# long" .. off,
+      "    dev *ARGS            " .. dim .. "# Run dbt with deferral to production (only changed models) [alias: d]" .. off,
+      "    dev-select SELECTION " .. dim .. "# Run a specific selection with deferral" .. off,
+      "    fetch-manifest       " .. dim .. "# Fetch the production manifest" .. off,
+      "    zzz-no-doc",
+      "    \27[36m[prod]" .. off,
+      '    build TARGET="dev"   ' .. dim .. "# Full build" .. off,
+      "",
+    }, "\n"))
+  end },
   { "json", function()
     local doc = json.decode(list.json())
     t.eq(#doc.tasks, 6)
