@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,12 @@ static volatile sig_atomic_t child_pgid; /* group of the running child, 0 if non
 /* Groups of the children started side by side (dr_proc_start), 0 for a free
  * slot: a signal to dbtrun reaches every one of them. */
 static volatile sig_atomic_t parallel_pgids[DR_PROC_PARALLEL_MAX];
-static volatile sig_atomic_t last_signal; /* last SIGINT/SIGTERM/SIGHUP received */
-static volatile sig_atomic_t signal_count;
+/* The last SIGINT/SIGTERM/SIGHUP received and how many: atomics (lock-free,
+ * so the handler may write them), as sync's and ranged downloads' worker
+ * threads read them too, which a volatile sig_atomic_t does not allow. */
+static atomic_int last_signal;
+static atomic_int signal_count;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler may only touch lock-free atomics");
 static void (*signal_hook)(int sig);
 static int signals_installed;                           /* dr_proc_init_signals ran */
 static long kill_after_ms = DR_PROC_KILL_AFTER_DEFAULT; /* grace before SIGKILL */
