@@ -349,9 +349,9 @@ function M.fusable()
 end
 
 -- dbt's command-line error for a step's exit code, as run{} raises it.
-local function failed(code, line)
-  return errors.new("command", { code = code, command = line,
-    message = ("command failed with exit code %d: %s"):format(code, line) })
+local function failed(code, line, where)
+  return errors.new("command", { code = code, command = line, where = where,
+    message = ("%scommand failed with exit code %d: %s"):format(where and (where .. ": ") or "", code, line) })
 end
 
 -- The one-process dbt's run: the driver (lua/dbt_driver.lua) under the
@@ -419,7 +419,7 @@ function M.fused_step(title, parse, build, opts, on_parsed)
     return nil
   end
   if not err and built and code ~= 0 then
-    err = failed(code, line)
+    err = failed(code, line, errors.where())
   end
   local results = built and want and not (err and err.kind == "interrupt") and M.read_results(M.RESULTS, before)
   if results then
