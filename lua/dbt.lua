@@ -375,7 +375,8 @@ end
 -- without a second start-up and parse). on_parsed(code) runs once the parse
 -- wrote the manifest (code: its exit code, dbt's CLI's) and returns whether
 -- to build; an error it raises stops the process before the build and is
--- raised again. Echoes, the ::group:: and opts.results as dbt.step. Returns
+-- raised again. opts.note: a line said first, once the one process goes
+-- ahead. Echoes, the ::group:: and opts.results as dbt.step. Returns
 -- dbt's exit code (a failure raises, with it), or nil when the driver ended
 -- before the parse did (then nothing ran: the caller runs the two steps).
 function M.fused_step(title, parse, build, opts, on_parsed)
@@ -406,6 +407,9 @@ function M.fused_step(title, parse, build, opts, on_parsed)
     github.group_open(title)
     built = true
     return "go"
+  end
+  if opts.note then
+    ui.info(opts.note)
   end
   ui.command(run.describe(table.move(parse, 1, #parse, 2, { exe }), {}))
   local ok, code = pcall(run_driver, python, line, control)

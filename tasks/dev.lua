@@ -24,8 +24,8 @@ task("dev", {
   local pending = state and dbt.fusable() and require("dbtrun.plan").pending_parse(plan_opts)
   local fused = false
   if pending then
-    log("plan: " .. pending.why .. ": running dbt parse")
-    fused = dbt.fused_step("dbt build", pending.words, build, { results = true }, function(code)
+    local note = "plan: " .. pending.why .. ": running dbt parse"
+    fused = dbt.fused_step("dbt build", pending.words, build, { results = true, note = note }, function(code)
       local o = {}
       for k, v in pairs(plan_opts) do
         o[k] = v

@@ -114,11 +114,22 @@ with open(os.environ["DEV_LOOP_PROCS"], "a") as f:
 """
 
 
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    """A deploy of its own: the tests above edit theirs."""
+    project = tmp_path_factory.mktemp("pristine") / "jaffle_contacts"
+    shutil.copytree(ROOT / "examples" / "jaffle_contacts", project,
+                    ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*", ".artifacts", ".dbtrun"))
+    r = dbtrun("deploy", cwd=project, env=ENV, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr
+    return project
+
+
 @pytest.fixture
-def work(deployed, tmp_path):
+def work(pristine, tmp_path):
     """A copy of the deployed project for one test, and an environment that counts Python processes."""
     project = tmp_path / "jaffle_contacts"
-    shutil.copytree(deployed, project)
+    shutil.copytree(pristine, project)
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(SITE)
