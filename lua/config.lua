@@ -27,6 +27,7 @@ local builtin_defaults = {
   ci = { schema = "CI_PR_{pr}" }, -- ci.database: database_name of the clean-up macro
   favor_state = false, -- add --favor-state to deferred builds
   plan = true, -- dev and ci print `dbtrun plan` before building
+  one_process = true, -- dev: the plan's dbt parse and the build in one dbt process (dbt-core's Python script only)
   state = "latest", -- what ci compares with: "latest" or "merge-base" (the PR's branch point, from the history)
   -- history_keep / history_days: deploy's history/<commit>/ entries kept (newest N, younger than N days)
   -- profile: template of profiles.yml for ci/deploy/docs (a file, or a function)

@@ -97,7 +97,8 @@ end
 -- the interpreter of the dbt script (no `dbt --version`: it takes seconds),
 -- else from target/manifest.json. nil when neither says.
 function M.local_version()
-  local _, exe = M.find()
+  local found, exe = M.find()
+  exe = found and exe -- not found: the second value is the places looked at
   local python = exe and (head(exe, 512) or ""):match("^#!%s*(/[^%s]+)")
   local root = python and python:match("^(.*)/bin/[^/]+$")
   for _, lib in ipairs(root and native.fs.list(root .. "/lib") or {}) do
@@ -109,6 +110,20 @@ function M.local_version()
     end
   end
   return ((head("target/manifest.json") or ""):match('"dbt_version":%s*"([^"]+)"'))
+end
+
+-- The interpreter of dbt executable `path` when it is dbt-core's Python
+-- console script: a first line `#!/abs/path/python...` and the script
+-- importing dbt's CLI. Read, never run. nil for anything else (a shell
+-- wrapper, `uv run`, the dbt Fusion binary, a shebang through env or with
+-- options).
+function M.python(path)
+  local text = head(path, 512) or ""
+  local python = text:match("^#!(/[^%s]+)[ \t]*\r?\n")
+  if python and python:match("/python[%d%.]*$") and text:find("from dbt.cli.main import", 1, true) then
+    return python
+  end
+  return nil
 end
 
 --- Command lines ---------------------------------------------------------------
@@ -314,6 +329,108 @@ function M.step(title, words, opts)
   end
   if err then
     if not results and err.kind ~= "interrupt" then
+      github.annotate("error", tostring(err), { title = title .. " failed" })
+    end
+    error(err, 0)
+  end
+  return code
+end
+
+-- Whether dev's parse and build can be one dbt process (M.fused_step):
+-- config one_process, dbt-core's Python script, not a dry run nor a branch
+-- of parallel deps. Returns its interpreter, or nil.
+function M.fusable()
+  local parallel = package.loaded["dbtrun.parallel"] -- loaded by parallel deps only
+  if not config.get("one_process") or ui.dry_run or (parallel and parallel.branch()) then
+    return nil
+  end
+  local _, path = M.find()
+  return path and M.python(path) or nil
+end
+
+-- dbt's command-line error for a step's exit code, as run{} raises it.
+local function failed(code, line, where)
+  return errors.new("command", { code = code, command = line, where = where,
+    message = ("%scommand failed with exit code %d: %s"):format(where and (where .. ": ") or "", code, line) })
+end
+
+-- The one-process dbt's run: the driver (lua/dbt_driver.lua) under the
+-- dbt script's interpreter, its control channel answered by `control`.
+-- Returns dbt's code, or raises as run{} does (could not start, interrupt).
+local function run_driver(python, line, control)
+  local started = native.term.clock()
+  local code, out, signal = native.proc.run({ python, "-c", require("dbtrun.dbt_driver") }, { control = control })
+  ui.debug(1, ("  exit %s after %.3fs"):format(tostring(code or out), native.term.clock() - started))
+  if code == nil then
+    error(errors.new("command", { code = signal, command = line, message = out }), 0)
+  end
+  if signal then
+    error(errors.interrupt(signal), 0)
+  end
+  return code
+end
+
+-- dev's `dbt parse` (words `parse`) and the step `dbt build` (words `build`)
+-- in one dbt process (dbt's Python API: the build on the parsed manifest,
+-- without a second start-up and parse). on_parsed(code) runs once the parse
+-- wrote the manifest (code: its exit code, dbt's CLI's) and returns whether
+-- to build; an error it raises stops the process before the build and is
+-- raised again. opts.note: a line said first, once the one process goes
+-- ahead. Echoes, the ::group:: and opts.results as dbt.step. Returns
+-- dbt's exit code (a failure raises, with it), or nil when the driver ended
+-- before the parse did (then nothing ran: the caller runs the two steps).
+function M.fused_step(title, parse, build, opts, on_parsed)
+  local python = M.fusable()
+  local exe = python and M.find()
+  if not exe or not pcall(M.ready, parse) or not pcall(M.ready, build) then
+    return nil
+  end
+  local want = opts.results and (github.active() or not blank(native.env.get("GITHUB_STEP_SUMMARY")))
+  local before = want and M.invocation_id()
+  local line = run.describe(table.move(build, 1, #build, 2, { exe }), {})
+  local heard, built, raised = false, false, nil
+  local function control(msg)
+    if msg == "hello" then
+      return native.json.encode({ argv0 = exe, parse = parse, build = build })
+    end
+    local code = math.tointeger(tonumber(msg:match("^parsed (%d+)$")))
+    if not code or heard then
+      return nil
+    end
+    heard = true
+    local ok, go = pcall(on_parsed, code)
+    if not ok or not go then
+      raised = not ok and go or nil
+      return "stop"
+    end
+    ui.command(line)
+    github.group_open(title)
+    built = true
+    return "go"
+  end
+  if opts.note then
+    ui.info(opts.note)
+  end
+  ui.command(run.describe(table.move(parse, 1, #parse, 2, { exe }), {}))
+  local ok, code = pcall(run_driver, python, line, control)
+  if built then
+    github.group_close()
+  end
+  local err = (raised and errors.wrap(raised)) or (not ok and errors.wrap(code)) or nil
+  if not err and not heard then
+    ui.warn(("dbt's one-process run (%s) ended with exit code %d before its parse did: running dbt parse and "
+      .. "dbt build apart (--set one_process=false does that always)"):format(python, code))
+    return nil
+  end
+  if not err and built and code ~= 0 then
+    err = failed(code, line, errors.where())
+  end
+  local results = built and want and not (err and err.kind == "interrupt") and M.read_results(M.RESULTS, before)
+  if results then
+    github.report(title, results)
+  end
+  if err then
+    if built and not results and err.kind ~= "interrupt" then
       github.annotate("error", tostring(err), { title = title .. " failed" })
     end
     error(err, 0)

@@ -84,6 +84,20 @@ function M.annotate(level, message, props)
   end
 end
 
+-- A group's two ends apart, for a step whose output starts in the middle
+-- of one command (dev's one-process dbt: the build after the parse).
+function M.group_open(title)
+  if M.active() then
+    emit("::group::" .. M.escape_data(title))
+  end
+end
+
+function M.group_close()
+  if M.active() then
+    emit("::endgroup::")
+  end
+end
+
 -- group(title, fn, ...) -> fn's results: fn runs between ::group:: and
 -- ::endgroup::; an error is raised again after the group is closed.
 function M.group(title, fn, ...)

@@ -195,6 +195,14 @@ local function other_settings(target, words)
   return false
 end
 
+-- After dbt parse with `words` ended with `code`: recorded, or a failure.
+local function parsed(target, words, code)
+  if code ~= 0 then
+    errors.raise("failure", "plan: dbt parse failed with exit code %d", code)
+  end
+  M.record(target, words)
+end
+
 -- dbt parse with `words` into the folder of the target manifest. Its
 -- output stays off stdout, which belongs to the report; it is shown when dbt
 -- fails.
@@ -203,9 +211,17 @@ local function dbt_parse(target, why, words)
   local code, out = run.run { dbt.ready(words), words, capture = true, check = false }
   if code ~= 0 then
     ui.write(io.stderr, out or "")
-    errors.raise("failure", "plan: dbt parse failed with exit code %d", code)
   end
-  M.record(target, words)
+  parsed(target, words, code)
+end
+
+-- Whether the manifest must be parsed again for the parse `words`; why.
+local function staleness(target, words, project)
+  local stale, why = native.plan.stale(target, M.inputs(project))
+  if not stale then
+    stale, why = other_settings(target, words)
+  end
+  return stale, why
 end
 
 -- The sticky comment: created once per pull request, then updated. A
@@ -238,7 +254,8 @@ end
 -- Compares and reports. o: state (folder), target (manifest path), format,
 -- max_bytes, parse (refresh a stale manifest; default true), dbt_target
 -- (--target of that dbt parse), parse_args (more words for it: those of
--- dbt.parse_words(build ARGS)), explain (true or a list of node names: the
+-- dbt.parse_words(build ARGS)), parsed (the exit code of that dbt parse,
+-- run already by dev's one-process dbt: M.pending_parse), explain (true or a list of node names: the
 -- evidence of each change), quiet (no
 -- report on stdout), comment (default true: the pull-request comment when
 -- GITHUB_TOKEN and a pull request are there). Returns the summary table of plan.compare (with .text),
@@ -255,12 +272,13 @@ function M.run(o)
   local project = native.fs.read("dbt_project.yml") or ""
   if o.parse ~= false then
     local words = parse_words(target, o.dbt_target, o.parse_args)
-    local stale, why = native.plan.stale(target, M.inputs(project))
-    if not stale then
-      stale, why = other_settings(target, words)
-    end
-    if stale then
-      dbt_parse(target, why, words)
+    if o.parsed then
+      parsed(target, words, o.parsed)
+    else
+      local stale, why = staleness(target, words, project)
+      if stale then
+        dbt_parse(target, why, words)
+      end
     end
   end
   local step_summary = native.env.get("GITHUB_STEP_SUMMARY")
@@ -394,6 +412,24 @@ function M.before_build(opts)
     return nil
   end
   return res
+end
+
+-- The dbt parse before_build(opts) would run now, for dev to run it in
+-- the build's dbt process (dbt.fused_step): { why =, words = } (then give
+-- before_build opts.parsed, that parse's exit code), or nil when the plan
+-- would not parse (no plan, no production manifest, a fresh manifest).
+function M.pending_parse(opts)
+  if not config.get("plan") or ui.dry_run or not artifacts.state() or opts.parse == false then
+    return nil
+  end
+  local state = (opts.state or config.get("state_dir") or ".artifacts"):gsub("/+$", "") .. "/manifest.json"
+  if native.fs.stat(state) ~= "file" then
+    return nil
+  end
+  local target = M.target_manifest(opts)
+  local words = parse_words(target, opts.dbt_target, opts.parse_args)
+  local stale, why = staleness(target, words, native.fs.read("dbt_project.yml") or "")
+  return stale and { why = why, words = words } or nil
 end
 
 -- After the build that followed before_build(opts): its manifest was parsed

@@ -11,6 +11,18 @@
 #define DR_PROC_PARALLEL_MAX 32u         /* children side by side (dr_proc_start) */
 #define DR_PROC_LINE_MAX (64u << 10)     /* a prefixed line longer than this is cut */
 
+/* A channel beside stdin/stdout/stderr for a child that talks to dbtrun
+ * (dbt's one-process driver, lua/dbt_driver.lua): fd 3 in the child is one
+ * end of a socket pair. Each line the child writes there is given to
+ * reply() (without its newline), whose answer (malloc'd, NUL-terminated; a
+ * newline is added) is written back; NULL closes the channel, which the
+ * child reads as its end. reply() runs with signals let in, as while
+ * waiting: one that comes reaches the child's group then too. */
+struct dr_proc_control {
+    char *(*reply)(void *ud, const char *line, size_t len);
+    void *ud;
+};
+
 struct dr_proc_opts {
     char *const *argv;      /* argv[0] is looked up on PATH; never a shell */
     char *const *envp;      /* the child's whole environment; NULL: inherit */
@@ -18,6 +30,7 @@ struct dr_proc_opts {
     int capture;            /* non-zero: collect stdout into result.out */
     const char *stdin_path; /* NULL: inherit stdin; else the file opened as it */
     long timeout_ms;        /* > 0: SIGKILL the group after this long (result.timed_out) */
+    const struct dr_proc_control *control; /* NULL: none; dr_proc_run only */
 };
 
 struct dr_proc_result {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -288,7 +289,10 @@ static void ear_close(struct ear *e)
     *e = (struct ear){-1, -1, -1};
 }
 
-static int spawn_child(const struct dr_proc_opts *o, int out_fd, int err_fd, pid_t *pid)
+/* The child's fd 3 when it has a control channel (dr_proc_control). */
+#define CONTROL_FD 3
+
+static int spawn_child(const struct dr_proc_opts *o, int out_fd, int err_fd, int ctl_fd, pid_t *pid)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -311,6 +315,8 @@ static int spawn_child(const struct dr_proc_opts *o, int out_fd, int err_fd, pid
         posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
     if (o->stdin_path)
         posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, o->stdin_path, O_RDONLY, 0);
+    if (ctl_fd >= 0) /* last: the ends dup'ed above may have been fd 3 */
+        posix_spawn_file_actions_adddup2(&fa, ctl_fd, CONTROL_FD);
     if (o->cwd)
         posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
     int rc = posix_spawnp(pid, o->argv[0], &fa, &attr, o->argv, o->envp ? o->envp : environ);
@@ -329,6 +335,9 @@ struct output {
     int over;              /* capture cap exceeded (or out of memory) */
     const char *prefix;    /* children side by side: "[name] " before each line, else NULL */
     struct dr_buf line[2]; /* with a prefix: the partial line of each stream, held back */
+    int ctl;               /* dbtrun's end of the control channel, -1 when none */
+    const struct dr_proc_control *ctl_reply;
+    struct dr_buf ctl_line; /* the child's partial line on the channel */
 };
 
 /* Writes one whole line with its prefix, then flushes: the next child's
@@ -405,6 +414,62 @@ static void read_ready(struct output *o, const struct pollfd *p)
     }
 }
 
+/* Writes all of `data` to the control channel; 0, or -1 when the child is
+ * gone (its end closed). */
+static int ctl_write(int fd, const char *data, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = send(fd, data, n, MSG_NOSIGNAL);
+        if (k == -1 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        data += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void ctl_close(struct output *o)
+{
+    close(o->ctl);
+    o->ctl = -1;
+    dr_buf_free(&o->ctl_line);
+}
+
+/* Answers each whole line of the control channel. reply() runs with
+ * `wait_mask`, so a signal meanwhile is handled (and forwarded) at once. */
+static void ctl_answer(struct output *o, const sigset_t *wait_mask)
+{
+    char chunk[4096];
+    ssize_t n = recv(o->ctl, chunk, sizeof chunk, 0);
+    if (n == -1 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0 || dr_buf_add(&o->ctl_line, chunk, (size_t)n) != 0) {
+        ctl_close(o);
+        return;
+    }
+    char *nl;
+    while (o->ctl >= 0 && o->ctl_line.len > 0 &&
+           (nl = memchr(o->ctl_line.data, '\n', o->ctl_line.len))) {
+        size_t len = (size_t)(nl - o->ctl_line.data);
+        sigset_t blocked;
+        sigprocmask(SIG_SETMASK, wait_mask, &blocked);
+        char *answer = o->ctl_reply->reply(o->ctl_reply->ud, o->ctl_line.data, len);
+        sigprocmask(SIG_SETMASK, &blocked, NULL);
+        if (!answer || ctl_write(o->ctl, answer, strlen(answer)) != 0 ||
+            ctl_write(o->ctl, "\n", 1) != 0) {
+            free(answer);
+            ctl_close(o);
+            return;
+        }
+        free(answer);
+        size_t rest = o->ctl_line.len - len - 1;
+        memmove(o->ctl_line.data, nl + 1, rest);
+        o->ctl_line.len = rest;
+    }
+}
+
 /* One running child: when it must be killed, and how far it got. */
 struct watch {
     pid_t pid;
@@ -454,11 +519,16 @@ static void watch_child(struct watch *w, struct output *o, struct ear *ear,
         int stopping = w->timed_out || signal_count != w->signals_before;
         if (w->reaped && ((o->fd[0] < 0 && o->fd[1] < 0) || stopping))
             return;
-        struct pollfd p[3] = {{o->fd[0], POLLIN, 0}, {o->fd[1], POLLIN, 0}, {ear->fd, POLLIN, 0}};
+        struct pollfd p[4] = {{o->fd[0], POLLIN, 0},
+                              {o->fd[1], POLLIN, 0},
+                              {ear->fd, POLLIN, 0},
+                              {stopping ? -1 : o->ctl, POLLIN, 0}};
         struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
-        int n = ppoll(p, 3, wait < 0 ? NULL : &ts, wait_mask);
+        int n = ppoll(p, 4, wait < 0 ? NULL : &ts, wait_mask);
         if (n > 0 && p[2].revents)
             ear_hear(ear);
+        if (n > 0 && p[3].revents)
+            ctl_answer(o, wait_mask);
         if (n > 0)
             read_ready(o, p);
         else if (n == -1 && errno != EINTR)
@@ -488,6 +558,23 @@ static int open_pipe(struct output *o, int i, int *child_end)
     o->fd[i] = fds[0];
     *child_end = fds[1];
     return 0;
+}
+
+/* The control channel's socket pair: dbtrun's end in o->ctl, the child's
+ * in *child_end, never fd 3 itself (dup2 onto the same fd would keep its
+ * close-on-exec flag). 0, or -1. */
+static int open_control(struct output *o, int *child_end)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+        return -1;
+    o->ctl = sv[0];
+    *child_end = sv[1];
+    if (sv[1] <= CONTROL_FD) {
+        *child_end = fcntl(sv[1], F_DUPFD_CLOEXEC, CONTROL_FD + 1);
+        close(sv[1]);
+    }
+    return *child_end >= 0 ? 0 : -1;
 }
 
 static int exit_code_of(int status)
@@ -574,8 +661,11 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
     struct output out = {.fd = {-1, -1},
                          .mask = {dr_mask_std(STDOUT_FILENO), dr_mask_std(STDERR_FILENO)},
                          .capture = o->capture,
-                         .out = {.max = DR_PROC_CAPTURE_MAX}};
-    int child_end[2] = {-1, -1}, rc = -1, relay = dr_mask_active();
+                         .out = {.max = DR_PROC_CAPTURE_MAX},
+                         .ctl = -1,
+                         .ctl_reply = o->control,
+                         .ctl_line = {.max = DR_PROC_LINE_MAX}};
+    int child_end[2] = {-1, -1}, ctl_end = -1, rc = -1, relay = dr_mask_active();
     struct while_child wc;
     struct watch w = {0};
     memset(r, 0, sizeof *r);
@@ -588,10 +678,14 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         goto out;
     }
+    if (o->control && open_control(&out, &ctl_end) == -1) {
+        snprintf(err, errlen, "socketpair: %s", strerror(errno));
+        goto out;
+    }
 
     w.signals_before = signal_count;
     signals_take(&wc);
-    int spawn_rc = spawn_child(o, child_end[0], child_end[1], &w.pid);
+    int spawn_rc = spawn_child(o, child_end[0], child_end[1], ctl_end, &w.pid);
     if (spawn_rc == 0) {
         child_pgid = w.pid;
         if (o->timeout_ms > 0)
@@ -600,6 +694,9 @@ int dr_proc_run(const struct dr_proc_opts *o, struct dr_proc_result *r, char *er
     for (int i = 0; i < 2; i++)
         if (child_end[i] >= 0)
             close(child_end[i]);
+    if (ctl_end >= 0)
+        close(ctl_end);
+    ctl_end = -1;
     if (spawn_rc == 0)
         run_to_end(&w, &out, &wc.mask, r);
     signals_give_back(&wc, w.signals_before);
@@ -622,6 +719,10 @@ out:
     for (int i = 0; i < 2; i++)
         if (out.fd[i] >= 0)
             close(out.fd[i]);
+    if (ctl_end >= 0)
+        close(ctl_end);
+    if (out.ctl >= 0)
+        ctl_close(&out);
     dr_buf_free(&out.out);
     return rc;
 }
@@ -664,7 +765,7 @@ static int spawn_registered(struct dr_proc_child *c, const struct dr_proc_opts *
 {
     sigset_t old;
     block_forwarded(&old);
-    int rc = spawn_child(o, child_end[0], child_end[1], &c->w.pid);
+    int rc = spawn_child(o, child_end[0], child_end[1], -1, &c->w.pid);
     if (rc == 0) {
         parallel_pgids[c->slot] = c->w.pid;
         c->w.signals_before = signal_count;

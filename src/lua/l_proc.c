@@ -97,20 +97,62 @@ static void check_opts(lua_State *L, struct dr_proc_opts *o)
 
 static int push_result(lua_State *L, struct dr_proc_result *r);
 
-/* proc.run(argv, {env=, cwd=, capture=, stdin=path}) -> code, output|nil, signal|nil
+/* The Lua function answering a child's control channel, and the first
+ * error it raised (kept at stack index `error`, nil before one). */
+struct control {
+    lua_State *L;
+    int fn, error;
+};
+
+/* dr_proc_control's reply: fn(line) -> answer | nil. An error closes the
+ * channel and is raised once the child has ended. */
+static char *control_reply(void *ud, const char *line, size_t len)
+{
+    struct control *c = ud;
+    lua_State *L = c->L;
+    char *answer = NULL;
+    if (!lua_checkstack(L, 3))
+        return NULL;
+    lua_pushvalue(L, c->fn);
+    lua_pushlstring(L, line, len);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        if (lua_isnil(L, c->error))
+            lua_copy(L, -1, c->error);
+    } else if (lua_type(L, -1) == LUA_TSTRING) {
+        answer = strdup(lua_tostring(L, -1));
+    }
+    lua_pop(L, 1);
+    return answer;
+}
+
+/* proc.run(argv, {env=, cwd=, capture=, stdin=path, control=fn}) -> code, output|nil, signal|nil
  *                                         | nil, msg, code */
 static int l_proc_run(lua_State *L)
 {
     struct dr_proc_opts o = {0};
     struct dr_proc_result r;
+    struct control c = {L, 0, 0};
+    struct dr_proc_control ctl = {control_reply, &c};
     char err[512];
     check_opts(L, &o);
+    if (lua_getfield(L, 2, "control") != LUA_TNIL) {
+        luaL_checktype(L, -1, LUA_TFUNCTION);
+        c.fn = lua_gettop(L);
+        lua_pushnil(L);
+        c.error = lua_gettop(L);
+        o.control = &ctl;
+    }
     if (dr_proc_run(&o, &r, err, sizeof err) != 0) {
         free(r.out);
         lua_pushnil(L);
         lua_pushstring(L, err);
         lua_pushinteger(L, r.exit_code);
         return 3;
+    }
+    if (c.error && !lua_isnil(L, c.error)) {
+        free(r.out);
+        lua_pushvalue(L, c.error);
+        return lua_error(L);
     }
     return push_result(L, &r);
 }

@@ -35,6 +35,23 @@ local result = t.run("test_dbt", {
     t.eq(dbt.flag({ "--target-path", "a", "--target-path=b" }, "--target-path"), "b")
     t.eq(dbt.flag({ "--target-pathx", "a" }, "--target-path"), nil)
   end },
+  { "one dbt process only for dbt-core's Python script (read, not run)", function()
+    local script = "# -*- coding: utf-8 -*-\nimport re\nimport sys\nfrom dbt.cli.main import cli\n"
+    local cases = {
+      { "#!/p/.venv/bin/python\n" .. script, "/p/.venv/bin/python" },
+      { "#!/usr/bin/python3.12\n" .. script, "/usr/bin/python3.12" },
+      { "#!/usr/bin/env python3\n" .. script, nil }, -- through env: not read further
+      { "#!/p/bin/python -E\n" .. script, nil }, -- interpreter options
+      { "#!/bin/sh\nexec uv run dbt \"$@\"\n", nil }, -- a wrapper
+      { "#!/p/bin/python\nfrom other.cli import main\n", nil }, -- not dbt-core's
+      { "\127ELF\2\1\1", nil }, -- the dbt Fusion binary
+    }
+    for i, c in ipairs(cases) do
+      write(tmp .. "/dbt" .. i, c[1])
+      t.eq(dbt.python(tmp .. "/dbt" .. i), c[2], c[1])
+    end
+    t.eq(dbt.python(tmp .. "/no-such-dbt"), nil)
+  end },
   { "dbt.lua sits below plan and artifacts", function()
     t.eq(loaded_with_dbt.plan, nil)
     t.eq(loaded_with_dbt.artifacts, nil)

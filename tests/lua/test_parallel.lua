@@ -23,6 +23,34 @@ return t.run("test_parallel", {
     t.check(msg:find("command not found", 1, true), msg)
     t.eq(why, 127)
   end },
+  { "proc.run's control channel: fd 3 in the child, a line each way", function()
+    local heard = {}
+    local script = 'echo hello >&3; read -r a <&3; echo "parsed $a" >&3; read -r b <&3; echo "got $a $b"; '
+      .. 'echo bye >&3; if read -r c <&3; then echo more; else echo eof; fi'
+    local code, out = native.proc.run({ "sh", "-c", script }, { capture = true, control = function(line)
+      heard[#heard + 1] = line
+      if line == "hello" then
+        return '{"words": ["a b"]}'
+      elseif #heard == 2 then
+        return "go"
+      end
+      -- nil closes the channel: the child reads its end
+    end })
+    t.eq(code, 0)
+    t.eq(table.concat(heard, "|"), "hello|parsed {\"words\": [\"a b\"]}|bye")
+    t.eq(out, 'got {"words": ["a b"]} go\neof\n')
+    -- nothing answers a child without a channel: fd 3 is not open there
+    code, out = native.proc.run({ "sh", "-c", "{ echo x >&3; } 2>/dev/null || echo closed" }, { capture = true })
+    t.eq(out, "closed\n")
+  end },
+  { "an error in the control function closes the channel and is raised after the child", function()
+    local dir = t.tmpdir()
+    local ok, err = pcall(native.proc.run, { "sh", "-c", "echo hello >&3; read -r a <&3 || touch " .. dir
+      .. "/eof" }, { control = function() error("plan failed", 0) end })
+    t.eq(ok, false)
+    t.eq(err, "plan failed")
+    t.eq(native.fs.stat(dir .. "/eof"), "file")
+  end },
   { "close kills a running child", function()
     local dir = t.tmpdir()
     local c = native.proc.start({ "sh", "-c", "sleep 0.5; touch " .. dir .. "/left" })

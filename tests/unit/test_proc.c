@@ -15,7 +15,7 @@
 static int run(const char *spec, char **envp, const char *cwd, int capture,
                struct dr_proc_result *r)
 {
-    struct dr_proc_opts o = {words(spec, NULL), envp, cwd, capture, NULL, 0};
+    struct dr_proc_opts o = {words(spec, NULL), envp, cwd, capture, NULL, 0, NULL};
     char err[256];
     return dr_proc_run(&o, r, err, sizeof err);
 }
@@ -32,7 +32,7 @@ static void test_exit_codes(void)
 static void test_not_found_is_127(void)
 {
     struct dr_proc_result r;
-    struct dr_proc_opts o = {words("dbtrun-no-such-program", NULL), NULL, NULL, 0, NULL, 0};
+    struct dr_proc_opts o = {words("dbtrun-no-such-program", NULL), NULL, NULL, 0, NULL, 0, NULL};
     char err[256];
     CHECK(dr_proc_run(&o, &r, err, sizeof err) == -1);
     CHECK(r.exit_code == 127);
@@ -78,7 +78,8 @@ static void test_timeout_kills_the_group(void)
                              NULL,
                              1,
                              NULL,
-                             300};
+                             300,
+                             NULL};
     char err[256];
     time_t start = time(NULL);
     CHECK(dr_proc_run(&o, &r, err, sizeof err) == 0);
@@ -94,7 +95,7 @@ static void test_timeout_kills_the_group(void)
 static void test_no_timeout_when_quick(void)
 {
     struct dr_proc_result r;
-    struct dr_proc_opts o = {words("sh|-c|echo ok", NULL), NULL, NULL, 1, NULL, 5000};
+    struct dr_proc_opts o = {words("sh|-c|echo ok", NULL), NULL, NULL, 1, NULL, 5000, NULL};
     char err[256];
     CHECK(dr_proc_run(&o, &r, err, sizeof err) == 0);
     CHECK(r.timed_out == 0 && r.exit_code == 0);
@@ -119,7 +120,7 @@ static void test_parse_seconds(void)
 /* Starts the words of `spec` beside others, with `prefix`. */
 static struct dr_proc_child *start(const char *spec, int capture, const char *prefix, int *code)
 {
-    struct dr_proc_opts o = {words(spec, NULL), NULL, NULL, capture, NULL, 0};
+    struct dr_proc_opts o = {words(spec, NULL), NULL, NULL, capture, NULL, 0, NULL};
     char err[256];
     return dr_proc_start(&o, prefix, code, err, sizeof err);
 }
