@@ -408,7 +408,8 @@ function M.before_build(opts)
     if err.kind == "interrupt" or err.kind == "manifest" or err.kind == "usage" or err.code == 127 then
       error(err, 0)
     end
-    ui.warn("plan: " .. tostring(err) .. " (building anyway)")
+    local msg = tostring(err)
+    ui.warn((msg:find("^plan: ") and "" or "plan: ") .. msg .. " (building anyway)")
     return nil
   end
   return res

@@ -214,6 +214,7 @@ def test_one_process_compile_error_exits_2_as_the_build_does(work):
     # the parse's output on stderr, the warning, then the build fails the same way (as with two processes)
     assert r.stderr.count("depends on a node named 'nope'") == 1 and r.stdout.count("depends on a node named 'nope'") == 1
     assert "plan: dbt parse failed with exit code 2 (building anyway)" in r.stderr
+    assert "plan: plan:" not in r.stderr
     assert "command failed with exit code 2: dbt build" in r.stderr
 
 
