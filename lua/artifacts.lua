@@ -13,8 +13,11 @@ local github = require("dbtrun.github")
 local store = require("dbtrun.store")
 local tasks = require("dbtrun.tasks")
 local ui = require("dbtrun.ui")
+local util = require("dbtrun.util")
 
 local M = {}
+
+local isfile, blank, head = util.isfile, util.blank, util.head
 
 M.MANIFEST_SCHEMA_MAX = 12 -- the newest manifest schema (v12) this file knows
 
@@ -22,24 +25,6 @@ M.MANIFEST_SCHEMA_MAX = 12 -- the newest manifest schema (v12) this file knows
 -- (run_results.json when present). Only these leave target/ unless config
 -- docs_include adds more.
 M.DOCS_SITE = { "index.html", "catalog.json", "manifest.json", "run_results.json" }
-
-local function isfile(path)
-  return native.fs.stat(path) == "file"
-end
-
-local function blank(v)
-  return v == nil or v == false or v == ""
-end
-
-local function head(path, bytes)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local text = f:read(bytes)
-  f:close()
-  return text
-end
 
 -- The folder that holds the production state (--state), when it has a manifest.
 function M.state()

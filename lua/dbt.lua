@@ -13,35 +13,16 @@ local github = require("dbtrun.github")
 local profile = require("dbtrun.profile")
 local run = require("dbtrun.run")
 local ui = require("dbtrun.ui")
+local util = require("dbtrun.util")
 
 local M = {}
+
+local isfile, isdir, blank, head = util.isfile, util.isdir, util.blank, util.head
 
 -- The tasks' settings and their defaults are in lua/config.lua (README:
 -- "Built-in tasks").
 
 M.RESULTS = "target/run_results.json"
-
-local function isfile(path)
-  return native.fs.stat(path) == "file"
-end
-
-local function isdir(path)
-  return native.fs.stat(path) == "dir"
-end
-
-local function blank(v)
-  return v == nil or v == false or v == ""
-end
-
-local function head(path, bytes)
-  local f = io.open(path, "rb")
-  if not f then
-    return nil
-  end
-  local text = f:read(bytes or 4096)
-  f:close()
-  return text
-end
 
 --- Finding dbt -------------------------------------------------------------
 

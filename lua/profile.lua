@@ -13,12 +13,11 @@ local errors = require("dbtrun.errors")
 local github = require("dbtrun.github")
 local tasks = require("dbtrun.tasks")
 local ui = require("dbtrun.ui")
+local util = require("dbtrun.util")
 
 local M = {}
 
-local function blank(v)
-  return v == nil or v == false or v == ""
-end
+local blank = util.blank
 
 -- The secrets setting -> { {prefix=, id=}, ... }. Entries are tables
 -- ({ prefix = "SNOWFLAKE", id = "dbt/snowflake-credentials" }, or
