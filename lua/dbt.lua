@@ -287,23 +287,16 @@ function M.ready(words)
   return exe
 end
 
--- Runs `dbt WORDS...` as one step of a task: folded in a ::group:: on GitHub
--- Actions; with opts.results, run_results.json becomes annotations and a
--- job-summary section. opts: check (default true), results, env.
--- Returns dbt's exit code; a failure raises (check) with dbt's exit code.
-function M.step(title, words, opts)
-  opts = opts or {}
-  local want = opts.results and not ui.dry_run
-    and (github.active() or not blank(native.env.get("GITHUB_STEP_SUMMARY")))
-  local before = want and M.invocation_id()
-  local ready, exe = pcall(M.ready, words)
-  if not ready then
-    local err = errors.wrap(exe)
-    github.annotate("error", tostring(err), { title = title .. " failed" })
-    error(err, 0)
-  end
-  local ok, code = github.group(title, pcall, run.run, { exe, words, env = opts.env, check = opts.check })
-  local err = not ok and errors.wrap(code) or nil
+-- Whether a step's run_results.json is reported (opts.results, on GitHub
+-- Actions or with a step summary to write; never in a dry run).
+local function wants_results(opts)
+  return opts.results and not ui.dry_run and (github.active() or not blank(native.env.get("GITHUB_STEP_SUMMARY")))
+end
+
+-- The end of a dbt step that ran: with `want`, run_results.json of this
+-- invocation (not `before`'s) becomes the job summary's section; an error
+-- without results is annotated, then raised.
+local function finish(title, want, before, err)
   local results = want and not (err and err.kind == "interrupt") and M.read_results(M.RESULTS, before)
   if results then
     github.report(title, results)
@@ -314,6 +307,24 @@ function M.step(title, words, opts)
     end
     error(err, 0)
   end
+end
+
+-- Runs `dbt WORDS...` as one step of a task: folded in a ::group:: on GitHub
+-- Actions; with opts.results, run_results.json becomes annotations and a
+-- job-summary section. opts: check (default true), results, env.
+-- Returns dbt's exit code; a failure raises (check) with dbt's exit code.
+function M.step(title, words, opts)
+  opts = opts or {}
+  local want = wants_results(opts)
+  local before = want and M.invocation_id()
+  local ready, exe = pcall(M.ready, words)
+  if not ready then
+    local err = errors.wrap(exe)
+    github.annotate("error", tostring(err), { title = title .. " failed" })
+    error(err, 0)
+  end
+  local ok, code = github.group(title, pcall, run.run, { exe, words, env = opts.env, check = opts.check })
+  finish(title, want, before, not ok and errors.wrap(code) or nil)
   return code
 end
 
@@ -366,7 +377,7 @@ function M.fused_step(title, parse, build, opts, on_parsed)
   if not exe or not pcall(M.ready, parse) or not pcall(M.ready, build) then
     return nil
   end
-  local want = opts.results and (github.active() or not blank(native.env.get("GITHUB_STEP_SUMMARY")))
+  local want = wants_results(opts)
   local before = want and M.invocation_id()
   local line = run.describe(table.move(build, 1, #build, 2, { exe }), {})
   local heard, built, raised = false, false, nil
@@ -406,14 +417,9 @@ function M.fused_step(title, parse, build, opts, on_parsed)
   if not err and built and code ~= 0 then
     err = failed(code, line, errors.where())
   end
-  local results = built and want and not (err and err.kind == "interrupt") and M.read_results(M.RESULTS, before)
-  if results then
-    github.report(title, results)
-  end
-  if err then
-    if built and not results and err.kind ~= "interrupt" then
-      github.annotate("error", tostring(err), { title = title .. " failed" })
-    end
+  if built then
+    finish(title, want, before, err)
+  elseif err then
     error(err, 0)
   end
   return code
