@@ -705,17 +705,7 @@ static unsigned compare_generic_test(const struct dr_manifest_node *old,
                                      const struct dr_manifest_node *cur, struct details *d,
                                      int *modified)
 {
-    static const enum dr_manifest_prop fqn[] = {DR_MP_FQN};
-    unsigned r = 0;
-    if (!dr_manifest_hash_eq(old->raw_code, cur->raw_code))
-        r |= DR_PR_BODY;
-    if (!same_config(old, cur, &d->configs, &d->keys))
-        r |= DR_PR_CONFIGS;
-    if (!same_persisted(old, cur, &d->descriptions))
-        r |= DR_PR_PERSISTED_DESCRIPTIONS;
-    if (!same_relation_config(old, cur, &d->relation))
-        r |= DR_PR_RELATION;
-    compare_props(old, cur, fqn, 1, &d->props);
+    unsigned r = compare_parsed(old, cur, d);
     *modified = (r & DR_PR_CONFIGS) || d->props.len;
     return r;
 }
