@@ -38,6 +38,11 @@ mode_t dr_fs_default_mode(void);
  * mode < 0 means 0666 less the umask. 0, or -1 with errno. */
 int dr_fs_write_atomic(const char *path, const void *data, size_t len, int mode);
 
+/* A file holding a secret (a token, credentials): its folder made with 0700
+ * when missing, then written as dr_fs_write_atomic with mode 0600. 0, or -1
+ * with errno. */
+int dr_fs_write_secret(const char *path, const void *data, size_t len);
+
 /* Feeds fn the bytes of the file at `path` from `offset`: `len` bytes (len
  * < 0: to the end) in chunks of at most DR_FS_CHUNK, read with pread. A file
  * that ends before offset + len fails with EIO (it shrank under us). 0, or

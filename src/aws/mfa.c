@@ -279,21 +279,15 @@ static char *file_json(const struct dr_aws_credentials *c)
 
 int dr_mfa_cache_put(const char *key, const char *path, const struct dr_aws_credentials *c)
 {
-    char *json = NULL, *dir = NULL, *slash;
-    int rc = -1;
+    char *json;
+    int rc;
     memo_put(key, c);
     if (!path || !c->session_token || !c->expiration)
         return path ? -1 : 0;
-    if (!(json = file_json(c)) || !(dir = strdup(path)))
-        goto out;
-    if ((slash = strrchr(dir, '/')))
-        *slash = '\0';
-    if (dr_fs_mkdir_p(dir, 0700) != 0)
-        goto out;
-    rc = dr_fs_write_atomic(path, json, strlen(json), 0600);
-out:
+    if (!(json = file_json(c)))
+        return -1;
+    rc = dr_fs_write_secret(path, json, strlen(json));
     dr_free_secret(json);
-    free(dir);
     return rc;
 }
 

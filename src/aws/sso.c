@@ -216,21 +216,14 @@ char *dr_sso_token_json(const struct dr_sso_token *t)
 
 int dr_sso_token_save(const char *path, const struct dr_sso_token *t)
 {
-    char *json = dr_sso_token_json(t), *dir = strdup(path), *slash;
-    int rc = -1;
-    if (!json || !dir) {
+    char *json = dr_sso_token_json(t);
+    int rc;
+    if (!json) {
         errno = ENOMEM;
-        goto out;
+        return -1;
     }
-    if ((slash = strrchr(dir, '/')) && slash != dir) {
-        *slash = '\0';
-        if (dr_fs_mkdir_p(dir, 0700) != 0)
-            goto out;
-    }
-    rc = dr_fs_write_atomic(path, json, strlen(json), 0600);
-out:
+    rc = dr_fs_write_secret(path, json, strlen(json));
     dr_free_secret(json);
-    free(dir);
     return rc;
 }
 

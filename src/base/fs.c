@@ -200,6 +200,25 @@ out:
     return rc;
 }
 
+int dr_fs_write_secret(const char *path, const void *data, size_t len)
+{
+    char *dir = strdup(path), *slash;
+    int rc = -1;
+    if (!dir) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if ((slash = strrchr(dir, '/')) && slash != dir) {
+        *slash = '\0';
+        if (dr_fs_mkdir_p(dir, 0700) != 0)
+            goto out;
+    }
+    rc = dr_fs_write_atomic(path, data, len, 0600);
+out:
+    free(dir);
+    return rc;
+}
+
 int dr_fs_read_chunks(const char *path, long long offset, long long len, dr_fs_chunk_fn fn,
                       void *ctx)
 {

@@ -70,6 +70,31 @@ static void test_write_atomic_modes(void)
     free(data);
 }
 
+/* A secret's file is 0600 and the folders made for it 0700, whatever the
+ * umask; a folder already there is left as it is. */
+static void test_write_secret(void)
+{
+    struct stat st;
+    char *data;
+    size_t len;
+    mode_t old = umask(0);
+    CHECK(dr_fs_write_secret(in_root("cache/sso/token.json"), "{\"t\":1}", 7) == 0);
+    umask(old);
+    CHECK(stat(in_root("cache"), &st) == 0 && (st.st_mode & 07777) == 0700);
+    CHECK(stat(in_root("cache/sso"), &st) == 0 && (st.st_mode & 07777) == 0700);
+    CHECK(stat(in_root("cache/sso/token.json"), &st) == 0 && (st.st_mode & 07777) == 0600);
+    CHECK(dr_fs_read(in_root("cache/sso/token.json"), &data, &len) == 0);
+    CHECK(len == 7);
+    free(data);
+    CHECK(dr_fs_mkdir_p(in_root("open"), 0755) == 0);
+    CHECK(dr_fs_write_secret(in_root("open/creds.json"), "x", 1) == 0);
+    CHECK(stat(in_root("open"), &st) == 0 && (st.st_mode & 07777) == 0755);
+    CHECK(stat(in_root("open/creds.json"), &st) == 0 && (st.st_mode & 07777) == 0600);
+    /* a file where a folder should be: the write fails */
+    write_text(in_root("blocked"), "");
+    CHECK(dr_fs_write_secret(in_root("blocked/creds.json"), "x", 1) == -1);
+}
+
 static void test_failed_write_keeps_the_old_file(void)
 {
     char *data;
@@ -160,5 +185,5 @@ static void teardown(void)
 }
 
 TEST_MAIN(setup, test_find_upward, test_mkdir_over_a_file_fails, test_rm_rf_does_not_follow_links,
-          test_write_atomic_modes, test_failed_write_keeps_the_old_file, test_read_errors,
-          test_read_chunks, teardown)
+          test_write_atomic_modes, test_write_secret, test_failed_write_keeps_the_old_file,
+          test_read_errors, test_read_chunks, teardown)
