@@ -403,16 +403,25 @@ func (s *server) list(w http.ResponseWriter, r *http.Request, bucket string) {
 	xmlOut(w, 200, out)
 }
 
+// readXML decodes the request's XML body into v; on failure it answers 400
+// MalformedXML and returns false.
+func readXML(w http.ResponseWriter, r *http.Request, v any) bool {
+	data, err := body(r)
+	if err == nil {
+		err = xml.Unmarshal(data, v)
+	}
+	if err != nil {
+		fail(w, 400, "MalformedXML", err.Error())
+		return false
+	}
+	return true
+}
+
 func (s *server) deleteObjects(w http.ResponseWriter, r *http.Request, bucket string) {
 	var in struct {
 		Objects []struct{ Key string } `xml:"Object"`
 	}
-	data, err := body(r)
-	if err == nil {
-		err = xml.Unmarshal(data, &in)
-	}
-	if err != nil {
-		fail(w, 400, "MalformedXML", err.Error())
+	if !readXML(w, r, &in) {
 		return
 	}
 	type deleted struct{ Key string }
@@ -474,12 +483,7 @@ func (s *server) complete(w http.ResponseWriter, r *http.Request, bucket, key, i
 	var in struct {
 		Parts []struct{ PartNumber int } `xml:"Part"`
 	}
-	data, err := body(r)
-	if err == nil {
-		err = xml.Unmarshal(data, &in)
-	}
-	if err != nil {
-		fail(w, 400, "MalformedXML", err.Error())
+	if !readXML(w, r, &in) {
 		return
 	}
 	s.mu.Lock()
