@@ -23,13 +23,14 @@ CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(OPT) -Iinclude \
 # so the task runner does not pay for libraries it never calls.
 LDFLAGS += -Wl,--as-needed
 LDLIBS  += $(shell pkg-config --libs $(LINKED)) -lm -ldl
-# Stock Lua and expat linked statically when their archives are installed:
-# each spares the dynamic loader ~0.1 ms at every start. Debian ships no
-# libcjson.a; `make wheel` builds one (tools/cjson-static.sh) and passes it as
-# CJSON_A, so the wheel's binary needs nothing but glibc.
+# Stock Lua, expat and cJSON linked statically when their archives are
+# installed: each spares the dynamic loader a shared library at every start.
+# Debian ships no libcjson.a; tools/deps.sh builds one from Debian's source
+# (tools/cjson-static.sh) into /usr/local/lib/dbtrun, and `make wheel` builds
+# its own, so the wheel's binary needs nothing but glibc.
 LUA_A    = $(wildcard $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a)
 EXPAT_A  = $(wildcard $(shell pkg-config --variable=libdir expat)/libexpat.a)
-CJSON_A ?=
+CJSON_A ?= $(wildcard /usr/local/lib/dbtrun/libcjson.a)
 LDLIBS  := $(patsubst -llua5.4,$(or $(LUA_A),-llua5.4),$(patsubst -lexpat,$(or $(EXPAT_A),-lexpat),\
            $(patsubst -lcjson,$(or $(CJSON_A),-lcjson),$(LDLIBS))))
 # tools/glibc_compat.c keeps the portable binary's glibc requirement at what

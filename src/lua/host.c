@@ -104,24 +104,40 @@ static int task_sources_pairs(lua_State *L)
     return 3;
 }
 
-/* Embedded files under lua/ become modules "dbtrun.<name>"; tasks/ files are
- * left in a table path -> bytecode (made on first read) for main.lua to load
- * as task files. */
+/* package.preload's __index(t, name): for "dbtrun.<x>", the loader of the
+ * embedded lua/<x>.lua. require looks there first, so the library's modules
+ * are found without a preload entry made for each at every start. */
+static int find_module(lua_State *L)
+{
+    size_t n;
+    const char *name = lua_tolstring(L, 2, &n);
+    if (!name || n < 8 || strncmp(name, "dbtrun.", 7) != 0)
+        return 0;
+    for (const struct dr_embedded *e = dr_embedded_files; e->name; e++) {
+        /* e->name is "lua/<x>.lua" for module "dbtrun.<x>" */
+        if (strncmp(e->name, "lua/", 4) == 0 && strncmp(e->name + 4, name + 7, n - 7) == 0 &&
+            strcmp(e->name + 4 + (n - 7), ".lua") == 0) {
+            lua_pushlightuserdata(L, (void *)e);
+            lua_pushcclosure(L, load_module, 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Embedded files under lua/ become modules "dbtrun.<name>" (find_module);
+ * tasks/ files are left in a table path -> bytecode (made on first read) for
+ * main.lua to load as task files. */
 static void install_embedded(lua_State *L)
 {
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "preload");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, find_module);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_pop(L, 2);
     lua_newtable(L);
-    for (const struct dr_embedded *e = dr_embedded_files; e->name; e++) {
-        if (strncmp(e->name, "lua/", 4) == 0) {
-            char modname[96];
-            const char *base = e->name + 4;
-            snprintf(modname, sizeof modname, "dbtrun.%.*s", (int)(strlen(base) - 4), base);
-            lua_pushlightuserdata(L, (void *)e);
-            lua_pushcclosure(L, load_module, 1);
-            lua_setfield(L, -3, modname);
-        }
-    }
     lua_createtable(L, 0, 2);
     lua_pushcfunction(L, task_source);
     lua_setfield(L, -2, "__index");
