@@ -35,6 +35,13 @@ local from_run = { run = true, sh = true, capture = true }
 -- use: declaring tasks never needs it.
 local from_tasks = { always = true, builtin = true }
 
+-- Reads of a task file's globals other than task and config, and of config's
+-- values, counted: main.lua keeps a file's --list only if its top level made none.
+local lookups = 0
+function M.outside_reads()
+  return lookups + config.reads
+end
+
 -- The environment one task file runs in. Writes define file-level globals;
 -- reads fall back to the API, then to Lua's standard globals, then fail.
 function M.environment(is_builtin)
@@ -49,6 +56,9 @@ function M.environment(is_builtin)
   }
   return setmetatable({}, {
     __index = function(_, key)
+      if key ~= "task" and key ~= "config" then
+        lookups = lookups + 1
+      end
       local v = api[key]
       if v == nil and lazy[key] then
         v = require(lazy[key])

@@ -14,6 +14,8 @@ local check = setmetatable({}, {
 
 local M = {}
 
+M.reads = 0 -- settings read through get() or the proxy (api.outside_reads)
+
 -- The settings of the built-in dbt tasks (README: "Built-in tasks"). They live here,
 -- not in lua/dbt.lua, artifacts.lua or profile.lua, so that they apply before any task body loads those.
 local builtin_defaults = {
@@ -144,6 +146,7 @@ end
 
 -- Looks up "a.b.c" in the merged view.
 function M.get(path)
+  M.reads = M.reads + 1
   if type(path) ~= "string" then
     check.arg("config.get", 1, "key", path, "string")
   end
@@ -166,6 +169,7 @@ M.proxy = setmetatable({ get = M.get, default = M.default }, {
     M.merge(t)
   end,
   __index = function(_, key)
+    M.reads = M.reads + 1
     return M.resolved()[key]
   end,
   __newindex = function()

@@ -3,11 +3,17 @@
 -- lists, completes or runs. Returns the exit status.
 
 local native = require("dbtrun.native")
-local api = require("dbtrun.api")
-local config = require("dbtrun.config")
 local errors = require("dbtrun.errors")
-local tasks = require("dbtrun.tasks")
 local ui = require("dbtrun.ui")
+
+-- The rest of the library, loaded by load_library() unless the --list text
+-- comes from the cache (main, below).
+local api, config, tasks
+local function load_library()
+  api = require("dbtrun.api")
+  config = require("dbtrun.config")
+  tasks = require("dbtrun.tasks")
+end
 
 local TASK_FILE = "dbtrun.lua"
 
@@ -33,12 +39,15 @@ local function compile(text, chunkname, env, dry)
 end
 
 -- Loads the task file (its text) as chunk `chunkname` and runs its top
--- level. Any error here is a task-file error (exit 2).
+-- level. Any error here is a task-file error (exit 2). Returns true when
+-- that top level read nothing but task and config (api.outside_reads): its
+-- tasks, and so its --list, then follow from its text alone.
 local function load_task_file(text, chunkname, dry)
   local chunk, msg = compile(text, chunkname, api.environment(false), dry)
   if not chunk then
     errors.raise("taskfile", "%s", msg)
   end
+  local reads = api.outside_reads()
   local ok, err = xpcall(chunk, function(e)
     return errors.wrap(e, "taskfile")
   end)
@@ -48,6 +57,7 @@ local function load_task_file(text, chunkname, dry)
     end
     error(err, 0)
   end
+  return api.outside_reads() == reads
 end
 
 -- The built-in tasks, from the table tools/embed.c builds at compile time
@@ -185,11 +195,34 @@ local function restart_collector()
   collectgarbage("step", -math.floor(collectgarbage("count")))
 end
 
+-- Whether this run's --list text may come from .dbtrun/cache/, and be kept
+-- there: a plain --list (not --json, --summary or --usage), without --set
+-- and without colour. The text is kept only for a task file whose top level
+-- reads nothing but task and config (load_task_file), keyed by its text and
+-- name and by dbtrun's build (src/lua/l_cache.c), so it is the text this
+-- run would make.
+local function listing_kept(opts)
+  return (opts.list or not opts.task) and not (opts.script or opts.complete or opts.completions
+    or opts.usage or opts.summary or opts.json) and #opts.sets == 0 and not ui.color
+end
+
 local function main(builtin_sources, opts)
   if opts.directory then
     chdir(opts.directory, "-C")
   end
   local load_dotenv = dotenv_loader(opts)
+  local keep = listing_kept(opts)
+  local path, display, text
+  if keep then
+    path, display = locate_task_file(opts)
+    text = path and native.fs.read(path)
+    local listing = text and native.cache.load_listing(text, "@" .. display)
+    if listing then
+      io.stdout:write(listing)
+      return 0
+    end
+  end
+  load_library()
   if opts.script then
     restart_collector()
     -- the command line parser took the first word after FILE for a task name
@@ -211,13 +244,19 @@ local function main(builtin_sources, opts)
     return 0
   end
   load_builtins(builtin_sources)
-  local path, display = locate_task_file(opts)
+  if not keep then
+    path, display = locate_task_file(opts)
+  end
+  local pure = false
   if path then
-    local text, msg = native.fs.read(path)
+    local msg
+    if not text then
+      text, msg = native.fs.read(path)
+    end
     if not text then
       errors.raise("usage", "cannot read the task file: %s", msg)
     end
-    load_task_file(text, "@" .. display, opts.dry_run)
+    pure = load_task_file(text, "@" .. display, opts.dry_run)
   end
   tasks.check_deps()
   local list = (opts.summary or opts.json or opts.list or not opts.task) and require("dbtrun.list")
@@ -232,7 +271,11 @@ local function main(builtin_sources, opts)
   elseif opts.json then
     io.stdout:write(list.json())
   elseif opts.list or not opts.task then
-    io.stdout:write(list.text())
+    local listing = list.text()
+    io.stdout:write(listing)
+    if keep and pure and not opts.dry_run then
+      native.cache.store_listing(text, "@" .. display, listing) -- a folder dbtrun cannot write is no error
+    end
   else
     restart_collector()
     tasks.check_words(tasks.find_or_raise(opts.task), opts.args)

@@ -67,14 +67,18 @@ static const char recorder[] =
     "return table.concat(out)\n";
 
 static long column;
+/* FNV-1a over every byte emitted: the library's identity (dr_embedded_id) */
+static unsigned long long library_hash = 14695981039346656037ull;
 
 static int emit_bytes(lua_State *L, const void *p, size_t size, void *ud)
 {
     const unsigned char *b = p;
     (void)L;
     (void)ud;
-    for (size_t i = 0; i < size; i++)
+    for (size_t i = 0; i < size; i++) {
         printf("%s%d,", column++ % 24 ? "" : "\n", b[i]);
+        library_hash = (library_hash ^ b[i]) * 1099511628211ull;
+    }
     return 0;
 }
 
@@ -160,6 +164,7 @@ int main(int argc, char **argv)
         printf("    {\"%s\", file_%d, sizeof file_%d - 1},\n", argv[i], i, i);
     printf("    {\"%s\", file_%d, sizeof file_%d - 1},\n", TABLE_MODULE, argc, argc);
     printf("    {0, 0, 0},\n};\n");
+    printf("\nconst char dr_embedded_id[] = \"%016llx\";\n", library_hash);
     lua_close(L);
     return 0;
 }

@@ -14,4 +14,8 @@ struct dr_embedded {
 /* All embedded files, ended by an entry whose name is NULL. */
 extern const struct dr_embedded dr_embedded_files[];
 
+/* A hash of all of them: outputs made by the library (a cached --list) are
+ * kept under it, as builds of one version may differ. */
+extern const char dr_embedded_id[];
+
 #endif

@@ -1,9 +1,12 @@
-/* l_cache: the task file's compiled form kept under .dbtrun/cache/ of the
- * task file's folder (the working directory when main.lua loads it), so a
- * start that finds it skips parsing. Over src/base/cache.c; an entry is
- * keyed by dbtrun's and Lua's versions, the chunk name (errors must name the
- * file as this run calls it) and the file's text. */
+/* l_cache: what dbtrun derives from the task file, kept under .dbtrun/cache/
+ * of the task file's folder (the working directory when main.lua loads it):
+ * its compiled form, so a start that finds it skips parsing, and the text of
+ * its --list (main.lua says when that may be kept). Over src/base/cache.c; an
+ * entry is keyed by dbtrun's and Lua's versions, the embedded library's hash,
+ * the chunk name (errors must name the file as this run calls it) and the
+ * file's text. */
 #include "dbtrun/cache.h"
+#include "dbtrun/embedded.h"
 #include "bindings.h"
 
 #include <lauxlib.h>
@@ -13,15 +16,26 @@
 
 #define CACHE_DIR ".dbtrun/cache"
 
-/* One entry per chunk name: an edit replaces it rather than adding one. */
-static void entry_path(const char *chunkname, size_t len, char *path, size_t size)
+/* The two kinds of entry: the compiled task file, and its --list. */
+struct kind {
+    const char *prefix, *ext;
+};
+static const struct kind TASKFILE = {"taskfile", "luac"}, LISTING = {"list", "txt"};
+
+/* One entry of each kind per chunk name: an edit replaces it rather than
+ * adding one. */
+static void entry_path(struct kind kind, const char *chunkname, size_t len, char *path, size_t size)
 {
     struct dr_cache_key name = {{0, 0}};
     dr_cache_hash(&name, chunkname, len);
-    snprintf(path, size, CACHE_DIR "/taskfile-%016llx.luac", (unsigned long long)name.h[0]);
+    snprintf(path, size, CACHE_DIR "/%s-%016llx.%s", kind.prefix, (unsigned long long)name.h[0],
+             kind.ext);
 }
 
-static void entry_key(lua_State *L, struct dr_cache_key *key)
+/* The key of (text, chunkname) at stack indexes 1 and 2; *path gets the
+ * entry's file for `kind`. */
+static void entry_key(lua_State *L, struct kind kind, struct dr_cache_key *key, char *path,
+                      size_t size)
 {
     static const char versions[] = DR_VERSION "\n" LUA_RELEASE "\n";
     size_t text_len, name_len;
@@ -29,8 +43,10 @@ static void entry_key(lua_State *L, struct dr_cache_key *key)
     const char *name = luaL_checklstring(L, 2, &name_len);
     *key = (struct dr_cache_key){{0, 0}};
     dr_cache_hash(key, versions, sizeof versions - 1);
+    dr_cache_hash(key, dr_embedded_id, strlen(dr_embedded_id));
     dr_cache_hash(key, name, name_len + 1); /* with its NUL: name and text stay apart */
     dr_cache_hash(key, text, text_len);
+    entry_path(kind, name, name_len, path, size);
 }
 
 /* cache.load(text, chunkname) -> bytecode, docs | nil */
@@ -38,11 +54,9 @@ static int l_cache_load(lua_State *L)
 {
     struct dr_cache_key key;
     char path[64], *payload = NULL;
-    size_t len, name_len;
+    size_t len;
     uint64_t docs_len = 0;
-    entry_key(L, &key);
-    const char *name = lua_tolstring(L, 2, &name_len);
-    entry_path(name, name_len, path, sizeof path);
+    entry_key(L, TASKFILE, &key, path, sizeof path);
     if (dr_cache_read(path, &key, &payload, &len) != 0)
         return 0;
     if (len >= 8)
@@ -62,10 +76,8 @@ static int l_cache_store(lua_State *L)
 {
     struct dr_cache_key key;
     char path[64];
-    size_t bc_len, docs_len, name_len;
-    entry_key(L, &key);
-    const char *name = lua_tolstring(L, 2, &name_len);
-    entry_path(name, name_len, path, sizeof path);
+    size_t bc_len, docs_len;
+    entry_key(L, TASKFILE, &key, path, sizeof path);
     const char *bc = luaL_checklstring(L, 3, &bc_len);
     const char *docs = luaL_checklstring(L, 4, &docs_len);
     uint64_t n = docs_len;
@@ -83,9 +95,41 @@ static int l_cache_store(lua_State *L)
     return 1;
 }
 
+/* cache.load_listing(text, chunkname) -> listing | nil */
+static int l_cache_load_listing(lua_State *L)
+{
+    struct dr_cache_key key;
+    char path[64], *payload = NULL;
+    size_t len;
+    entry_key(L, LISTING, &key, path, sizeof path);
+    if (dr_cache_read(path, &key, &payload, &len) != 0)
+        return 0;
+    lua_pushlstring(L, payload, len);
+    free(payload);
+    return 1;
+}
+
+/* cache.store_listing(text, chunkname, listing) -> true | nil, msg */
+static int l_cache_store_listing(lua_State *L)
+{
+    struct dr_cache_key key;
+    char path[64];
+    size_t len;
+    entry_key(L, LISTING, &key, path, sizeof path);
+    const char *listing = luaL_checklstring(L, 3, &len);
+    if (dr_cache_write(path, &key, listing, len) != 0)
+        return dr_lua_fail_errno(L, path);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 int dr_lua_open_cache(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"load", l_cache_load}, {"store", l_cache_store}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"load", l_cache_load},
+                                   {"store", l_cache_store},
+                                   {"load_listing", l_cache_load_listing},
+                                   {"store_listing", l_cache_store_listing},
+                                   {NULL, NULL}};
     luaL_newlib(L, fns);
     return 1;
 }

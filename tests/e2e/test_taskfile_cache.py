@@ -29,14 +29,15 @@ task("undocumented", function() end)
 """
 
 
-def entries(d):
+def entries(d, kind=""):
+    """The cache's files whose names start with `kind` ("taskfile-", "list-")."""
     cache = d / ".dbtrun" / "cache"
-    return sorted(cache.iterdir()) if cache.exists() else []
+    return sorted(f for f in cache.iterdir() if f.name.startswith(kind)) if cache.exists() else []
 
 
-def only_entry(d):
-    found = entries(d)
-    assert len(found) == 1, found
+def only_entry(d, kind="taskfile-"):
+    found = entries(d, kind)
+    assert len(found) == 1, entries(d)
     return found[0]
 
 
@@ -176,8 +177,8 @@ def test_concurrent_first_runs_all_succeed_and_leave_one_whole_entry(project):
     for p in procs:
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0 and out == "hello\n" and err == ""
-    entry = only_entry(d)  # no temporary files left behind either
-    ino = entry.stat().st_ino
+    assert len(entries(d)) == 1  # no temporary files left behind either
+    ino = only_entry(d).stat().st_ino
     procs = [
         subprocess.Popen([DBTRUN, "--list"], cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(8)
@@ -186,6 +187,8 @@ def test_concurrent_first_runs_all_succeed_and_leave_one_whole_entry(project):
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0 and "# Say hello (in two lines)" in out and err == ""
     assert only_entry(d).stat().st_ino == ino  # all hits
+    assert len(entries(d)) == 2  # and one whole --list text, written by whichever finished last
+    assert dbtrun("--list", cwd=d).stdout == out
 
 
 def test_a_syntax_error_names_the_file_and_line_after_a_cached_run(project):
@@ -232,3 +235,99 @@ def test_a_dry_run_and_tab_completion_write_no_cache(project):
     ino = only_entry(d).stat().st_ino
     r = dbtrun("-n", "hello", cwd=d)  # but they read it
     assert r.returncode == 0 and only_entry(d).stat().st_ino == ino
+
+
+# ---- the --list text -----------------------------------------------------------
+# A plain --list of a task file whose top level only declares tasks and sets
+# config{} keeps its text (list-*.txt) and shows it from there next time,
+# without loading the library or the task file.
+
+
+def test_a_plain_list_is_kept_and_the_next_one_is_shown_from_it(project):
+    d = project(TASKS)
+    first = dbtrun("--list", cwd=d)
+    assert first.returncode == 0 and "# Say hello (in two lines)" in first.stdout
+    kept = only_entry(d, "list-")
+    before = kept.stat()
+    only_entry(d).unlink()  # the compiled file: a --list that loaded the task file would remake it
+    second = dbtrun("--list", cwd=d)
+    assert second.returncode == 0 and second.stdout == first.stdout and second.stderr == ""
+    assert dbtrun(cwd=d).stdout == first.stdout  # no task named: the same list
+    assert entries(d, "taskfile-") == []
+    assert only_entry(d, "list-").stat().st_ino == before.st_ino
+
+
+def test_config_at_the_top_level_still_keeps_the_text(project):
+    d = project('config { artifacts = "file://elsewhere/", ci = { schema = "PR_{pr}" } }\n' + TASKS)
+    first = dbtrun("--list", cwd=d)
+    assert first.returncode == 0, first.stderr
+    assert entries(d, "list-")
+    assert dbtrun("--list", cwd=d).stdout == first.stdout
+
+
+@pytest.mark.parametrize(
+    "top",
+    [
+        'if os.getenv("WITH_X") then task("x", function() end) end',
+        'if env.get("WITH_X") then task("x", function() end) end',
+        'if config.get("with_x") then task("x", function() end) end',
+        'config { with_x = false }\nif config.with_x then task("x", function() end) end',
+        'local ok = pcall(require, "nothing") task("x", function() end)',
+        'print("top level")',
+    ],
+)
+def test_a_top_level_that_reads_anything_else_keeps_nothing(project, top):
+    # its tasks may differ from run to run (environment, files, settings), or
+    # it prints: each --list must run it
+    d = project(TASKS + top + "\n")
+    runs = [dbtrun("--list", cwd=d, env=e) for e in ({}, {"WITH_X": "1"}, {})]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+        assert ("top level" in r.stdout) == top.startswith("print")
+    assert entries(d, "list-") == []
+    if "WITH_X" in top:
+        assert "    x" not in runs[0].stdout and "    x" in runs[1].stdout and "    x" not in runs[2].stdout
+
+
+def test_set_colour_json_and_dry_runs_never_use_or_make_the_kept_text(project):
+    d = project(TASKS)
+    assert dbtrun("-n", "--list", cwd=d).returncode == 0
+    assert dbtrun("--list", "--color", "always", cwd=d).returncode == 0
+    assert dbtrun("--list", "--set", "threads=4", cwd=d).returncode == 0
+    assert entries(d, "list-") == []
+    plain = dbtrun("--list", cwd=d).stdout
+    assert entries(d, "list-")
+    bad = dbtrun("--list", "--set", "no_such_key=1", cwd=d)  # still checked
+    assert bad.returncode == 2 and "no_such_key" in bad.stderr
+    coloured = dbtrun("--list", "--color", "always", cwd=d).stdout
+    assert "\x1b[" in coloured and "\x1b[" not in plain
+    assert dbtrun("--list", "--json", cwd=d).stdout.startswith("{")
+
+
+def test_an_edit_replaces_the_kept_text(project):
+    d = project(TASKS)
+    dbtrun("--list", cwd=d)
+    old = only_entry(d, "list-").read_bytes()
+    (d / "dbtrun.lua").write_text(TASKS.replace("Say hello", "Say it") + 'task("added", function() end)\n')
+    r = dbtrun("--list", cwd=d)
+    assert "# Say it (in two lines)" in r.stdout and "    added" in r.stdout
+    assert only_entry(d, "list-").read_bytes() != old
+    assert dbtrun("--list", cwd=d).stdout == r.stdout
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])
+def test_a_damaged_kept_text_is_never_shown(project, damage):
+    d = project(TASKS)
+    good = dbtrun("--list", cwd=d).stdout
+    entry = only_entry(d, "list-")
+    data = bytearray(entry.read_bytes())
+    if damage == "flip":
+        data[-5] ^= 0x20  # inside the text
+    elif damage == "truncate":
+        data = data[:-3]
+    else:
+        data = os.urandom(len(data))
+    entry.write_bytes(bytes(data))
+    r = dbtrun("--list", cwd=d)
+    assert r.returncode == 0 and r.stdout == good and r.stderr == ""
+    assert dbtrun("--list", cwd=d).stdout == good
