@@ -41,6 +41,11 @@ write_files "$work" 'run { "echo", "hello" }'
 # equal work: the same child as just's, sh -c 'echo hello' (a shell builtin),
 # where run{} execs /bin/echo (coreutils, which reads locale files)
 write_files "$work/same-child" 'sh "echo hello"'
+# a task file whose top level reads the environment: dbtrun cannot keep its
+# --list text (.dbtrun/cache/list-*), so every --list loads the library and
+# runs the file, as a task run does
+write_files "$work/fresh" 'run { "echo", "hello" }'
+echo 'if os.getenv("DBTRUN_BENCH_UNSET") then task("never", function() end) end' >> "$work/fresh/dbtrun.lua"
 cd "$work"
 
 # median seconds of each command ("prepare|command" runs prepare before
@@ -77,9 +82,11 @@ medians() {
 cp dbtrun.lua dbtrun.lua.orig
 "$dbtrun" --list >/dev/null # the task file's bytecode cache, for the warm rows
 "$dbtrun" -f same-child/dbtrun.lua --list >/dev/null
+"$dbtrun" -f fresh/dbtrun.lua --list >/dev/null
 printf '%-24s %9s %9s %9s %12s %12s\n' case dbtrun just true dbtrun/just dbtrun/true
 for case in "--list|--list|--list" \
             "--list, after an edit|sh -c 'echo -- edited >> dbtrun.lua'|--list|--list" \
+            "--list, made afresh|-f fresh/dbtrun.lua --list|-f fresh/justfile --list" \
             "trivial task|-q hello|hello"; do
   IFS='|' read -r -a f <<<"$case"
   if [ ${#f[@]} -eq 4 ]; then
@@ -94,16 +101,21 @@ n, d, j, t = sys.argv[1], *map(float, sys.argv[2:])
 print(f'{n:<24} {d*1e3:7.2f}ms {j*1e3:7.2f}ms {t*1e3:7.2f}ms {d/j:11.2f}x {d/t:11.2f}x')" "${f[0]}" "${m[@]}"
 done
 # the trivial task with the same child on both sides, and that child alone:
-# what is left after subtracting it is each runner's own part
+# what is left after subtracting it is each runner's own part. The floor of
+# any runner that starts that child: a bare sh starting it (fork and exec),
+# or exec'ing it (no fork, no wait) — two process images either way.
 mapfile -t m < <(medians "$dbtrun -q -f same-child/dbtrun.lua hello" \
-  "$just -f same-child/justfile hello" "$true_bin" "/bin/sh -c 'echo hello'")
+  "$just -f same-child/justfile hello" "$true_bin" "/bin/sh -c 'echo hello'" \
+  "/bin/sh -c \"/bin/sh -c 'echo hello'\"" "/bin/sh -c \"exec /bin/sh -c 'echo hello'\"")
 python3 -c "
 import sys
-d, j, t, c = map(float, sys.argv[1:])
+d, j, t, c, f, e = map(float, sys.argv[1:])
 n = 'trivial, same child'
 print(f'{n:<24} {d*1e3:7.2f}ms {j*1e3:7.2f}ms {t*1e3:7.2f}ms {d/j:11.2f}x {d/t:11.2f}x')
 print(f'  the child (sh -c \'echo hello\') alone {c*1e3:.2f}ms; without it: dbtrun {(d-c)*1e3:.2f}ms,'
-      f' just {(j-c)*1e3:.2f}ms, {(d-c)/(j-c):.2f}x')" "${m[@]}"
+      f' just {(j-c)*1e3:.2f}ms, {(d-c)/(j-c):.2f}x')
+print(f'  floor: sh starting that child {f*1e3:.2f}ms ({f/j:.2f}x just), sh exec\'ing it'
+      f' {e*1e3:.2f}ms ({e/j:.2f}x just)')" "${m[@]}"
 "$dbtrun" --list >/dev/null
 echo "($("$just" --version), dbtrun $("$dbtrun" --version | cut -d' ' -f2), $runs runs each, medians, $(nproc) cores;"
 echo " before each run of the edit row a comment line is appended to dbtrun.lua, outside the timing)"

@@ -18,16 +18,16 @@ end
 local TASK_FILE = "dbtrun.lua"
 
 -- The task file compiled: from .dbtrun/cache/ when an earlier run left it
--- there (native.cache checks versions, chunk name and text), else from the
--- text, keeping the bytecode and doc comments there for the next run
--- (unless `dry`: a dry run writes nothing). A cache that cannot be written
--- (a read-only folder) is no error.
+-- there (native.cache checks versions, chunk name and text; then `true`
+-- follows the chunk), else from the text, keeping the bytecode and doc
+-- comments there for the next run (unless `dry`: a dry run writes nothing).
+-- A cache that cannot be written (a read-only folder) is no error.
 local function compile(text, chunkname, env, dry)
   local bytecode, docs = native.cache.load(text, chunkname)
   local chunk = bytecode and load(bytecode, chunkname, "b", env)
   if chunk then
     tasks.add_source(chunkname, text, docs)
-    return chunk
+    return chunk, nil, true
   end
   tasks.add_source(chunkname, text)
   local msg
@@ -41,9 +41,11 @@ end
 -- Loads the task file (its text) as chunk `chunkname` and runs its top
 -- level. Any error here is a task-file error (exit 2). Returns true when
 -- that top level read nothing but task and config (api.outside_reads): its
--- tasks, and so its --list, then follow from its text alone.
+-- tasks, and so its --list, then follow from its text alone. Not on the
+-- first run after an edit, which compiled it: a file being edited would pay
+-- for keeping a --list text each time, and the next run keeps it.
 local function load_task_file(text, chunkname, dry)
-  local chunk, msg = compile(text, chunkname, api.environment(false), dry)
+  local chunk, msg, cached = compile(text, chunkname, api.environment(false), dry)
   if not chunk then
     errors.raise("taskfile", "%s", msg)
   end
@@ -57,7 +59,7 @@ local function load_task_file(text, chunkname, dry)
     end
     error(err, 0)
   end
-  return api.outside_reads() == reads
+  return cached and api.outside_reads() == reads
 end
 
 -- The built-in tasks, from the table tools/embed.c builds at compile time
@@ -247,7 +249,7 @@ local function main(builtin_sources, opts)
   if not keep then
     path, display = locate_task_file(opts)
   end
-  local pure = false
+  local fixed = false -- its tasks follow from its text (load_task_file)
   if path then
     local msg
     if not text then
@@ -256,7 +258,7 @@ local function main(builtin_sources, opts)
     if not text then
       errors.raise("usage", "cannot read the task file: %s", msg)
     end
-    pure = load_task_file(text, "@" .. display, opts.dry_run)
+    fixed = load_task_file(text, "@" .. display, opts.dry_run)
   end
   tasks.check_deps()
   local list = (opts.summary or opts.json or opts.list or not opts.task) and require("dbtrun.list")
@@ -273,7 +275,7 @@ local function main(builtin_sources, opts)
   elseif opts.list or not opts.task then
     local listing = list.text()
     io.stdout:write(listing)
-    if keep and pure and not opts.dry_run then
+    if keep and fixed and not opts.dry_run then
       native.cache.store_listing(text, "@" .. display, listing) -- a folder dbtrun cannot write is no error
     end
   else

@@ -239,14 +239,17 @@ def test_a_dry_run_and_tab_completion_write_no_cache(project):
 
 # ---- the --list text -----------------------------------------------------------
 # A plain --list of a task file whose top level only declares tasks and sets
-# config{} keeps its text (list-*.txt) and shows it from there next time,
-# without loading the library or the task file.
+# config{} keeps its text (list-*.txt) once the file is unchanged since the
+# run before (its bytecode came from the cache), and shows it from there
+# next time, without loading the library or the task file.
 
 
 def test_a_plain_list_is_kept_and_the_next_one_is_shown_from_it(project):
     d = project(TASKS)
     first = dbtrun("--list", cwd=d)
     assert first.returncode == 0 and "# Say hello (in two lines)" in first.stdout
+    assert entries(d, "list-") == []  # just compiled: maybe still being edited
+    assert dbtrun("--list", cwd=d).stdout == first.stdout
     kept = only_entry(d, "list-")
     before = kept.stat()
     only_entry(d).unlink()  # the compiled file: a --list that loaded the task file would remake it
@@ -261,6 +264,7 @@ def test_config_at_the_top_level_still_keeps_the_text(project):
     d = project('config { artifacts = "file://elsewhere/", ci = { schema = "PR_{pr}" } }\n' + TASKS)
     first = dbtrun("--list", cwd=d)
     assert first.returncode == 0, first.stderr
+    assert dbtrun("--list", cwd=d).stdout == first.stdout
     assert entries(d, "list-")
     assert dbtrun("--list", cwd=d).stdout == first.stdout
 
@@ -291,6 +295,7 @@ def test_a_top_level_that_reads_anything_else_keeps_nothing(project, top):
 
 def test_set_colour_json_and_dry_runs_never_use_or_make_the_kept_text(project):
     d = project(TASKS)
+    assert dbtrun("hello", cwd=d).returncode == 0  # the bytecode cached
     assert dbtrun("-n", "--list", cwd=d).returncode == 0
     assert dbtrun("--list", "--color", "always", cwd=d).returncode == 0
     assert dbtrun("--list", "--set", "threads=4", cwd=d).returncode == 0
@@ -307,10 +312,13 @@ def test_set_colour_json_and_dry_runs_never_use_or_make_the_kept_text(project):
 def test_an_edit_replaces_the_kept_text(project):
     d = project(TASKS)
     dbtrun("--list", cwd=d)
+    dbtrun("--list", cwd=d)
     old = only_entry(d, "list-").read_bytes()
     (d / "dbtrun.lua").write_text(TASKS.replace("Say hello", "Say it") + 'task("added", function() end)\n')
     r = dbtrun("--list", cwd=d)
     assert "# Say it (in two lines)" in r.stdout and "    added" in r.stdout
+    assert only_entry(d, "list-").read_bytes() == old  # of another text: never shown
+    assert dbtrun("--list", cwd=d).stdout == r.stdout
     assert only_entry(d, "list-").read_bytes() != old
     assert dbtrun("--list", cwd=d).stdout == r.stdout
 
@@ -319,6 +327,7 @@ def test_an_edit_replaces_the_kept_text(project):
 def test_a_damaged_kept_text_is_never_shown(project, damage):
     d = project(TASKS)
     good = dbtrun("--list", cwd=d).stdout
+    assert dbtrun("--list", cwd=d).stdout == good
     entry = only_entry(d, "list-")
     data = bytearray(entry.read_bytes())
     if damage == "flip":
