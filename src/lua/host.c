@@ -104,13 +104,68 @@ static int task_sources_pairs(lua_State *L)
     return 3;
 }
 
+/* Lua's standard libraries: the first six are opened at every start; the
+ * others when a global of theirs is first read (open_lazy_global), as few
+ * tasks use them and opening them was a fifth of a cached --list's work. */
+static const luaL_Reg std_libs[] = {
+    {LUA_GNAME, luaopen_base},          {LUA_LOADLIBNAME, luaopen_package},
+    {LUA_TABLIBNAME, luaopen_table},    {LUA_STRLIBNAME, luaopen_string},
+    {LUA_IOLIBNAME, luaopen_io},        {LUA_OSLIBNAME, luaopen_os},
+    {LUA_MATHLIBNAME, luaopen_math},    {LUA_UTF8LIBNAME, luaopen_utf8},
+    {LUA_COLIBNAME, luaopen_coroutine}, {LUA_DBLIBNAME, luaopen_debug},
+};
+#define STD_EAGER 6
+#define N_STD (sizeof std_libs / sizeof std_libs[0])
+
+/* The opener of lazy standard library `name`, or NULL. */
+static lua_CFunction lazy_std_lib(const char *name)
+{
+    for (size_t i = STD_EAGER; name && i < N_STD; i++)
+        if (strcmp(name, std_libs[i].name) == 0)
+            return std_libs[i].func;
+    return NULL;
+}
+
+/* _G's __index(t, name): a lazy standard library, opened as require(name)
+ * would and then kept in _G; nil for any other name. */
+static int open_lazy_global(lua_State *L)
+{
+    const char *name = lua_tostring(L, 2);
+    lua_CFunction open = lazy_std_lib(name);
+    if (!open)
+        return 0;
+    luaL_requiref(L, name, open, 1);
+    return 1;
+}
+
+static void open_std_libs(lua_State *L)
+{
+    for (size_t i = 0; i < STD_EAGER; i++) {
+        luaL_requiref(L, std_libs[i].name, std_libs[i].func, 1);
+        lua_pop(L, 1);
+    }
+    lua_pushglobaltable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, open_lazy_global);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+}
+
 /* package.preload's __index(t, name): for "dbtrun.<x>", the loader of the
- * embedded lua/<x>.lua. require looks there first, so the library's modules
- * are found without a preload entry made for each at every start. */
+ * embedded lua/<x>.lua; for a lazy standard library, its opener (so that
+ * require("math") works before math was read). require looks there first,
+ * so the library's modules are found without a preload entry made for each
+ * at every start. */
 static int find_module(lua_State *L)
 {
     size_t n;
     const char *name = lua_tolstring(L, 2, &n);
+    lua_CFunction open = lazy_std_lib(name);
+    if (open) {
+        lua_pushcfunction(L, open);
+        return 1;
+    }
     if (!name || n < 8 || strncmp(name, "dbtrun.", 7) != 0)
         return 0;
     for (const struct dr_embedded *e = dr_embedded_files; e->name; e++) {
@@ -273,7 +328,7 @@ static int protected_main(lua_State *L)
     /* Loading allocates little garbage: collecting starts when a task runs
      * (main.lua restarts the collector), so --list never pays for it. */
     lua_gc(L, LUA_GCSTOP);
-    luaL_openlibs(L);
+    open_std_libs(L);
     luaL_requiref(L, "dbtrun.native", open_native, 0);
     lua_pop(L, 1);
     install_embedded(L);

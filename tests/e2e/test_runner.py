@@ -368,3 +368,26 @@ def test_a_start_loads_pipes_and_native_aws_json_only_when_used(project):
     r = dbtrun("-q", "probe", cwd=d)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "nil\tnil\tnil\tnil\tnil\nfile\tpiped\ttrue\texit\t0\nnil\texit\t3\nfunction\ttable\ttrue\n"
+
+
+def test_math_utf8_coroutine_and_debug_open_on_first_use_and_behave_as_luas(project):
+    # opened when a global of theirs is first read (src/lua/host.c): unloaded
+    # until then, the same tables whichever way they are reached afterwards
+    d = project(
+        'local top = math.max(2, 3)\n'
+        'task("probe", function()\n'
+        '  print(top, rawget(_G, "utf8"), package.loaded.coroutine)\n'
+        '  print(require("utf8") == utf8, utf8.char(233), utf8.len("\\u{e9}t\\u{e9}"))\n'
+        '  print(coroutine.wrap(function() coroutine.yield("yielded") end)())\n'
+        '  print(debug.getinfo(1, "l").currentline, require("debug") == debug, package.loaded.debug == debug)\n'
+        '  print(math.type(1), math.floor(-2.5), select(2, pcall(function() return nothing_here end)) ~= nil)\n'
+        'end)\n'
+    )
+    r = dbtrun("-q", "probe", cwd=d)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "3\tnil\tnil"
+    assert lines[1] == "true\té\t3"
+    assert lines[2] == "yielded"
+    assert lines[3] == "6\ttrue\ttrue"
+    assert lines[4] == "integer\t-3\ttrue"
