@@ -548,7 +548,27 @@ struct run {
     struct dr_progress *progress; /* NULL: none (not asked, not a terminal) */
     int group_open;               /* the GitHub Actions group of o->group is open */
     struct timespec start;        /* for the summary's time */
+    int out_live;                 /* o->out is a terminal: each line shows at once */
+    struct timespec flushed;      /* when o->out was last flushed */
 };
+
+/* Per-file lines are flushed at once on a terminal; into a pipe or a file,
+ * at most every 100 ms (a CI log still follows a slow sync) and at the end:
+ * a write per line was 12% of a 10,000-file sync's time read through a
+ * pipe. Locked. */
+#define FLUSH_EVERY_NS 100000000L
+
+static void flush_lines(struct run *r, int now)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long since = (long long)(t.tv_sec - r->flushed.tv_sec) * 1000000000LL +
+                      (t.tv_nsec - r->flushed.tv_nsec);
+    if (now || r->out_live || since >= FLUSH_EVERY_NS) {
+        fflush(r->o->out);
+        r->flushed = t;
+    }
+}
 
 /* How `rel` on side `l` appears in output lines. Caller frees. */
 static char *display(const struct run *r, const struct location *l, const char *rel)
@@ -634,6 +654,8 @@ static void report(struct run *r, const char *verb, const char *from, const char
         if (!r->st.failed)
             r->first = *e;
         r->st.failed++;
+        if (o->out)
+            flush_lines(r, 1); /* the lines before it come first, in a log of both streams */
         if (o->errout)
             dr_mask_fprintf(o->errout, "error: %s\n", shown_text ? shown_text : "out of memory");
     } else {
@@ -649,7 +671,7 @@ static void report(struct run *r, const char *verb, const char *from, const char
                             shown_to ? shown_to
                             : to     ? "?"
                                      : "");
-            fflush(o->out);
+            flush_lines(r, 0);
         }
     }
     dr_progress_resume(r->progress);
@@ -926,11 +948,17 @@ static void run_apply(struct run *r)
     r->st.excluded = plan->excluded;
     if (r->o->progress && !r->o->dryrun && ncopies > 0 && (r->progress = dr_progress_new(2)))
         dr_progress_set_total(r->progress, plan->bytes, ncopies);
+    if (r->o->out) {
+        r->out_live = isatty(fileno(r->o->out));
+        clock_gettime(CLOCK_MONOTONIC, &r->flushed);
+    }
     dr_s3_parallel(ncopies, r->o->jobs > 0 ? r->o->jobs : DR_SYNC_JOBS, copy_job, r);
     dr_progress_end(r->progress);
     r->progress = NULL;
     delete_all(r, ncopies);
     group_close(r);
+    if (r->o->out)
+        fflush(r->o->out);
 }
 
 int dr_sync_run(struct dr_aws_client *c, const char *src, const char *dst,

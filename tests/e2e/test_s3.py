@@ -366,6 +366,22 @@ def test_second_sync_of_many_files_transfers_nothing(run, s3, bucket, tmp_path):
     assert r.returncode == 0 and r.stdout == ""
 
 
+def test_a_failed_item_is_reported_after_the_lines_before_it_in_a_log_of_both_streams(
+        moto, s3, bucket, tmp_path):
+    # per-file lines into a pipe are flushed in batches (src/aws/sync.c), but
+    # never after an error line that came later, nor left unwritten at the end
+    for name in ("a.txt", "b.txt", "c.txt"):
+        s3.put_object(Bucket=bucket, Key=f"in/{name}", Body=name.encode())
+    (tmp_path / "down" / "b.txt").mkdir(parents=True)  # b.txt cannot be written there
+    r = subprocess.run([DBTRUN, "aws", "s3", "sync", f"s3://{bucket}/in/", "down/", "--jobs", "1"],
+                       cwd=tmp_path, env=_env(moto, tmp_path), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120)
+    lines = r.stdout.splitlines()
+    assert r.returncode != 0
+    assert [line.split(":")[0] for line in lines] == ["download", "error", "download"], lines
+    assert "a.txt" in lines[0] and "b.txt" in lines[1] and "c.txt" in lines[2]
+
+
 # ---- multipart -------------------------------------------------------------------
 
 
