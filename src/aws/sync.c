@@ -562,8 +562,8 @@ static void flush_lines(struct run *r, int now)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    long long since = (long long)(t.tv_sec - r->flushed.tv_sec) * 1000000000LL +
-                      (t.tv_nsec - r->flushed.tv_nsec);
+    long long since =
+        (long long)(t.tv_sec - r->flushed.tv_sec) * 1000000000LL + (t.tv_nsec - r->flushed.tv_nsec);
     if (now || r->out_live || since >= FLUSH_EVERY_NS) {
         fflush(r->o->out);
         r->flushed = t;
