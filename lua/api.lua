@@ -35,8 +35,16 @@ local from_run = { run = true, sh = true, capture = true }
 -- use: declaring tasks never needs it.
 local from_tasks = { always = true, builtin = true }
 
--- Reads of a task file's globals other than task and config, and of config's
--- values, counted: main.lua keeps a file's --list only if its top level made none.
+-- Reads of a task file's globals other than these, and of config's values,
+-- counted: main.lua keeps a file's --list only if its top level made none.
+-- These give the same on every run (declaring, looping, building strings);
+-- anything else (os, io, env, fs, print, require, math.random, ...) may not.
+local same_every_run = {
+  task = true, config = true, ipairs = true, pairs = true, next = true, select = true,
+  type = true, tostring = true, tonumber = true, string = true, table = true, error = true,
+  assert = true, pcall = true, xpcall = true, setmetatable = true, getmetatable = true,
+  rawget = true, rawset = true, rawequal = true, rawlen = true,
+}
 local lookups = 0
 function M.outside_reads()
   return lookups + config.reads
@@ -56,7 +64,7 @@ function M.environment(is_builtin)
   }
   return setmetatable({}, {
     __index = function(_, key)
-      if key ~= "task" and key ~= "config" then
+      if not same_every_run[key] then
         lookups = lookups + 1
       end
       local v = api[key]

@@ -269,6 +269,23 @@ def test_config_at_the_top_level_still_keeps_the_text(project):
     assert dbtrun("--list", cwd=d).stdout == first.stdout
 
 
+def test_loops_and_string_building_at_the_top_level_still_keep_the_text(project):
+    d = project(
+        TASKS
+        + 'for _, env in ipairs({ "dev", "prod" }) do\n'
+        + '  task(("deploy-%s"):format(env), { doc = string.upper(env) .. " " .. tostring(#env) }, function() end)\n'
+        + "end\n"
+        + 'local extra = setmetatable({}, { __index = table })\n'
+        + 'task(extra.concat({ "a", "b" }, "-"), function() end)\n'
+    )
+    first = dbtrun("--list", cwd=d)
+    assert first.returncode == 0, first.stderr
+    assert "deploy-dev" in first.stdout and "# PROD 4" in first.stdout and "    a-b" in first.stdout
+    assert dbtrun("--list", cwd=d).stdout == first.stdout
+    assert entries(d, "list-")
+    assert dbtrun("--list", cwd=d).stdout == first.stdout
+
+
 @pytest.mark.parametrize(
     "top",
     [
@@ -278,6 +295,9 @@ def test_config_at_the_top_level_still_keeps_the_text(project):
         'config { with_x = false }\nif config.with_x then task("x", function() end) end',
         'local ok = pcall(require, "nothing") task("x", function() end)',
         'print("top level")',
+        'if math.random(2) == 1 then task("x", function() end) end',
+        'if getmetatable(config).__index(config, "with_x") then task("x", function() end) end',
+        'if pcall(function() return io.open("/nonexistent") end) then task("x", function() end) end',
     ],
 )
 def test_a_top_level_that_reads_anything_else_keeps_nothing(project, top):
