@@ -41,10 +41,10 @@ end
 -- Loads the task file (its text) as chunk `chunkname` and runs its top
 -- level. Any error here is a task-file error (exit 2). Returns true when
 -- that top level read nothing that can change between runs (task, config{},
--- string, table, pairs, ...: api.outside_reads): its tasks, and so its
--- --list, then follow from its text alone. Not on the
--- first run after an edit, which compiled it: a file being edited would pay
--- for keeping a --list text each time, and the next run keeps it.
+-- string, table, pairs, ...: api.outside_reads), so that its tasks, and its
+-- --list, follow from its text alone; false on the first run after an edit
+-- (it was compiled): a file being edited would pay for keeping a --list text
+-- each time, and the next run keeps it.
 local function load_task_file(text, chunkname, dry)
   local chunk, msg, cached = compile(text, chunkname, api.environment(false), dry)
   if not chunk then
@@ -201,9 +201,9 @@ end
 -- Whether this run's --list text may come from .dbtrun/cache/, and be kept
 -- there: a plain --list (not --json, --summary or --usage), without --set
 -- and without colour. The text is kept only for a task file whose top level
--- reads nothing that can change between runs (load_task_file), keyed by its text and
--- name and by dbtrun's build (src/lua/l_cache.c), so it is the text this
--- run would make.
+-- reads nothing that can change between runs (load_task_file), keyed by its
+-- text and name and by dbtrun's build (src/lua/l_cache.c), so it is the
+-- text this run would make.
 local function listing_kept(opts)
   return (opts.list or not opts.task) and not (opts.script or opts.complete or opts.completions
     or opts.usage or opts.summary or opts.json) and #opts.sets == 0 and not ui.color
