@@ -360,3 +360,26 @@ def test_a_damaged_kept_text_is_never_shown(project, damage):
     r = dbtrun("--list", cwd=d)
     assert r.returncode == 0 and r.stdout == good and r.stderr == ""
     assert dbtrun("--list", cwd=d).stdout == good
+
+
+def test_the_kept_text_follows_how_the_file_is_named_and_found(project):
+    # -f ../dbtrun.lua from a subfolder, and dbtrun.lua found upward from it,
+    # each keep their own text in the task file's folder; after an edit, an
+    # error still names the file as the run was asked for it
+    d = project(TASKS)
+    sub = d / "models" / "staging"
+    sub.mkdir(parents=True)
+    by_f = [dbtrun("-f", "../../dbtrun.lua", "--list", cwd=sub) for _ in range(3)]
+    upward = [dbtrun("--list", cwd=sub) for _ in range(3)]
+    here = [dbtrun("-C", str(d), "--list", cwd=sub) for _ in range(3)]
+    for runs in (by_f, upward, here):
+        assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+        assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+        assert "# Say hello (in two lines)" in runs[0].stdout
+    assert len(entries(d, "list-")) == 3  # one per name: ../../dbtrun.lua, <abs>/dbtrun.lua, dbtrun.lua
+    assert not (sub / ".dbtrun").exists()
+    (d / "dbtrun.lua").write_text(TASKS + 'task("late", { deps = { "missing" } }, function() end)\n')
+    for args, name in ((["-f", "../../dbtrun.lua", "--list"], "../../dbtrun.lua"),
+                       (["--list"], str(d / "dbtrun.lua"))):
+        r = dbtrun(*args, cwd=sub)
+        assert r.returncode == 2 and f"{name}:14: task 'late' depends on 'missing'" in r.stderr, r.stderr
