@@ -164,13 +164,17 @@ WHEEL_BUILD  = build-wheel
 DIST         = dist
 DIST_NAME    = dbtrun-$(VERSION)-linux-x86_64
 
+# Its static cJSON: the one tools/deps.sh installed (CJSON_A), else built here
+# the same way, from Debian's source.
+WHEEL_CJSON  = $(or $(CJSON_A),$(WHEEL_BUILD)/cjson/libcjson.a)
+
 $(WHEEL_BUILD)/cjson/libcjson.a: tools/cjson-static.sh
 	@mkdir -p $(dir $@)
 	$(Q)tools/cjson-static.sh $@
 
 portable:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(WHEEL_BUILD) OPT=-O2 LDFLAGS="-Wl,--as-needed -s" \
-	        CJSON_A=$(WHEEL_BUILD)/cjson/libcjson.a PORTABLE=1 $(WHEEL_BUILD)/dbtrun
+	        CJSON_A=$(WHEEL_CJSON) PORTABLE=1 $(WHEEL_BUILD)/dbtrun
 
 # dist/dbtrun-<version>-py3-none-manylinux_2_<N>_x86_64.whl, N read from the
 # binary's glibc symbol versions (tools/wheel.py).
